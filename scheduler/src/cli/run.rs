@@ -1,0 +1,100 @@
+//! `ferry run NAME`: record a run, push its job, and optionally wait for its end.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args as ClapArgs;
+use ferry_shared::queue;
+use ferry_shared::runs::{self, Mode, RunState, RunSummary, Trigger};
+use ferry_shared::settings::Settings;
+use ferry_shared::storage;
+use sea_orm::DatabaseConnection;
+
+#[derive(Debug, ClapArgs)]
+pub struct RunOptions {
+    /// The integration to run.
+    pub integration: String,
+    /// Read everything, not just what changed since the checkpoint.
+    #[arg(long)]
+    pub full: bool,
+    /// Wait for the run to end and print its summary.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print JSON: {"run_id": …}, or the summary with --wait.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+}
+
+/// Records the run (or finds the queued one it coalesces into) and pushes its job. The row exists
+/// before the job does (invariant 1).
+pub async fn trigger(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    integration: &str,
+    mode: Mode,
+) -> anyhow::Result<i64> {
+    let enqueued = runs::enqueue(db, integration, mode, Trigger::Manual, None).await?;
+    let mut queue = queue::storage(&settings.queue, settings.worker.lease() / 3).await?;
+    queue::push(&mut queue, enqueued.run_id, None).await?;
+    Ok(enqueued.run_id)
+}
+
+/// Polls the run row until it reaches a final state; the database is the truth, not the queue.
+pub async fn wait_for(
+    db: &DatabaseConnection,
+    run_id: i64,
+    timeout: Duration,
+) -> anyhow::Result<RunSummary> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let run = runs::get(db, run_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("run {run_id} does not exist"))?;
+        if RunState::parse(&run.state).is_some_and(RunState::is_final) {
+            return Ok(run.into());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "run {run_id} still {} after {}s",
+                run.state,
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub(super) async fn command(settings: &Settings, options: RunOptions) -> anyhow::Result<ExitCode> {
+    let db = storage::connect(&settings.database).await?;
+    let mode = if options.full {
+        Mode::Full
+    } else {
+        Mode::Incremental
+    };
+    let run_id = trigger(&db, settings, &options.integration, mode).await?;
+    if !options.wait {
+        if options.json {
+            println!("{}", serde_json::json!({ "run_id": run_id }));
+        } else {
+            println!("{run_id}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summary = wait_for(&db, run_id, Duration::from_secs(options.timeout)).await?;
+    if options.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        super::runs::print_table(std::slice::from_ref(&summary));
+        if let Some(error) = &summary.error {
+            eprintln!("error: {error}");
+        }
+    }
+    Ok(if summary.status == RunState::Succeeded.as_str() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,270 @@
+//! The test harness: each test gets its own Postgres database, its own Redis key prefix, its own
+//! sandbox on a free port and its own worker, so tests run in parallel without seeing each other.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferry_sandbox::{MutateRequest, MutateResponse, Sandbox, SandboxConfig};
+use ferry_scheduler::cli;
+use ferry_shared::runs::{Mode, RunSummary};
+use ferry_shared::settings::Settings;
+use ferry_shared::storage;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The server where test databases are created (trust auth on loopback, as `deploy/test.sh` sets up).
+pub fn admin_url() -> String {
+    std::env::var("FERRY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("FERRY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A test's private world.
+pub struct TestEnv {
+    pub settings: Settings,
+    pub db: DatabaseConnection,
+    pub sandbox: Sandbox,
+    pub dir: PathBuf,
+    database: String,
+    worker: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl TestEnv {
+    /// A fresh database and queue prefix, a sandbox with `customers` rows, and one running worker.
+    pub async fn start(customers: usize, contacts: usize) -> TestEnv {
+        let mut env = TestEnv::without_worker(customers, contacts).await;
+        env.start_worker();
+        env
+    }
+
+    pub async fn without_worker(customers: usize, contacts: usize) -> TestEnv {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let database = format!("ferry_test_{}", &id[..16]);
+        let admin = Database::connect(admin_url())
+            .await
+            .expect("test Postgres answers");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut settings = Settings::load(None).expect("default settings");
+        let mut url = url_of(&admin_url());
+        url.set_path(&format!("/{database}"));
+        settings.database.url = url.to_string();
+        settings.database.max_connections = 5;
+        settings.queue.url = redis_url();
+        settings.queue.prefix = format!("ferry-test-{id}");
+        settings.worker.concurrency = 1;
+        settings.worker.poll_interval_ms = 20;
+        settings.worker.page_size = 500;
+        settings.worker.lease_secs = 30;
+        settings.scheduler.tick_ms = 100;
+        let db = storage::connect(&settings.database)
+            .await
+            .expect("migrations apply");
+        let sandbox = Sandbox::start(
+            "127.0.0.1:0".parse().unwrap(),
+            SandboxConfig {
+                customers,
+                contacts,
+                seed: 7,
+                ..SandboxConfig::default()
+            },
+        )
+        .await
+        .expect("sandbox starts");
+        let dir = std::env::temp_dir().join(format!("ferry-test-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        TestEnv {
+            settings,
+            db,
+            sandbox,
+            dir,
+            database,
+            worker: None,
+        }
+    }
+
+    pub fn start_worker(&mut self) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(ferry_worker::run(self.settings.clone(), async move {
+            let _ = stopped.await;
+        }));
+        self.worker = Some((stop, handle));
+    }
+
+    /// Writes the DESIGN §4 definitions (client credentials, `create = true`) for this sandbox.
+    pub fn write_definitions(&self, extra_integration: &str) -> PathBuf {
+        let file = self.dir.join("bc.toml");
+        std::fs::write(&file, definitions(&self.sandbox, extra_integration)).unwrap();
+        file
+    }
+
+    pub async fn apply(&self, file: &PathBuf) {
+        cli::apply(&self.db, std::slice::from_ref(file))
+            .await
+            .expect("apply runs")
+            .expect("definitions are valid");
+    }
+
+    /// Triggers a run and waits for its end, as `ferry run NAME --wait` does.
+    pub async fn run(&self, integration: &str, mode: Mode) -> RunSummary {
+        let run_id = cli::trigger(&self.db, &self.settings, integration, mode)
+            .await
+            .expect("trigger");
+        cli::wait_for(&self.db, run_id, Duration::from_secs(120))
+            .await
+            .expect("run ends")
+    }
+
+    pub fn mutate(
+        &self,
+        entity: &str,
+        insert: usize,
+        update: usize,
+        delete: usize,
+    ) -> MutateResponse {
+        self.sandbox
+            .mutate(MutateRequest {
+                entity: entity.into(),
+                insert,
+                update,
+                delete,
+            })
+            .expect("mutate")
+    }
+
+    /// Every row of a target table, each SQL expression of `columns` as text, ordered by `key`.
+    pub async fn table(
+        &self,
+        table: &str,
+        columns: &[&str],
+        key: &str,
+    ) -> Vec<Vec<Option<String>>> {
+        let select: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
+        let sql = format!(
+            "SELECT {} FROM \"{table}\" ORDER BY \"{key}\"",
+            select.join(", ")
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .expect("query target");
+        rows.iter()
+            .map(|row| {
+                (0..columns.len())
+                    .map(|i| row.try_get_by_index::<Option<String>>(i).unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FERRY__DATABASE__URL", self.settings.database.url.clone()),
+            ("FERRY__QUEUE__URL", self.settings.queue.url.clone()),
+            ("FERRY__QUEUE__PREFIX", self.settings.queue.prefix.clone()),
+        ]
+    }
+
+    /// Stops the worker and sandbox, drops the database and the queue's keys.
+    pub async fn finish(mut self) {
+        if let Some((stop, handle)) = self.worker.take() {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+        self.db.clone().close().await.ok();
+        let admin = Database::connect(admin_url()).await.unwrap();
+        admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.database
+            ))
+            .await
+            .unwrap();
+        let client = redis::Client::open(self.settings.queue.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.settings.queue.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+        self.sandbox.stop().await;
+    }
+}
+
+fn url_of(text: &str) -> url::Url {
+    url::Url::parse(text).expect("a database URL")
+}
+
+/// The customer integration of DESIGN §4, pointed at `sandbox`.
+pub fn definitions(sandbox: &Sandbox, extra_integration: &str) -> String {
+    format!(
+        r#"
+[[connection]]
+name = "bc"
+kind = "business_central"
+url = "{url}"
+company = "CRONUS USA, Inc."
+[connection.auth]
+flow = "client_credentials"
+authority = "{authority}"
+tenant = "sandbox"
+client_id = "ferry"
+client_secret_env = "FERRY_TEST_BC_SECRET"
+scope = "https://api.businesscentral.dynamics.com/.default"
+
+[[integration]]
+name = "customers"
+connection = "bc"
+direction = "import"
+source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
+target = {{ table = "customer", key = ["bc_no"], create = true }}
+fields = [
+  {{ from = "No", to = "bc_no" }},
+  {{ from = "id", to = "bc_id" }},
+  {{ from = "Name", to = "name" }},
+  {{ from = "Email", to = "email", transform = "lower" }},
+  {{ from = "Address", to = "address" }},
+  {{ from = "Address2", to = "address2" }},
+  {{ from = "City", to = "city" }},
+  {{ from = "State", to = "state" }},
+  {{ from = "PostCode", to = "post_code" }},
+  {{ from = "CountryRegionCode", to = "country" }},
+  {{ from = "PhoneNo", to = "phone" }},
+  {{ from = "HomePage", to = "home_page" }},
+  {{ from = "PrimaryContacNo", to = "primary_contact_no" }},
+  {{ from = "SystemModifiedAt", to = "modified_at" }},
+  {{ from = "RowVersionNumber", to = "row_version" }},
+  {{ to = "origin", value = "bc" }},
+]
+{extra_integration}
+"#,
+        url = sandbox.resco_url(),
+        authority = sandbox.base_url(),
+    )
+}
+
+/// A JSON value as the text Postgres prints for the column it landed in.
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}

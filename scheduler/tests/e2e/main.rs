@@ -1,0 +1,7 @@
+//! End-to-end tests: the BC sandbox over HTTP, a real Postgres database and a real Redis queue per test,
+//! the real worker. One test binary, like zero2prod's `tests/api`.
+
+mod apply;
+mod helpers;
+mod scheduler;
+mod sync;

@@ -1,0 +1,6 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ferry_sandbox::cli::run(ferry_sandbox::config::Args::parse()).await
+}

@@ -1,0 +1,16 @@
+//! The sandbox's data: entity schemas, generators, and the in-memory store.
+
+pub mod company;
+pub mod contact;
+pub mod customer;
+pub mod generate;
+mod mutate;
+pub mod rng;
+pub mod schema;
+pub mod store;
+pub mod value;
+
+pub use mutate::{MutateError, MutateRequest, MutateResponse};
+pub use schema::{EdmType, EntitySchema, FieldDef, Role};
+pub use store::{Row, Store, Table};
+pub use value::Value;

@@ -1,0 +1,141 @@
+//! Entity schemas: the single description of an entity that storage, `$metadata`, `$filter` binding,
+//! `$select` and serialization all read, so they cannot disagree.
+
+/// The Edm types the sandbox emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdmType {
+    String,
+    Guid,
+    Int32,
+    Int64,
+    Decimal,
+    Boolean,
+    DateTimeOffset,
+    Date,
+}
+
+impl EdmType {
+    pub fn name(self) -> &'static str {
+        match self {
+            EdmType::String => "Edm.String",
+            EdmType::Guid => "Edm.Guid",
+            EdmType::Int32 => "Edm.Int32",
+            EdmType::Int64 => "Edm.Int64",
+            EdmType::Decimal => "Edm.Decimal",
+            EdmType::Boolean => "Edm.Boolean",
+            EdmType::DateTimeOffset => "Edm.DateTimeOffset",
+            EdmType::Date => "Edm.Date",
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, EdmType::Int32 | EdmType::Int64 | EdmType::Decimal)
+    }
+}
+
+/// What the store does with a field beyond holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Ordinary business data, produced by the entity's generator.
+    Data,
+    /// BC's SystemId (`id`): a GUID assigned on insert.
+    SystemId,
+    /// Set to the write time on every insert/update.
+    ModifiedAt,
+    /// Takes the next value of the global row-version counter on every insert/update.
+    RowVersion,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub edm: EdmType,
+    pub max_length: Option<u32>,
+    pub nullable: bool,
+    pub role: Role,
+    /// The entity whose key this field holds (a lookup); cleared when the referenced row is deleted.
+    pub references: Option<&'static str>,
+}
+
+impl FieldDef {
+    /// A BC Text/Code field: never null (BC returns "" for empty text).
+    pub const fn text(name: &'static str, max_length: u32) -> Self {
+        Self {
+            name,
+            edm: EdmType::String,
+            max_length: Some(max_length),
+            nullable: false,
+            role: Role::Data,
+            references: None,
+        }
+    }
+
+    pub const fn lookup(name: &'static str, max_length: u32, entity: &'static str) -> Self {
+        Self {
+            references: Some(entity),
+            ..Self::text(name, max_length)
+        }
+    }
+
+    pub const fn system_id(name: &'static str) -> Self {
+        Self {
+            name,
+            edm: EdmType::Guid,
+            max_length: None,
+            nullable: false,
+            role: Role::SystemId,
+            references: None,
+        }
+    }
+
+    pub const fn modified_at(name: &'static str) -> Self {
+        Self {
+            name,
+            edm: EdmType::DateTimeOffset,
+            max_length: None,
+            nullable: true,
+            role: Role::ModifiedAt,
+            references: None,
+        }
+    }
+
+    pub const fn row_version(name: &'static str) -> Self {
+        Self {
+            name,
+            edm: EdmType::Int64,
+            max_length: None,
+            nullable: true,
+            role: Role::RowVersion,
+            references: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct EntitySchema {
+    /// Entity set name and entity type name (the Resco pages use the same for both).
+    pub name: &'static str,
+    /// Key fields, in key order.
+    pub key: &'static [&'static str],
+    /// Fields in the order BC serializes them.
+    pub fields: &'static [FieldDef],
+}
+
+impl EntitySchema {
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    pub fn key_indices(&self) -> Vec<usize> {
+        self.key.iter().filter_map(|k| self.index_of(k)).collect()
+    }
+
+    pub fn role_index(&self, role: Role) -> Option<usize> {
+        self.fields.iter().position(|f| f.role == role)
+    }
+
+    /// The qualified type name used in `$metadata` and in error messages.
+    pub fn type_name(&self) -> String {
+        format!("Microsoft.NAV.{}", self.name)
+    }
+}

@@ -1,0 +1,183 @@
+//! In-memory tables with a key index and a row-version index, and the global row-version counter.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::generate::{Generator, InitialRefs};
+use super::rng::Rng;
+use super::schema::{EntitySchema, Role};
+use super::value::Value;
+use super::{contact, customer};
+use crate::config::SandboxConfig;
+
+/// A row's cells in schema order. Shared (`Arc`) between both indexes and with in-flight responses,
+/// so a page can be cloned out of the lock cheaply and serialized after releasing it.
+pub type Row = Arc<[Value]>;
+
+/// One entity's rows.
+#[derive(Debug)]
+pub struct Table {
+    pub generator: Arc<dyn Generator>,
+    pub schema: &'static EntitySchema,
+    pub key_idx: Vec<usize>,
+    pub version_idx: Option<usize>,
+    id_idx: Option<usize>,
+    modified_idx: Option<usize>,
+    /// Rows by key: the default order and the `$orderby=<key>` keyset walk.
+    pub rows: BTreeMap<Vec<Value>, Row>,
+    /// Rows by row version: the common delta query (`RowVersionNumber gt X`, ordered by version)
+    /// walks this instead of scanning and sorting.
+    pub by_version: BTreeMap<i64, Row>,
+    /// The sequence number the next insert gets (keys continue the generated sequence).
+    pub next_seq: u64,
+}
+
+impl Table {
+    /// A table of fixed rows outside the store (the companies), with no row versions.
+    pub fn fixed(generator: Arc<dyn Generator>, count: u64) -> Self {
+        let mut table = Self::new(generator);
+        let mut rng = Rng::new(0);
+        let mut refs = InitialRefs {
+            counts: &[],
+            generators: &[],
+        };
+        for seq in 1..=count {
+            let row: Row = table.generator.new_row(seq, &mut rng, &mut refs).into();
+            table.rows.insert(table.key_of(&row), row);
+        }
+        table.next_seq = count + 1;
+        table
+    }
+
+    fn new(generator: Arc<dyn Generator>) -> Self {
+        let schema = generator.schema();
+        Self {
+            generator,
+            schema,
+            key_idx: schema.key_indices(),
+            version_idx: schema.role_index(Role::RowVersion),
+            id_idx: schema.role_index(Role::SystemId),
+            modified_idx: schema.role_index(Role::ModifiedAt),
+            rows: BTreeMap::new(),
+            by_version: BTreeMap::new(),
+            next_seq: 1,
+        }
+    }
+
+    pub fn key_of(&self, row: &[Value]) -> Vec<Value> {
+        self.key_idx.iter().map(|&i| row[i].clone()).collect()
+    }
+
+    pub fn version_of(&self, row: &[Value]) -> Option<i64> {
+        self.version_idx.and_then(|i| row[i].as_i64())
+    }
+
+    pub fn remove(&mut self, key: &[Value]) -> Option<Row> {
+        let row = self.rows.remove(key)?;
+        if let Some(v) = self.version_of(&row) {
+            self.by_version.remove(&v);
+        }
+        Some(row)
+    }
+}
+
+/// All tables plus the counters shared across them.
+#[derive(Debug)]
+pub struct Store {
+    pub tables: Vec<Table>,
+    /// Like SQL rowversion: one counter for every table; each write takes the next value.
+    next_version: i64,
+    /// The last SystemModifiedAt handed out, so modification times never go backwards.
+    clock: DateTime<Utc>,
+    /// The stream mutations draw from; it advances across calls, so successive mutations differ.
+    pub(super) rng: Rng,
+    /// GUID seed stream for inserted rows' SystemIds.
+    pub(super) id_rng: Rng,
+}
+
+/// Where generated row versions start: an arbitrary, realistic-looking SQL timestamp value.
+const FIRST_VERSION: i64 = 100_001;
+
+impl Store {
+    /// Generates every entity deterministically from `config.seed`.
+    pub fn generate(config: &SandboxConfig) -> Self {
+        let generators: Vec<Arc<dyn Generator>> = vec![
+            Arc::new(customer::CustomerGenerator),
+            Arc::new(contact::ContactGenerator),
+        ];
+        let counts = [
+            (customer::NAME, config.customers as u64),
+            (contact::NAME, config.contacts as u64),
+        ];
+        let base = Utc
+            .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut store = Store {
+            tables: generators.iter().cloned().map(Table::new).collect(),
+            next_version: FIRST_VERSION,
+            clock: base,
+            rng: Rng::derive(config.seed, "mutate"),
+            id_rng: Rng::derive(config.seed, "mutate-ids"),
+        };
+        let mut refs = InitialRefs {
+            counts: &counts,
+            generators: &generators,
+        };
+        for (t, (_, count)) in counts.iter().enumerate() {
+            let mut rng = Rng::derive(config.seed, store.tables[t].schema.name);
+            for seq in 1..=*count {
+                let mut row = store.tables[t].generator.new_row(seq, &mut rng, &mut refs);
+                if let Some(i) = store.tables[t].id_idx {
+                    row[i] = Value::Guid(rng.uuid());
+                }
+                store.clock += Duration::milliseconds(rng.range(1, 20_000) as i64);
+                let at = store.clock;
+                store.write(t, row, at);
+            }
+            store.tables[t].next_seq = count + 1;
+        }
+        store
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.schema.name == name)
+    }
+
+    pub fn table_index(&self, name: &str) -> Option<usize> {
+        self.tables.iter().position(|t| t.schema.name == name)
+    }
+
+    /// A modification time for a write happening now: wall clock, but strictly after the previous
+    /// one (millisecond precision, as BC stores it).
+    pub(super) fn now(&mut self) -> DateTime<Utc> {
+        let wall = Utc::now();
+        let wall = DateTime::from_timestamp_millis(wall.timestamp_millis()).unwrap_or(wall);
+        self.clock = wall.max(self.clock + Duration::milliseconds(1));
+        self.clock
+    }
+
+    /// Inserts or replaces a row, stamping its row version and modification time.
+    pub(super) fn write(&mut self, t: usize, mut row: Vec<Value>, at: DateTime<Utc>) {
+        let version = self.next_version;
+        self.next_version += 1;
+        let table = &mut self.tables[t];
+        if let Some(i) = table.version_idx {
+            row[i] = Value::Int(version);
+        }
+        if let Some(i) = table.modified_idx {
+            row[i] = Value::DateTime(at);
+        }
+        let key = table.key_of(&row);
+        table.remove(&key);
+        let row: Row = row.into();
+        table.by_version.insert(version, row.clone());
+        table.rows.insert(key, row);
+    }
+
+    pub(super) fn id_index(&self, t: usize) -> Option<usize> {
+        self.tables[t].id_idx
+    }
+}

@@ -1,0 +1,121 @@
+//! A running sandbox server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::SandboxConfig;
+use crate::model::{MutateRequest, MutateResponse};
+use crate::odata::serialize::plain_row;
+use crate::routes;
+use crate::state::AppState;
+
+/// A sandbox serving on a local port. Dropping it stops the server task.
+#[derive(Debug)]
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Binds `listen` (port 0 allowed), generates the data, spawns the server on the current tokio
+    /// runtime, and returns once it accepts connections.
+    pub async fn start(listen: SocketAddr, config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        let base_url = format!("http://{addr}");
+        // Generating a million rows takes a while; keep it off the async worker threads.
+        let state = tokio::task::spawn_blocking(move || AppState::new(config, base_url))
+            .await
+            .context("generating sandbox data")?;
+        let state = Arc::new(state);
+        let app = routes::router(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "sandbox server failed");
+            }
+        });
+        tracing::info!(%addr, "sandbox listening");
+        Ok(Sandbox {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, also the OAuth authority.
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    /// The Resco API service root.
+    pub fn resco_url(&self) -> String {
+        format!(
+            "{}/v2.0/{}/{}/{}",
+            self.state.base_url,
+            self.state.config.tenant,
+            self.state.config.environment,
+            routes::api::API_PATH
+        )
+    }
+
+    /// Every row of `entity` (API property names, no `@odata.etag`), ordered by key; empty for an
+    /// unknown entity.
+    pub fn rows(&self, entity: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        let store = self.state.read();
+        store
+            .table(entity)
+            .map(|t| t.rows.values().map(|r| plain_row(t.schema, r)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Same as `POST /_sandbox/mutate`.
+    pub fn mutate(&self, request: MutateRequest) -> anyhow::Result<MutateResponse> {
+        Ok(self.state.write().mutate(&request)?)
+    }
+
+    /// Stops serving: in-flight requests finish (bounded by a grace period), then the task ends.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

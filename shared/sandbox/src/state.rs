@@ -1,0 +1,49 @@
+//! Shared server state.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::auth::TokenStore;
+use crate::config::SandboxConfig;
+use crate::model::company::{self, CompanyGenerator};
+use crate::model::{EntitySchema, Store, Table};
+use crate::odata::metadata;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub config: SandboxConfig,
+    /// `http://127.0.0.1:PORT`: the OAuth authority and the fallback origin for absolute links.
+    pub base_url: String,
+    pub companies: Table,
+    /// Entity data. Readers hold the guard for one page (milliseconds); writers for one mutation.
+    pub store: RwLock<Store>,
+    pub tokens: TokenStore,
+    /// `$metadata`, rendered once.
+    pub metadata: String,
+}
+
+impl AppState {
+    pub fn new(config: SandboxConfig, base_url: String) -> Self {
+        let store = Store::generate(&config);
+        let companies = Table::fixed(Arc::new(CompanyGenerator::from_seed(config.seed)), 1);
+        let schemas: Vec<&EntitySchema> = store.tables.iter().map(|t| t.schema).collect();
+        let metadata = metadata::document(&company::SCHEMA, &schemas);
+        Self {
+            config,
+            base_url,
+            companies,
+            store: RwLock::new(store),
+            tokens: TokenStore::default(),
+            metadata,
+        }
+    }
+
+    /// A poisoned lock only means a handler panicked mid-read; the data is still consistent enough
+    /// for a test double, so keep serving.
+    pub fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(|p| p.into_inner())
+    }
+}

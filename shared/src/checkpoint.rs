@@ -1,0 +1,30 @@
+//! Checkpoints are typed and opaque to storage (DESIGN §8): a version number for BC today, a delta link or
+//! a timestamp for other connectors later.
+
+use serde::{Deserialize, Serialize};
+
+/// How far an integration has read its source, as committed with the last written page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Checkpoint {
+    /// Every row with a version up to and including `value` has been written.
+    Version { value: i64 },
+}
+
+impl Checkpoint {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("checkpoints always serialize")
+    }
+
+    pub fn from_json(text: &str) -> Result<Checkpoint, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The version watermark (0 before the first run).
+    pub fn version(this: Option<&Checkpoint>) -> i64 {
+        match this {
+            Some(Checkpoint::Version { value }) => *value,
+            None => 0,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Storing validated definitions. All of them go in one transaction: either every definition is stored
+//! or none is. An integration change adds a version; a connection is updated in place.
+
+use std::fmt;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+
+use super::load::DefinitionSet;
+use super::model::{ConnectionDef, IntegrationDef};
+use crate::storage::entities::{connection, integration};
+
+/// What `apply` did with one definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl fmt::Display for ApplyOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            ApplyOutcome::Created => "created",
+            ApplyOutcome::Updated => "updated",
+            ApplyOutcome::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// One line of `ferry apply` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// `connection` or `integration`.
+    pub kind: &'static str,
+    pub name: String,
+    pub outcome: ApplyOutcome,
+    /// The integration version now current (connections are not versioned).
+    pub version: Option<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("failed to store definitions: {0}")]
+    Database(#[from] DbErr),
+    #[error("stored definition of {name:?} is unreadable: {source}")]
+    Corrupt {
+        name: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Stores every definition of `set` in one transaction.
+pub async fn apply(
+    db: &DatabaseConnection,
+    set: &DefinitionSet,
+) -> Result<Vec<Applied>, ApplyError> {
+    let txn = db.begin().await?;
+    let mut applied = Vec::new();
+    for (_, def) in &set.connections {
+        applied.push(apply_connection(&txn, def).await?);
+    }
+    for (_, def) in &set.integrations {
+        applied.push(apply_integration(&txn, def).await?);
+    }
+    txn.commit().await?;
+    Ok(applied)
+}
+
+fn canonical<T: serde::Serialize>(def: &T) -> (String, String) {
+    let json = serde_json::to_string(def).expect("definitions always serialize");
+    let digest = Sha256::digest(json.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (json, digest)
+}
+
+async fn apply_connection(
+    db: &impl ConnectionTrait,
+    def: &ConnectionDef,
+) -> Result<Applied, DbErr> {
+    let (json, digest) = canonical(def);
+    let now = Utc::now().fixed_offset();
+    let existing = connection::Entity::find()
+        .filter(connection::Column::Name.eq(&def.name))
+        .one(db)
+        .await?;
+    let outcome = match existing {
+        Some(row) if row.digest == digest => ApplyOutcome::Unchanged,
+        Some(row) => {
+            let mut row: connection::ActiveModel = row.into();
+            row.kind = Set(kind_name(def));
+            row.definition = Set(json);
+            row.digest = Set(digest);
+            row.updated_at = Set(now);
+            row.update(db).await?;
+            ApplyOutcome::Updated
+        }
+        None => {
+            connection::ActiveModel {
+                name: Set(def.name.clone()),
+                kind: Set(kind_name(def)),
+                definition: Set(json),
+                digest: Set(digest),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            ApplyOutcome::Created
+        }
+    };
+    Ok(Applied {
+        kind: "connection",
+        name: def.name.clone(),
+        outcome,
+        version: None,
+    })
+}
+
+fn kind_name(def: &ConnectionDef) -> String {
+    serde_json::to_value(def.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn apply_integration(
+    db: &impl ConnectionTrait,
+    def: &IntegrationDef,
+) -> Result<Applied, DbErr> {
+    let (json, digest) = canonical(def);
+    let latest = latest_row(db, &def.name).await?;
+    let (outcome, version) = match latest {
+        Some(row) if row.digest == digest => (ApplyOutcome::Unchanged, row.version),
+        Some(row) => (ApplyOutcome::Updated, row.version + 1),
+        None => (ApplyOutcome::Created, 1),
+    };
+    if outcome != ApplyOutcome::Unchanged {
+        integration::ActiveModel {
+            name: Set(def.name.clone()),
+            version: Set(version),
+            connection: Set(def.connection.clone()),
+            definition: Set(json),
+            digest: Set(digest),
+            applied_at: Set(Utc::now().fixed_offset()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(Applied {
+        kind: "integration",
+        name: def.name.clone(),
+        outcome,
+        version: Some(version),
+    })
+}
+
+async fn latest_row(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<integration::Model>, DbErr> {
+    integration::Entity::find()
+        .filter(integration::Column::Name.eq(name))
+        .order_by_desc(integration::Column::Version)
+        .one(db)
+        .await
+}
+
+/// The current version of an integration and its definition, if one was applied.
+pub async fn latest_integration(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<(i32, IntegrationDef)>, ApplyError> {
+    let Some(row) = latest_row(db, name).await? else {
+        return Ok(None);
+    };
+    let def = serde_json::from_str(&row.definition).map_err(|source| ApplyError::Corrupt {
+        name: name.to_string(),
+        source,
+    })?;
+    Ok(Some((row.version, def)))
+}
+
+/// A stored connection definition by name.
+pub async fn load_connection(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<ConnectionDef>, ApplyError> {
+    let Some(row) = connection::Entity::find()
+        .filter(connection::Column::Name.eq(name))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let def = serde_json::from_str(&row.definition).map_err(|source| ApplyError::Corrupt {
+        name: name.to_string(),
+        source,
+    })?;
+    Ok(Some(def))
+}

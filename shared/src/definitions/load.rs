@@ -1,0 +1,152 @@
+//! Reading definition files. Each `[[connection]]` and `[[integration]]` entry is decoded on its own so
+//! one bad entry does not hide the errors of the next.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use super::model::{ConnectionDef, IntegrationDef};
+use super::validate;
+
+/// One problem in one definition file, located by file and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError {
+    pub file: PathBuf,
+    /// Where in the file, e.g. `integration "customers".fields[2].to`.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+    }
+}
+
+/// Every definition read from a set of files, each with the file it came from.
+#[derive(Debug, Default)]
+pub struct DefinitionSet {
+    pub connections: Vec<(PathBuf, ConnectionDef)>,
+    pub integrations: Vec<(PathBuf, IntegrationDef)>,
+}
+
+/// Reads and validates `paths` (files, or folders of `*.toml` files). Returns every error of every file,
+/// or the definitions when there is none. `known_connections` are names already stored, which
+/// integrations may refer to without redefining them.
+pub fn load_files(
+    paths: &[PathBuf],
+    known_connections: &[String],
+) -> Result<DefinitionSet, Vec<DefinitionError>> {
+    let mut set = DefinitionSet::default();
+    let mut errors = Vec::new();
+    for file in expand(paths, &mut errors) {
+        read_file(&file, &mut set, &mut errors);
+    }
+    validate::validate(&set, known_connections, &mut errors);
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Folders stand for the `*.toml` files directly inside them, in name order.
+fn expand(paths: &[PathBuf], errors: &mut Vec<DefinitionError>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                        .collect();
+                    found.sort();
+                    files.extend(found);
+                }
+                Err(e) => errors.push(file_error(path, format!("cannot read folder: {e}"))),
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+}
+
+fn read_file(file: &Path, set: &mut DefinitionSet, errors: &mut Vec<DefinitionError>) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return errors.push(file_error(file, format!("cannot read file: {e}"))),
+    };
+    let table: toml::Table = match text.parse() {
+        Ok(table) => table,
+        Err(e) => return errors.push(file_error(file, format!("not valid TOML: {e}"))),
+    };
+    for (key, value) in table {
+        match key.as_str() {
+            "connection" => {
+                for def in entries::<ConnectionDef>(file, "connection", value, errors) {
+                    set.connections.push((file.to_path_buf(), def));
+                }
+            }
+            "integration" => {
+                for def in entries::<IntegrationDef>(file, "integration", value, errors) {
+                    set.integrations.push((file.to_path_buf(), def));
+                }
+            }
+            other => errors.push(DefinitionError {
+                file: file.to_path_buf(),
+                key: other.to_string(),
+                message: "unknown key (expected [[connection]] or [[integration]])".into(),
+            }),
+        }
+    }
+}
+
+/// Decodes each element of an array of tables, reporting each failure under `kind[i]` (or the entry's
+/// name when it has one).
+fn entries<T: DeserializeOwned>(
+    file: &Path,
+    kind: &str,
+    value: toml::Value,
+    errors: &mut Vec<DefinitionError>,
+) -> Vec<T> {
+    let toml::Value::Array(items) = value else {
+        errors.push(DefinitionError {
+            file: file.to_path_buf(),
+            key: kind.to_string(),
+            message: format!("must be an array of tables ([[{kind}]])"),
+        });
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let label = entry_label(kind, i, &item);
+        match T::deserialize(item) {
+            Ok(def) => out.push(def),
+            Err(e) => errors.push(DefinitionError {
+                file: file.to_path_buf(),
+                key: label,
+                message: e.message().trim().to_string(),
+            }),
+        }
+    }
+    out
+}
+
+/// `integration "customers"` when the entry is named, else `integration[3]`.
+fn entry_label(kind: &str, index: usize, item: &toml::Value) -> String {
+    match item.get("name").and_then(|n| n.as_str()) {
+        Some(name) => format!("{kind} {name:?}"),
+        None => format!("{kind}[{index}]"),
+    }
+}
+
+fn file_error(file: &Path, message: String) -> DefinitionError {
+    DefinitionError {
+        file: file.to_path_buf(),
+        key: "(file)".into(),
+        message,
+    }
+}

@@ -1,0 +1,11 @@
+//! Definitions: reading TOML files, validating them (every error at once), and storing them as versions.
+
+mod apply;
+mod load;
+mod model;
+mod validate;
+
+pub use apply::{Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection};
+pub use load::{DefinitionError, DefinitionSet, load_files};
+pub use model::*;
+pub use validate::{is_identifier, transform_known};

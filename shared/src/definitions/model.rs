@@ -1,0 +1,149 @@
+//! The definition format (DESIGN §4). This shape is a contract: outside tests and the future web editor
+//! write it, so every struct rejects unknown keys.
+
+use serde::{Deserialize, Serialize};
+
+/// A connection: where an external system is and how to sign in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionDef {
+    pub name: String,
+    pub kind: ConnectionKind,
+    /// The service root, e.g. `…/api/Resco/RescoIntegrations/v2.0` for a BC custom API.
+    pub url: String,
+    /// Business Central only: the company's name or id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    pub auth: AuthDef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    BusinessCentral,
+    Dataverse,
+    Odata,
+}
+
+/// How Ferry signs in. The secret itself never sits in a definition: only the name of the variable
+/// that holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthDef {
+    pub flow: AuthFlow,
+    /// Microsoft's layout: `{authority}/{tenant}/oauth2/v2.0/token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Any RFC 6749 token endpoint; wins over authority + tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFlow {
+    ClientCredentials,
+    DeviceCode,
+    None,
+}
+
+/// An integration: which external entity maps to which local table, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationDef {
+    pub name: String,
+    pub connection: String,
+    #[serde(default = "Direction::import")]
+    pub direction: Direction,
+    /// Cron with a seconds field, e.g. `0 */5 * * * *`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    pub source: SourceDef,
+    pub target: TargetDef,
+    pub fields: Vec<FieldDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookups: Vec<LookupDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes: Option<DeletesDef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Import,
+    Export,
+    Bidirectional,
+}
+
+impl Direction {
+    fn import() -> Direction {
+        Direction::Import
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    /// The entity set, e.g. `RescoCustomer`.
+    pub entity: String,
+    pub key: Vec<String>,
+    /// The row-version property, e.g. `RowVersionNumber` (casing differs per BC page).
+    pub version: String,
+    /// An OData `$filter` expression combined (and) with the version predicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDef {
+    pub table: String,
+    pub key: Vec<String>,
+    /// Create the table from the source's `$metadata` types when it does not exist.
+    #[serde(default)]
+    pub create: bool,
+}
+
+/// One target column: copied from a source field (`from`) or a constant (`value`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<toml::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupDef {
+    pub to: String,
+    pub from: Vec<String>,
+    pub table: String,
+    #[serde(rename = "match")]
+    pub match_columns: Vec<String>,
+    pub select: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletesDef {
+    pub detect: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_share: Option<f64>,
+}

@@ -1,0 +1,306 @@
+//! Checks that need no network: names, references between definitions, identifiers, cron expressions,
+//! keys and transforms. Checks against the source's `$metadata` happen when a run starts.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+
+use super::load::{DefinitionError, DefinitionSet};
+use super::model::{AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef};
+
+/// Transforms a field may name.
+const TRANSFORMS: &[&str] = &["trim", "lower", "upper"];
+
+pub fn transform_known(name: &str) -> bool {
+    TRANSFORMS.contains(&name)
+}
+
+/// A SQL identifier Ferry will quote and create: letters, digits and `_`, not starting with a digit,
+/// at most 63 bytes (Postgres' limit).
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 63
+}
+
+/// A definition name an operator types on the command line and in URLs.
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+struct Reporter<'a> {
+    errors: &'a mut Vec<DefinitionError>,
+}
+
+impl Reporter<'_> {
+    fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(DefinitionError {
+            file: file.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn validate(
+    set: &DefinitionSet,
+    known_connections: &[String],
+    errors: &mut Vec<DefinitionError>,
+) {
+    let mut report = Reporter { errors };
+    let mut connection_names: HashSet<&str> = HashSet::new();
+    for (file, connection) in &set.connections {
+        let at = format!("connection {:?}", connection.name);
+        if !connection_names.insert(&connection.name) {
+            report.push(file, &at, "defined more than once");
+        }
+        check_connection(&mut report, file, &at, connection);
+    }
+    let mut integration_names = HashSet::new();
+    for (file, integration) in &set.integrations {
+        let at = format!("integration {:?}", integration.name);
+        if !integration_names.insert(integration.name.as_str()) {
+            report.push(file, &at, "defined more than once");
+        }
+        let known = connection_names.contains(integration.connection.as_str())
+            || known_connections.contains(&integration.connection);
+        if !known {
+            report.push(
+                file,
+                format!("{at}.connection"),
+                format!(
+                    "no connection named {:?} is defined or stored",
+                    integration.connection
+                ),
+            );
+        }
+        check_integration(&mut report, file, &at, integration);
+    }
+}
+
+fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &ConnectionDef) {
+    if !is_name(&c.name) {
+        report.push(
+            file,
+            format!("{at}.name"),
+            "use letters, digits, '_', '-' or '.'",
+        );
+    }
+    match url::Url::parse(&c.url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+        _ => report.push(file, format!("{at}.url"), "must be an http(s) URL"),
+    }
+    if c.kind == ConnectionKind::BusinessCentral && c.company.is_none() {
+        report.push(
+            file,
+            format!("{at}.company"),
+            "Business Central connections need a company (name or id)",
+        );
+    }
+    if c.kind != ConnectionKind::BusinessCentral {
+        report.push(
+            file,
+            format!("{at}.kind"),
+            "only business_central connections are supported so far",
+        );
+    }
+    let auth = &c.auth;
+    match auth.flow {
+        AuthFlow::ClientCredentials => {
+            if auth.client_id.is_none() {
+                report.push(
+                    file,
+                    format!("{at}.auth.client_id"),
+                    "required for client_credentials",
+                );
+            }
+            if auth.client_secret_env.is_none() {
+                report.push(
+                    file,
+                    format!("{at}.auth.client_secret_env"),
+                    "required for client_credentials: the name of the environment variable holding the secret",
+                );
+            }
+            if auth.token_url.is_none() && auth.tenant.is_none() {
+                report.push(
+                    file,
+                    format!("{at}.auth.tenant"),
+                    "required unless token_url is given",
+                );
+            }
+            if auth.scope.is_none() {
+                report.push(
+                    file,
+                    format!("{at}.auth.scope"),
+                    "required for client_credentials",
+                );
+            }
+        }
+        AuthFlow::DeviceCode => report.push(
+            file,
+            format!("{at}.auth.flow"),
+            "device_code sign-in is not supported yet; use client_credentials",
+        ),
+        AuthFlow::None => {}
+    }
+    for (key, value) in [
+        ("authority", &auth.authority),
+        ("token_url", &auth.token_url),
+    ] {
+        if let Some(value) = value
+            && url::Url::parse(value).is_err()
+        {
+            report.push(file, format!("{at}.auth.{key}"), "must be a URL");
+        }
+    }
+}
+
+fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &IntegrationDef) {
+    if !is_name(&i.name) {
+        report.push(
+            file,
+            format!("{at}.name"),
+            "use letters, digits, '_', '-' or '.'",
+        );
+    }
+    if i.direction != Direction::Import {
+        report.push(
+            file,
+            format!("{at}.direction"),
+            "only import is supported so far",
+        );
+    }
+    if let Some(schedule) = &i.schedule
+        && let Err(e) = cron::Schedule::from_str(schedule)
+    {
+        report.push(
+            file,
+            format!("{at}.schedule"),
+            format!("not a cron expression with seconds (e.g. \"0 */5 * * * *\"): {e}"),
+        );
+    }
+    if i.source.entity.trim().is_empty() {
+        report.push(file, format!("{at}.source.entity"), "must not be empty");
+    }
+    if i.source.key.is_empty() {
+        report.push(
+            file,
+            format!("{at}.source.key"),
+            "name at least one key field",
+        );
+    }
+    if i.source.version.trim().is_empty() {
+        report.push(file, format!("{at}.source.version"), "must not be empty");
+    }
+    if let Some(filter) = &i.source.filter
+        && filter.trim().is_empty()
+    {
+        report.push(
+            file,
+            format!("{at}.source.filter"),
+            "must not be empty when given",
+        );
+    }
+    if !is_identifier(&i.target.table) {
+        report.push(
+            file,
+            format!("{at}.target.table"),
+            "use letters, digits and '_' (at most 63), not starting with a digit",
+        );
+    }
+    if i.target.table.starts_with("ferry_") {
+        report.push(
+            file,
+            format!("{at}.target.table"),
+            "the ferry_ prefix is reserved",
+        );
+    }
+    if i.fields.is_empty() {
+        report.push(file, format!("{at}.fields"), "map at least one field");
+    }
+    let mut columns = HashSet::new();
+    for (n, field) in i.fields.iter().enumerate() {
+        let here = format!("{at}.fields[{n}]");
+        if !is_identifier(&field.to) {
+            report.push(file, format!("{here}.to"), "not a valid column name");
+        }
+        if !columns.insert(field.to.as_str()) {
+            report.push(
+                file,
+                format!("{here}.to"),
+                format!("column {:?} mapped twice", field.to),
+            );
+        }
+        match (&field.from, &field.value) {
+            (Some(_), Some(_)) => report.push(file, &here, "give either from or value, not both"),
+            (None, None) => report.push(
+                file,
+                &here,
+                "give from (a source field) or value (a constant)",
+            ),
+            (None, Some(value)) => {
+                if matches!(value, toml::Value::Array(_) | toml::Value::Table(_)) {
+                    report.push(
+                        file,
+                        format!("{here}.value"),
+                        "must be a string, number or boolean",
+                    );
+                }
+            }
+            (Some(_), None) => {}
+        }
+        if let Some(transform) = &field.transform
+            && !transform_known(transform)
+        {
+            report.push(
+                file,
+                format!("{here}.transform"),
+                format!(
+                    "unknown transform {transform:?} (known: {})",
+                    TRANSFORMS.join(", ")
+                ),
+            );
+        }
+    }
+    if i.target.key.is_empty() {
+        report.push(
+            file,
+            format!("{at}.target.key"),
+            "name at least one key column",
+        );
+    }
+    for key in &i.target.key {
+        match i.fields.iter().find(|f| &f.to == key) {
+            None => report.push(
+                file,
+                format!("{at}.target.key"),
+                format!("key column {key:?} is not the `to` of any field"),
+            ),
+            Some(field) if field.from.is_none() => report.push(
+                file,
+                format!("{at}.target.key"),
+                format!("key column {key:?} must come from a source field, not a constant"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if !i.lookups.is_empty() {
+        report.push(
+            file,
+            format!("{at}.lookups"),
+            "lookups are not supported yet",
+        );
+    }
+    if i.deletes.is_some() {
+        report.push(
+            file,
+            format!("{at}.deletes"),
+            "delete detection is not supported yet",
+        );
+    }
+}

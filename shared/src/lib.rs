@@ -1,0 +1,19 @@
+//! Ferry's shared library: everything the `ferry` control plane and the `ferry-worker` processes both use.
+//!
+//! The sync path reads in one direction: `source` (the connector) → `mapping` → `target` (the writer and
+//! its checkpoint), driven by `sync`. Runs and their state machine live in `runs`; jobs in `queue`.
+
+pub mod auth;
+pub mod checkpoint;
+pub mod definitions;
+pub mod mapping;
+pub mod odata;
+pub mod queue;
+pub mod runs;
+pub mod settings;
+pub mod shutdown;
+pub mod source;
+pub mod storage;
+pub mod sync;
+pub mod target;
+pub mod telemetry;

@@ -1,0 +1,219 @@
+//! Column types and the conversion of source JSON values into typed database values.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate};
+use rust_decimal::Decimal;
+use sea_orm::{DbBackend, Value};
+use serde_json::Value as Json;
+
+use crate::odata::csdl::Property;
+
+/// The type of a target column, derived from the source's Edm type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text { max_len: Option<u32> },
+    Int32,
+    Int64,
+    Decimal,
+    Double,
+    Bool,
+    Date,
+    Timestamp,
+    Guid,
+}
+
+impl ColumnType {
+    /// Edm type → column type. Enum members and anything unknown travel as text.
+    pub fn from_edm(property: &Property) -> ColumnType {
+        match property.edm_type.as_str() {
+            "Edm.String" => ColumnType::Text {
+                max_len: property.max_length,
+            },
+            "Edm.Int16" | "Edm.Int32" | "Edm.Byte" | "Edm.SByte" => ColumnType::Int32,
+            "Edm.Int64" => ColumnType::Int64,
+            "Edm.Decimal" => ColumnType::Decimal,
+            "Edm.Double" | "Edm.Single" => ColumnType::Double,
+            "Edm.Boolean" => ColumnType::Bool,
+            "Edm.Date" => ColumnType::Date,
+            "Edm.DateTimeOffset" => ColumnType::Timestamp,
+            "Edm.Guid" => ColumnType::Guid,
+            _ => ColumnType::Text { max_len: None },
+        }
+    }
+
+    /// The type of a constant from a definition file.
+    pub fn of_constant(value: &toml::Value) -> ColumnType {
+        match value {
+            toml::Value::Integer(_) => ColumnType::Int64,
+            toml::Value::Float(_) => ColumnType::Double,
+            toml::Value::Boolean(_) => ColumnType::Bool,
+            _ => ColumnType::Text { max_len: None },
+        }
+    }
+
+    /// The column type in `CREATE TABLE`.
+    pub fn sql(&self, backend: DbBackend) -> String {
+        let sqlite = backend == DbBackend::Sqlite;
+        match self {
+            ColumnType::Text { max_len: Some(n) } if !sqlite => format!("varchar({n})"),
+            ColumnType::Text { .. } => "text".into(),
+            ColumnType::Int32 => "integer".into(),
+            ColumnType::Int64 => "bigint".into(),
+            ColumnType::Decimal if sqlite => "text".into(),
+            ColumnType::Decimal => "numeric".into(),
+            ColumnType::Double => "double precision".into(),
+            ColumnType::Bool => "boolean".into(),
+            ColumnType::Date => "date".into(),
+            ColumnType::Timestamp if sqlite => "text".into(),
+            ColumnType::Timestamp => "timestamptz".into(),
+            ColumnType::Guid if sqlite => "text".into(),
+            ColumnType::Guid => "uuid".into(),
+        }
+    }
+
+    /// A typed NULL, so the database sees the right parameter type.
+    pub fn null(&self) -> Value {
+        match self {
+            ColumnType::Text { .. } => Value::String(None),
+            ColumnType::Int32 => Value::Int(None),
+            ColumnType::Int64 => Value::BigInt(None),
+            ColumnType::Decimal => Value::Decimal(None),
+            ColumnType::Double => Value::Double(None),
+            ColumnType::Bool => Value::Bool(None),
+            ColumnType::Date => Value::ChronoDate(None),
+            ColumnType::Timestamp => Value::ChronoDateTimeWithTimeZone(None),
+            ColumnType::Guid => Value::Uuid(None),
+        }
+    }
+
+    /// Converts one source value. Errors name the problem, not the value (it may be personal data).
+    pub fn convert(&self, json: &Json) -> Result<Value, String> {
+        if json.is_null() {
+            return Ok(self.null());
+        }
+        match self {
+            ColumnType::Text { max_len } => {
+                let text = match json {
+                    Json::String(s) => s.clone(),
+                    Json::Number(n) => n.to_string(),
+                    Json::Bool(b) => b.to_string(),
+                    other => other.to_string(),
+                };
+                if let Some(max) = max_len
+                    && text.chars().count() > *max as usize
+                {
+                    return Err(format!(
+                        "text of {} characters exceeds the maximum length {max}",
+                        text.chars().count()
+                    ));
+                }
+                Ok(Value::String(Some(text)))
+            }
+            ColumnType::Int32 => {
+                let n = integer(json)?;
+                i32::try_from(n)
+                    .map(|n| Value::Int(Some(n)))
+                    .map_err(|_| format!("{n} does not fit a 32-bit integer"))
+            }
+            ColumnType::Int64 => integer(json).map(|n| Value::BigInt(Some(n))),
+            ColumnType::Decimal => {
+                let text = number_text(json)?;
+                Decimal::from_str(&text)
+                    .or_else(|_| Decimal::from_scientific(&text))
+                    .map(|d| Value::Decimal(Some(d)))
+                    .map_err(|_| format!("not a decimal number: {text:?}"))
+            }
+            ColumnType::Double => {
+                let text = number_text(json)?;
+                text.parse::<f64>()
+                    .map(|d| Value::Double(Some(d)))
+                    .map_err(|_| format!("not a number: {text:?}"))
+            }
+            ColumnType::Bool => json
+                .as_bool()
+                .map(|b| Value::Bool(Some(b)))
+                .ok_or_else(|| "not a boolean".to_string()),
+            ColumnType::Date => {
+                let text = json.as_str().ok_or("a date must be a string")?;
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map(|d| Value::ChronoDate(Some(d)))
+                    .map_err(|_| format!("not a date (YYYY-MM-DD): {text:?}"))
+            }
+            ColumnType::Timestamp => {
+                let text = json.as_str().ok_or("a date-time must be a string")?;
+                DateTime::parse_from_rfc3339(text)
+                    .map(|d| Value::ChronoDateTimeWithTimeZone(Some(d)))
+                    .map_err(|_| format!("not an ISO 8601 date-time with offset: {text:?}"))
+            }
+            ColumnType::Guid => {
+                let text = json.as_str().ok_or("a GUID must be a string")?;
+                uuid::Uuid::parse_str(text)
+                    .map(|g| Value::Uuid(Some(g)))
+                    .map_err(|_| format!("not a GUID: {text:?}"))
+            }
+        }
+    }
+}
+
+/// OData sends Int64 as a JSON number, or as a string under `IEEE754Compatible=true`.
+fn integer(json: &Json) -> Result<i64, String> {
+    match json {
+        Json::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| format!("{n} is not a 64-bit integer")),
+        Json::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("not an integer: {s:?}")),
+        _ => Err("not an integer".into()),
+    }
+}
+
+fn number_text(json: &Json) -> Result<String, String> {
+    match json {
+        Json::Number(n) => Ok(n.to_string()),
+        Json::String(s) => Ok(s.trim().to_string()),
+        _ => Err("not a number".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn converts_each_type_and_rejects_bad_values() {
+        let text = ColumnType::Text { max_len: Some(3) };
+        assert_eq!(
+            text.convert(&json!("abc")).unwrap(),
+            Value::String(Some("abc".into()))
+        );
+        assert!(
+            text.convert(&json!("abcd"))
+                .unwrap_err()
+                .contains("maximum length 3")
+        );
+        assert_eq!(
+            ColumnType::Int64.convert(&json!("42")).unwrap(),
+            Value::BigInt(Some(42))
+        );
+        assert!(ColumnType::Int32.convert(&json!(5_000_000_000i64)).is_err());
+        assert_eq!(
+            ColumnType::Decimal.convert(&json!(12.5)).unwrap(),
+            Value::Decimal(Some(Decimal::new(125, 1)))
+        );
+        assert!(ColumnType::Date.convert(&json!("2026-02-30")).is_err());
+        assert!(
+            ColumnType::Timestamp
+                .convert(&json!("2026-01-01T00:00:00Z"))
+                .is_ok()
+        );
+        assert!(ColumnType::Guid.convert(&json!("nope")).is_err());
+        assert_eq!(
+            ColumnType::Bool.convert(&json!(null)).unwrap(),
+            Value::Bool(None)
+        );
+    }
+}

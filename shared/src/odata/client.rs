@@ -1,0 +1,225 @@
+//! Reading an OData v4 service: authenticated GETs, pages with `@odata.nextLink`, `$metadata`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::csdl::{CsdlError, Metadata};
+use crate::auth::{AuthError, TokenSource};
+
+/// One row as the source sent it.
+pub type Row = Map<String, Value>;
+
+/// A page of rows and where the next one is.
+#[derive(Debug)]
+pub struct Page {
+    pub rows: Vec<Row>,
+    pub next: Option<Url>,
+}
+
+/// Why reading the source failed. Messages name the URL path and the server's own words, never a token.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{status} from {url}: {message}")]
+    Http {
+        status: u16,
+        url: String,
+        message: String,
+        /// Seconds the server asked us to wait (Retry-After), when it said.
+        retry_after: Option<u64>,
+    },
+    #[error("cannot reach {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("unreadable response from {url}: {message}")]
+    Decode { url: String, message: String },
+    #[error(transparent)]
+    Metadata(#[from] CsdlError),
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl SourceError {
+    /// Worth retrying from the checkpoint: the source was busy or unreachable, not wrong.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            SourceError::Auth(e) => e.is_retriable(),
+            SourceError::Http { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
+            SourceError::Transport { .. } => true,
+            SourceError::Decode { .. } | SourceError::Metadata(_) | SourceError::Schema(_) => false,
+        }
+    }
+}
+
+/// An authenticated client for one OData service root.
+#[derive(Debug, Clone)]
+pub struct ODataClient {
+    http: reqwest::Client,
+    /// Always ends with `/`, so relative links resolve beneath it.
+    root: Url,
+    tokens: Arc<TokenSource>,
+    page_size: u32,
+}
+
+/// The HTTP client Ferry uses everywhere: bounded timeouts, no redirects (a redirect would carry the
+/// bearer token elsewhere).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(600))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the TLS backend initializes")
+}
+
+impl ODataClient {
+    pub fn new(
+        http: reqwest::Client,
+        service_root: &str,
+        tokens: Arc<TokenSource>,
+        page_size: u32,
+    ) -> Result<ODataClient, SourceError> {
+        let mut root = Url::parse(service_root)
+            .map_err(|e| SourceError::Schema(format!("service root {service_root:?}: {e}")))?;
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        Ok(ODataClient {
+            http,
+            root,
+            tokens,
+            page_size,
+        })
+    }
+
+    /// `path` (relative, e.g. `companies(…)/RescoCustomer`) beneath the service root, with `query`.
+    pub fn url(&self, path: &str, query: &str) -> Url {
+        let mut url = self.root.join(path).unwrap_or_else(|_| self.root.clone());
+        url.set_query((!query.is_empty()).then_some(query));
+        url
+    }
+
+    /// Resolves a `@odata.nextLink`, absolute or relative to the service root.
+    fn resolve(&self, link: &str) -> Result<Url, SourceError> {
+        self.root.join(link).map_err(|e| SourceError::Decode {
+            url: self.root.to_string(),
+            message: format!("bad @odata.nextLink {link:?}: {e}"),
+        })
+    }
+
+    /// A GET with the bearer token; on 401 the token is renewed once and the request repeated.
+    async fn get(&self, url: &Url, accept: &str) -> Result<reqwest::Response, SourceError> {
+        for attempt in 0..2 {
+            let mut request = self
+                .http
+                .get(url.clone())
+                .header("Accept", accept)
+                .header("Prefer", format!("odata.maxpagesize={}", self.page_size));
+            if let Some(token) = self.tokens.bearer(&self.http).await? {
+                request = request.bearer_auth(token.expose_secret());
+            }
+            let response = request.send().await.map_err(|e| SourceError::Transport {
+                url: display(url),
+                message: e.without_url().to_string(),
+            })?;
+            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.tokens.invalidate().await;
+                continue;
+            }
+            if !response.status().is_success() {
+                return Err(http_error(url, response).await);
+            }
+            return Ok(response);
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// One page of an entity set.
+    pub async fn page(&self, url: &Url) -> Result<Page, SourceError> {
+        let response = self.get(url, "application/json").await?;
+        let body = response.bytes().await.map_err(|e| SourceError::Transport {
+            url: display(url),
+            message: e.without_url().to_string(),
+        })?;
+        let decode = |message: String| SourceError::Decode {
+            url: display(url),
+            message,
+        };
+        let mut document: Map<String, Value> =
+            serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
+        let rows = match document.remove("value") {
+            Some(Value::Array(values)) => values
+                .into_iter()
+                .map(|v| match v {
+                    Value::Object(row) => Ok(row),
+                    other => Err(decode(format!("a row is not an object: {other}"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(decode("no \"value\" array".into())),
+        };
+        let next = match document.get("@odata.nextLink") {
+            Some(Value::String(link)) => Some(self.resolve(link)?),
+            _ => None,
+        };
+        Ok(Page { rows, next })
+    }
+
+    /// A JSON document (e.g. the `companies` collection).
+    pub async fn json(&self, url: &Url) -> Result<Value, SourceError> {
+        let response = self.get(url, "application/json").await?;
+        response.json().await.map_err(|e| SourceError::Decode {
+            url: display(url),
+            message: e.without_url().to_string(),
+        })
+    }
+
+    /// The service's `$metadata`.
+    pub async fn metadata(&self) -> Result<Metadata, SourceError> {
+        let url = self.url("$metadata", "");
+        let response = self.get(&url, "application/xml").await?;
+        let text = response.text().await.map_err(|e| SourceError::Transport {
+            url: display(&url),
+            message: e.without_url().to_string(),
+        })?;
+        Ok(Metadata::parse(&text)?)
+    }
+}
+
+/// A URL for messages: scheme, host and path, without the query.
+fn display(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.to_string()
+}
+
+/// Reads an OData error body (`{"error":{"code","message"}}`) when there is one.
+async fn http_error(url: &Url, response: reqwest::Response) -> SourceError {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| {
+            let error = v.get("error")?;
+            let code = error.get("code").and_then(Value::as_str).unwrap_or("");
+            let message = error.get("message").and_then(Value::as_str)?;
+            Some(format!("{code}: {message}"))
+        })
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    SourceError::Http {
+        status,
+        url: display(url),
+        message,
+        retry_after,
+    }
+}

@@ -1,0 +1,5 @@
+//! OData v4: reading `$metadata` and pages of rows.
+
+pub mod client;
+pub mod csdl;
+pub mod query;

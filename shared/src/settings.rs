@@ -1,0 +1,135 @@
+//! Layered settings: built-in defaults (`config/default.toml`, compiled in), an optional file given with
+//! `--config`, then `FERRY__SECTION__KEY` environment variables, deserialized once into typed settings.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The defaults ship inside the binaries so `ferry` runs from any folder.
+const DEFAULTS: &str = include_str!("../../config/default.toml");
+
+/// Every setting Ferry reads; unknown keys are rejected so a typo is an error, not a silent default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub queue: QueueSettings,
+    pub worker: WorkerSettings,
+    pub scheduler: SchedulerSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite:…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    /// `redis://…`.
+    pub url: String,
+    /// Prefix of every Redis key, so installations (and tests) sharing one Redis never meet.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    pub tick_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human on a terminal, JSON when stderr is not one (a service manager, a container).
+    Auto,
+    Human,
+    Json,
+}
+
+/// Why settings could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Reads defaults, then `file` when given, then the environment (`FERRY__DATABASE__URL`, …).
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let settings = builder
+            .add_source(
+                config::Environment::with_prefix("FERRY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+}
+
+impl WorkerSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+impl SchedulerSettings {
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let settings = Settings::load(None).unwrap();
+        assert!(settings.database.url.starts_with("postgres://"));
+        assert_eq!(settings.queue.prefix, "ferry");
+        assert!(settings.worker.page_size <= 20_000);
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("ferry-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ferry.toml");
+        std::fs::write(&file, "[queue]\nprefix = \"other\"\n").unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        assert_eq!(settings.queue.prefix, "other");
+        assert_eq!(settings.worker.lease_secs, 60);
+    }
+}

@@ -1,0 +1,7 @@
+//! SeaORM entities for Ferry's own tables (created by `storage::migration`).
+
+pub mod checkpoint;
+pub mod connection;
+pub mod integration;
+pub mod run;
+pub mod run_error;

@@ -1,0 +1,36 @@
+//! A run: one execution of an integration, from queued to a final state (see `crate::runs`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "ferry_runs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub integration: String,
+    pub definition_version: i32,
+    pub mode: String,
+    pub trigger: String,
+    pub state: String,
+    pub attempt: i32,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTimeWithTimeZone>,
+    pub scheduled_for: Option<DateTimeWithTimeZone>,
+    pub queued_at: DateTimeWithTimeZone,
+    pub started_at: Option<DateTimeWithTimeZone>,
+    pub finished_at: Option<DateTimeWithTimeZone>,
+    pub rows_read: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+    pub failed: i64,
+    pub checkpoint_before: Option<String>,
+    pub checkpoint_after: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

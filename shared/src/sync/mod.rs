@@ -1,0 +1,6 @@
+//! Executing a run (DESIGN §3): claim it, read the delta page by page, map, write each page with its
+//! checkpoint, finish. The reader runs one page ahead of the writer.
+
+mod import;
+
+pub use import::{SyncContext, SyncError, execute};

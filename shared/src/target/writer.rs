@@ -1,0 +1,209 @@
+//! Writing one page: upsert the mapped rows, record failed records, advance the checkpoint and the run's
+//! counts — all in one transaction (invariant 2). A crash before commit leaves the previous page's
+//! checkpoint; one after leaves this one's. Either way the next attempt resumes exactly there.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait, Value,
+};
+
+use super::table::quote;
+use crate::checkpoint::Checkpoint;
+use crate::mapping::Mapping;
+use crate::runs::{self, Lease, RunError};
+
+/// Postgres accepts at most 65,535 bind parameters per statement; stay well below.
+const MAX_PARAMS: usize = 30_000;
+
+/// A page ready to be written: mapped rows, records that failed mapping, and the watermark it reaches.
+#[derive(Debug, Default)]
+pub struct PageWrite {
+    /// `(record key, values in mapping.columns order)`.
+    pub rows: Vec<(String, Vec<Value>)>,
+    /// `(record key, message, source payload as JSON)`.
+    pub failures: Vec<(String, String, String)>,
+    pub rows_read: u64,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// What one page changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+}
+
+/// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
+/// another worker has taken the run over.
+pub async fn write_page(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    mapping: &Mapping,
+    page: PageWrite,
+) -> Result<PageCounts, RunError> {
+    let txn = db.begin().await?;
+    let mut counts = upsert(&txn, mapping, dedupe(mapping, page.rows)).await?;
+    counts.failed = page.failures.len() as u64;
+    runs::record_failures(&txn, lease, &page.failures).await?;
+    if let Some(checkpoint) = &page.checkpoint {
+        save_checkpoint(&txn, &lease.integration, checkpoint).await?;
+    }
+    runs::add_progress(
+        &txn,
+        lease,
+        page.rows_read,
+        counts,
+        page.checkpoint.as_ref(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(counts)
+}
+
+/// A key may appear twice in one page (a row changed while the source was paging); the last one wins,
+/// and one statement must not touch a row twice.
+fn dedupe(mapping: &Mapping, rows: Vec<(String, Vec<Value>)>) -> Vec<Vec<Value>> {
+    let mut position: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut unique: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+    for (_, values) in rows {
+        let key: String = mapping
+            .key_columns
+            .iter()
+            .map(|&i| format!("{:?}|", values[i]))
+            .collect();
+        match position.get(&key) {
+            Some(&at) => unique[at] = values,
+            None => {
+                position.insert(key, unique.len());
+                unique.push(values);
+            }
+        }
+    }
+    unique
+}
+
+/// Multi-row `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged
+/// rows from what the statement returns.
+async fn upsert(
+    txn: &DatabaseTransaction,
+    mapping: &Mapping,
+    rows: Vec<Vec<Value>>,
+) -> Result<PageCounts, DbErr> {
+    let mut counts = PageCounts::default();
+    if rows.is_empty() {
+        return Ok(counts);
+    }
+    let backend = txn.get_database_backend();
+    let width = mapping.columns.len();
+    let chunk = (MAX_PARAMS / width).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
+        let n = batch.len() as u64;
+        let (sql, values) = upsert_sql(backend, mapping, batch);
+        let returned = txn
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        let mut inserted = 0;
+        for row in &returned {
+            if row.try_get_by_index::<bool>(0)? {
+                inserted += 1;
+            }
+        }
+        counts.inserted += inserted;
+        counts.updated += returned.len() as u64 - inserted;
+        counts.unchanged += n - returned.len() as u64;
+    }
+    Ok(counts)
+}
+
+fn upsert_sql(
+    backend: DbBackend,
+    mapping: &Mapping,
+    batch: Vec<Vec<Value>>,
+) -> (String, Vec<Value>) {
+    let table = quote(&mapping.table);
+    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
+    let width = columns.len();
+    let mut values = Vec::with_capacity(batch.len() * width);
+    let mut tuples = Vec::with_capacity(batch.len());
+    for row in batch {
+        let start = values.len();
+        let placeholders: Vec<String> = (1..=width)
+            .map(|i| placeholder(backend, start + i))
+            .collect();
+        tuples.push(format!("({})", placeholders.join(",")));
+        values.extend(row);
+    }
+    let key: Vec<&str> = mapping
+        .key_columns
+        .iter()
+        .map(|&i| columns[i].as_str())
+        .collect();
+    let others: Vec<&str> = (0..width)
+        .filter(|i| !mapping.key_columns.contains(i))
+        .map(|i| columns[i].as_str())
+        .collect();
+    let conflict = if others.is_empty() {
+        // Only key columns: an existing row can never differ.
+        "DO NOTHING".to_string()
+    } else {
+        let set: Vec<String> = others
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        let current: Vec<String> = others.iter().map(|c| format!("{table}.{c}")).collect();
+        let incoming: Vec<String> = others.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+        format!(
+            "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            set.join(", "),
+            current.join(", "),
+            incoming.join(", ")
+        )
+    };
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) {conflict} RETURNING (xmax = 0) AS inserted",
+        columns.join(", "),
+        tuples.join(", "),
+        key.join(", "),
+    );
+    (sql, values)
+}
+
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_string(),
+    }
+}
+
+async fn save_checkpoint(
+    txn: &DatabaseTransaction,
+    integration: &str,
+    checkpoint: &Checkpoint,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "INSERT INTO ferry_checkpoints (integration, value, updated_at) VALUES ({}, {}, {}) \
+         ON CONFLICT (integration) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3)
+    );
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            integration.into(),
+            checkpoint.to_json().into(),
+            Utc::now().fixed_offset().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! The sync job handler: claim the run named by the job and execute it. Run-level outcomes live in the
+//! database, so the handler reports success to apalis whenever it handled the job, and apalis' own retries
+//! never multiply attempts.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use ferry_shared::queue::{self, SyncJob, SyncStorage};
+use ferry_shared::runs::Claim;
+use ferry_shared::sync::{SyncContext, execute};
+use futures::FutureExt;
+use tracing::{Instrument, error, info, info_span, warn};
+
+/// A busy integration's queued run is looked at again after this long.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    pub sync: SyncContext,
+    /// This worker's lease owner name.
+    pub owner: String,
+    /// For handing a job back when its integration is busy.
+    pub requeue: SyncStorage,
+}
+
+/// Runs the job inside `catch_unwind`, so a panic fails one run, not the worker (a panicked run keeps
+/// its lease until it expires and is then recovered).
+pub(crate) async fn sync(job: SyncJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    let span = info_span!("job", run_id = job.run_id, worker = %state.owner);
+    let work = AssertUnwindSafe(handle(job, state)).catch_unwind();
+    match work.instrument(span).await {
+        Ok(result) => result,
+        Err(_) => {
+            error!(run_id = job.run_id, "run panicked");
+            Ok(())
+        }
+    }
+}
+
+async fn handle(job: SyncJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    {
+        match execute(&state.sync, job.run_id, &state.owner).await {
+            Ok(Claim::Claimed(..)) => info!("run finished"),
+            Ok(Claim::NotQueued) => info!("run is not queued (duplicate job); dropped"),
+            Ok(Claim::Busy) => {
+                info!("integration busy; job handed back");
+                let mut requeue = state.requeue.clone();
+                queue::push(&mut requeue, job.run_id, Some(BUSY_RETRY)).await?;
+            }
+            Err(e) => warn!(error = %e, "run could not be executed"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,22 @@
+//! `ferry-worker`: executes sync runs from the queue until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Executes Ferry's sync jobs.
+#[derive(Debug, Parser)]
+#[command(name = "ferry-worker", version)]
+struct Args {
+    /// Settings file layered over the defaults (environment variables FERRY__… still win).
+    #[arg(long, env = "FERRY_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let settings = ferry_shared::settings::Settings::load(args.config.as_deref())?;
+    ferry_shared::telemetry::init(&settings.log);
+    ferry_worker::run(settings, ferry_shared::shutdown::signal()).await
+}
