@@ -2,7 +2,7 @@
 //! live beside them in the same database.
 
 pub mod entities;
-pub mod migration;
+pub mod migrations;
 
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let db = Database::connect(options)
         .await
         .map_err(StorageError::Connect)?;
-    migration::Migrator::up(&db, None)
+    migrations::Migrator::up(&db, None)
         .await
         .map_err(StorageError::Migrate)?;
     Ok(db)

@@ -1,30 +1,16 @@
-//! Ferry's own tables, applied at every start (`Migrator::up` is idempotent).
+//! The first schema: connections, integration versions, checkpoints, runs and run errors.
 //!
 //! The partial unique indexes are where invariants 3 and 4 of DESIGN §2 live: the database, not the
-//! queue, guarantees one running run per integration and one run per cron tick.
+//! queue, guarantees one running and one queued run per integration and one run per cron tick.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-#[derive(Debug)]
-pub struct Migrator;
-
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
-    }
-
-    fn migration_table_name() -> DynIden {
-        "ferry_migrations".into()
-    }
-}
-
 #[derive(Debug, DeriveMigrationName)]
-struct Initial;
+pub struct Migration;
 
 #[async_trait::async_trait]
-impl MigrationTrait for Initial {
+impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(

@@ -1,0 +1,20 @@
+//! Ferry's own tables, applied at every start (`Migrator::up` is idempotent). One file per migration;
+//! add a new one to the list, never edit an applied one.
+
+mod m0001_initial;
+
+use sea_orm_migration::prelude::*;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "ferry_migrations".into()
+    }
+}
