@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command lives in its own file.
 
 mod apply;
+mod queue;
 mod run;
 mod runs;
 
@@ -45,8 +46,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Enqueue scheduled integrations on their cron schedules until stopped.
+    /// Serve the API and, when leading, enqueue cron ticks and recover lost runs, until stopped.
     Scheduler,
+    /// Queue depth: runs queued, retrying, running and dead per integration, workers alive.
+    Queue {
+        /// One JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs one command; the exit code says whether it did what was asked.
@@ -67,9 +74,10 @@ pub async fn main(args: Args) -> ExitCode {
             limit,
             json,
         } => runs::command(&settings, integration.as_deref(), limit, json).await,
-        Command::Scheduler => crate::cron_loop::run(&settings, ferry_shared::shutdown::signal())
+        Command::Scheduler => crate::service::run(settings, ferry_shared::shutdown::signal())
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Queue { json } => queue::command(&settings, json).await,
     };
     match result {
         Ok(code) => code,

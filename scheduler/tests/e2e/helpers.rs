@@ -9,6 +9,7 @@ use ferry_scheduler::cli;
 use ferry_shared::runs::{Mode, RunSummary};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
+use ferry_shared::sync::SyncContext;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -32,6 +33,7 @@ pub struct TestEnv {
     pub dir: PathBuf,
     database: String,
     worker: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    schedulers: Vec<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
 }
 
 impl TestEnv {
@@ -65,6 +67,13 @@ impl TestEnv {
         settings.worker.page_size = 500;
         settings.worker.lease_secs = 30;
         settings.scheduler.tick_ms = 100;
+        settings.scheduler.reconcile_secs = 1;
+        settings.scheduler.requeue_after_secs = 2;
+        settings.scheduler.leader_lease_secs = 2;
+        settings.retry.base_ms = 100;
+        settings.retry.max_secs = 2;
+        settings.api.token = Some("test-api-token".to_string().into());
+        settings.api.callback_secret = Some("test-callback-secret".to_string().into());
         let db = storage::connect(&settings.database)
             .await
             .expect("migrations apply");
@@ -88,6 +97,7 @@ impl TestEnv {
             dir,
             database,
             worker: None,
+            schedulers: Vec::new(),
         }
     }
 
@@ -97,6 +107,53 @@ impl TestEnv {
             let _ = stopped.await;
         }));
         self.worker = Some((stop, handle));
+    }
+
+    /// Starts a `ferry scheduler` (API on a free port, cron, reconciler) and returns the API's base URL.
+    pub async fn start_scheduler(&mut self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let settings = self.settings.clone();
+        let handle = tokio::spawn(async move {
+            ferry_scheduler::service::run_with_listener(settings, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        self.schedulers.push((stop, handle));
+        url
+    }
+
+    /// Stops the schedulers started so far and waits for them to exit.
+    pub async fn stop_schedulers(&mut self) {
+        for (stop, handle) in self.schedulers.drain(..) {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+    }
+
+    /// Stops the worker, waiting (bounded) for it to exit.
+    pub async fn stop_worker(&mut self) {
+        if let Some((stop, handle)) = self.worker.take() {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(60), handle).await;
+        }
+    }
+
+    /// A worker's execution context, for driving runs by hand.
+    pub async fn sync_context(&self) -> SyncContext {
+        SyncContext {
+            db: self.db.clone(),
+            http: ferry_shared::odata::client::http_client(),
+            settings: self.settings.worker.clone(),
+            retry: self.settings.retry.clone(),
+            queue: ferry_shared::queue::storage(&self.settings.queue, Duration::from_secs(10))
+                .await
+                .unwrap(),
+            stopping: Default::default(),
+            callback_secret: self.settings.api.callback_secret.clone(),
+        }
     }
 
     /// Writes the DESIGN §4 definitions (client credentials, `create = true`) for this sandbox.
@@ -176,10 +233,8 @@ impl TestEnv {
 
     /// Stops the worker and sandbox, drops the database and the queue's keys.
     pub async fn finish(mut self) {
-        if let Some((stop, handle)) = self.worker.take() {
-            let _ = stop.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-        }
+        self.stop_schedulers().await;
+        self.stop_worker().await;
         self.db.clone().close().await.ok();
         let admin = Database::connect(admin_url()).await.unwrap();
         admin

@@ -2,7 +2,7 @@
 
 use ferry_shared::queue;
 use ferry_shared::runs::{Claim, Mode};
-use ferry_shared::sync::{SyncContext, execute};
+use ferry_shared::sync::execute;
 use serde_json::Value;
 
 use crate::helpers::{TestEnv, text};
@@ -140,11 +140,7 @@ async fn a_duplicated_job_applies_once() {
     env.mutate("RescoCustomer", 0, 10, 0);
 
     // A redelivered job for the finished run, executed directly: the claim refuses it.
-    let ctx = SyncContext {
-        db: env.db.clone(),
-        http: ferry_shared::odata::client::http_client(),
-        settings: env.settings.worker.clone(),
-    };
+    let ctx = env.sync_context().await;
     let claim = execute(&ctx, run.run_id, "another-worker").await.unwrap();
     assert!(matches!(claim, Claim::NotQueued), "{claim:?}");
 
