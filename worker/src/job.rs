@@ -42,6 +42,17 @@ async fn handle(job: SyncJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDy
         match execute(&state.sync, job.run_id, &state.owner).await {
             Ok(Claim::Claimed(..)) => info!("run finished"),
             Ok(Claim::NotQueued) => info!("run is not queued (duplicate job); dropped"),
+            Ok(Claim::NotYet(due)) => {
+                let wait = (due.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or_default();
+                info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "run not due yet; job pushed for its retry time"
+                );
+                let mut requeue = state.sync.queue.clone();
+                queue::push(&mut requeue, job.run_id, Some(wait)).await?;
+            }
             Ok(Claim::Busy) => {
                 info!("integration busy; job handed back");
                 let mut requeue = state.sync.queue.clone();

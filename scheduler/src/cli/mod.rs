@@ -48,6 +48,8 @@ pub enum Command {
     },
     /// Serve the API and, when leading, enqueue cron ticks and recover lost runs, until stopped.
     Scheduler,
+    /// Execute runs from the queue in this process (the same as `ferry-worker`), until stopped.
+    Worker,
     /// Queue depth: runs queued, retrying, running and dead per integration, workers alive.
     Queue {
         /// One JSON object instead of tables.
@@ -75,6 +77,9 @@ pub async fn main(args: Args) -> ExitCode {
             json,
         } => runs::command(&settings, integration.as_deref(), limit, json).await,
         Command::Scheduler => crate::service::run(settings, ferry_shared::shutdown::signal())
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Worker => ferry_worker::run(settings, ferry_shared::shutdown::signal())
             .await
             .map(|_| ExitCode::SUCCESS),
         Command::Queue { json } => queue::command(&settings, json).await,

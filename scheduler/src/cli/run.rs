@@ -58,9 +58,13 @@ pub async fn wait_for(
         }
         if tokio::time::Instant::now() >= deadline {
             anyhow::bail!(
-                "run {run_id} still {} after {}s",
+                "run {run_id} still {} after {}s (attempt {}{})",
                 run.state,
-                timeout.as_secs()
+                timeout.as_secs(),
+                run.attempt,
+                run.error
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -323,3 +323,61 @@ pub fn text(value: &Value) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+/// Target columns (as SQL) and the source field each must equal, with how the source value is compared.
+const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
+    ("bc_no", "No"),
+    ("bc_id", "id"),
+    ("name", "Name"),
+    ("email", "Email"),
+    ("address", "Address"),
+    ("address2", "Address2"),
+    ("city", "City"),
+    ("state", "State"),
+    ("post_code", "PostCode"),
+    ("country", "CountryRegionCode"),
+    ("phone", "PhoneNo"),
+    ("home_page", "HomePage"),
+    ("primary_contact_no", "PrimaryContacNo"),
+    (
+        "(extract(epoch from modified_at) * 1000)::bigint",
+        "SystemModifiedAt",
+    ),
+    ("row_version", "RowVersionNumber"),
+    ("origin", "-"),
+];
+
+/// The source value as the target should hold it: e-mail lower-cased by its transform, time stamps in
+/// epoch milliseconds, the constant `origin`.
+fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<String> {
+    match field {
+        "-" => Some("bc".into()),
+        "Email" => text(&row[field]).map(|s| s.to_lowercase()),
+        "id" => text(&row[field]).map(|s| s.to_lowercase()),
+        "SystemModifiedAt" => text(&row[field]).map(|s| {
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .unwrap()
+                .timestamp_millis()
+                .to_string()
+        }),
+        _ => text(&row[field]),
+    }
+}
+
+/// Asserts the `customer` table equals the sandbox's RescoCustomer rows, field by field.
+pub async fn assert_customers_equal_source(env: &TestEnv) {
+    let columns: Vec<&str> = CUSTOMER_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let target = env.table("customer", &columns, "bc_no").await;
+    let source = env.sandbox.rows("RescoCustomer");
+    assert_eq!(target.len(), source.len(), "row count");
+    for (got, row) in target.iter().zip(&source) {
+        for (i, (column, field)) in CUSTOMER_COLUMNS.iter().enumerate() {
+            assert_eq!(
+                got[i],
+                expected(field, row),
+                "column {column} of {:?}",
+                row["No"]
+            );
+        }
+    }
+}

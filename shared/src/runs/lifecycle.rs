@@ -165,7 +165,9 @@ pub enum Claim {
     Claimed(Box<(Lease, run::Model)>),
     /// Another run of the same integration is running; this one stays queued.
     Busy,
-    /// Running elsewhere, finished, or waiting for its retry time: this job is dropped.
+    /// Queued but waiting for its retry time (the job came early): push it again for then.
+    NotYet(DateTime<FixedOffset>),
+    /// Running elsewhere or finished: this job is a duplicate and is dropped.
     NotQueued,
 }
 
@@ -204,7 +206,16 @@ pub async fn claim(
             };
             Ok(Claim::Claimed(Box::new((lease, model))))
         }
-        Ok(_) => Ok(Claim::NotQueued),
+        Ok(_) => {
+            let current = run::Entity::find_by_id(run_id).one(db).await?;
+            Ok(match current {
+                Some(run) if run.state == RunState::Queued.as_str() => match run.retry_at {
+                    Some(at) if at > now => Claim::NotYet(at),
+                    _ => Claim::NotQueued,
+                },
+                _ => Claim::NotQueued,
+            })
+        }
         Err(e) if is_unique_violation(&e) => Ok(Claim::Busy),
         Err(e) => Err(e.into()),
     }
