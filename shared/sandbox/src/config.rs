@@ -1,5 +1,7 @@
 //! Sandbox configuration and the binary's command line.
 
+use std::time::Duration;
+
 use clap::Parser;
 
 /// What the sandbox generates and where it pretends to live.
@@ -11,6 +13,13 @@ pub struct SandboxConfig {
     pub seed: u64,
     pub tenant: String,
     pub environment: String,
+    /// How long issued access tokens live (Microsoft: about an hour). Short in tests that need a
+    /// token to expire mid-run; `POST /_sandbox/tokens` changes it at run time.
+    pub access_token_lifetime: Duration,
+    /// `expires_in` of a device code (Microsoft: 15 minutes). Zero makes every poll `expired_token`.
+    pub device_code_lifetime: Duration,
+    /// The device-code `interval` in seconds (Microsoft: 5); polling faster gets `slow_down`.
+    pub device_code_interval: u64,
 }
 
 impl Default for SandboxConfig {
@@ -21,6 +30,9 @@ impl Default for SandboxConfig {
             seed: 1,
             tenant: "sandbox".into(),
             environment: "production".into(),
+            access_token_lifetime: Duration::from_secs(3600),
+            device_code_lifetime: Duration::from_secs(900),
+            device_code_interval: 5,
         }
     }
 }
@@ -44,6 +56,12 @@ pub struct Args {
     pub tenant: String,
     #[arg(long, default_value = "production")]
     pub environment: String,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub token_lifetime: u64,
+    /// Device-code polling interval in seconds.
+    #[arg(long, default_value_t = 5)]
+    pub device_code_interval: u64,
 }
 
 impl Args {
@@ -54,6 +72,9 @@ impl Args {
             seed: self.seed,
             tenant: self.tenant.clone(),
             environment: self.environment.clone(),
+            access_token_lifetime: Duration::from_secs(self.token_lifetime),
+            device_code_interval: self.device_code_interval,
+            ..SandboxConfig::default()
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::auth::TokenStore;
+use crate::auth::{DeviceCodes, TokenStore};
 use crate::config::SandboxConfig;
 use crate::model::company::{self, CompanyGenerator};
 use crate::model::{EntitySchema, Store, Table};
@@ -17,6 +17,8 @@ pub struct AppState {
     /// Entity data. Readers hold the guard for one page (milliseconds); writers for one mutation.
     pub store: RwLock<Store>,
     pub tokens: TokenStore,
+    /// Device-code sign-ins in progress.
+    pub devices: DeviceCodes,
     /// `$metadata`, rendered once.
     pub metadata: String,
 }
@@ -28,12 +30,13 @@ impl AppState {
         let schemas: Vec<&EntitySchema> = store.tables.iter().map(|t| t.schema).collect();
         let metadata = metadata::document(&company::SCHEMA, &schemas);
         Self {
-            config,
             base_url,
             companies,
             store: RwLock::new(store),
-            tokens: TokenStore::default(),
+            tokens: TokenStore::new(config.access_token_lifetime),
+            devices: DeviceCodes::default(),
             metadata,
+            config,
         }
     }
 

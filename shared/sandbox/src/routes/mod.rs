@@ -2,8 +2,8 @@
 
 pub mod api;
 pub mod control;
+pub mod identity;
 mod target;
-pub mod token;
 
 use std::sync::Arc;
 
@@ -40,9 +40,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .merge(data)
-        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(identity::devicecode),
+        )
+        .route(
+            "/devicelogin",
+            get(identity::devicelogin::page).post(identity::devicelogin::submit),
+        )
         .route("/_sandbox/mutate", post(control::mutate))
         .route("/_sandbox/rows/{entity}", get(control::rows))
+        .route(
+            "/_sandbox/devicecode/approve",
+            post(control::identity::approve),
+        )
+        .route(
+            "/_sandbox/devicecode/decline",
+            post(control::identity::decline),
+        )
+        .route("/_sandbox/tokens", post(control::identity::tokens))
+        .route("/_sandbox/issued", get(control::identity::issued))
         .fallback(not_found)
         .with_state(state)
 }

@@ -1,4 +1,4 @@
-//! Control endpoints for tests (no auth, meant for loopback): mutate data, dump rows.
+//! `POST /_sandbox/mutate` and `GET /_sandbox/rows/{entity}`.
 
 use std::sync::Arc;
 
