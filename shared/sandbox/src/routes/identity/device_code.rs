@@ -27,10 +27,10 @@ pub async fn devicecode(
 ) -> Response {
     let form = match parse_request(&state, &tenant, &headers, &body) {
         Ok(f) => f,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if let Err(response) = require_public_client(form.get("client_id"), &tenant) {
-        return response;
+        return *response;
     }
     let Some(scope) = form.get("scope").filter(|s| !s.trim().is_empty()) else {
         return missing("scope");
@@ -61,7 +61,7 @@ pub async fn devicecode(
 /// `grant_type=urn:ietf:params:oauth:grant-type:device_code`: one poll.
 pub(super) fn grant(state: &AppState, tenant: &str, form: &Form) -> Response {
     if let Err(response) = require_public_client(form.get("client_id"), tenant) {
-        return response;
+        return *response;
     }
     let Some(device_code) = form.get("device_code") else {
         return missing("device_code");

@@ -82,16 +82,16 @@ pub(crate) fn parse_request(
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Form, Response> {
+) -> Result<Form, Box<Response>> {
     if tenant != state.config.tenant {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90002,
             &format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
             ),
-        ));
+        )));
     }
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -102,35 +102,38 @@ pub(crate) fn parse_request(
                 .starts_with("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             900144,
             "The request body must be application/x-www-form-urlencoded and contain the following parameter: 'grant_type'.",
-        ));
+        )));
     }
     Ok(Form(form_urlencoded::parse(body).into_owned().collect()))
 }
 
 /// Checks that `client_id` names the public client, in Microsoft's words when it does not.
-pub(crate) fn require_public_client(client_id: Option<&str>, tenant: &str) -> Result<(), Response> {
+pub(crate) fn require_public_client(
+    client_id: Option<&str>,
+    tenant: &str,
+) -> Result<(), Box<Response>> {
     match client_id {
-        None => Err(missing("client_id")),
+        None => Err(Box::new(missing("client_id"))),
         Some(PUBLIC_CLIENT_ID) => Ok(()),
-        Some(CLIENT_ID) => Err(error(
+        Some(CLIENT_ID) => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        )),
-        Some(other) => Err(error(
+        ))),
+        Some(other) => Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
             &format!(
                 "Application with identifier '{other}' was not found in the directory '{tenant}'."
             ),
-        )),
+        ))),
     }
 }
 
@@ -187,7 +190,7 @@ pub async fn token(
 ) -> Response {
     let form = match parse_request(&state, &tenant, &headers, &body) {
         Ok(f) => f,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match form.get("grant_type") {
         None => missing("grant_type"),

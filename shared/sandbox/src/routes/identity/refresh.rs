@@ -10,7 +10,7 @@ use crate::state::AppState;
 
 pub(super) fn grant(state: &AppState, tenant: &str, form: &Form) -> Response {
     if let Err(response) = require_public_client(form.get("client_id"), tenant) {
-        return response;
+        return *response;
     }
     let Some(token) = form.get("refresh_token") else {
         return missing("refresh_token");
