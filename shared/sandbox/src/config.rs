@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::faults::Limits;
+
 /// What the sandbox generates and where it pretends to live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {
@@ -20,6 +22,8 @@ pub struct SandboxConfig {
     pub device_code_lifetime: Duration,
     /// The device-code `interval` in seconds (Microsoft: 5); polling faster gets `slow_down`.
     pub device_code_interval: u64,
+    /// BC's per-user request budget and concurrency cap; `POST /_sandbox/limits` changes them.
+    pub limits: Limits,
 }
 
 impl Default for SandboxConfig {
@@ -33,6 +37,7 @@ impl Default for SandboxConfig {
             access_token_lifetime: Duration::from_secs(3600),
             device_code_lifetime: Duration::from_secs(900),
             device_code_interval: 5,
+            limits: Limits::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod faults;
 pub mod model;
 pub mod odata;
 pub mod routes;

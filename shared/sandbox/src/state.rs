@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::auth::{DeviceCodes, TokenStore};
 use crate::config::SandboxConfig;
+use crate::faults::{FaultSet, RateLimiter};
 use crate::model::company::{self, CompanyGenerator};
 use crate::model::{EntitySchema, Store, Table};
 use crate::odata::metadata;
@@ -19,6 +20,10 @@ pub struct AppState {
     pub tokens: TokenStore,
     /// Device-code sign-ins in progress.
     pub devices: DeviceCodes,
+    /// Per-user request budget and concurrency.
+    pub limiter: RateLimiter,
+    /// Injected faults.
+    pub faults: FaultSet,
     /// `$metadata`, rendered once.
     pub metadata: String,
 }
@@ -35,6 +40,8 @@ impl AppState {
             store: RwLock::new(store),
             tokens: TokenStore::new(config.access_token_lifetime),
             devices: DeviceCodes::default(),
+            limiter: RateLimiter::new(config.limits),
+            faults: FaultSet::new(config.seed),
             metadata,
             config,
         }

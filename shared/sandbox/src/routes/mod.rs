@@ -1,4 +1,4 @@
-//! The HTTP surface: token endpoint, authenticated data routes, control endpoints.
+//! The HTTP surface: identity endpoints, authenticated data routes, control endpoints.
 
 pub mod api;
 pub mod control;
@@ -13,54 +13,49 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use crate::auth;
 use crate::odata::ODataError;
 use crate::state::AppState;
+use crate::{auth, faults};
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let resco = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::API_PATH);
     let data = Router::new()
-        .route(
-            &format!("/v2.0/{{tenant}}/{{environment}}/{}", api::API_PATH),
-            get(api::root),
-        )
-        .route(
-            &format!("/v2.0/{{tenant}}/{{environment}}/{}/", api::API_PATH),
-            get(api::root),
-        )
-        .route(
-            &format!(
-                "/v2.0/{{tenant}}/{{environment}}/{}/{{*rest}}",
-                api::API_PATH
-            ),
-            get(api::data),
-        )
+        .route(&resco, get(api::root))
+        .route(&format!("{resco}/"), get(api::root))
+        .route(&format!("{resco}/{{*rest}}"), get(api::data))
+        // Layers added later run first: authenticate, then count against the user's limits,
+        // then inject faults (so injected latency holds a concurrency slot, as a slow BC call
+        // would).
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware::inject,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware::limit,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
-    Router::new()
-        .merge(data)
+    let sign_in = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
         .route(
             "/{tenant}/oauth2/v2.0/devicecode",
             post(identity::devicecode),
         )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware::inject,
+        ));
+    Router::new()
+        .merge(data)
+        .merge(sign_in)
         .route(
             "/devicelogin",
             get(identity::devicelogin::page).post(identity::devicelogin::submit),
         )
-        .route("/_sandbox/mutate", post(control::mutate))
-        .route("/_sandbox/rows/{entity}", get(control::rows))
-        .route(
-            "/_sandbox/devicecode/approve",
-            post(control::identity::approve),
-        )
-        .route(
-            "/_sandbox/devicecode/decline",
-            post(control::identity::decline),
-        )
-        .route("/_sandbox/tokens", post(control::identity::tokens))
-        .route("/_sandbox/issued", get(control::identity::issued))
+        .merge(control::router())
         .fallback(not_found)
         .with_state(state)
 }
