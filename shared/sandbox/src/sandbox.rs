@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::SandboxConfig;
-use crate::model::{MutateRequest, MutateResponse};
+use crate::model::{MutateRequest, MutateResponse, SchemaChange};
 use crate::odata::serialize::plain_row;
 use crate::routes;
 use crate::state::AppState;
@@ -92,6 +92,14 @@ impl Sandbox {
     /// Same as `POST /_sandbox/mutate`.
     pub fn mutate(&self, request: MutateRequest) -> anyhow::Result<MutateResponse> {
         Ok(self.state.write().mutate(&request)?)
+    }
+
+    /// Same as `POST /_sandbox/schema`: later responses and `$metadata` follow the new schema.
+    pub fn change_schema(&self, change: SchemaChange) -> anyhow::Result<()> {
+        self.state
+            .write()
+            .change_schema(&change)
+            .map_err(|e| anyhow::anyhow!("Failed to change the schema: {e}"))
     }
 
     /// Stops serving: in-flight requests finish (bounded by a grace period), then the task ends.

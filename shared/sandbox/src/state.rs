@@ -24,16 +24,12 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Injected faults.
     pub faults: FaultSet,
-    /// `$metadata`, rendered once.
-    pub metadata: String,
 }
 
 impl AppState {
     pub fn new(config: SandboxConfig, base_url: String) -> Self {
         let store = Store::generate(&config);
         let companies = Table::fixed(Arc::new(CompanyGenerator::from_seed(config.seed)), 1);
-        let schemas: Vec<&EntitySchema> = store.tables.iter().map(|t| t.schema).collect();
-        let metadata = metadata::document(&company::SCHEMA, &schemas);
         Self {
             base_url,
             companies,
@@ -42,9 +38,15 @@ impl AppState {
             devices: DeviceCodes::default(),
             limiter: RateLimiter::new(config.limits),
             faults: FaultSet::new(config.seed),
-            metadata,
             config,
         }
+    }
+
+    /// `$metadata` as the schemas stand now (they change with `POST /_sandbox/schema`).
+    pub fn metadata(&self) -> String {
+        let store = self.read();
+        let schemas: Vec<&EntitySchema> = store.tables.iter().map(|t| t.schema).collect();
+        metadata::document(&company::SCHEMA, &schemas)
     }
 
     /// A poisoned lock only means a handler panicked mid-read; the data is still consistent enough

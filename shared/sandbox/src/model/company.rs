@@ -22,6 +22,7 @@ pub static SCHEMA: EntitySchema = EntitySchema {
             nullable: false,
             role: Role::Data,
             references: None,
+            hidden: false,
         },
         FieldDef::text("name", 30),
         FieldDef::text("displayName", 250),

@@ -3,6 +3,7 @@
 pub mod company;
 pub mod contact;
 pub mod customer;
+mod drift;
 pub mod generate;
 mod mutate;
 pub mod rng;
@@ -10,6 +11,7 @@ pub mod schema;
 pub mod store;
 pub mod value;
 
+pub use drift::{SchemaChange, SchemaChangeBody};
 pub use mutate::{MutateError, MutateRequest, MutateResponse};
 pub use schema::{EdmType, EntitySchema, FieldDef, Role};
 pub use store::{Row, Store, Table};

@@ -55,6 +55,9 @@ pub struct FieldDef {
     pub role: Role,
     /// The entity whose key this field holds (a lookup); cleared when the referenced row is deleted.
     pub references: Option<&'static str>,
+    /// Dropped by a schema change (`POST /_sandbox/schema`): still stored, so generators keep
+    /// their column positions, but invisible to `$metadata`, responses and query options.
+    pub hidden: bool,
 }
 
 impl FieldDef {
@@ -67,6 +70,7 @@ impl FieldDef {
             nullable: false,
             role: Role::Data,
             references: None,
+            hidden: false,
         }
     }
 
@@ -85,6 +89,7 @@ impl FieldDef {
             nullable: false,
             role: Role::SystemId,
             references: None,
+            hidden: false,
         }
     }
 
@@ -96,6 +101,7 @@ impl FieldDef {
             nullable: true,
             role: Role::ModifiedAt,
             references: None,
+            hidden: false,
         }
     }
 
@@ -107,6 +113,7 @@ impl FieldDef {
             nullable: true,
             role: Role::RowVersion,
             references: None,
+            hidden: false,
         }
     }
 }
@@ -122,8 +129,9 @@ pub struct EntitySchema {
 }
 
 impl EntitySchema {
+    /// The position of a visible field.
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.name == name)
+        self.fields.iter().position(|f| f.name == name && !f.hidden)
     }
 
     pub fn key_indices(&self) -> Vec<usize> {

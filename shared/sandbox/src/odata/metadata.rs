@@ -27,7 +27,7 @@ fn entity_type(out: &mut String, schema: &EntitySchema, navigation: &[&EntitySch
         let _ = write!(out, r#"<PropertyRef Name="{k}"/>"#);
     }
     out.push_str("</Key>");
-    for f in schema.fields {
+    for f in schema.fields.iter().filter(|f| !f.hidden) {
         property(out, f);
     }
     for n in navigation {

@@ -255,7 +255,7 @@ fn serve(
 
     let body = match target {
         Target::Metadata => {
-            let mut response = (StatusCode::OK, state.metadata.clone()).into_response();
+            let mut response = (StatusCode::OK, state.metadata()).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/xml"),

@@ -3,6 +3,7 @@
 pub mod data;
 pub mod faults;
 pub mod identity;
+pub mod schema;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/_sandbox/faults",
             post(faults::add).get(faults::list).delete(faults::clear),
         )
+        .route("/_sandbox/schema", post(schema::change))
         .route(
             "/_sandbox/limits",
             get(faults::limits).post(faults::set_limits),
