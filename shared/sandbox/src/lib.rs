@@ -14,5 +14,5 @@ mod sandbox;
 pub mod state;
 
 pub use config::SandboxConfig;
-pub use model::{MutateRequest, MutateResponse, SchemaChange};
+pub use model::{HeldMutation, MutateRequest, MutateResponse, SchemaChange};
 pub use sandbox::Sandbox;

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::SandboxConfig;
-use crate::model::{MutateRequest, MutateResponse, SchemaChange};
+use crate::model::{HeldMutation, MutateRequest, MutateResponse, SchemaChange};
 use crate::odata::serialize::plain_row;
 use crate::routes;
 use crate::state::AppState;
@@ -92,6 +92,18 @@ impl Sandbox {
     /// Same as `POST /_sandbox/mutate`.
     pub fn mutate(&self, request: MutateRequest) -> anyhow::Result<MutateResponse> {
         Ok(self.state.write().mutate(&request)?)
+    }
+
+    /// A late commit (DESIGN §3.4): inserted and updated rows take their row versions now but stay
+    /// invisible until [`Sandbox::release`], so rows written afterwards become visible first with
+    /// higher versions. Same as `POST /_sandbox/mutate` with `"hold": true`.
+    pub fn mutate_held(&self, request: MutateRequest) -> anyhow::Result<HeldMutation> {
+        Ok(self.state.write().mutate_held(&request)?)
+    }
+
+    /// Commits one held mutation (`None`: every one); returns the hold ids released.
+    pub fn release(&self, hold_id: Option<u64>) -> Vec<u64> {
+        self.state.write().release(hold_id)
     }
 
     /// Same as `POST /_sandbox/schema`: later responses and `$metadata` follow the new schema.

@@ -5,6 +5,7 @@ pub mod contact;
 pub mod customer;
 mod drift;
 pub mod generate;
+mod late_commit;
 mod mutate;
 pub mod rng;
 pub mod schema;
@@ -12,6 +13,7 @@ pub mod store;
 pub mod value;
 
 pub use drift::{SchemaChange, SchemaChangeBody};
+pub use late_commit::HeldMutation;
 pub use mutate::{MutateError, MutateRequest, MutateResponse};
 pub use schema::{EdmType, EntitySchema, FieldDef, Role};
 pub use store::{Row, Store, Table};

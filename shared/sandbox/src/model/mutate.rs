@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::generate::RefPicker;
 use super::rng::Rng;
-use super::store::{Store, Table};
+use super::store::{Row, Store, Table};
 use super::value::Value;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -109,6 +109,17 @@ fn key_text(key: &[Value]) -> String {
 
 impl Store {
     pub fn mutate(&mut self, req: &MutateRequest) -> Result<MutateResponse, MutateError> {
+        self.mutate_inner(req, false).map(|(response, _)| response)
+    }
+
+    /// Runs a mutation. With `hold`, inserted and updated rows take their versions now but are
+    /// returned instead of published (deletes always apply at once: they carry no version).
+    pub(super) fn mutate_inner(
+        &mut self,
+        req: &MutateRequest,
+        hold: bool,
+    ) -> Result<(MutateResponse, Vec<Row>), MutateError> {
+        let mut held = Vec::new();
         let t = self
             .table_index(&req.entity)
             .ok_or_else(|| MutateError::UnknownEntity(req.entity.clone()))?;
@@ -159,7 +170,12 @@ impl Store {
                 .updated
                 .push(key_text(&self.tables[t].key_of(&row)));
             let at = self.now();
-            self.write(t, row, at);
+            let row = self.stamp(t, row, at);
+            if hold {
+                held.push(row);
+            } else {
+                self.tables[t].publish(row);
+            }
         }
         let mut deleted = BTreeSet::new();
         for key in to_delete {
@@ -175,9 +191,14 @@ impl Store {
                 .inserted
                 .push(key_text(&self.tables[t].key_of(&row)));
             let at = self.now();
-            self.write(t, row, at);
+            let row = self.stamp(t, row, at);
+            if hold {
+                held.push(row);
+            } else {
+                self.tables[t].publish(row);
+            }
         }
-        Ok(response)
+        Ok((response, held))
     }
 
     /// BC removes business relations / primary-contact links when their target is deleted; lookups

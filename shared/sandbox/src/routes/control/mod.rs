@@ -18,6 +18,7 @@ pub use data::{mutate, rows};
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/_sandbox/mutate", post(data::mutate))
+        .route("/_sandbox/release", post(data::release))
         .route("/_sandbox/rows/{entity}", get(data::rows))
         .route("/_sandbox/devicecode/approve", post(identity::approve))
         .route("/_sandbox/devicecode/decline", post(identity::decline))
