@@ -1,5 +1,6 @@
 //! Sandbox configuration and the binary's command line.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use clap::Parser;
@@ -24,6 +25,9 @@ pub struct SandboxConfig {
     pub device_code_interval: u64,
     /// BC's per-user request budget and concurrency cap; `POST /_sandbox/limits` changes them.
     pub limits: Limits,
+    /// Row counts of the other entities by entity set name (e.g. `"RescoItem" => 5000`); missing
+    /// ones get `model::catalog::DEFAULT_SIZES`.
+    pub sizes: BTreeMap<String, usize>,
 }
 
 impl Default for SandboxConfig {
@@ -38,6 +42,7 @@ impl Default for SandboxConfig {
             device_code_lifetime: Duration::from_secs(900),
             device_code_interval: 5,
             limits: Limits::default(),
+            sizes: BTreeMap::new(),
         }
     }
 }
@@ -64,6 +69,9 @@ pub struct Args {
     /// Access-token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub token_lifetime: u64,
+    /// Size of another entity, `Entity=N` (repeatable), e.g. `--size RescoItem=5000`.
+    #[arg(long = "size", value_parser = parse_size)]
+    pub sizes: Vec<(String, usize)>,
     /// Device-code polling interval in seconds.
     #[arg(long, default_value_t = 5)]
     pub device_code_interval: u64,
@@ -79,7 +87,20 @@ impl Args {
             environment: self.environment.clone(),
             access_token_lifetime: Duration::from_secs(self.token_lifetime),
             device_code_interval: self.device_code_interval,
+            sizes: self.sizes.iter().cloned().collect(),
             ..SandboxConfig::default()
         }
     }
+}
+
+/// `Entity=N`.
+fn parse_size(text: &str) -> Result<(String, usize), String> {
+    let (entity, n) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected Entity=N, got '{text}'"))?;
+    let n = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{n}' is not a row count"))?;
+    Ok((entity.trim().to_owned(), n))
 }

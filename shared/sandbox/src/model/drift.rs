@@ -113,6 +113,8 @@ fn rebuilt(
         .collect();
     Box::leak(Box::new(EntitySchema {
         name: schema.name,
+        type_name: schema.type_name,
+        api: schema.api,
         key: Box::leak(key.into_boxed_slice()),
         fields: Box::leak(fields.into_boxed_slice()),
     }))

@@ -1,5 +1,6 @@
 //! The sandbox's data: entity schemas, generators, and the in-memory store.
 
+pub mod catalog;
 pub mod company;
 pub mod contact;
 pub mod customer;
@@ -7,6 +8,7 @@ mod drift;
 pub mod generate;
 mod late_commit;
 mod mutate;
+pub mod resco;
 pub mod rng;
 pub mod schema;
 pub mod store;
@@ -15,6 +17,6 @@ pub mod value;
 pub use drift::{SchemaChange, SchemaChangeBody};
 pub use late_commit::HeldMutation;
 pub use mutate::{MutateError, MutateRequest, MutateResponse};
-pub use schema::{EdmType, EntitySchema, FieldDef, Role};
+pub use schema::{Api, EdmType, EntitySchema, EnumDef, FieldDef, Role};
 pub use store::{Row, Store, Table};
 pub use value::Value;

@@ -50,6 +50,15 @@ struct LiveRefs<'a> {
 }
 
 impl RefPicker for LiveRefs<'_> {
+    /// Probes the key sequence for a row that still exists.
+    fn pick_seq(&mut self, entity: &str, rng: &mut Rng) -> Option<u64> {
+        let table = self.tables.iter().find(|t| t.schema.name == entity)?;
+        let max_seq = table.next_seq.checked_sub(1).filter(|m| *m > 0)?;
+        (0..20)
+            .map(|_| rng.range(1, max_seq))
+            .find(|seq| table.rows.contains_key(&table.generator.key(*seq)))
+    }
+
     fn pick(&mut self, entity: &str, rng: &mut Rng) -> Option<Arc<str>> {
         let table = self.tables.iter().find(|t| t.schema.name == entity)?;
         let key = random_keys(table, rng, 1, &BTreeSet::new()).pop()?;
@@ -98,10 +107,12 @@ fn random_keys(
 
 fn key_text(key: &[Value]) -> String {
     key.iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{v:?}"))
+        .map(|v| match v {
+            Value::Str(s) => s.to_string(),
+            other => serde_json::Value::from(other)
+                .to_string()
+                .trim_matches('"')
+                .to_owned(),
         })
         .collect::<Vec<_>>()
         .join(",")

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::catalog;
 use super::generate::{Generator, InitialRefs};
 use super::rng::Rng;
 use super::schema::{EntitySchema, Role};
 use super::value::Value;
-use super::{contact, customer};
 use crate::config::SandboxConfig;
 
 /// A row's cells in schema order. Shared (`Arc`) between both indexes and with in-flight responses,
@@ -127,14 +127,12 @@ const FIRST_VERSION: i64 = 100_001;
 impl Store {
     /// Generates every entity deterministically from `config.seed`.
     pub fn generate(config: &SandboxConfig) -> Self {
-        let generators: Vec<Arc<dyn Generator>> = vec![
-            Arc::new(customer::CustomerGenerator),
-            Arc::new(contact::ContactGenerator),
-        ];
-        let counts = [
-            (customer::NAME, config.customers as u64),
-            (contact::NAME, config.contacts as u64),
-        ];
+        let entities = catalog::entities(config);
+        let generators: Vec<Arc<dyn Generator>> = entities.iter().map(|(g, _)| g.clone()).collect();
+        let counts: Vec<(&'static str, u64)> = entities
+            .iter()
+            .map(|(g, n)| (g.schema().name, *n))
+            .collect();
         let base = Utc
             .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
             .single()

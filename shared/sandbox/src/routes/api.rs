@@ -13,6 +13,7 @@ use crate::odata::query::{self, RawOptions};
 use crate::odata::serialize::{CollectionJson, RowJson};
 use crate::state::AppState;
 
+use super::key;
 use super::target::{Target, parse_target};
 
 pub const API_PATH: &str = "api/Resco/RescoIntegrations/v2.0";
@@ -313,12 +314,13 @@ fn serve(
             let table = store
                 .table(&entity)
                 .ok_or_else(|| unknown_entity(&entity))?;
-            let row = table
-                .rows
-                .get(&vec![Value::str(key.as_str())])
-                .ok_or_else(|| {
-                    ODataError::not_found(format!("The {entity} '{key}' does not exist."))
-                })?;
+            let key = key::bind(table.schema, &key)?;
+            let row = table.rows.get(&key).ok_or_else(|| {
+                ODataError::not_found(format!(
+                    "The {entity} '{}' does not exist.",
+                    key::display(&key)
+                ))
+            })?;
             single(
                 table,
                 row,

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod control;
 pub mod identity;
+mod key;
 mod target;
 
 use std::sync::Arc;
