@@ -79,6 +79,17 @@ impl Sandbox {
         )
     }
 
+    /// The standard API v2.0 service root (`…/api/v2.0`).
+    pub fn standard_url(&self) -> String {
+        format!(
+            "{}/v2.0/{}/{}/{}",
+            self.state.base_url,
+            self.state.config.tenant,
+            self.state.config.environment,
+            routes::api::STANDARD_PATH
+        )
+    }
+
     /// Every row of `entity` (API property names, no `@odata.etag`), ordered by key; empty for an
     /// unknown entity.
     pub fn rows(&self, entity: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {

@@ -6,7 +6,7 @@ use crate::auth::{DeviceCodes, TokenStore};
 use crate::config::SandboxConfig;
 use crate::faults::{FaultSet, RateLimiter};
 use crate::model::company::{self, CompanyGenerator};
-use crate::model::{EntitySchema, Store, Table};
+use crate::model::{Api, EntitySchema, Store, Table};
 use crate::odata::metadata;
 
 #[derive(Debug)]
@@ -43,9 +43,14 @@ impl AppState {
     }
 
     /// `$metadata` as the schemas stand now (they change with `POST /_sandbox/schema`).
-    pub fn metadata(&self) -> String {
+    pub fn metadata(&self, api: Api) -> String {
         let store = self.read();
-        let schemas: Vec<&EntitySchema> = store.tables.iter().map(|t| t.schema).collect();
+        let schemas: Vec<&EntitySchema> = store
+            .tables
+            .iter()
+            .map(|t| t.schema)
+            .filter(|s| s.api == api)
+            .collect();
         metadata::document(&company::SCHEMA, &schemas)
     }
 

@@ -7,6 +7,7 @@ use super::generate::Generator;
 use super::resco::{
     item, resource, service_item_line, service_line_item, service_order, unit_of_measure,
 };
+use super::standard;
 use super::{contact, customer};
 use crate::config::SandboxConfig;
 
@@ -19,6 +20,11 @@ pub const DEFAULT_SIZES: &[(&str, usize)] = &[
     (service_order::NAME, 200),
     (service_item_line::NAME, 400),
     (service_line_item::NAME, 800),
+    (standard::customer::NAME, 200),
+    (standard::contact::NAME, 200),
+    (standard::item::NAME, 200),
+    (standard::sales_order::NAME, 100),
+    (standard::sales_order_line::NAME, 300),
 ];
 
 /// The size of `entity` under `config` (`sizes` overrides the defaults).
@@ -40,6 +46,7 @@ pub fn size(config: &SandboxConfig, entity: &str) -> usize {
 pub fn entities(config: &SandboxConfig) -> Vec<(Arc<dyn Generator>, u64)> {
     let n = |entity: &str| size(config, entity) as u64;
     let orders = n(service_order::NAME).max(1);
+    let seed = config.seed;
     let per_order = |lines: u64| lines.div_ceil(orders).max(1);
     let generators: Vec<Arc<dyn Generator>> = vec![
         Arc::new(customer::CustomerGenerator),
@@ -53,6 +60,16 @@ pub fn entities(config: &SandboxConfig) -> Vec<(Arc<dyn Generator>, u64)> {
         }),
         Arc::new(service_line_item::ServiceLineItemGenerator {
             per_order: per_order(n(service_line_item::NAME)),
+        }),
+        Arc::new(standard::customer::CustomerGenerator { seed }),
+        Arc::new(standard::contact::ContactGenerator { seed }),
+        Arc::new(standard::item::ItemGenerator { seed }),
+        Arc::new(standard::sales_order::SalesOrderGenerator { seed }),
+        Arc::new(standard::sales_order_line::SalesOrderLineGenerator {
+            seed,
+            per_order: n(standard::sales_order_line::NAME)
+                .div_ceil(n(standard::sales_order::NAME).max(1))
+                .max(1),
         }),
     ];
     generators

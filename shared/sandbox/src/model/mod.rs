@@ -11,6 +11,7 @@ mod mutate;
 pub mod resco;
 pub mod rng;
 pub mod schema;
+pub mod standard;
 pub mod store;
 pub mod value;
 

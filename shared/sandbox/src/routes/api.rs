@@ -1,4 +1,6 @@
-//! The Resco API routes: `/v2.0/{tenant}/{environment}/api/Resco/RescoIntegrations/v2.0/…`.
+//! The API routes: `/v2.0/{tenant}/{environment}/api/Resco/RescoIntegrations/v2.0/…` (the Resco
+//! extension) and `/v2.0/{tenant}/{environment}/api/v2.0/…` (BC's standard API). Both serve
+//! companies and their entities through the same query engine; each sees only its own entities.
 
 use std::sync::Arc;
 
@@ -6,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::model::{Row, Table, Value};
+use crate::model::{Api, Row, Table, Value};
 use crate::odata::ODataError;
 use crate::odata::paging::{self, MAX_PAGE_SIZE, SkipToken};
 use crate::odata::query::{self, RawOptions};
@@ -17,19 +19,30 @@ use super::key;
 use super::target::{Target, parse_target};
 
 pub const API_PATH: &str = "api/Resco/RescoIntegrations/v2.0";
+pub const STANDARD_PATH: &str = "api/v2.0";
+
+/// The path of `api`'s service root below `/v2.0/{tenant}/{environment}/`.
+pub fn path_of(api: Api) -> &'static str {
+    match api {
+        Api::Resco => API_PATH,
+        Api::Standard => STANDARD_PATH,
+    }
+}
 
 const JSON_CONTENT_TYPE: &str = "application/json; odata.metadata=minimal; odata.streaming=true";
 
 /// The absolute service root as the client addressed us (Host header), so links work through port
 /// mappings; falls back to the bound address.
-fn service_root(state: &AppState, headers: &HeaderMap) -> String {
+fn service_root(state: &AppState, headers: &HeaderMap, api: Api) -> String {
     let origin = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map_or_else(|| state.base_url.clone(), |h| format!("http://{h}"));
     format!(
-        "{origin}/v2.0/{}/{}/{API_PATH}",
-        state.config.tenant, state.config.environment
+        "{origin}/v2.0/{}/{}/{}",
+        state.config.tenant,
+        state.config.environment,
+        path_of(api)
     )
 }
 
@@ -189,7 +202,15 @@ pub async fn root(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    handle(state, tenant, environment, String::new(), headers, uri).await
+    handle(
+        state,
+        Api::Resco,
+        tenant,
+        environment,
+        String::new(),
+        headers,
+        uri,
+    )
 }
 
 pub async fn data(
@@ -198,18 +219,53 @@ pub async fn data(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    handle(state, tenant, environment, rest, headers, uri).await
+    handle(state, Api::Resco, tenant, environment, rest, headers, uri)
 }
 
-async fn handle(
+pub async fn standard_root(
+    state: State<Arc<AppState>>,
+    Path((tenant, environment)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    handle(
+        state,
+        Api::Standard,
+        tenant,
+        environment,
+        String::new(),
+        headers,
+        uri,
+    )
+}
+
+pub async fn standard_data(
+    state: State<Arc<AppState>>,
+    Path((tenant, environment, rest)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    handle(
+        state,
+        Api::Standard,
+        tenant,
+        environment,
+        rest,
+        headers,
+        uri,
+    )
+}
+
+fn handle(
     State(state): State<Arc<AppState>>,
+    api: Api,
     tenant: String,
     environment: String,
     rest: String,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    match serve(&state, &tenant, &environment, &rest, &headers, &uri) {
+    match serve(&state, api, &tenant, &environment, &rest, &headers, &uri) {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -217,6 +273,7 @@ async fn handle(
 
 fn serve(
     state: &AppState,
+    api: Api,
     tenant: &str,
     environment: &str,
     rest: &str,
@@ -241,7 +298,7 @@ fn serve(
     let options = query::parse_raw(uri.query())?;
     let prefer = max_page_size(headers)?;
     let page_size = prefer.unwrap_or(MAX_PAGE_SIZE);
-    let root = service_root(state, headers);
+    let root = service_root(state, headers, api);
     let company_key = |id: &str| -> Result<Vec<Value>, ODataError> {
         let not_found = || ODataError::not_found(format!("The company '{id}' does not exist."));
         let guid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
@@ -256,7 +313,7 @@ fn serve(
 
     let body = match target {
         Target::Metadata => {
-            let mut response = (StatusCode::OK, state.metadata()).into_response();
+            let mut response = (StatusCode::OK, state.metadata(api)).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/xml"),
@@ -268,7 +325,12 @@ fn serve(
         }
         Target::ServiceDocument => {
             let store = state.read();
-            let names: Vec<&str> = store.tables.iter().map(|t| t.schema.name).collect();
+            let names: Vec<&str> = store
+                .tables
+                .iter()
+                .filter(|t| t.schema.api == api)
+                .map(|t| t.schema.name)
+                .collect();
             service_document(&root, &names)?
         }
         Target::Companies => collection(
@@ -299,6 +361,7 @@ fn serve(
             let store = state.read();
             let table = store
                 .table(&entity)
+                .filter(|t| t.schema.api == api)
                 .ok_or_else(|| unknown_entity(&entity))?;
             // The guard is held while rows are chosen and serialized; rendering a 20,000-row page
             // takes milliseconds, and rows are shared Arcs so nothing large is copied.
@@ -313,6 +376,7 @@ fn serve(
             let store = state.read();
             let table = store
                 .table(&entity)
+                .filter(|t| t.schema.api == api)
                 .ok_or_else(|| unknown_entity(&entity))?;
             let key = key::bind(table.schema, &key)?;
             let row = table.rows.get(&key).ok_or_else(|| {

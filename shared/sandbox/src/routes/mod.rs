@@ -20,10 +20,14 @@ use crate::{auth, faults};
 
 pub fn router(state: Arc<AppState>) -> Router {
     let resco = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::API_PATH);
+    let standard = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::STANDARD_PATH);
     let data = Router::new()
         .route(&resco, get(api::root))
         .route(&format!("{resco}/"), get(api::root))
         .route(&format!("{resco}/{{*rest}}"), get(api::data))
+        .route(&standard, get(api::standard_root))
+        .route(&format!("{standard}/"), get(api::standard_root))
+        .route(&format!("{standard}/{{*rest}}"), get(api::standard_data))
         // Layers added later run first: authenticate, then count against the user's limits,
         // then inject faults (so injected latency holds a concurrency slot, as a slow BC call
         // would).
