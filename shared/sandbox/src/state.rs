@@ -5,9 +5,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::auth::{DeviceCodes, TokenStore};
 use crate::config::SandboxConfig;
 use crate::faults::{FaultSet, RateLimiter};
-use crate::model::company::{self, CompanyGenerator};
-use crate::model::{Api, EntitySchema, Store, Table};
-use crate::odata::metadata;
+use crate::model::company::CompanyGenerator;
+use crate::model::{Store, Table};
 
 #[derive(Debug)]
 pub struct AppState {
@@ -40,18 +39,6 @@ impl AppState {
             faults: FaultSet::new(config.seed),
             config,
         }
-    }
-
-    /// `$metadata` as the schemas stand now (they change with `POST /_sandbox/schema`).
-    pub fn metadata(&self, api: Api) -> String {
-        let store = self.read();
-        let schemas: Vec<&EntitySchema> = store
-            .tables
-            .iter()
-            .map(|t| t.schema)
-            .filter(|s| s.api == api)
-            .collect();
-        metadata::document(&company::SCHEMA, &schemas)
     }
 
     /// A poisoned lock only means a handler panicked mid-read; the data is still consistent enough

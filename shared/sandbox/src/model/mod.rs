@@ -14,6 +14,7 @@ pub mod schema;
 pub mod standard;
 pub mod store;
 pub mod value;
+mod write;
 
 pub use drift::{SchemaChange, SchemaChangeBody};
 pub use late_commit::HeldMutation;
@@ -21,3 +22,4 @@ pub use mutate::{MutateError, MutateRequest, MutateResponse};
 pub use schema::{Api, EdmType, EntitySchema, EnumDef, FieldDef, Role};
 pub use store::{Row, Store, Table};
 pub use value::Value;
+pub use write::{IfMatch, UndoLog, WriteError};

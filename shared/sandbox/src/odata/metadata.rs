@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{EdmType, EntitySchema, EnumDef, FieldDef};
+use crate::model::{Api, EdmType, EntitySchema, EnumDef, FieldDef, Store, company};
 
 fn property(out: &mut String, f: &FieldDef) {
     let type_name = match f.enumeration {
@@ -92,4 +92,16 @@ pub fn document(company: &EntitySchema, entities: &[&EntitySchema]) -> String {
     }
     out.push_str("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>");
     out
+}
+
+/// The document of one API route, as the schemas in `store` stand now (they change with
+/// `POST /_sandbox/schema`).
+pub fn for_api(store: &Store, api: Api) -> String {
+    let schemas: Vec<&EntitySchema> = store
+        .tables
+        .iter()
+        .map(|t| t.schema)
+        .filter(|s| s.api == api)
+        .collect();
+    document(&company::SCHEMA, &schemas)
 }

@@ -1,10 +1,12 @@
 //! The HTTP surface: identity endpoints, authenticated data routes, control endpoints.
 
 pub mod api;
+pub mod batch;
 pub mod control;
 pub mod identity;
 mod key;
 mod target;
+pub mod write;
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use axum::Router;
 use axum::http::Uri;
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::odata::ODataError;
 use crate::state::AppState;
@@ -22,12 +24,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     let resco = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::API_PATH);
     let standard = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::STANDARD_PATH);
     let data = Router::new()
-        .route(&resco, get(api::root))
-        .route(&format!("{resco}/"), get(api::root))
-        .route(&format!("{resco}/{{*rest}}"), get(api::data))
-        .route(&standard, get(api::standard_root))
-        .route(&format!("{standard}/"), get(api::standard_root))
-        .route(&format!("{standard}/{{*rest}}"), get(api::standard_data))
+        .route(&resco, any(api::root))
+        .route(&format!("{resco}/"), any(api::root))
+        .route(&format!("{resco}/{{*rest}}"), any(api::data))
+        .route(&standard, any(api::standard_root))
+        .route(&format!("{standard}/"), any(api::standard_root))
+        .route(&format!("{standard}/{{*rest}}"), any(api::standard_data))
         // Layers added later run first: authenticate, then count against the user's limits,
         // then inject faults (so injected latency holds a concurrency slot, as a slow BC call
         // would).
