@@ -90,6 +90,17 @@ impl Sandbox {
         )
     }
 
+    /// The ODataV4 service root (`…/ODataV4`); pages live under `Company('CRONUS USA, Inc.')/`.
+    pub fn odata_v4_url(&self) -> String {
+        format!(
+            "{}/v2.0/{}/{}/{}",
+            self.state.base_url,
+            self.state.config.tenant,
+            self.state.config.environment,
+            routes::odatav4::PATH
+        )
+    }
+
     /// Every row of `entity` (API property names, no `@odata.etag`), ordered by key; empty for an
     /// unknown entity.
     pub fn rows(&self, entity: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {

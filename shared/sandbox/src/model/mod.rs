@@ -8,6 +8,7 @@ mod drift;
 pub mod generate;
 mod late_commit;
 mod mutate;
+pub mod odatav4;
 pub mod resco;
 pub mod rng;
 pub mod schema;

@@ -137,6 +137,27 @@ impl FieldDef {
         }
     }
 
+    /// The same field under another name (ODataV4 pages name a table's fields their own way).
+    pub const fn renamed(self, name: &'static str) -> Self {
+        Self { name, ..self }
+    }
+
+    /// The same field, not shown (a page that does not carry it).
+    pub const fn hide(self) -> Self {
+        Self {
+            hidden: true,
+            ..self
+        }
+    }
+
+    /// The same field without its enum type (ODataV4 pages type enums as `Edm.String`).
+    pub const fn plain(self) -> Self {
+        Self {
+            enumeration: None,
+            ..self
+        }
+    }
+
     pub const fn system_id(name: &'static str) -> Self {
         Self {
             name,

@@ -1,13 +1,37 @@
 //! `$metadata`: CSDL (EDMX 4.0) generated from the same schemas the endpoints serve, in the style
-//! BC emits (namespace `Microsoft.NAV`, no XML declaration, `Scale="Variable"` decimals, enum types).
+//! BC emits (no XML declaration, `Scale="Variable"` decimals, enum types). The API routes use
+//! namespace `Microsoft.NAV` with a company type containing the entities; the ODataV4 route uses
+//! namespace `NAV` with flat entity sets.
 
 use std::fmt::Write;
 
 use crate::model::{Api, EdmType, EntitySchema, EnumDef, FieldDef, Store, company};
 
-fn property(out: &mut String, f: &FieldDef) {
+/// Where the document differs between routes.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    pub namespace: &'a str,
+    /// The companies entity set's name (`companies` on the APIs, `Company` on ODataV4).
+    pub companies_set: &'a str,
+    /// API routes nest every entity under the company type (navigation properties).
+    pub contained: bool,
+}
+
+pub const API: Shape<'static> = Shape {
+    namespace: "Microsoft.NAV",
+    companies_set: "companies",
+    contained: true,
+};
+
+pub const ODATA_V4: Shape<'static> = Shape {
+    namespace: "NAV",
+    companies_set: "Company",
+    contained: false,
+};
+
+fn property(out: &mut String, ns: &str, f: &FieldDef) {
     let type_name = match f.enumeration {
-        Some(e) => format!("Microsoft.NAV.{}", e.name),
+        Some(e) => format!("{ns}.{}", e.name),
         None => f.edm.name().to_owned(),
     };
     let _ = write!(out, r#"<Property Name="{}" Type="{type_name}""#, f.name);
@@ -23,19 +47,19 @@ fn property(out: &mut String, f: &FieldDef) {
     out.push_str("/>");
 }
 
-fn entity_type(out: &mut String, schema: &EntitySchema, navigation: &[&EntitySchema]) {
+fn entity_type(out: &mut String, ns: &str, schema: &EntitySchema, navigation: &[&EntitySchema]) {
     let _ = write!(out, r#"<EntityType Name="{}"><Key>"#, schema.type_name);
     for k in schema.key {
         let _ = write!(out, r#"<PropertyRef Name="{k}"/>"#);
     }
     out.push_str("</Key>");
     for f in schema.fields.iter().filter(|f| !f.hidden) {
-        property(out, f);
+        property(out, ns, f);
     }
     for n in navigation {
         let _ = write!(
             out,
-            r#"<NavigationProperty Name="{}" Type="Collection(Microsoft.NAV.{})" ContainsTarget="true"/>"#,
+            r#"<NavigationProperty Name="{}" Type="Collection({ns}.{})" ContainsTarget="true"/>"#,
             n.name, n.type_name
         );
     }
@@ -66,27 +90,29 @@ fn enum_types(out: &mut String, entities: &[&EntitySchema]) {
     }
 }
 
-/// The whole document: the company type (containing every entity, as BC's API routes do), one
-/// EntityType per entity, the enums they use, and the `NAV` container.
-pub fn document(company: &EntitySchema, entities: &[&EntitySchema]) -> String {
-    let mut out = String::from(
-        r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="Microsoft.NAV" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#,
+/// The whole document: the company type, one EntityType per entity, the enums they use, and the
+/// `NAV` container.
+pub fn document(shape: Shape<'_>, company: &EntitySchema, entities: &[&EntitySchema]) -> String {
+    let ns = shape.namespace;
+    let mut out = format!(
+        r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="{ns}" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#,
     );
-    entity_type(&mut out, company, entities);
+    let navigation: &[&EntitySchema] = if shape.contained { entities } else { &[] };
+    entity_type(&mut out, ns, company, navigation);
     for e in entities {
-        entity_type(&mut out, e, &[]);
+        entity_type(&mut out, ns, e, &[]);
     }
     enum_types(&mut out, entities);
     out.push_str(r#"<EntityContainer Name="NAV">"#);
     let _ = write!(
         out,
-        r#"<EntitySet Name="companies" EntityType="Microsoft.NAV.{}"/>"#,
-        company.type_name
+        r#"<EntitySet Name="{}" EntityType="{ns}.{}"/>"#,
+        shape.companies_set, company.type_name
     );
     for e in entities {
         let _ = write!(
             out,
-            r#"<EntitySet Name="{}" EntityType="Microsoft.NAV.{}"/>"#,
+            r#"<EntitySet Name="{}" EntityType="{ns}.{}"/>"#,
             e.name, e.type_name
         );
     }
@@ -103,5 +129,5 @@ pub fn for_api(store: &Store, api: Api) -> String {
         .map(|t| t.schema)
         .filter(|s| s.api == api)
         .collect();
-    document(&company::SCHEMA, &schemas)
+    document(API, &company::SCHEMA, &schemas)
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::model::{Api, Row, Store, Table, Value};
+use crate::model::{Api, EntitySchema, Row, Store, Table, Value};
 use crate::odata::paging::{self, MAX_PAGE_SIZE, SkipToken};
 use crate::odata::query::{self, RawOptions};
 use crate::odata::serialize::{CollectionJson, RowJson};
@@ -48,7 +48,7 @@ pub(super) fn service_root(state: &AppState, headers: &HeaderMap, api: Api) -> S
 }
 
 /// `Prefer: odata.maxpagesize=N` → Some(N) when present.
-fn max_page_size(headers: &HeaderMap) -> Result<Option<usize>, ODataError> {
+pub(super) fn max_page_size(headers: &HeaderMap) -> Result<Option<usize>, ODataError> {
     for value in headers.get_all("prefer") {
         let Ok(value) = value.to_str() else { continue };
         for pref in value.split(',') {
@@ -116,14 +116,15 @@ fn single_options(options: &RawOptions) -> Result<(), ODataError> {
 }
 
 /// A collection page: runs the query against `table` and renders the body (with next link).
-fn collection(
+pub(super) fn collection(
     table: &Table,
+    schema: &'static EntitySchema,
     options: &RawOptions,
     page_size: usize,
     context: &str,
     link_base: &str,
 ) -> Result<Vec<u8>, ODataError> {
-    let query = query::compile(options, table.schema)?;
+    let query = query::compile(options, schema)?;
     let page = paging::execute(table, &query, page_size);
     let remaining = query.top.map(|t| t.saturating_sub(page.rows.len()));
     let next_link = match page.rows.last() {
@@ -138,10 +139,7 @@ fn collection(
     };
     let context = match &query.select {
         Some(fields) => {
-            let names: Vec<&str> = fields
-                .iter()
-                .map(|&i| table.schema.fields[i].name)
-                .collect();
+            let names: Vec<&str> = fields.iter().map(|&i| schema.fields[i].name).collect();
             format!("{context}({})", names.join(","))
         }
         None => context.to_owned(),
@@ -151,7 +149,7 @@ fn collection(
         &CollectionJson {
             context: &context,
             count: page.count,
-            schema: table.schema,
+            schema: schema,
             rows: &page.rows,
             select: query.select.as_deref(),
             version_idx: table.version_idx,
@@ -163,14 +161,15 @@ fn collection(
 
 pub(super) fn single(
     table: &Table,
+    schema: &'static EntitySchema,
     row: &Row,
     options: &RawOptions,
     context: &str,
 ) -> Result<Vec<u8>, ODataError> {
     single_options(options)?;
-    let select = query::compile_select(options, table.schema)?;
+    let select = query::compile_select(options, schema)?;
     let mut value = serde_json::to_value(RowJson {
-        schema: table.schema,
+        schema: schema,
         row,
         select: select.as_deref(),
         version_idx: table.version_idx,
@@ -399,6 +398,7 @@ pub(super) fn serve_get(
         }
         Target::Companies => collection(
             &state.companies,
+            state.companies.schema,
             &options,
             page_size,
             &format!("{root}/$metadata#companies"),
@@ -413,6 +413,7 @@ pub(super) fn serve_get(
                 .ok_or_else(|| ODataError::not_found("company not found"))?;
             single(
                 &state.companies,
+                state.companies.schema,
                 row,
                 &options,
                 &format!("{root}/$metadata#companies/$entity"),
@@ -428,7 +429,14 @@ pub(super) fn serve_get(
                 .ok_or_else(|| unknown_entity(&entity))?;
             // The guard is held while rows are chosen and serialized; rendering a 20,000-row page
             // takes milliseconds, and rows are shared Arcs so nothing large is copied.
-            collection(table, &options, page_size, &context, &link_base)?
+            collection(
+                table,
+                table.schema,
+                &options,
+                page_size,
+                &context,
+                &link_base,
+            )?
         }
         Target::Single {
             company,
@@ -449,6 +457,7 @@ pub(super) fn serve_get(
             })?;
             single(
                 table,
+                table.schema,
                 row,
                 &options,
                 &format!("{root}/$metadata#companies({company})/{entity}/$entity"),

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod control;
 pub mod identity;
 mod key;
+pub mod odatav4;
 mod target;
 pub mod write;
 
@@ -22,6 +23,7 @@ use crate::{auth, faults};
 
 pub fn router(state: Arc<AppState>) -> Router {
     let resco = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::API_PATH);
+    let odata_v4 = format!("/v2.0/{{tenant}}/{{environment}}/{}", odatav4::PATH);
     let standard = format!("/v2.0/{{tenant}}/{{environment}}/{}", api::STANDARD_PATH);
     let data = Router::new()
         .route(&resco, any(api::root))
@@ -30,6 +32,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&standard, any(api::standard_root))
         .route(&format!("{standard}/"), any(api::standard_root))
         .route(&format!("{standard}/{{*rest}}"), any(api::standard_data))
+        .route(&odata_v4, any(odatav4::root))
+        .route(&format!("{odata_v4}/"), any(odatav4::root))
+        .route(&format!("{odata_v4}/{{*rest}}"), any(odatav4::data))
         // Layers added later run first: authenticate, then count against the user's limits,
         // then inject faults (so injected latency holds a concurrency slot, as a slow BC call
         // would).

@@ -19,7 +19,7 @@ pub enum Target {
 }
 
 /// `Name(args)` → (`Name`, `args`); a segment without parentheses → (`segment`, None).
-fn split_call(segment: &str) -> Option<(&str, Option<&str>)> {
+pub(super) fn split_call(segment: &str) -> Option<(&str, Option<&str>)> {
     match segment.find('(') {
         None => Some((segment, None)),
         Some(i) => {
@@ -61,7 +61,7 @@ fn split_parts(args: &str) -> Option<Vec<&str>> {
     Some(parts)
 }
 
-fn key_literal(args: &str) -> Option<KeyPredicate> {
+pub(super) fn key_literal(args: &str) -> Option<KeyPredicate> {
     let mut out = Vec::new();
     for part in split_parts(args)? {
         let part = part.trim();

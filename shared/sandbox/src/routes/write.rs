@@ -154,7 +154,7 @@ pub(super) fn execute(
         Err(e) => return Err(error(e, table, &key)),
     };
     let context = format!("{root}/$metadata#companies({company})/{entity}/$entity");
-    let body = single(table, &row, &Vec::new(), &context)?;
+    let body = single(table, table.schema, &row, &Vec::new(), &context)?;
     let mut response = json_response(body);
     if let Some(v) = table.version_of(&row)
         && let Ok(value) = HeaderValue::from_str(&etag(v))
