@@ -149,7 +149,7 @@ pub(super) fn collection(
         &CollectionJson {
             context: &context,
             count: page.count,
-            schema: schema,
+            schema,
             rows: &page.rows,
             select: query.select.as_deref(),
             version_idx: table.version_idx,
@@ -169,7 +169,7 @@ pub(super) fn single(
     single_options(options)?;
     let select = query::compile_select(options, schema)?;
     let mut value = serde_json::to_value(RowJson {
-        schema: schema,
+        schema,
         row,
         select: select.as_deref(),
         version_idx: table.version_idx,
