@@ -173,7 +173,7 @@ async fn request_budget_per_window_gives_429_with_retry_after() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         limits,
-        json!({"requests_per_window": 4, "window_secs": 300, "max_concurrent": 5, "queue_timeout_ms": 480000})
+        json!({"requests_per_window": 4, "window_secs": 300, "max_concurrent": 5, "queue_timeout_ms": 480000, "operation_timeout_ms": 480000, "gateway_timeout_ms": 600000})
     );
     for _ in 0..3 {
         assert_eq!(status_of(&env, "RescoCustomer").await, StatusCode::OK);
@@ -212,4 +212,36 @@ async fn concurrency_beyond_the_cap_queues_then_503() {
         status_of(&env, "RescoContact")
     );
     assert_eq!([a, b], [StatusCode::OK, StatusCode::OK]);
+}
+
+#[tokio::test]
+async fn slow_operations_get_408_and_slow_queues_get_504() {
+    let env = common::start(common::config(1, 1, 1)).await;
+    post(&env, "limits", json!({"operation_timeout_ms": 100})).await;
+    post(&env, "faults", json!({"latency_ms": 5000, "count": 1})).await;
+    let (status, _, body) = env.get(&env.entity_url("RescoCustomer", "")).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert_eq!(status_of(&env, "RescoCustomer").await, StatusCode::OK);
+
+    // One slot, a slow first request: the second waits in the queue past the gateway timeout.
+    post(&env, "limits", json!({"operation_timeout_ms": 480000, "gateway_timeout_ms": 1000, "max_concurrent": 1, "queue_timeout_ms": 60000})).await;
+    post(
+        &env,
+        "faults",
+        json!({"route": "*/RescoCustomer*", "latency_ms": 700, "count": 1}),
+    )
+    .await;
+    post(
+        &env,
+        "faults",
+        json!({"route": "*/RescoContact*", "latency_ms": 700, "count": 1}),
+    )
+    .await;
+    let (a, b) = tokio::join!(
+        status_of(&env, "RescoCustomer"),
+        status_of(&env, "RescoContact")
+    );
+    let mut got = [a, b];
+    got.sort();
+    assert_eq!(got, [StatusCode::OK, StatusCode::GATEWAY_TIMEOUT]);
 }

@@ -20,6 +20,21 @@ pub struct Limits {
     pub max_concurrent: usize,
     /// How long an extra request waits for a slot before 503 (BC: up to 8 minutes).
     pub queue_timeout_ms: u64,
+    /// An operation running longer than this gets 408 (BC: 8 minutes).
+    #[serde(default = "default_operation_timeout")]
+    pub operation_timeout_ms: u64,
+    /// A request (queueing included) taking longer than this gets 504 from the gateway (BC: 10
+    /// minutes).
+    #[serde(default = "default_gateway_timeout")]
+    pub gateway_timeout_ms: u64,
+}
+
+fn default_operation_timeout() -> u64 {
+    480_000
+}
+
+fn default_gateway_timeout() -> u64 {
+    600_000
 }
 
 impl Default for Limits {
@@ -29,6 +44,8 @@ impl Default for Limits {
             window_secs: 300,
             max_concurrent: 5,
             queue_timeout_ms: 480_000,
+            operation_timeout_ms: default_operation_timeout(),
+            gateway_timeout_ms: default_gateway_timeout(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The layers that apply limits and faults to requests before the handlers see them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -12,8 +13,17 @@ use super::rule::Kind;
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// Per-user budget and concurrency (runs after authentication, which names the user).
+/// Per-user budget and concurrency (runs after authentication, which names the user), under the
+/// gateway timeout: a request that queues and runs longer than it gets 504.
 pub async fn limit(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let gateway = Duration::from_millis(state.limiter.limits().gateway_timeout_ms);
+    match tokio::time::timeout(gateway, admit_and_run(&state, req, next)).await {
+        Ok(response) => response,
+        Err(_) => respond::status(504, None, None),
+    }
+}
+
+async fn admit_and_run(state: &AppState, req: Request, next: Next) -> Response {
     let Some(who) = req.extensions().get::<Principal>().cloned() else {
         return next.run(req).await;
     };
@@ -35,8 +45,17 @@ pub async fn limit(State(state): State<Arc<AppState>>, req: Request, next: Next)
     }
 }
 
-/// Injected faults: latency first, then a status instead of the answer, or a damaged answer.
+/// The operation itself (injected latency included) under BC's operation timeout: 408 beyond it.
 pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let operation = Duration::from_millis(state.limiter.limits().operation_timeout_ms);
+    match tokio::time::timeout(operation, faulty(&state, req, next)).await {
+        Ok(response) => response,
+        Err(_) => respond::status(408, None, None),
+    }
+}
+
+/// Injected faults: latency first, then a status instead of the answer, or a damaged answer.
+async fn faulty(state: &AppState, req: Request, next: Next) -> Response {
     let Some(fault) = state.faults.decide(req.uri().path()) else {
         return next.run(req).await;
     };
