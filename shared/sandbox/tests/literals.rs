@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 
 type Row = Map<String, Value>;
+/// A `$filter` and the predicate it must mean.
+type Case = (&'static str, Box<dyn Fn(&Row) -> bool>);
 
 /// Keys (`key` field) of the rows `$filter` returns on `entity`, via a full walk.
 async fn filtered(env: &common::Env, entity: &str, filter: &str, key: &str) -> Vec<String> {
@@ -26,7 +28,7 @@ fn expected(rows: &[Row], key: &str, keep: impl Fn(&Row) -> bool) -> Vec<String>
 async fn every_literal_type_filters_correctly() {
     let env = common::start(common::config(50, 10, 4)).await;
     let items = env.sandbox.rows("RescoItem");
-    let cases: Vec<(&str, Box<dyn Fn(&Row) -> bool>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "unitPrice ge 100.25",
             Box::new(|r| r["unitPrice"].as_f64().unwrap() >= 100.25),
@@ -49,7 +51,7 @@ async fn every_literal_type_filters_correctly() {
             "(unitCost gt 1000 or unitCost lt 5) and costingMethod ne 'FIFO'",
             Box::new(|r| {
                 let c = r["unitCost"].as_f64().unwrap();
-                (c > 1000.0 || c < 5.0) && r["costingMethod"] != "FIFO"
+                !(5.0..=1000.0).contains(&c) && r["costingMethod"] != "FIFO"
             }),
         ),
     ];
