@@ -75,6 +75,12 @@ pub struct Args {
     /// Device-code polling interval in seconds.
     #[arg(long, default_value_t = 5)]
     pub device_code_interval: u64,
+    /// Requests per user per 5-minute window before 429 (BC: 6,000).
+    #[arg(long, default_value_t = 6000)]
+    pub requests_per_window: usize,
+    /// Concurrent requests per user before queueing (BC: 5).
+    #[arg(long, default_value_t = 5)]
+    pub max_concurrent: usize,
 }
 
 impl Args {
@@ -88,6 +94,11 @@ impl Args {
             access_token_lifetime: Duration::from_secs(self.token_lifetime),
             device_code_interval: self.device_code_interval,
             sizes: self.sizes.iter().cloned().collect(),
+            limits: Limits {
+                requests_per_window: self.requests_per_window,
+                max_concurrent: self.max_concurrent,
+                ..Limits::default()
+            },
             ..SandboxConfig::default()
         }
     }
@@ -103,4 +114,32 @@ fn parse_size(text: &str) -> Result<(String, usize), String> {
         .parse()
         .map_err(|_| format!("'{n}' is not a row count"))?;
     Ok((entity.trim().to_owned(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_sizes_and_limits() {
+        let args = Args::try_parse_from([
+            "ferry-sandbox",
+            "--customers",
+            "200000",
+            "--size",
+            "RescoItem=5000",
+            "--size",
+            "salesOrders = 10",
+            "--max-concurrent",
+            "2",
+        ])
+        .unwrap();
+        let config = args.config();
+        assert_eq!(config.customers, 200_000);
+        assert_eq!(config.sizes["RescoItem"], 5000);
+        assert_eq!(config.sizes["salesOrders"], 10);
+        assert_eq!(config.limits.max_concurrent, 2);
+        assert_eq!(config.limits.requests_per_window, 6000);
+        assert!(Args::try_parse_from(["ferry-sandbox", "--size", "RescoItem"]).is_err());
+    }
 }
