@@ -245,3 +245,74 @@ async fn slow_operations_get_408_and_slow_queues_get_504() {
     got.sort();
     assert_eq!(got, [StatusCode::OK, StatusCode::GATEWAY_TIMEOUT]);
 }
+
+/// A token for the device-code user (a different principal from the app).
+async fn user_token(env: &common::Env) -> String {
+    let base = env.sandbox.base_url();
+    let start: Value = env
+        .client
+        .post(format!("{base}/sandbox/oauth2/v2.0/devicecode"))
+        .form(&[
+            ("client_id", "ferry-cli"),
+            ("scope", "https://api.businesscentral.dynamics.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    post(
+        env,
+        "devicecode/approve",
+        json!({"user_code": start["user_code"]}),
+    )
+    .await;
+    let tokens: Value = env
+        .client
+        .post(format!("{base}/sandbox/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "ferry-cli"),
+            ("device_code", start["device_code"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_request_budget_is_per_user() {
+    let env = common::start(common::config(1, 1, 1)).await;
+    let user = user_token(&env).await;
+    // The app already spent one request (the companies lookup); allow it one more.
+    post(&env, "limits", json!({"requests_per_window": 2})).await;
+    assert_eq!(status_of(&env, "RescoCustomer").await, StatusCode::OK);
+    assert_eq!(
+        status_of(&env, "RescoCustomer").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let as_user = |token: String| {
+        let env = &env;
+        async move {
+            env.client
+                .get(env.entity_url("RescoCustomer", ""))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        as_user(user.clone()).await,
+        StatusCode::OK,
+        "the user has a budget of their own"
+    );
+    assert_eq!(as_user(user.clone()).await, StatusCode::OK);
+    assert_eq!(as_user(user).await, StatusCode::TOO_MANY_REQUESTS);
+}
