@@ -2,6 +2,7 @@
 //! HTTP API and tests call the same code the CLI does.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod cron_loop;
 pub mod depth;
