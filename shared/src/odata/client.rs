@@ -223,3 +223,47 @@ async fn http_error(url: &Url, response: reqwest::Response) -> SourceError {
         retry_after,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16) -> SourceError {
+        SourceError::Http {
+            status,
+            url: "http://bc/x".into(),
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn busy_and_unreachable_sources_are_retried_wrong_requests_are_not() {
+        for status in [408, 429, 502, 503, 504] {
+            assert!(http(status).is_retriable(), "{status}");
+        }
+        for status in [400, 401, 403, 404, 412, 413, 500] {
+            assert!(!http(status).is_retriable(), "{status}");
+        }
+        let transport = SourceError::Transport {
+            url: "http://bc/x".into(),
+            message: "connection refused".into(),
+        };
+        assert!(transport.is_retriable());
+        let decode = SourceError::Decode {
+            url: "http://bc/x".into(),
+            message: "not JSON".into(),
+        };
+        assert!(!decode.is_retriable());
+        let refused = SourceError::Auth(AuthError::Refused {
+            token_url: "http://login/token".into(),
+            message: "invalid_client".into(),
+        });
+        assert!(!refused.is_retriable());
+        let unreachable = SourceError::Auth(AuthError::Unreachable {
+            token_url: "http://login/token".into(),
+            message: "timed out".into(),
+        });
+        assert!(unreachable.is_retriable());
+    }
+}

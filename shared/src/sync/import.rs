@@ -3,7 +3,9 @@
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::mpsc;
-use tracing::info;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info};
 
 use super::error::SyncError;
 use super::execute::SyncContext;
@@ -83,24 +85,36 @@ pub(super) async fn import(
     );
 
     // One page in flight while the previous one is written.
-    let (pages, mut incoming) = mpsc::channel::<Result<Page, SourceError>>(1);
+    let (pages, mut incoming) = mpsc::channel::<(Result<Page, SourceError>, Duration)>(1);
     let reader = tokio::spawn(async move {
         let mut next = Some(first);
         while let Some(url) = next.take() {
+            let started = Instant::now();
             let page = source.page(&url).await;
             if let Ok(page) = &page {
                 next = page.next.clone().filter(|n| *n != url);
             }
-            if pages.send(page).await.is_err() {
+            if pages.send((page, started.elapsed())).await.is_err() {
                 return;
             }
         }
     });
     let result = async {
-        while let Some(page) = incoming.recv().await {
+        while let Some((page, fetched)) = incoming.recv().await {
             let page = page?;
+            let started = Instant::now();
+            let rows = page.rows.len();
             let write = map_page(&mapping, page.rows);
+            let mapped = started.elapsed();
             write_page(&ctx.db, lease, &mapping, write).await?;
+            debug!(
+                run_id = lease.run_id,
+                rows,
+                fetch_ms = fetched.as_millis() as u64,
+                map_ms = mapped.as_millis() as u64,
+                write_ms = (started.elapsed() - mapped).as_millis() as u64,
+                "page written"
+            );
             // Stop between pages: what is committed stays, the next worker resumes from it.
             if ctx.stopping.is_cancelled() {
                 return Err(SyncError::Stopped);
