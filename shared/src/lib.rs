@@ -6,10 +6,12 @@
 pub mod auth;
 pub mod checkpoint;
 pub mod definitions;
+pub mod drift;
 pub mod mapping;
 pub mod odata;
 pub mod queue;
 pub mod runs;
+pub mod secrets;
 pub mod settings;
 pub mod shutdown;
 pub mod source;

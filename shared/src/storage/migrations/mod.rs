@@ -2,6 +2,7 @@
 //! add a new one to the list, never edit an applied one.
 
 mod m0001_initial;
+mod m0002_credentials;
 
 use sea_orm_migration::prelude::*;
 
@@ -11,7 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_credentials::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
