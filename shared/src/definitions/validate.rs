@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use super::load::{DefinitionError, DefinitionSet};
-use super::model::{AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef};
+use super::model::{AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef};
 
 /// Transforms a field may name.
 const TRANSFORMS: &[&str] = &["trim", "lower", "upper"];
@@ -95,62 +95,72 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
         Ok(url) if matches!(url.scheme(), "http" | "https") => {}
         _ => report.push(file, format!("{at}.url"), "must be an http(s) URL"),
     }
-    if c.kind == ConnectionKind::BusinessCentral && c.company.is_none() {
-        report.push(
+    match c.kind {
+        ConnectionKind::BusinessCentral if c.company.is_none() => report.push(
             file,
             format!("{at}.company"),
             "Business Central connections need a company (name or id)",
-        );
-    }
-    if c.kind != ConnectionKind::BusinessCentral {
-        report.push(
+        ),
+        ConnectionKind::Odata if c.company.is_some() => report.push(
+            file,
+            format!("{at}.company"),
+            "only business_central connections have a company; an odata url is the service root",
+        ),
+        ConnectionKind::Dataverse => report.push(
             file,
             format!("{at}.kind"),
-            "only business_central connections are supported so far",
-        );
-    }
-    let auth = &c.auth;
-    match auth.flow {
-        AuthFlow::ClientCredentials => {
-            if auth.client_id.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.client_id"),
-                    "required for client_credentials",
-                );
-            }
-            if auth.client_secret_env.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.client_secret_env"),
-                    "required for client_credentials: the name of the environment variable holding the secret",
-                );
-            }
-            if auth.token_url.is_none() && auth.tenant.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.tenant"),
-                    "required unless token_url is given",
-                );
-            }
-            if auth.scope.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.scope"),
-                    "required for client_credentials",
-                );
-            }
-        }
-        AuthFlow::DeviceCode => report.push(
-            file,
-            format!("{at}.auth.flow"),
-            "device_code sign-in is not supported yet; use client_credentials",
+            "dataverse connections are not supported yet; use business_central or odata",
         ),
-        AuthFlow::None => {}
+        _ => {}
+    }
+    check_auth(report, file, at, &c.auth);
+}
+
+/// What each sign-in flow needs. A client secret may come from `client_secret_env` or be stored
+/// with `ferry connection set-secret`, so neither is required here.
+fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef) {
+    let flow = match auth.flow {
+        AuthFlow::ClientCredentials => "client_credentials",
+        AuthFlow::DeviceCode => "device_code",
+        AuthFlow::None => "none",
+    };
+    if auth.flow != AuthFlow::None {
+        if auth.client_id.is_none() {
+            report.push(
+                file,
+                format!("{at}.auth.client_id"),
+                format!("required for {flow}"),
+            );
+        }
+        if auth.scope.is_none() {
+            report.push(
+                file,
+                format!("{at}.auth.scope"),
+                format!("required for {flow}"),
+            );
+        }
+        if auth.token_url.is_none() && auth.tenant.is_none() {
+            report.push(
+                file,
+                format!("{at}.auth.tenant"),
+                "required unless token_url is given",
+            );
+        }
+    }
+    if auth.flow == AuthFlow::DeviceCode
+        && auth.device_authorization_url.is_none()
+        && auth.tenant.is_none()
+    {
+        report.push(
+            file,
+            format!("{at}.auth.device_authorization_url"),
+            "required for device_code unless tenant is given (Microsoft's layout)",
+        );
     }
     for (key, value) in [
         ("authority", &auth.authority),
         ("token_url", &auth.token_url),
+        ("device_authorization_url", &auth.device_authorization_url),
     ] {
         if let Some(value) = value
             && url::Url::parse(value).is_err()
