@@ -26,11 +26,7 @@ pub async fn run(
     let requeue = backend.clone();
     let name = worker_name();
     let state = Arc::new(job::WorkerState {
-        sync: SyncContext {
-            db,
-            http: ferry_shared::odata::client::http_client(),
-            settings: settings.worker.clone(),
-        },
+        sync: SyncContext::new(db, ferry_shared::odata::client::http_client(), &settings)?,
         owner: name.clone(),
         requeue,
     });

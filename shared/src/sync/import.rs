@@ -9,13 +9,16 @@ use tracing::{info, warn};
 
 use crate::checkpoint::Checkpoint;
 use crate::definitions::{ApplyError, IntegrationDef, load_connection};
+use crate::drift::check_source;
 use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::{Page, SourceError};
 use crate::odata::query::Query;
 use crate::runs::{self, Claim, Lease, Mode, Outcome, RunError};
-use crate::settings::WorkerSettings;
-use crate::source::BusinessCentral;
+use crate::secrets::{Credentials, SecretsError};
+use crate::settings::{Settings, WorkerSettings};
+use crate::source::Source;
 use crate::storage::entities::{checkpoint, integration};
+use crate::sync::MetadataCache;
 use crate::target::{PageWrite, create_table, write_page};
 
 /// What a worker needs to execute runs; built once per process.
@@ -24,6 +27,27 @@ pub struct SyncContext {
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
     pub settings: WorkerSettings,
+    /// Stored client secrets and sign-ins, and the master key to open them.
+    pub credentials: Credentials,
+    pub metadata: MetadataCache,
+}
+
+impl SyncContext {
+    /// Built once per worker process. Fails only on a malformed master key; a missing one fails just
+    /// the runs that need a stored secret.
+    pub fn new(
+        db: DatabaseConnection,
+        http: reqwest::Client,
+        settings: &Settings,
+    ) -> Result<SyncContext, SecretsError> {
+        Ok(SyncContext {
+            credentials: Credentials::new(db.clone(), &settings.secrets)?,
+            db,
+            http,
+            settings: settings.worker.clone(),
+            metadata: MetadataCache::default(),
+        })
+    }
 }
 
 /// Why a run failed. Each says what to fix; none carries a secret.
@@ -123,9 +147,18 @@ async fn import(
         .ok_or_else(|| {
             SyncError::Definition(format!("connection {:?} is not stored", def.connection))
         })?;
-    let source =
-        BusinessCentral::connect(&connection, ctx.http.clone(), ctx.settings.page_size).await?;
-    let mapping = Mapping::compile(&def, &source.metadata().await?)?;
+    let source = Source::connect(
+        &connection,
+        &ctx.credentials,
+        ctx.http.clone(),
+        ctx.settings.page_size,
+    )
+    .await?;
+    let (metadata, cached) = ctx
+        .metadata
+        .get(&connection.name, &connection.url, &source)
+        .await?;
+    let mapping = compile(&def, &metadata)?;
     if mapping.create {
         create_table(&ctx.db, &mapping)
             .await
@@ -184,7 +217,51 @@ async fn import(
     }
     .await;
     reader.abort();
-    result
+    match result {
+        // A rejected query on cached metadata may be drift the cache has not seen: look again, so the
+        // run fails naming the field rather than with the server's words.
+        Err(SyncError::Source(SourceError::Http { status: 400, .. })) if cached => {
+            ctx.metadata.forget(&connection.name).await;
+            let source = Source::connect(
+                &connection,
+                &ctx.credentials,
+                ctx.http.clone(),
+                ctx.settings.page_size,
+            )
+            .await?;
+            let (fresh, _) = ctx
+                .metadata
+                .get(&connection.name, &connection.url, &source)
+                .await?;
+            compile(&def, &fresh)?;
+            result
+        }
+        other => other,
+    }
+}
+
+/// The drift check every run starts with (the same problems `ferry check` reports), then the mapping.
+fn compile(
+    def: &IntegrationDef,
+    metadata: &crate::odata::csdl::Metadata,
+) -> Result<Mapping, SyncError> {
+    let problems = check_source(def, metadata);
+    if !problems.is_empty() {
+        return Err(SyncError::Drift(DriftError {
+            integration: def.name.clone(),
+            problems: problems
+                .iter()
+                .map(|p| {
+                    let mut text = p.message.clone();
+                    if !p.used_by.is_empty() {
+                        text.push_str(&format!(" (used by {})", p.used_by.join(", ")));
+                    }
+                    text
+                })
+                .collect(),
+        }));
+    }
+    Ok(Mapping::compile(def, metadata)?)
 }
 
 /// Maps a page; a record that cannot be mapped becomes a failure with its payload, the rest go on.

@@ -2,5 +2,7 @@
 //! checkpoint, finish. The reader runs one page ahead of the writer.
 
 mod import;
+mod metadata_cache;
 
 pub use import::{SyncContext, SyncError, execute};
+pub use metadata_cache::MetadataCache;
