@@ -2,6 +2,10 @@
 //! the real worker. One test binary, like zero2prod's `tests/api`.
 
 mod apply;
+mod discover;
 mod helpers;
+mod odata;
+mod odata_service;
 mod scheduler;
+mod secrets;
 mod sync;

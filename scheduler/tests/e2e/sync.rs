@@ -140,11 +140,12 @@ async fn a_duplicated_job_applies_once() {
     env.mutate("RescoCustomer", 0, 10, 0);
 
     // A redelivered job for the finished run, executed directly: the claim refuses it.
-    let ctx = SyncContext {
-        db: env.db.clone(),
-        http: ferry_shared::odata::client::http_client(),
-        settings: env.settings.worker.clone(),
-    };
+    let ctx = SyncContext::new(
+        env.db.clone(),
+        ferry_shared::odata::client::http_client(),
+        &env.settings,
+    )
+    .unwrap();
     let claim = execute(&ctx, run.run_id, "another-worker").await.unwrap();
     assert!(matches!(claim, Claim::NotQueued), "{claim:?}");
 
