@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::SandboxConfig;
-use crate::model::{MutateRequest, MutateResponse};
+use crate::model::{HeldMutation, MutateRequest, MutateResponse, SchemaChange};
 use crate::odata::serialize::plain_row;
 use crate::routes;
 use crate::state::AppState;
@@ -79,6 +79,28 @@ impl Sandbox {
         )
     }
 
+    /// The standard API v2.0 service root (`…/api/v2.0`).
+    pub fn standard_url(&self) -> String {
+        format!(
+            "{}/v2.0/{}/{}/{}",
+            self.state.base_url,
+            self.state.config.tenant,
+            self.state.config.environment,
+            routes::api::STANDARD_PATH
+        )
+    }
+
+    /// The ODataV4 service root (`…/ODataV4`); pages live under `Company('CRONUS USA, Inc.')/`.
+    pub fn odata_v4_url(&self) -> String {
+        format!(
+            "{}/v2.0/{}/{}/{}",
+            self.state.base_url,
+            self.state.config.tenant,
+            self.state.config.environment,
+            routes::odatav4::PATH
+        )
+    }
+
     /// Every row of `entity` (API property names, no `@odata.etag`), ordered by key; empty for an
     /// unknown entity.
     pub fn rows(&self, entity: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
@@ -92,6 +114,26 @@ impl Sandbox {
     /// Same as `POST /_sandbox/mutate`.
     pub fn mutate(&self, request: MutateRequest) -> anyhow::Result<MutateResponse> {
         Ok(self.state.write().mutate(&request)?)
+    }
+
+    /// A late commit (DESIGN §3.4): inserted and updated rows take their row versions now but stay
+    /// invisible until [`Sandbox::release`], so rows written afterwards become visible first with
+    /// higher versions. Same as `POST /_sandbox/mutate` with `"hold": true`.
+    pub fn mutate_held(&self, request: MutateRequest) -> anyhow::Result<HeldMutation> {
+        Ok(self.state.write().mutate_held(&request)?)
+    }
+
+    /// Commits one held mutation (`None`: every one); returns the hold ids released.
+    pub fn release(&self, hold_id: Option<u64>) -> Vec<u64> {
+        self.state.write().release(hold_id)
+    }
+
+    /// Same as `POST /_sandbox/schema`: later responses and `$metadata` follow the new schema.
+    pub fn change_schema(&self, change: SchemaChange) -> anyhow::Result<()> {
+        self.state
+            .write()
+            .change_schema(&change)
+            .map_err(|e| anyhow::anyhow!("Failed to change the schema: {e}"))
     }
 
     /// Stops serving: in-flight requests finish (bounded by a grace period), then the task ends.

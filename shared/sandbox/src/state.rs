@@ -2,11 +2,11 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::auth::TokenStore;
+use crate::auth::{DeviceCodes, TokenStore};
 use crate::config::SandboxConfig;
-use crate::model::company::{self, CompanyGenerator};
-use crate::model::{EntitySchema, Store, Table};
-use crate::odata::metadata;
+use crate::faults::{FaultSet, RateLimiter};
+use crate::model::company::CompanyGenerator;
+use crate::model::{Store, Table};
 
 #[derive(Debug)]
 pub struct AppState {
@@ -17,23 +17,27 @@ pub struct AppState {
     /// Entity data. Readers hold the guard for one page (milliseconds); writers for one mutation.
     pub store: RwLock<Store>,
     pub tokens: TokenStore,
-    /// `$metadata`, rendered once.
-    pub metadata: String,
+    /// Device-code sign-ins in progress.
+    pub devices: DeviceCodes,
+    /// Per-user request budget and concurrency.
+    pub limiter: RateLimiter,
+    /// Injected faults.
+    pub faults: FaultSet,
 }
 
 impl AppState {
     pub fn new(config: SandboxConfig, base_url: String) -> Self {
         let store = Store::generate(&config);
         let companies = Table::fixed(Arc::new(CompanyGenerator::from_seed(config.seed)), 1);
-        let schemas: Vec<&EntitySchema> = store.tables.iter().map(|t| t.schema).collect();
-        let metadata = metadata::document(&company::SCHEMA, &schemas);
         Self {
-            config,
             base_url,
             companies,
             store: RwLock::new(store),
-            tokens: TokenStore::default(),
-            metadata,
+            tokens: TokenStore::new(config.access_token_lifetime),
+            devices: DeviceCodes::default(),
+            limiter: RateLimiter::new(config.limits),
+            faults: FaultSet::new(config.seed),
+            config,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::generate::{Generator, RefPicker};
 use super::rng::Rng;
-use super::schema::{EdmType, EntitySchema, FieldDef, Role};
+use super::schema::{Api, EdmType, EntitySchema, FieldDef};
 use super::value::Value;
 
 pub const NAME: &str = "company";
@@ -11,18 +11,13 @@ pub const COMPANY_NAME: &str = "CRONUS USA, Inc.";
 
 pub static SCHEMA: EntitySchema = EntitySchema {
     name: NAME,
+    type_name: "company",
+    api: Api::Resco,
     key: &["id"],
     fields: &[
         FieldDef::system_id("id"),
         FieldDef::text("systemVersion", 250),
-        FieldDef {
-            name: "timestamp",
-            edm: EdmType::Int64,
-            max_length: None,
-            nullable: false,
-            role: Role::Data,
-            references: None,
-        },
+        FieldDef::scalar("timestamp", EdmType::Int64),
         FieldDef::text("name", 30),
         FieldDef::text("displayName", 250),
         FieldDef::text("businessProfileId", 250),

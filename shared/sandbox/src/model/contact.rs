@@ -2,13 +2,15 @@
 
 use super::generate::{self as g, Generator, RefPicker};
 use super::rng::Rng;
-use super::schema::{EntitySchema, FieldDef};
+use super::schema::{Api, EntitySchema, FieldDef};
 use super::value::Value;
 
 pub const NAME: &str = "RescoContact";
 
 pub static SCHEMA: EntitySchema = EntitySchema {
     name: NAME,
+    type_name: NAME,
+    api: Api::Resco,
     key: &["No"],
     fields: &[
         FieldDef::system_id("id"),

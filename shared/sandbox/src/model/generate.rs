@@ -30,6 +30,11 @@ pub trait Generator: Send + Sync + std::fmt::Debug {
 
 /// Gives generators the key of an existing row of another entity, for lookup fields.
 pub trait RefPicker {
+    /// The sequence number of a random existing row of `entity` (generators derive keys, numbers
+    /// and GUIDs of the referenced row from it).
+    fn pick_seq(&mut self, entity: &str, rng: &mut Rng) -> Option<u64>;
+
+    /// The (single, text) key of a random existing row of `entity`.
     fn pick(&mut self, entity: &str, rng: &mut Rng) -> Option<Arc<str>>;
 }
 
@@ -42,6 +47,11 @@ pub struct InitialRefs<'a> {
 }
 
 impl RefPicker for InitialRefs<'_> {
+    fn pick_seq(&mut self, entity: &str, rng: &mut Rng) -> Option<u64> {
+        let count = self.counts.iter().find(|(n, _)| *n == entity)?.1;
+        (count > 0).then(|| rng.range(1, count))
+    }
+
     fn pick(&mut self, entity: &str, rng: &mut Rng) -> Option<Arc<str>> {
         let count = self.counts.iter().find(|(n, _)| *n == entity)?.1;
         if count == 0 {
@@ -368,4 +378,41 @@ pub fn post_code(rng: &mut Rng, prefix: &str) -> String {
 
 pub fn phone(rng: &mut Rng, area: &str) -> String {
     format!("({area}) 555-{:04}", rng.below(10_000))
+}
+
+/// Sets the field called `name` (generators of wide entities address fields by name; a typo is a
+/// silently empty field, caught by the tests that check every field is filled).
+pub fn put(schema: &EntitySchema, row: &mut [Value], name: &str, value: Value) {
+    if let Some(i) = schema.fields.iter().position(|f| f.name == name) {
+        row[i] = value;
+    }
+}
+
+/// A money or quantity amount rounded to `places` decimals, as BC stores them.
+pub fn amount(x: f64, places: i32) -> Value {
+    let f = 10f64.powi(places);
+    Value::Decimal((x * f).round() / f)
+}
+
+/// A date in 2023..=2025.
+pub fn date(rng: &mut Rng) -> Value {
+    let base = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default();
+    Value::Date(base + chrono::Duration::days(rng.below(3 * 365) as i64))
+}
+
+/// A deterministic GUID per (entity tag, sequence number): a bijection, so it can be a key that
+/// other rows reference by sequence number.
+pub fn seq_guid(tag: u32, seq: u64) -> uuid::Uuid {
+    let mut z = seq.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let hi = (u64::from(tag) << 32) | 0x4000 | (z >> 52);
+    let lo = (z & 0x0fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    uuid::Uuid::from_u64_pair(hi, lo)
+}
+
+/// One of a few constant values, shared (interned) across rows.
+pub fn one_of(rng: &mut Rng, items: &'static [&'static str]) -> Value {
+    Value::interned(items[rng.below(items.len() as u64) as usize])
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::generate::RefPicker;
 use super::rng::Rng;
-use super::store::{Store, Table};
+use super::store::{Row, Store, Table};
 use super::value::Value;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -50,6 +50,15 @@ struct LiveRefs<'a> {
 }
 
 impl RefPicker for LiveRefs<'_> {
+    /// Probes the key sequence for a row that still exists.
+    fn pick_seq(&mut self, entity: &str, rng: &mut Rng) -> Option<u64> {
+        let table = self.tables.iter().find(|t| t.schema.name == entity)?;
+        let max_seq = table.next_seq.checked_sub(1).filter(|m| *m > 0)?;
+        (0..20)
+            .map(|_| rng.range(1, max_seq))
+            .find(|seq| table.rows.contains_key(&table.generator.key(*seq)))
+    }
+
     fn pick(&mut self, entity: &str, rng: &mut Rng) -> Option<Arc<str>> {
         let table = self.tables.iter().find(|t| t.schema.name == entity)?;
         let key = random_keys(table, rng, 1, &BTreeSet::new()).pop()?;
@@ -98,10 +107,12 @@ fn random_keys(
 
 fn key_text(key: &[Value]) -> String {
     key.iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{v:?}"))
+        .map(|v| match v {
+            Value::Str(s) => s.to_string(),
+            other => serde_json::Value::from(other)
+                .to_string()
+                .trim_matches('"')
+                .to_owned(),
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -109,6 +120,17 @@ fn key_text(key: &[Value]) -> String {
 
 impl Store {
     pub fn mutate(&mut self, req: &MutateRequest) -> Result<MutateResponse, MutateError> {
+        self.mutate_inner(req, false).map(|(response, _)| response)
+    }
+
+    /// Runs a mutation. With `hold`, inserted and updated rows take their versions now but are
+    /// returned instead of published (deletes always apply at once: they carry no version).
+    pub(super) fn mutate_inner(
+        &mut self,
+        req: &MutateRequest,
+        hold: bool,
+    ) -> Result<(MutateResponse, Vec<Row>), MutateError> {
+        let mut held = Vec::new();
         let t = self
             .table_index(&req.entity)
             .ok_or_else(|| MutateError::UnknownEntity(req.entity.clone()))?;
@@ -159,7 +181,12 @@ impl Store {
                 .updated
                 .push(key_text(&self.tables[t].key_of(&row)));
             let at = self.now();
-            self.write(t, row, at);
+            let row = self.stamp(t, row, at);
+            if hold {
+                held.push(row);
+            } else {
+                self.tables[t].publish(row);
+            }
         }
         let mut deleted = BTreeSet::new();
         for key in to_delete {
@@ -175,9 +202,14 @@ impl Store {
                 .inserted
                 .push(key_text(&self.tables[t].key_of(&row)));
             let at = self.now();
-            self.write(t, row, at);
+            let row = self.stamp(t, row, at);
+            if hold {
+                held.push(row);
+            } else {
+                self.tables[t].publish(row);
+            }
         }
-        Ok(response)
+        Ok((response, held))
     }
 
     /// BC removes business relations / primary-contact links when their target is deleted; lookups

@@ -33,6 +33,23 @@ impl EdmType {
     }
 }
 
+/// Which BC API publishes an entity: each has its own service root and `$metadata`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The Resco extension: `/api/Resco/RescoIntegrations/v2.0`.
+    Resco,
+    /// BC's standard API: `/api/v2.0`.
+    Standard,
+}
+
+/// An AL enum as `$metadata` declares it (`<EnumType>`). Values travel as member names, and
+/// `$filter` compares them as strings, as BC accepts.
+#[derive(Debug)]
+pub struct EnumDef {
+    pub name: &'static str,
+    pub members: &'static [&'static str],
+}
+
 /// What the store does with a field beyond holding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -55,6 +72,11 @@ pub struct FieldDef {
     pub role: Role,
     /// The entity whose key this field holds (a lookup); cleared when the referenced row is deleted.
     pub references: Option<&'static str>,
+    /// Dropped by a schema change (`POST /_sandbox/schema`): still stored, so generators keep
+    /// their column positions, but invisible to `$metadata`, responses and query options.
+    pub hidden: bool,
+    /// Set for enum fields (stored and filtered as `Edm.String`).
+    pub enumeration: Option<&'static EnumDef>,
 }
 
 impl FieldDef {
@@ -67,6 +89,8 @@ impl FieldDef {
             nullable: false,
             role: Role::Data,
             references: None,
+            hidden: false,
+            enumeration: None,
         }
     }
 
@@ -74,6 +98,63 @@ impl FieldDef {
         Self {
             references: Some(entity),
             ..Self::text(name, max_length)
+        }
+    }
+
+    /// A nullable-free scalar of type `edm` (BC never returns null for Decimal, Integer, Boolean or
+    /// Date fields: it returns 0, false or 0001-01-01).
+    pub const fn scalar(name: &'static str, edm: EdmType) -> Self {
+        Self {
+            edm,
+            max_length: None,
+            ..Self::text(name, 0)
+        }
+    }
+
+    pub const fn decimal(name: &'static str) -> Self {
+        Self::scalar(name, EdmType::Decimal)
+    }
+
+    pub const fn enumeration(name: &'static str, def: &'static EnumDef) -> Self {
+        Self {
+            max_length: None,
+            enumeration: Some(def),
+            ..Self::text(name, 0)
+        }
+    }
+
+    /// A GUID data field that is not BC's SystemId (keys and references on the standard API).
+    pub const fn guid(name: &'static str) -> Self {
+        Self::scalar(name, EdmType::Guid)
+    }
+
+    /// A row version the API does not expose (the standard API): it still drives ETags and
+    /// `Sandbox` bookkeeping, but `$metadata`, responses and queries never see it.
+    pub const fn hidden_row_version() -> Self {
+        Self {
+            hidden: true,
+            ..Self::row_version("$rowVersion")
+        }
+    }
+
+    /// The same field under another name (ODataV4 pages name a table's fields their own way).
+    pub const fn renamed(self, name: &'static str) -> Self {
+        Self { name, ..self }
+    }
+
+    /// The same field, not shown (a page that does not carry it).
+    pub const fn hide(self) -> Self {
+        Self {
+            hidden: true,
+            ..self
+        }
+    }
+
+    /// The same field without its enum type (ODataV4 pages type enums as `Edm.String`).
+    pub const fn plain(self) -> Self {
+        Self {
+            enumeration: None,
+            ..self
         }
     }
 
@@ -85,6 +166,8 @@ impl FieldDef {
             nullable: false,
             role: Role::SystemId,
             references: None,
+            hidden: false,
+            enumeration: None,
         }
     }
 
@@ -96,6 +179,8 @@ impl FieldDef {
             nullable: true,
             role: Role::ModifiedAt,
             references: None,
+            hidden: false,
+            enumeration: None,
         }
     }
 
@@ -107,14 +192,19 @@ impl FieldDef {
             nullable: true,
             role: Role::RowVersion,
             references: None,
+            hidden: false,
+            enumeration: None,
         }
     }
 }
 
 #[derive(Debug)]
 pub struct EntitySchema {
-    /// Entity set name and entity type name (the Resco pages use the same for both).
+    /// Entity set name (the Resco pages use it for the entity type too).
     pub name: &'static str,
+    /// Entity type name in `$metadata` (the standard API names types in the singular).
+    pub type_name: &'static str,
+    pub api: Api,
     /// Key fields, in key order.
     pub key: &'static [&'static str],
     /// Fields in the order BC serializes them.
@@ -122,8 +212,9 @@ pub struct EntitySchema {
 }
 
 impl EntitySchema {
+    /// The position of a visible field.
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.name == name)
+        self.fields.iter().position(|f| f.name == name && !f.hidden)
     }
 
     pub fn key_indices(&self) -> Vec<usize> {
@@ -136,6 +227,6 @@ impl EntitySchema {
 
     /// The qualified type name used in `$metadata` and in error messages.
     pub fn type_name(&self) -> String {
-        format!("Microsoft.NAV.{}", self.name)
+        format!("Microsoft.NAV.{}", self.type_name)
     }
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::catalog;
 use super::generate::{Generator, InitialRefs};
 use super::rng::Rng;
 use super::schema::{EntitySchema, Role};
 use super::value::Value;
-use super::{contact, customer};
 use crate::config::SandboxConfig;
 
 /// A row's cells in schema order. Shared (`Arc`) between both indexes and with in-flight responses,
@@ -74,6 +74,26 @@ impl Table {
         self.version_idx.and_then(|i| row[i].as_i64())
     }
 
+    /// Makes a stamped row visible, replacing the current row with its key, unless that one carries
+    /// a later version (a late commit whose row was rewritten meanwhile: the later write wins).
+    pub fn publish(&mut self, row: Row) {
+        let key = self.key_of(&row);
+        let newer_exists = self
+            .rows
+            .get(&key)
+            .and_then(|current| self.version_of(current))
+            .zip(self.version_of(&row))
+            .is_some_and(|(current, new)| current > new);
+        if newer_exists {
+            return;
+        }
+        self.remove(&key);
+        if let Some(v) = self.version_of(&row) {
+            self.by_version.insert(v, row.clone());
+        }
+        self.rows.insert(key, row);
+    }
+
     pub fn remove(&mut self, key: &[Value]) -> Option<Row> {
         let row = self.rows.remove(key)?;
         if let Some(v) = self.version_of(&row) {
@@ -95,6 +115,10 @@ pub struct Store {
     pub(super) rng: Rng,
     /// GUID seed stream for inserted rows' SystemIds.
     pub(super) id_rng: Rng,
+    /// Late commits: rows that already took their row version but are not visible yet, by hold id
+    /// (DESIGN §3.4). Entity names, not table positions, since entities can be dropped meanwhile.
+    pub(super) held: BTreeMap<u64, Vec<(&'static str, Row)>>,
+    pub(super) next_hold: u64,
 }
 
 /// Where generated row versions start: an arbitrary, realistic-looking SQL timestamp value.
@@ -103,14 +127,12 @@ const FIRST_VERSION: i64 = 100_001;
 impl Store {
     /// Generates every entity deterministically from `config.seed`.
     pub fn generate(config: &SandboxConfig) -> Self {
-        let generators: Vec<Arc<dyn Generator>> = vec![
-            Arc::new(customer::CustomerGenerator),
-            Arc::new(contact::ContactGenerator),
-        ];
-        let counts = [
-            (customer::NAME, config.customers as u64),
-            (contact::NAME, config.contacts as u64),
-        ];
+        let entities = catalog::entities(config);
+        let generators: Vec<Arc<dyn Generator>> = entities.iter().map(|(g, _)| g.clone()).collect();
+        let counts: Vec<(&'static str, u64)> = entities
+            .iter()
+            .map(|(g, n)| (g.schema().name, *n))
+            .collect();
         let base = Utc
             .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
             .single()
@@ -121,6 +143,8 @@ impl Store {
             clock: base,
             rng: Rng::derive(config.seed, "mutate"),
             id_rng: Rng::derive(config.seed, "mutate-ids"),
+            held: BTreeMap::new(),
+            next_hold: 1,
         };
         let mut refs = InitialRefs {
             counts: &counts,
@@ -160,21 +184,24 @@ impl Store {
     }
 
     /// Inserts or replaces a row, stamping its row version and modification time.
-    pub(super) fn write(&mut self, t: usize, mut row: Vec<Value>, at: DateTime<Utc>) {
+    pub(super) fn write(&mut self, t: usize, row: Vec<Value>, at: DateTime<Utc>) {
+        let row = self.stamp(t, row, at);
+        self.tables[t].publish(row);
+    }
+
+    /// Takes the next row version for `row` (and its modification time) without making it visible:
+    /// the moment a SQL rowversion is assigned, before the transaction commits.
+    pub(super) fn stamp(&mut self, t: usize, mut row: Vec<Value>, at: DateTime<Utc>) -> Row {
         let version = self.next_version;
         self.next_version += 1;
-        let table = &mut self.tables[t];
+        let table = &self.tables[t];
         if let Some(i) = table.version_idx {
             row[i] = Value::Int(version);
         }
         if let Some(i) = table.modified_idx {
             row[i] = Value::DateTime(at);
         }
-        let key = table.key_of(&row);
-        table.remove(&key);
-        let row: Row = row.into();
-        table.by_version.insert(version, row.clone());
-        table.rows.insert(key, row);
+        row.into()
     }
 
     pub(super) fn id_index(&self, t: usize) -> Option<usize> {

@@ -44,7 +44,9 @@ impl Serialize for RowJson<'_> {
             }
             None => {
                 for (f, v) in self.schema.fields.iter().zip(self.row.iter()) {
-                    map.serialize_entry(f.name, v)?;
+                    if !f.hidden {
+                        map.serialize_entry(f.name, v)?;
+                    }
                 }
             }
         }
@@ -106,6 +108,7 @@ pub fn plain_row(
         .fields
         .iter()
         .zip(row.iter())
+        .filter(|(f, _)| !f.hidden)
         .map(|(f, v)| (f.name.to_owned(), serde_json::Value::from(v)))
         .collect()
 }

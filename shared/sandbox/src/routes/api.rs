@@ -1,39 +1,54 @@
-//! The Resco API routes: `/v2.0/{tenant}/{environment}/api/Resco/RescoIntegrations/v2.0/…`.
+//! The API routes: `/v2.0/{tenant}/{environment}/api/Resco/RescoIntegrations/v2.0/…` (the Resco
+//! extension) and `/v2.0/{tenant}/{environment}/api/v2.0/…` (BC's standard API). Both serve
+//! companies and their entities through the same query engine; each sees only its own entities.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::model::{Row, Table, Value};
-use crate::odata::ODataError;
+use crate::model::{Api, EntitySchema, Row, Store, Table, Value};
 use crate::odata::paging::{self, MAX_PAGE_SIZE, SkipToken};
 use crate::odata::query::{self, RawOptions};
 use crate::odata::serialize::{CollectionJson, RowJson};
+use crate::odata::{ODataError, metadata};
 use crate::state::AppState;
 
 use super::target::{Target, parse_target};
+use super::{batch, key, write};
 
 pub const API_PATH: &str = "api/Resco/RescoIntegrations/v2.0";
+pub const STANDARD_PATH: &str = "api/v2.0";
+
+/// The path of `api`'s service root below `/v2.0/{tenant}/{environment}/`.
+pub fn path_of(api: Api) -> &'static str {
+    match api {
+        Api::Resco => API_PATH,
+        Api::Standard => STANDARD_PATH,
+    }
+}
 
 const JSON_CONTENT_TYPE: &str = "application/json; odata.metadata=minimal; odata.streaming=true";
 
 /// The absolute service root as the client addressed us (Host header), so links work through port
 /// mappings; falls back to the bound address.
-fn service_root(state: &AppState, headers: &HeaderMap) -> String {
+pub(super) fn service_root(state: &AppState, headers: &HeaderMap, api: Api) -> String {
     let origin = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map_or_else(|| state.base_url.clone(), |h| format!("http://{h}"));
     format!(
-        "{origin}/v2.0/{}/{}/{API_PATH}",
-        state.config.tenant, state.config.environment
+        "{origin}/v2.0/{}/{}/{}",
+        state.config.tenant,
+        state.config.environment,
+        path_of(api)
     )
 }
 
 /// `Prefer: odata.maxpagesize=N` → Some(N) when present.
-fn max_page_size(headers: &HeaderMap) -> Result<Option<usize>, ODataError> {
+pub(super) fn max_page_size(headers: &HeaderMap) -> Result<Option<usize>, ODataError> {
     for value in headers.get_all("prefer") {
         let Ok(value) = value.to_str() else { continue };
         for pref in value.split(',') {
@@ -58,7 +73,7 @@ fn max_page_size(headers: &HeaderMap) -> Result<Option<usize>, ODataError> {
     Ok(None)
 }
 
-fn json_response(body: Vec<u8>) -> Response {
+pub(super) fn json_response(body: Vec<u8>) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -101,14 +116,15 @@ fn single_options(options: &RawOptions) -> Result<(), ODataError> {
 }
 
 /// A collection page: runs the query against `table` and renders the body (with next link).
-fn collection(
+pub(super) fn collection(
     table: &Table,
+    schema: &'static EntitySchema,
     options: &RawOptions,
     page_size: usize,
     context: &str,
     link_base: &str,
 ) -> Result<Vec<u8>, ODataError> {
-    let query = query::compile(options, table.schema)?;
+    let query = query::compile(options, schema)?;
     let page = paging::execute(table, &query, page_size);
     let remaining = query.top.map(|t| t.saturating_sub(page.rows.len()));
     let next_link = match page.rows.last() {
@@ -123,10 +139,7 @@ fn collection(
     };
     let context = match &query.select {
         Some(fields) => {
-            let names: Vec<&str> = fields
-                .iter()
-                .map(|&i| table.schema.fields[i].name)
-                .collect();
+            let names: Vec<&str> = fields.iter().map(|&i| schema.fields[i].name).collect();
             format!("{context}({})", names.join(","))
         }
         None => context.to_owned(),
@@ -136,7 +149,7 @@ fn collection(
         &CollectionJson {
             context: &context,
             count: page.count,
-            schema: table.schema,
+            schema,
             rows: &page.rows,
             select: query.select.as_deref(),
             version_idx: table.version_idx,
@@ -146,16 +159,17 @@ fn collection(
     )
 }
 
-fn single(
+pub(super) fn single(
     table: &Table,
+    schema: &'static EntitySchema,
     row: &Row,
     options: &RawOptions,
     context: &str,
 ) -> Result<Vec<u8>, ODataError> {
     single_options(options)?;
-    let select = query::compile_select(options, table.schema)?;
+    let select = query::compile_select(options, schema)?;
     let mut value = serde_json::to_value(RowJson {
-        schema: table.schema,
+        schema,
         row,
         select: select.as_deref(),
         version_idx: table.version_idx,
@@ -185,43 +199,133 @@ fn service_document(root: &str, entities: &[&str]) -> Result<Vec<u8>, ODataError
 pub async fn root(
     state: State<Arc<AppState>>,
     Path((tenant, environment)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
+    body: Bytes,
 ) -> Response {
-    handle(state, tenant, environment, String::new(), headers, uri).await
+    let request = Request {
+        api: Api::Resco,
+        tenant,
+        environment,
+        rest: String::new(),
+        method,
+        headers,
+        uri,
+        body,
+    };
+    dispatch(state, request).await
 }
 
 pub async fn data(
     state: State<Arc<AppState>>,
     Path((tenant, environment, rest)): Path<(String, String, String)>,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
+    body: Bytes,
 ) -> Response {
-    handle(state, tenant, environment, rest, headers, uri).await
+    let request = Request {
+        api: Api::Resco,
+        tenant,
+        environment,
+        rest,
+        method,
+        headers,
+        uri,
+        body,
+    };
+    dispatch(state, request).await
 }
 
-async fn handle(
-    State(state): State<Arc<AppState>>,
+pub async fn standard_root(
+    state: State<Arc<AppState>>,
+    Path((tenant, environment)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let request = Request {
+        api: Api::Standard,
+        tenant,
+        environment,
+        rest: String::new(),
+        method,
+        headers,
+        uri,
+        body,
+    };
+    dispatch(state, request).await
+}
+
+pub async fn standard_data(
+    state: State<Arc<AppState>>,
+    Path((tenant, environment, rest)): Path<(String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let request = Request {
+        api: Api::Standard,
+        tenant,
+        environment,
+        rest,
+        method,
+        headers,
+        uri,
+        body,
+    };
+    dispatch(state, request).await
+}
+
+/// One request to an API route, whatever its method.
+#[derive(Debug)]
+struct Request {
+    api: Api,
     tenant: String,
     environment: String,
     rest: String,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    match serve(&state, &tenant, &environment, &rest, &headers, &uri) {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+    body: Bytes,
+}
+
+/// Reads under the read lock, writes (and `$batch`) under the write lock.
+async fn dispatch(State(state): State<Arc<AppState>>, r: Request) -> Response {
+    if let Err(e) = check_scope(&state, &r.tenant, &r.environment) {
+        return e.into_response();
+    }
+    if r.method == Method::POST && r.rest.trim_end_matches('/') == "$batch" {
+        return batch::serve(&state, r.api, &r.headers, &r.body).await;
+    }
+    dispatch_one(&state, &r).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A single read or write (the lock guards never cross an await).
+fn dispatch_one(state: &AppState, r: &Request) -> Result<Response, ODataError> {
+    match r.method {
+        Method::GET => {
+            let store = state.read();
+            serve_get(state, &store, r.api, &r.rest, r.uri.query(), &r.headers)
+        }
+        Method::POST | Method::PATCH | Method::DELETE => {
+            let mut store = state.write();
+            write::serve(
+                state, &mut store, r.api, &r.method, &r.rest, &r.headers, &r.body,
+            )
+        }
+        _ => Err(ODataError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BadRequest_MethodNotAllowed",
+            format!("The HTTP method '{}' is not allowed here.", r.method),
+        )),
     }
 }
 
-fn serve(
-    state: &AppState,
-    tenant: &str,
-    environment: &str,
-    rest: &str,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<Response, ODataError> {
+fn check_scope(state: &AppState, tenant: &str, environment: &str) -> Result<(), ODataError> {
     if tenant != state.config.tenant {
         return Err(ODataError::not_found(format!(
             "Tenant '{tenant}' was not found."
@@ -232,30 +336,48 @@ fn serve(
             "Environment '{environment}' was not found for tenant '{tenant}'."
         )));
     }
-    let target = parse_target(rest).ok_or_else(|| {
-        ODataError::not_found(format!(
-            "No HTTP resource was found that matches the request URI '{uri}'."
-        ))
-    })?;
-    let options = query::parse_raw(uri.query())?;
+    Ok(())
+}
+
+pub(super) fn no_resource(rest: &str) -> ODataError {
+    ODataError::not_found(format!(
+        "No HTTP resource was found that matches the request URI '{rest}'."
+    ))
+}
+
+/// The company's key, or 404 when `id` is not the company's id.
+pub(super) fn company_key(state: &AppState, id: &str) -> Result<Vec<Value>, ODataError> {
+    let not_found = || ODataError::not_found(format!("The company '{id}' does not exist."));
+    let guid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    let key = vec![Value::Guid(guid)];
+    state
+        .companies
+        .rows
+        .contains_key(&key)
+        .then_some(key)
+        .ok_or_else(not_found)
+}
+
+/// A GET below the service root, against `store` (the caller holds the lock, so a `$batch` can
+/// read inside its write lock).
+pub(super) fn serve_get(
+    state: &AppState,
+    store: &Store,
+    api: Api,
+    rest: &str,
+    query_string: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, ODataError> {
+    let target = parse_target(rest).ok_or_else(|| no_resource(rest))?;
+    let options = query::parse_raw(query_string)?;
     let prefer = max_page_size(headers)?;
     let page_size = prefer.unwrap_or(MAX_PAGE_SIZE);
-    let root = service_root(state, headers);
-    let company_key = |id: &str| -> Result<Vec<Value>, ODataError> {
-        let not_found = || ODataError::not_found(format!("The company '{id}' does not exist."));
-        let guid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
-        let key = vec![Value::Guid(guid)];
-        state
-            .companies
-            .rows
-            .contains_key(&key)
-            .then_some(key)
-            .ok_or_else(not_found)
-    };
+    let root = service_root(state, headers, api);
+    let company_key = |id: &str| company_key(state, id);
 
     let body = match target {
         Target::Metadata => {
-            let mut response = (StatusCode::OK, state.metadata.clone()).into_response();
+            let mut response = (StatusCode::OK, metadata::for_api(store, api)).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/xml"),
@@ -266,12 +388,17 @@ fn serve(
             return Ok(response);
         }
         Target::ServiceDocument => {
-            let store = state.read();
-            let names: Vec<&str> = store.tables.iter().map(|t| t.schema.name).collect();
+            let names: Vec<&str> = store
+                .tables
+                .iter()
+                .filter(|t| t.schema.api == api)
+                .map(|t| t.schema.name)
+                .collect();
             service_document(&root, &names)?
         }
         Target::Companies => collection(
             &state.companies,
+            state.companies.schema,
             &options,
             page_size,
             &format!("{root}/$metadata#companies"),
@@ -286,6 +413,7 @@ fn serve(
                 .ok_or_else(|| ODataError::not_found("company not found"))?;
             single(
                 &state.companies,
+                state.companies.schema,
                 row,
                 &options,
                 &format!("{root}/$metadata#companies/$entity"),
@@ -295,13 +423,20 @@ fn serve(
             company_key(&company)?;
             let context = format!("{root}/$metadata#companies({company})/{entity}");
             let link_base = format!("{root}/companies({company})/{entity}");
-            let store = state.read();
             let table = store
                 .table(&entity)
+                .filter(|t| t.schema.api == api)
                 .ok_or_else(|| unknown_entity(&entity))?;
             // The guard is held while rows are chosen and serialized; rendering a 20,000-row page
             // takes milliseconds, and rows are shared Arcs so nothing large is copied.
-            collection(table, &options, page_size, &context, &link_base)?
+            collection(
+                table,
+                table.schema,
+                &options,
+                page_size,
+                &context,
+                &link_base,
+            )?
         }
         Target::Single {
             company,
@@ -309,18 +444,20 @@ fn serve(
             key,
         } => {
             company_key(&company)?;
-            let store = state.read();
             let table = store
                 .table(&entity)
+                .filter(|t| t.schema.api == api)
                 .ok_or_else(|| unknown_entity(&entity))?;
-            let row = table
-                .rows
-                .get(&vec![Value::str(key.as_str())])
-                .ok_or_else(|| {
-                    ODataError::not_found(format!("The {entity} '{key}' does not exist."))
-                })?;
+            let key = key::bind(table.schema, &key)?;
+            let row = table.rows.get(&key).ok_or_else(|| {
+                ODataError::not_found(format!(
+                    "The {entity} '{}' does not exist.",
+                    key::display(&key)
+                ))
+            })?;
             single(
                 table,
+                table.schema,
                 row,
                 &options,
                 &format!("{root}/$metadata#companies({company})/{entity}/$entity"),
@@ -336,6 +473,6 @@ fn serve(
     Ok(response)
 }
 
-fn unknown_entity(entity: &str) -> ODataError {
+pub(super) fn unknown_entity(entity: &str) -> ODataError {
     ODataError::not_found(format!("The entity set '{entity}' was not found."))
 }

@@ -14,12 +14,12 @@ pub enum Target {
     Single {
         company: String,
         entity: String,
-        key: String,
+        key: KeyPredicate,
     },
 }
 
 /// `Name(args)` → (`Name`, `args`); a segment without parentheses → (`segment`, None).
-fn split_call(segment: &str) -> Option<(&str, Option<&str>)> {
+pub(super) fn split_call(segment: &str) -> Option<(&str, Option<&str>)> {
     match segment.find('(') {
         None => Some((segment, None)),
         Some(i) => {
@@ -29,11 +29,54 @@ fn split_call(segment: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
-/// A key predicate: `'C000001'` (with `''` escapes) or `No='C000001'`.
-fn key_literal(args: &str) -> Option<String> {
-    let args = args.split_once('=').map_or(args, |(_, v)| v).trim();
-    let inner = args.strip_prefix('\'')?.strip_suffix('\'')?;
-    Some(inner.replace("''", "'"))
+/// A key literal as written: quoted text (unescaped) or a bare token (number, GUID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLiteral {
+    Text(String),
+    Bare(String),
+}
+
+/// `'C1'`, `No='C1'`, or `documentType='Order',documentNo='SO1',lineNo=10000`: the parts in
+/// order, each optionally named.
+pub type KeyPredicate = Vec<(Option<String>, KeyLiteral)>;
+
+/// Splits on commas outside quotes.
+fn split_parts(args: &str) -> Option<Vec<&str>> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in args.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&args[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return None;
+    }
+    parts.push(&args[start..]);
+    Some(parts)
+}
+
+pub(super) fn key_literal(args: &str) -> Option<KeyPredicate> {
+    let mut out = Vec::new();
+    for part in split_parts(args)? {
+        let part = part.trim();
+        let (name, value) = match part.find('=').filter(|i| !part[..*i].contains('\'')) {
+            Some(i) => (Some(part[..i].trim().to_owned()), part[i + 1..].trim()),
+            None => (None, part),
+        };
+        let literal = match value.strip_prefix('\'') {
+            Some(rest) => KeyLiteral::Text(rest.strip_suffix('\'')?.replace("''", "'")),
+            None if !value.is_empty() => KeyLiteral::Bare(value.to_owned()),
+            None => return None,
+        };
+        out.push((name, literal));
+    }
+    Some(out)
 }
 
 pub fn parse_target(rest: &str) -> Option<Target> {
@@ -97,7 +140,24 @@ mod tests {
             Some(Target::Single {
                 company: id.into(),
                 entity: "RescoCustomer".into(),
-                key: "O'C".into()
+                key: vec![(None, KeyLiteral::Text("O'C".into()))]
+            })
+        );
+        assert_eq!(
+            parse_target(&format!(
+                "companies({id})/RescoServiceLineItem(documentType='Order',documentNo='S,1',lineNo=10000)"
+            )),
+            Some(Target::Single {
+                company: id.into(),
+                entity: "RescoServiceLineItem".into(),
+                key: vec![
+                    (
+                        Some("documentType".into()),
+                        KeyLiteral::Text("Order".into())
+                    ),
+                    (Some("documentNo".into()), KeyLiteral::Text("S,1".into())),
+                    (Some("lineNo".into()), KeyLiteral::Bare("10000".into())),
+                ]
             })
         );
         assert_eq!(parse_target("customers"), None);

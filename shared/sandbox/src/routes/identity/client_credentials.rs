@@ -1,54 +1,13 @@
-//! `POST /{tenant}/oauth2/v2.0/token`: Microsoft identity's token endpoint, client credentials only.
+//! The client credentials grant (service-to-service, the confidential client `ferry`).
 
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
-use url::form_urlencoded;
 
+use super::{CLIENT_ID, CLIENT_SECRET, Form, PUBLIC_CLIENT_ID, error, issue_tokens, missing};
+use crate::auth::Principal;
 use crate::state::AppState;
-
-pub const CLIENT_ID: &str = "ferry";
-pub const CLIENT_SECRET: &str = "ferry-secret";
-/// The public (device code) client: it has no secret, so it cannot use client credentials.
-pub const PUBLIC_CLIENT_ID: &str = "ferry-cli";
-
-/// An error in Microsoft's shape (RFC 6749 §5.2 plus AADSTS codes and trace ids).
-fn error(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
-    let trace_id = uuid::Uuid::new_v4();
-    let correlation_id = uuid::Uuid::new_v4();
-    let timestamp = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
-    let body = json!({
-        "error": error,
-        "error_description": format!(
-            "AADSTS{code}: {description} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
-        ),
-        "error_codes": [code],
-        "timestamp": timestamp,
-        "trace_id": trace_id,
-        "correlation_id": correlation_id,
-    });
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(body),
-    )
-        .into_response()
-}
-
-fn missing(param: &str) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        900144,
-        &format!("The request body must contain the following parameter: '{param}'."),
-    )
-}
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
 fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>> {
@@ -74,59 +33,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>
     Some(parsed.ok_or(()))
 }
 
-pub async fn token(
-    State(state): State<Arc<AppState>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if tenant != state.config.tenant {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            90002,
-            &format!(
-                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-            ),
-        );
-    }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must be application/x-www-form-urlencoded and contain the following parameter: 'grant_type'.",
-        );
-    }
-    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let param = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-
-    let Some(grant_type) = param("grant_type") else {
-        return missing("grant_type");
-    };
-    if grant_type != "client_credentials" {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            70003,
-            &format!("The app requested an unsupported grant type '{grant_type}'."),
-        );
-    }
-
+/// Authenticates the client (HTTP Basic or body, not both) and issues an app-only token.
+pub(super) fn grant(state: &AppState, tenant: &str, headers: &HeaderMap, form: &Form) -> Response {
+    let param = |name: &str| form.get(name);
     // Either HTTP Basic or body parameters authenticate the client (not both secrets at once).
-    let (client_id, secret) = match basic_credentials(&headers) {
+    let (client_id, secret) = match basic_credentials(headers) {
         Some(Err(())) => {
             return error(
                 StatusCode::UNAUTHORIZED,
@@ -200,17 +111,9 @@ pub async fn token(
         );
     }
 
-    let access_token = state.tokens.issue();
-    let body = json!({
-        "token_type": "Bearer",
-        "expires_in": 3599,
-        "ext_expires_in": 3599,
-        "access_token": access_token,
-    });
-    (
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(body),
-    )
-        .into_response()
+    let principal = Principal {
+        client_id: CLIENT_ID.into(),
+        user: CLIENT_ID.into(),
+    };
+    issue_tokens(state, principal, scope, false)
 }

@@ -1,8 +1,10 @@
-//! Issued access tokens and the bearer check every data request passes.
+//! Issued tokens, pending device sign-ins, and the bearer check every data request passes.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+pub mod device;
+pub mod tokens;
+
+pub use device::{DeviceCodes, Poll};
+pub use tokens::{Issued, Principal, RefreshGrant, TokenStore};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,36 +15,6 @@ use serde_json::json;
 use crate::state::AppState;
 use std::sync::Arc;
 
-/// Microsoft's access tokens live about an hour.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-
-/// Opaque tokens and their expiry, in memory.
-#[derive(Debug, Default)]
-pub struct TokenStore {
-    tokens: Mutex<HashMap<String, Instant>>,
-}
-
-impl TokenStore {
-    /// Issues a new random token; expired ones are forgotten on the way.
-    pub fn issue(&self) -> String {
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let now = Instant::now();
-        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        tokens.retain(|_, exp| *exp > now);
-        tokens.insert(token.clone(), now + TOKEN_LIFETIME);
-        token
-    }
-
-    pub fn is_valid(&self, token: &str) -> bool {
-        let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        tokens.get(token).is_some_and(|exp| *exp > Instant::now())
-    }
-}
-
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -52,10 +24,12 @@ fn bearer(req: &Request) -> Option<&str> {
 /// Middleware: 401 in BC's shape unless the request carries a live token we issued.
 pub async fn require_token(
     State(state): State<Arc<AppState>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    if bearer(&req).is_some_and(|t| state.tokens.is_valid(t)) {
+    if let Some(principal) = bearer(&req).and_then(|t| state.tokens.validate(t)) {
+        // Later layers (rate limits) count requests per principal.
+        req.extensions_mut().insert(principal);
         return next.run(req).await;
     }
     let challenge = format!(

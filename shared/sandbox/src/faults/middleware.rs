@@ -1,0 +1,75 @@
+//! The layers that apply limits and faults to requests before the handlers see them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::limits::Refusal;
+use super::respond;
+use super::rule::Kind;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// Per-user budget and concurrency (runs after authentication, which names the user), under the
+/// gateway timeout: a request that queues and runs longer than it gets 504.
+pub async fn limit(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let gateway = Duration::from_millis(state.limiter.limits().gateway_timeout_ms);
+    match tokio::time::timeout(gateway, admit_and_run(&state, req, next)).await {
+        Ok(response) => response,
+        Err(_) => respond::status(504, None, None),
+    }
+}
+
+async fn admit_and_run(state: &AppState, req: Request, next: Next) -> Response {
+    let Some(who) = req.extensions().get::<Principal>().cloned() else {
+        return next.run(req).await;
+    };
+    match state.limiter.admit(&who).await {
+        Ok(_permit) => next.run(req).await,
+        Err(Refusal::TooMany { retry_after, limit }) => respond::status(
+            429,
+            Some(retry_after),
+            Some(format!(
+                "Too many requests reached. Actual ({}). Maximum ({limit}).",
+                limit + 1
+            )),
+        ),
+        Err(Refusal::Busy) => respond::status(
+            503,
+            Some(5),
+            Some("The request was queued for too long waiting for one of the user's concurrent request slots.".into()),
+        ),
+    }
+}
+
+/// The operation itself (injected latency included) under BC's operation timeout: 408 beyond it.
+pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let operation = Duration::from_millis(state.limiter.limits().operation_timeout_ms);
+    match tokio::time::timeout(operation, faulty(&state, req, next)).await {
+        Ok(response) => response,
+        Err(_) => respond::status(408, None, None),
+    }
+}
+
+/// Injected faults: latency first, then a status instead of the answer, or a damaged answer.
+async fn faulty(state: &AppState, req: Request, next: Next) -> Response {
+    let Some(fault) = state.faults.decide(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    if let Some(delay) = fault.latency {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(code) = fault.status {
+        return respond::status(code, fault.retry_after, None);
+    }
+    let response = next.run(req).await;
+    match fault.kind {
+        None => response,
+        Some(Kind::Malformed) => respond::malformed(response).await,
+        Some(Kind::Truncated) => respond::cut_off(response, true).await,
+        Some(Kind::Reset) => respond::cut_off(response, false).await,
+    }
+}

@@ -1,0 +1,244 @@
+//! Client writes through the API (POST, PATCH, DELETE): JSON bodies checked against the schema
+//! as BC checks them, optimistic concurrency by ETag, and an undo log so a `$batch` with
+//! `Isolation: snapshot` can be all-or-nothing.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value as Json};
+
+use super::schema::{EdmType, EntitySchema, FieldDef, Role};
+use super::store::{Row, Store};
+use super::value::Value;
+use crate::odata::serialize::etag;
+
+/// Why a write was refused; the route turns these into BC's error responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    UnknownEntity,
+    NotFound,
+    /// A row with that key exists already.
+    Exists,
+    /// The body is wrong (unknown property, wrong type, too long, read-only).
+    Invalid(String),
+    UnknownProperty(String),
+    /// The `If-Match` ETag is not the row's current one.
+    Stale,
+}
+
+/// `If-Match`: a specific ETag, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Tag(String),
+}
+
+/// What to put back if a batch fails: per table, the row a key had before (None: absent).
+#[derive(Debug, Default)]
+pub struct UndoLog {
+    entries: Vec<(&'static str, Vec<Value>, Option<Row>)>,
+}
+
+fn from_json(field: &FieldDef, json: &Json) -> Result<Value, WriteError> {
+    let invalid = || {
+        WriteError::Invalid(format!(
+            "Cannot convert the literal '{json}' to the expected type '{}' of property '{}'.",
+            field.edm.name(),
+            field.name
+        ))
+    };
+    if json.is_null() {
+        return if field.nullable {
+            Ok(Value::Null)
+        } else {
+            Err(WriteError::Invalid(format!(
+                "The property '{}' cannot be null.",
+                field.name
+            )))
+        };
+    }
+    let value = match field.edm {
+        EdmType::String => {
+            let s = json.as_str().ok_or_else(invalid)?;
+            if let Some(max) = field.max_length
+                && s.chars().count() > max as usize
+            {
+                return Err(WriteError::Invalid(format!(
+                    "The length of the string for '{}' is {}, but it must be less than or equal to {max} characters.",
+                    field.name,
+                    s.chars().count()
+                )));
+            }
+            if let Some(e) = field.enumeration
+                && !e.members.contains(&s)
+            {
+                return Err(WriteError::Invalid(format!(
+                    "'{s}' is not a valid value of the enum '{}' of property '{}'.",
+                    e.name, field.name
+                )));
+            }
+            Value::str(s)
+        }
+        EdmType::Int32 | EdmType::Int64 => Value::Int(json.as_i64().ok_or_else(invalid)?),
+        EdmType::Decimal => Value::Decimal(json.as_f64().ok_or_else(invalid)?),
+        EdmType::Boolean => Value::Bool(json.as_bool().ok_or_else(invalid)?),
+        EdmType::Guid => Value::Guid(
+            json.as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(invalid)?,
+        ),
+        EdmType::DateTimeOffset => Value::DateTime(
+            json.as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc))
+                .ok_or_else(invalid)?,
+        ),
+        EdmType::Date => Value::Date(
+            json.as_str()
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .ok_or_else(invalid)?,
+        ),
+    };
+    Ok(value)
+}
+
+/// The empty value BC gives a field nobody set.
+fn blank(field: &FieldDef) -> Value {
+    match (field.edm, field.enumeration) {
+        (_, Some(e)) => Value::interned(e.members[0]),
+        (EdmType::String, None) => Value::interned(""),
+        (EdmType::Int32 | EdmType::Int64, _) => Value::Int(0),
+        (EdmType::Decimal, _) => Value::Decimal(0.0),
+        (EdmType::Boolean, _) => Value::Bool(false),
+        _ => Value::Null,
+    }
+}
+
+/// Applies `body` to `row`: every property must exist, be writable, and have the right type.
+fn apply(
+    schema: &EntitySchema,
+    row: &mut [Value],
+    body: &Map<String, Json>,
+    inserting: bool,
+) -> Result<(), WriteError> {
+    for (name, json) in body {
+        if name.starts_with('@') {
+            continue;
+        }
+        let i = schema
+            .index_of(name)
+            .ok_or_else(|| WriteError::UnknownProperty(name.clone()))?;
+        let field = &schema.fields[i];
+        let read_only = matches!(field.role, Role::ModifiedAt | Role::RowVersion)
+            || (!inserting && (field.role == Role::SystemId || schema.key.contains(&field.name)));
+        if read_only {
+            let new = from_json(field, json)?;
+            if new == row[i] {
+                continue;
+            }
+            return Err(WriteError::Invalid(format!(
+                "The property '{name}' is read-only."
+            )));
+        }
+        row[i] = from_json(field, json)?;
+    }
+    Ok(())
+}
+
+/// Optimistic concurrency: the client's ETag must be the row's current one (or `*`).
+fn check(version: Option<i64>, if_match: &IfMatch) -> Result<(), WriteError> {
+    match if_match {
+        IfMatch::Any => Ok(()),
+        IfMatch::Tag(tag) if version.is_some_and(|v| etag(v) == *tag) => Ok(()),
+        IfMatch::Tag(_) => Err(WriteError::Stale),
+    }
+}
+
+impl Store {
+    /// POST: a new row from `body`; missing key parts come from the entity's number sequence
+    /// (as BC's number series would), GUID keys and SystemIds are generated.
+    pub fn insert_json(
+        &mut self,
+        entity: &str,
+        body: &Map<String, Json>,
+        undo: &mut UndoLog,
+    ) -> Result<Row, WriteError> {
+        let t = self.table_index(entity).ok_or(WriteError::UnknownEntity)?;
+        let table = &self.tables[t];
+        let schema = table.schema;
+        let seq = table.next_seq;
+        let mut row: Vec<Value> = schema.fields.iter().map(blank).collect();
+        let numbered = table.generator.key(seq);
+        for (&i, v) in table.key_idx.iter().zip(numbered.iter()) {
+            row[i] = v.clone();
+        }
+        if let Some(i) = self.id_index(t) {
+            row[i] = Value::Guid(self.id_rng.uuid());
+        }
+        apply(schema, &mut row, body, true)?;
+        let key = self.tables[t].key_of(&row);
+        if self.tables[t].rows.contains_key(&key) {
+            return Err(WriteError::Exists);
+        }
+        if key == numbered {
+            self.tables[t].next_seq += 1;
+        }
+        undo.entries.push((schema.name, key, None));
+        let at = self.now();
+        let row = self.stamp(t, row, at);
+        self.tables[t].publish(row.clone());
+        Ok(row)
+    }
+
+    /// PATCH: changes the given properties of the row with `key`, if `if_match` still holds.
+    pub fn patch_json(
+        &mut self,
+        entity: &str,
+        key: &[Value],
+        if_match: &IfMatch,
+        body: &Map<String, Json>,
+        undo: &mut UndoLog,
+    ) -> Result<Row, WriteError> {
+        let t = self.table_index(entity).ok_or(WriteError::UnknownEntity)?;
+        let table = &self.tables[t];
+        let current = table.rows.get(key).ok_or(WriteError::NotFound)?.clone();
+        check(table.version_of(&current), if_match)?;
+        let mut row = current.to_vec();
+        apply(table.schema, &mut row, body, false)?;
+        undo.entries
+            .push((table.schema.name, key.to_vec(), Some(current)));
+        let at = self.now();
+        let row = self.stamp(t, row, at);
+        self.tables[t].publish(row.clone());
+        Ok(row)
+    }
+
+    /// DELETE: removes the row with `key`, if `if_match` still holds.
+    pub fn delete_json(
+        &mut self,
+        entity: &str,
+        key: &[Value],
+        if_match: &IfMatch,
+        undo: &mut UndoLog,
+    ) -> Result<(), WriteError> {
+        let t = self.table_index(entity).ok_or(WriteError::UnknownEntity)?;
+        let table = &self.tables[t];
+        let current = table.rows.get(key).ok_or(WriteError::NotFound)?.clone();
+        check(table.version_of(&current), if_match)?;
+        let name = table.schema.name;
+        self.tables[t].remove(key);
+        undo.entries.push((name, key.to_vec(), Some(current)));
+        Ok(())
+    }
+
+    /// Puts back every row an aborted batch changed, newest change first.
+    pub fn undo(&mut self, undo: UndoLog) {
+        for (entity, key, before) in undo.entries.into_iter().rev() {
+            let Some(t) = self.table_index(entity) else {
+                continue;
+            };
+            self.tables[t].remove(&key);
+            if let Some(row) = before {
+                self.tables[t].publish(row);
+            }
+        }
+    }
+}
