@@ -345,3 +345,37 @@ pub fn text(value: &Value) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+/// Every log line of this test process from the first call on (debug level), so a test can prove no
+/// token reaches a log. Installed once, as the global subscriber; returns a reader of the buffer.
+pub fn captured_logs() -> impl Fn() -> String {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let buffer = LOGS
+        .get_or_init(|| {
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            let sink = buffer.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "debug,hyper=info,hyper_util=info,h2=info,rustls=info",
+                ))
+                .with_writer(move || Sink(sink.clone()))
+                .finish();
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            buffer
+        })
+        .clone();
+    move || String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+}

@@ -2,6 +2,8 @@
 //! the real worker. One test binary, like zero2prod's `tests/api`.
 
 mod apply;
+mod auth;
+mod check;
 mod discover;
 mod helpers;
 mod odata;
