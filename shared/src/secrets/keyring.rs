@@ -155,3 +155,47 @@ fn read_key_file(path: &Path) -> Result<Vec<MasterKey>, SecretsError> {
         .map(|line| MasterKey::from_base64(line, &name))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_file_holds_the_current_key_then_older_ones() {
+        let current = generate_key();
+        let older = generate_key();
+        let dir = std::env::temp_dir().join(format!("ferry-keyring-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("master.key");
+        std::fs::write(
+            &file,
+            format!(
+                "# current first\n{}\n\n{}\n",
+                current.expose_secret(),
+                older.expose_secret()
+            ),
+        )
+        .unwrap();
+        let settings = SecretsSettings {
+            key_file: Some(file.clone()),
+            ..SecretsSettings::default()
+        };
+        let ring = Keyring::load(&settings).unwrap();
+        let expected = MasterKey::from_base64(current.expose_secret(), "t").unwrap();
+        let old = MasterKey::from_base64(older.expose_secret(), "t").unwrap();
+        assert_eq!(ring.current().id(), expected.id());
+        assert!(ring.get(old.id()).is_some());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_bad_key_names_where_it_came_from_but_not_its_value() {
+        let settings = SecretsSettings {
+            master_key: Some("c2hvcnQ=".into()),
+            ..SecretsSettings::default()
+        };
+        let err = Keyring::load(&settings).unwrap_err().to_string();
+        assert!(err.contains("secrets.master_key"), "{err}");
+        assert!(!err.contains("c2hvcnQ="), "{err}");
+    }
+}
