@@ -1,103 +1,116 @@
-//! The scheduler: enqueues integrations that have a `schedule` on their cron (with seconds), in UTC.
-//! A tick is a run row unique per (integration, scheduled time), so a tick is never enqueued twice.
+//! Cron ticks: integrations with a `schedule` (cron with seconds, UTC) get a run per tick. A tick is a
+//! run row unique per (integration, scheduled time). Ticks missed while no scheduler led (downtime, a
+//! slow loop) collapse into one catch-up run for the latest of them, not a burst.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use ferry_shared::definitions::IntegrationDef;
-use ferry_shared::queue;
-use ferry_shared::runs::{self, Mode, Trigger};
-use ferry_shared::settings::Settings;
-use ferry_shared::storage;
-use ferry_shared::storage::entities::integration;
-use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
-use tracing::{info, warn};
+use ferry_shared::dispatch::dispatch;
+use ferry_shared::queue::SyncStorage;
+use ferry_shared::runs::{Mode, NewRun, Trigger};
+use ferry_shared::storage::entities::{integration, run};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tracing::info;
 
-/// A schedule being followed and its next tick.
+/// Bounds the walk over fire times after a long downtime with a very frequent schedule.
+const MAX_FIRES_WALKED: usize = 100_000;
+
+/// A schedule being followed and the last tick handled.
 #[derive(Debug)]
-struct Due {
+struct Followed {
     expression: String,
     schedule: cron::Schedule,
-    next: DateTime<Utc>,
+    last: DateTime<Utc>,
 }
 
-/// Runs until `shutdown` completes.
-pub async fn run(settings: &Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let db = storage::connect(&settings.database).await?;
-    let mut queue = queue::storage(&settings.queue, settings.worker.lease() / 3).await?;
-    let mut due: HashMap<String, Due> = HashMap::new();
-    let mut tick = tokio::time::interval(settings.scheduler.tick());
-    tokio::pin!(shutdown);
-    info!("scheduler started");
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = step(&db, &mut queue, &mut due, Utc::now()).await {
-            warn!(error = %e, "scheduler step failed; retrying next tick");
-        }
+/// The leader's cron state. Rebuilt from the database whenever leadership is (re)gained.
+#[derive(Debug, Default)]
+pub struct Cron {
+    followed: HashMap<String, Followed>,
+}
+
+impl Cron {
+    /// Forgets everything; the next step re-reads the last ticks from the database.
+    pub fn reset(&mut self) {
+        self.followed.clear();
     }
-    info!("scheduler stopped");
-    Ok(())
+
+    /// Follows schedule changes and enqueues what is due at `now`.
+    pub async fn step(
+        &mut self,
+        db: &DatabaseConnection,
+        queue: &mut SyncStorage,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let schedules = current_schedules(db).await?;
+        self.followed.retain(|name, _| schedules.contains_key(name));
+        for (name, expression) in schedules {
+            if self
+                .followed
+                .get(&name)
+                .is_none_or(|f| f.expression != expression)
+            {
+                let Ok(schedule) = cron::Schedule::from_str(&expression) else {
+                    continue;
+                };
+                let last = last_tick(db, &name).await?.unwrap_or(now);
+                self.followed.insert(
+                    name.clone(),
+                    Followed {
+                        expression,
+                        schedule,
+                        last,
+                    },
+                );
+            }
+            let Some(followed) = self.followed.get_mut(&name) else {
+                continue;
+            };
+            let Some(tick) = latest_fire(&followed.schedule, followed.last, now) else {
+                continue;
+            };
+            let new = NewRun {
+                integration: name.clone(),
+                mode: Mode::Incremental,
+                trigger: Trigger::Schedule,
+                scheduled_for: Some(tick.fixed_offset()),
+                callback_url: None,
+            };
+            let enqueued = dispatch(db, queue, &new).await?;
+            followed.last = tick;
+            if enqueued.created {
+                info!(integration = %name, run_id = enqueued.run_id, %tick, "scheduled run enqueued");
+            }
+        }
+        Ok(())
+    }
 }
 
-/// One pass: follow schedule changes, enqueue what is due.
-async fn step(
-    db: &DatabaseConnection,
-    queue: &mut queue::SyncStorage,
-    due: &mut HashMap<String, Due>,
+/// The latest fire time in `(after, now]`, if any.
+fn latest_fire(
+    schedule: &cron::Schedule,
+    after: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let schedules = current_schedules(db).await?;
-    due.retain(|name, _| schedules.contains_key(name));
-    for (name, expression) in schedules {
-        let entry = due.get(&name);
-        if entry.is_none_or(|d| d.expression != expression) {
-            let Ok(schedule) = cron::Schedule::from_str(&expression) else {
-                continue;
-            };
-            let Some(next) = schedule.after(&now).next() else {
-                continue;
-            };
-            due.insert(
-                name.clone(),
-                Due {
-                    expression,
-                    schedule,
-                    next,
-                },
-            );
-            continue;
-        }
-        let Some(entry) = due.get_mut(&name) else {
-            continue;
-        };
-        if entry.next > now {
-            continue;
-        }
-        let tick = entry.next;
-        entry.next = entry
-            .schedule
-            .after(&now)
-            .next()
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let enqueued = runs::enqueue(
-            db,
-            &name,
-            Mode::Incremental,
-            Trigger::Schedule,
-            Some(tick.fixed_offset()),
-        )
-        .await?;
-        if enqueued.created {
-            queue::push(queue, enqueued.run_id, None).await?;
-            info!(integration = %name, run_id = enqueued.run_id, %tick, "scheduled run enqueued");
-        }
-    }
-    Ok(())
+) -> Option<DateTime<Utc>> {
+    schedule
+        .after(&after)
+        .take(MAX_FIRES_WALKED)
+        .take_while(|t| *t <= now)
+        .last()
+}
+
+/// The latest tick already enqueued for an integration (by any scheduler, ever).
+async fn last_tick(db: &DatabaseConnection, name: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    Ok(run::Entity::find()
+        .filter(run::Column::Integration.eq(name))
+        .filter(run::Column::ScheduledFor.is_not_null())
+        .order_by_desc(run::Column::ScheduledFor)
+        .one(db)
+        .await?
+        .and_then(|r| r.scheduled_for)
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// The schedule of the current version of every integration that has one.
@@ -115,4 +128,26 @@ async fn current_schedules(db: &DatabaseConnection) -> anyhow::Result<HashMap<St
         .into_iter()
         .filter_map(|(name, schedule)| schedule.map(|s| (name, s)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missed_ticks_collapse_into_the_latest() {
+        let schedule = cron::Schedule::from_str("0 */5 * * * *").unwrap();
+        let after = "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let now = "2026-01-01T01:02:00Z".parse::<DateTime<Utc>>().unwrap();
+        let tick = latest_fire(&schedule, after, now).unwrap();
+        assert_eq!(
+            tick,
+            "2026-01-01T01:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            latest_fire(&schedule, tick, now),
+            None,
+            "nothing due until 01:05"
+        );
+    }
 }

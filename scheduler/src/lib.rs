@@ -1,5 +1,11 @@
 //! `ferry`: Ferry's control plane and command line. Each command is a library function first, so the
 //! HTTP API and tests call the same code the CLI does.
 
+pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod cron_loop;
+pub mod depth;
+pub mod leader;
+pub mod reconciler;
+pub mod service;

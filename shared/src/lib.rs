@@ -4,8 +4,10 @@
 //! its checkpoint), driven by `sync`. Runs and their state machine live in `runs`; jobs in `queue`.
 
 pub mod auth;
+pub mod callback;
 pub mod checkpoint;
 pub mod definitions;
+pub mod dispatch;
 pub mod drift;
 pub mod mapping;
 pub mod odata;

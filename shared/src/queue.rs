@@ -57,7 +57,14 @@ pub async fn push(
 ) -> Result<(), QueueError> {
     let mut task = TaskBuilder::new(SyncJob { run_id });
     if let Some(delay) = delay {
-        task = task.run_after(delay);
+        // apalis schedules in whole seconds; round up so the job never arrives before it is due.
+        let due = std::time::SystemTime::now() + delay;
+        let seconds = due
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64()
+            .ceil() as u64;
+        task = task.run_at_timestamp(seconds);
     }
     storage
         .push_task(task.build())

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// The defaults ship inside the binaries so `ferry` runs from any folder.
@@ -17,6 +18,9 @@ pub struct Settings {
     pub queue: QueueSettings,
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
+    pub retry: RetrySettings,
+    pub api: ApiSettings,
+    pub retention: RetentionSettings,
     pub log: LogSettings,
     /// Absent from the defaults on purpose: the master key comes from the environment or a key file.
     #[serde(default)]
@@ -47,12 +51,42 @@ pub struct WorkerSettings {
     pub lease_secs: u64,
     pub poll_interval_ms: u64,
     pub page_size: u32,
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerSettings {
     pub tick_ms: u64,
+    pub reconcile_secs: u64,
+    pub requeue_after_secs: u64,
+    pub leader_lease_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    pub max_attempts: i32,
+    pub base_ms: u64,
+    pub max_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    pub listen: String,
+    /// Bearer token for `/api/v1/*`; a secret, so never printed.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    #[serde(default)]
+    pub callback_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub runs_days: u64,
+    pub jobs_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,11 +155,23 @@ impl WorkerSettings {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
 }
 
 impl SchedulerSettings {
     pub fn tick(&self) -> Duration {
         Duration::from_millis(self.tick_ms)
+    }
+    pub fn reconcile(&self) -> Duration {
+        Duration::from_secs(self.reconcile_secs)
+    }
+    pub fn requeue_after(&self) -> Duration {
+        Duration::from_secs(self.requeue_after_secs)
+    }
+    pub fn leader_lease(&self) -> Duration {
+        Duration::from_secs(self.leader_lease_secs)
     }
 }
 

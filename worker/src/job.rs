@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use ferry_shared::queue::{self, SyncJob, SyncStorage};
+use ferry_shared::queue::{self, SyncJob};
 use ferry_shared::runs::Claim;
 use ferry_shared::sync::{SyncContext, execute};
 use futures::FutureExt;
@@ -21,8 +21,6 @@ pub(crate) struct WorkerState {
     pub sync: SyncContext,
     /// This worker's lease owner name.
     pub owner: String,
-    /// For handing a job back when its integration is busy.
-    pub requeue: SyncStorage,
 }
 
 /// Runs the job inside `catch_unwind`, so a panic fails one run, not the worker (a panicked run keeps
@@ -44,9 +42,20 @@ async fn handle(job: SyncJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDy
         match execute(&state.sync, job.run_id, &state.owner).await {
             Ok(Claim::Claimed(..)) => info!("run finished"),
             Ok(Claim::NotQueued) => info!("run is not queued (duplicate job); dropped"),
+            Ok(Claim::NotYet(due)) => {
+                let wait = (due.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or_default();
+                info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "run not due yet; job pushed for its retry time"
+                );
+                let mut requeue = state.sync.queue.clone();
+                queue::push(&mut requeue, job.run_id, Some(wait)).await?;
+            }
             Ok(Claim::Busy) => {
                 info!("integration busy; job handed back");
-                let mut requeue = state.requeue.clone();
+                let mut requeue = state.sync.queue.clone();
                 queue::push(&mut requeue, job.run_id, Some(BUSY_RETRY)).await?;
             }
             Err(e) => warn!(error = %e, "run could not be executed"),

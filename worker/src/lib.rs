@@ -9,13 +9,18 @@ use std::sync::Arc;
 
 use apalis::prelude::*;
 use ferry_shared::queue;
+use ferry_shared::secrets::Credentials;
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
-use ferry_shared::sync::SyncContext;
+use ferry_shared::sync::{MetadataCache, SyncContext};
+use tokio_util::sync::CancellationToken;
 
 pub use name::worker_name;
 
-/// Runs workers until `shutdown` completes; in-flight runs finish their page and commit first.
+/// Runs workers until `shutdown` completes. Then no new job is taken, each run in hand stops after its
+/// current page (committed with its checkpoint) and is handed back to the queue, and the process returns
+/// within `worker.shutdown_grace_secs`; a run still busy after that keeps its lease until it expires and
+/// the reconciler gives it to another worker.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -23,12 +28,26 @@ pub async fn run(
     let db = storage::connect(&settings.database).await?;
     let heartbeat = settings.worker.lease() / 3;
     let backend = queue::storage(&settings.queue, heartbeat).await?;
-    let requeue = backend.clone();
     let name = worker_name();
+    let stopping = CancellationToken::new();
+    let credentials = Credentials::new(db.clone(), &settings.secrets)?;
     let state = Arc::new(job::WorkerState {
-        sync: SyncContext::new(db, ferry_shared::odata::client::http_client(), &settings)?,
+        sync: SyncContext {
+            db,
+            http: ferry_shared::odata::client::http_client(),
+            settings: settings.worker.clone(),
+            credentials,
+            metadata: MetadataCache::default(),
+            retry: settings.retry.clone(),
+            queue: backend.clone(),
+            stopping: stopping.clone(),
+            callback_secret: settings
+                .api
+                .callback_secret
+                .clone()
+                .or_else(|| settings.api.token.clone()),
+        },
         owner: name.clone(),
-        requeue,
     });
     tracing::info!(worker = %name, queue = %queue::queue_name(&settings.queue), "worker started");
     let worker = WorkerBuilder::new(name.as_str())
@@ -36,12 +55,19 @@ pub async fn run(
         .concurrency(settings.worker.concurrency.max(1))
         .data(state)
         .build(job::sync);
-    worker
-        .run_until(async move {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await?;
+    let signalled = stopping.clone();
+    let working = worker.run_until(async move {
+        shutdown.await;
+        signalled.cancel();
+        Ok::<(), std::io::Error>(())
+    });
+    let grace = settings.worker.shutdown_grace();
+    tokio::select! {
+        result = working => result?,
+        _ = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(worker = %name, "grace period over; leaving runs to lease expiry");
+        }
+    }
     tracing::info!(worker = %name, "worker stopped");
     Ok(())
 }

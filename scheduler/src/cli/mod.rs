@@ -6,6 +6,7 @@ mod check;
 mod connection;
 mod discover;
 mod keys;
+mod queue;
 mod run;
 mod runs;
 
@@ -52,8 +53,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Enqueue scheduled integrations on their cron schedules until stopped.
+    /// Serve the API and, when leading, enqueue cron ticks and recover lost runs, until stopped.
     Scheduler,
+    /// Execute runs from the queue in this process (the same as `ferry-worker`), until stopped.
+    Worker,
+    /// Queue depth: runs queued, retrying, running and dead per integration, workers alive.
+    Queue {
+        /// One JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sign in to a connection (device code) or show who is signed in where.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -138,9 +147,13 @@ pub async fn main(args: Args) -> ExitCode {
             limit,
             json,
         } => runs::command(&settings, integration.as_deref(), limit, json).await,
-        Command::Scheduler => crate::cron_loop::run(&settings, ferry_shared::shutdown::signal())
+        Command::Scheduler => crate::service::run(settings, ferry_shared::shutdown::signal())
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Worker => ferry_worker::run(settings, ferry_shared::shutdown::signal())
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Queue { json } => queue::command(&settings, json).await,
         Command::Auth(AuthCommand::Login { connection }) => {
             auth::login(&settings, &connection).await
         }

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args as ClapArgs;
+use ferry_shared::dispatch::dispatch;
 use ferry_shared::queue;
-use ferry_shared::runs::{self, Mode, RunState, RunSummary, Trigger};
+use ferry_shared::runs::{self, Mode, NewRun, RunState, RunSummary};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
 use sea_orm::DatabaseConnection;
@@ -36,9 +37,8 @@ pub async fn trigger(
     integration: &str,
     mode: Mode,
 ) -> anyhow::Result<i64> {
-    let enqueued = runs::enqueue(db, integration, mode, Trigger::Manual, None).await?;
     let mut queue = queue::storage(&settings.queue, settings.worker.lease() / 3).await?;
-    queue::push(&mut queue, enqueued.run_id, None).await?;
+    let enqueued = dispatch(db, &mut queue, &NewRun::manual(integration, mode)).await?;
     Ok(enqueued.run_id)
 }
 
@@ -58,9 +58,13 @@ pub async fn wait_for(
         }
         if tokio::time::Instant::now() >= deadline {
             anyhow::bail!(
-                "run {run_id} still {} after {}s",
+                "run {run_id} still {} after {}s (attempt {}{})",
                 run.state,
-                timeout.as_secs()
+                timeout.as_secs(),
+                run.attempt,
+                run.error
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

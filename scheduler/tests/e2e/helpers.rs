@@ -9,6 +9,7 @@ use ferry_scheduler::cli;
 use ferry_shared::runs::{Mode, RunSummary};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
+use ferry_shared::sync::SyncContext;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -32,6 +33,7 @@ pub struct TestEnv {
     pub dir: PathBuf,
     database: String,
     worker: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    schedulers: Vec<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
 }
 
 impl TestEnv {
@@ -76,6 +78,13 @@ impl TestEnv {
         settings.worker.page_size = 500;
         settings.worker.lease_secs = 30;
         settings.scheduler.tick_ms = 100;
+        settings.scheduler.reconcile_secs = 1;
+        settings.scheduler.requeue_after_secs = 2;
+        settings.scheduler.leader_lease_secs = 2;
+        settings.retry.base_ms = 100;
+        settings.retry.max_secs = 2;
+        settings.api.token = Some("test-api-token".to_string().into());
+        settings.api.callback_secret = Some("test-callback-secret".to_string().into());
         let db = storage::connect(&settings.database)
             .await
             .expect("migrations apply");
@@ -92,6 +101,7 @@ impl TestEnv {
             dir,
             database,
             worker: None,
+            schedulers: Vec::new(),
         }
     }
 
@@ -101,6 +111,55 @@ impl TestEnv {
             let _ = stopped.await;
         }));
         self.worker = Some((stop, handle));
+    }
+
+    /// Starts a `ferry scheduler` (API on a free port, cron, reconciler) and returns the API's base URL.
+    pub async fn start_scheduler(&mut self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let settings = self.settings.clone();
+        let handle = tokio::spawn(async move {
+            ferry_scheduler::service::run_with_listener(settings, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        self.schedulers.push((stop, handle));
+        url
+    }
+
+    /// Stops the schedulers started so far and waits for them to exit.
+    pub async fn stop_schedulers(&mut self) {
+        for (stop, handle) in self.schedulers.drain(..) {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+    }
+
+    /// Stops the worker, waiting (bounded) for it to exit.
+    pub async fn stop_worker(&mut self) {
+        if let Some((stop, handle)) = self.worker.take() {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(60), handle).await;
+        }
+    }
+
+    /// A worker's execution context, for driving runs by hand.
+    pub async fn sync_context(&self) -> SyncContext {
+        SyncContext {
+            db: self.db.clone(),
+            http: ferry_shared::odata::client::http_client(),
+            settings: self.settings.worker.clone(),
+            retry: self.settings.retry.clone(),
+            queue: ferry_shared::queue::storage(&self.settings.queue, Duration::from_secs(10))
+                .await
+                .unwrap(),
+            stopping: Default::default(),
+            callback_secret: self.settings.api.callback_secret.clone(),
+            credentials: self.credentials(),
+            metadata: Default::default(),
+        }
     }
 
     /// Writes the DESIGN §4 definitions (client credentials, `create = true`) for this sandbox.
@@ -250,10 +309,8 @@ impl TestEnv {
 
     /// Stops the worker and sandbox, drops the database and the queue's keys.
     pub async fn finish(mut self) {
-        if let Some((stop, handle)) = self.worker.take() {
-            let _ = stop.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-        }
+        self.stop_schedulers().await;
+        self.stop_worker().await;
         self.db.clone().close().await.ok();
         let admin = Database::connect(admin_url()).await.unwrap();
         admin
@@ -343,6 +400,64 @@ pub fn text(value: &Value) -> Option<String> {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
+    }
+}
+
+/// Target columns (as SQL) and the source field each must equal, with how the source value is compared.
+const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
+    ("bc_no", "No"),
+    ("bc_id", "id"),
+    ("name", "Name"),
+    ("email", "Email"),
+    ("address", "Address"),
+    ("address2", "Address2"),
+    ("city", "City"),
+    ("state", "State"),
+    ("post_code", "PostCode"),
+    ("country", "CountryRegionCode"),
+    ("phone", "PhoneNo"),
+    ("home_page", "HomePage"),
+    ("primary_contact_no", "PrimaryContacNo"),
+    (
+        "(extract(epoch from modified_at) * 1000)::bigint",
+        "SystemModifiedAt",
+    ),
+    ("row_version", "RowVersionNumber"),
+    ("origin", "-"),
+];
+
+/// The source value as the target should hold it: e-mail lower-cased by its transform, time stamps in
+/// epoch milliseconds, the constant `origin`.
+fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<String> {
+    match field {
+        "-" => Some("bc".into()),
+        "Email" => text(&row[field]).map(|s| s.to_lowercase()),
+        "id" => text(&row[field]).map(|s| s.to_lowercase()),
+        "SystemModifiedAt" => text(&row[field]).map(|s| {
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .unwrap()
+                .timestamp_millis()
+                .to_string()
+        }),
+        _ => text(&row[field]),
+    }
+}
+
+/// Asserts the `customer` table equals the sandbox's RescoCustomer rows, field by field.
+pub async fn assert_customers_equal_source(env: &TestEnv) {
+    let columns: Vec<&str> = CUSTOMER_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let target = env.table("customer", &columns, "bc_no").await;
+    let source = env.sandbox.rows("RescoCustomer");
+    assert_eq!(target.len(), source.len(), "row count");
+    for (got, row) in target.iter().zip(&source) {
+        for (i, (column, field)) in CUSTOMER_COLUMNS.iter().enumerate() {
+            assert_eq!(
+                got[i],
+                expected(field, row),
+                "column {column} of {:?}",
+                row["No"]
+            );
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use ferry_shared::runs;
-use tokio::sync::oneshot;
 
 use crate::helpers::TestEnv;
 
@@ -17,14 +16,8 @@ async fn scheduled_integrations_run_on_their_cron() {
     );
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let settings = env.settings.clone();
-    let scheduler = tokio::spawn(async move {
-        ferry_scheduler::cron_loop::run(&settings, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let mut env = env;
+    env.start_scheduler().await;
 
     // Bounded wait for the first scheduled run to finish.
     let mut finished = None;
@@ -39,8 +32,7 @@ async fn scheduled_integrations_run_on_their_cron() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = stop.send(());
-    scheduler.await.unwrap().unwrap();
+    env.stop_schedulers().await;
 
     let run = finished.expect("a scheduled run succeeded within 30 s");
     assert_eq!(run.inserted, 120);

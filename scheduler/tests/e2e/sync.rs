@@ -2,68 +2,9 @@
 
 use ferry_shared::queue;
 use ferry_shared::runs::{Claim, Mode};
-use ferry_shared::sync::{SyncContext, execute};
-use serde_json::Value;
+use ferry_shared::sync::execute;
 
-use crate::helpers::{TestEnv, text};
-
-/// Target columns (as SQL) and the source field each must equal, with how the source value is compared.
-const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
-    ("bc_no", "No"),
-    ("bc_id", "id"),
-    ("name", "Name"),
-    ("email", "Email"),
-    ("address", "Address"),
-    ("address2", "Address2"),
-    ("city", "City"),
-    ("state", "State"),
-    ("post_code", "PostCode"),
-    ("country", "CountryRegionCode"),
-    ("phone", "PhoneNo"),
-    ("home_page", "HomePage"),
-    ("primary_contact_no", "PrimaryContacNo"),
-    (
-        "(extract(epoch from modified_at) * 1000)::bigint",
-        "SystemModifiedAt",
-    ),
-    ("row_version", "RowVersionNumber"),
-    ("origin", "-"),
-];
-
-/// The source value as the target should hold it: e-mail lower-cased by its transform, time stamps in
-/// epoch milliseconds, the constant `origin`.
-fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<String> {
-    match field {
-        "-" => Some("bc".into()),
-        "Email" => text(&row[field]).map(|s| s.to_lowercase()),
-        "id" => text(&row[field]).map(|s| s.to_lowercase()),
-        "SystemModifiedAt" => text(&row[field]).map(|s| {
-            chrono::DateTime::parse_from_rfc3339(&s)
-                .unwrap()
-                .timestamp_millis()
-                .to_string()
-        }),
-        _ => text(&row[field]),
-    }
-}
-
-/// Asserts the `customer` table equals the sandbox's RescoCustomer rows, field by field.
-async fn assert_target_equals_source(env: &TestEnv) {
-    let columns: Vec<&str> = CUSTOMER_COLUMNS.iter().map(|(c, _)| *c).collect();
-    let target = env.table("customer", &columns, "bc_no").await;
-    let source = env.sandbox.rows("RescoCustomer");
-    assert_eq!(target.len(), source.len(), "row count");
-    for (got, row) in target.iter().zip(&source) {
-        for (i, (column, field)) in CUSTOMER_COLUMNS.iter().enumerate() {
-            assert_eq!(
-                got[i],
-                expected(field, row),
-                "column {column} of {:?}",
-                row["No"]
-            );
-        }
-    }
-}
+use crate::helpers::{TestEnv, assert_customers_equal_source};
 
 #[tokio::test]
 async fn full_import_equals_the_source_field_by_field() {
@@ -88,7 +29,7 @@ async fn full_import_equals_the_source_field_by_field() {
         run.checkpoint_after,
         Some(serde_json::json!({"kind": "version", "value": max_version}))
     );
-    assert_target_equals_source(&env).await;
+    assert_customers_equal_source(&env).await;
     env.finish().await;
 }
 
@@ -107,7 +48,7 @@ async fn second_run_writes_exactly_the_changed_rows() {
     assert_eq!((second.inserted, second.updated), (7, 100));
     assert_eq!(second.rows_read, 107, "only the delta is read");
     assert_eq!(second.checkpoint_before, first.checkpoint_after);
-    assert_target_equals_source(&env).await;
+    assert_customers_equal_source(&env).await;
 
     // Nothing changed since: an empty run that keeps its checkpoint.
     let third = env.run("customers", Mode::Incremental).await;
@@ -140,12 +81,7 @@ async fn a_duplicated_job_applies_once() {
     env.mutate("RescoCustomer", 0, 10, 0);
 
     // A redelivered job for the finished run, executed directly: the claim refuses it.
-    let ctx = SyncContext::new(
-        env.db.clone(),
-        ferry_shared::odata::client::http_client(),
-        &env.settings,
-    )
-    .unwrap();
+    let ctx = env.sync_context().await;
     let claim = execute(&ctx, run.run_id, "another-worker").await.unwrap();
     assert!(matches!(claim, Claim::NotQueued), "{claim:?}");
 
@@ -169,7 +105,7 @@ async fn a_duplicated_job_applies_once() {
         next.updated, 10,
         "the ten changes were applied once, by the next run"
     );
-    assert_target_equals_source(&env).await;
+    assert_customers_equal_source(&env).await;
     env.finish().await;
 }
 

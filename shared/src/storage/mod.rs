@@ -36,3 +36,56 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .map_err(StorageError::Migrate)?;
     Ok(db)
 }
+
+/// A statement with `?` placeholders, written as the backend wants them (`$1, $2, …` on Postgres).
+/// Ferry's SQL never has a `?` inside a literal; values always travel as parameters.
+pub fn statement(
+    backend: sea_orm::DbBackend,
+    text: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    let text = if backend == sea_orm::DbBackend::Postgres {
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut n = 0;
+        for c in text.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, text, values)
+}
+
+/// Whether a database error is worth retrying from the checkpoint: the connection or pool failed, the
+/// server is shutting down, or a transaction lost a serialization race. Everything else (a constraint,
+/// bad SQL, a type error) will fail the same way again.
+pub fn is_retriable(error: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08")
+                        || matches!(
+                            code.as_ref(),
+                            "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+                        )
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}

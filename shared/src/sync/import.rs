@@ -1,123 +1,22 @@
 //! The incremental import: rows with a version above the checkpoint, in version order, so each committed
 //! page's highest version is a safe place to resume from.
 
-use std::time::Duration;
-
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::info;
 
+use super::error::SyncError;
+use super::execute::SyncContext;
 use crate::checkpoint::Checkpoint;
-use crate::definitions::{ApplyError, IntegrationDef, load_connection};
+use crate::definitions::{IntegrationDef, load_connection};
 use crate::drift::check_source;
 use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::{Page, SourceError};
 use crate::odata::query::Query;
-use crate::runs::{self, Claim, Lease, Mode, Outcome, RunError};
-use crate::secrets::{Credentials, SecretsError};
-use crate::settings::{Settings, WorkerSettings};
+use crate::runs::{Lease, Mode, RunError};
 use crate::source::Source;
 use crate::storage::entities::{checkpoint, integration};
-use crate::sync::MetadataCache;
 use crate::target::{PageWrite, create_table, write_page};
-
-/// What a worker needs to execute runs; built once per process.
-#[derive(Debug, Clone)]
-pub struct SyncContext {
-    pub db: DatabaseConnection,
-    pub http: reqwest::Client,
-    pub settings: WorkerSettings,
-    /// Stored client secrets and sign-ins, and the master key to open them.
-    pub credentials: Credentials,
-    pub metadata: MetadataCache,
-}
-
-impl SyncContext {
-    /// Built once per worker process. Fails only on a malformed master key; a missing one fails just
-    /// the runs that need a stored secret.
-    pub fn new(
-        db: DatabaseConnection,
-        http: reqwest::Client,
-        settings: &Settings,
-    ) -> Result<SyncContext, SecretsError> {
-        Ok(SyncContext {
-            credentials: Credentials::new(db.clone(), &settings.secrets)?,
-            db,
-            http,
-            settings: settings.worker.clone(),
-            metadata: MetadataCache::default(),
-        })
-    }
-}
-
-/// Why a run failed. Each says what to fix; none carries a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error(transparent)]
-    Drift(#[from] DriftError),
-    #[error(transparent)]
-    Run(#[from] RunError),
-    #[error("definition: {0}")]
-    Definition(String),
-    #[error("creating target table failed: {0}")]
-    Table(sea_orm::DbErr),
-}
-
-impl From<ApplyError> for SyncError {
-    fn from(e: ApplyError) -> SyncError {
-        SyncError::Definition(e.to_string())
-    }
-}
-
-/// Claims and executes run `run_id` as `owner`. Returns the claim's outcome: a duplicate job, or a run
-/// of a busy integration, does nothing.
-pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Claim, RunError> {
-    let claim = runs::claim(&ctx.db, run_id, owner, ctx.settings.lease()).await?;
-    let Claim::Claimed(claimed) = &claim else {
-        return Ok(claim);
-    };
-    let (lease, run) = &**claimed;
-    let mode = if run.mode == "full" {
-        Mode::Full
-    } else {
-        Mode::Incremental
-    };
-    let renewer = spawn_renewer(ctx.db.clone(), lease.clone());
-    let result = import(ctx, lease, &run.integration, run.definition_version, mode).await;
-    renewer.abort();
-    let outcome = match result {
-        Ok(()) => Outcome::Completed,
-        Err(SyncError::Run(RunError::LeaseLost(id))) => {
-            warn!(run_id = id, "lease lost; another worker owns the run now");
-            return Ok(claim);
-        }
-        Err(e) => {
-            warn!(run_id, error = %e, "run failed");
-            Outcome::Failed(e.to_string())
-        }
-    };
-    runs::finish(&ctx.db, lease, outcome).await?;
-    Ok(claim)
-}
-
-/// Keeps the lease alive while a page is read or written, so a slow source does not look like a dead
-/// worker.
-fn spawn_renewer(db: DatabaseConnection, lease: Lease) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let every = (lease.duration / 3).max(Duration::from_millis(100));
-        loop {
-            tokio::time::sleep(every).await;
-            if let Err(e) = runs::renew(&db, &lease).await {
-                warn!(run_id = lease.run_id, error = %e, "lease renewal failed");
-                if matches!(e, RunError::LeaseLost(_)) {
-                    return;
-                }
-            }
-        }
-    })
-}
 
 async fn definition(
     db: &DatabaseConnection,
@@ -134,7 +33,7 @@ async fn definition(
     serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
 }
 
-async fn import(
+pub(super) async fn import(
     ctx: &SyncContext,
     lease: &Lease,
     name: &str,
@@ -212,6 +111,10 @@ async fn import(
             let page = page?;
             let write = map_page(&mapping, page.rows);
             write_page(&ctx.db, lease, &mapping, write).await?;
+            // Stop between pages: what is committed stays, the next worker resumes from it.
+            if ctx.stopping.is_cancelled() {
+                return Err(SyncError::Stopped);
+            }
         }
         Ok(())
     }

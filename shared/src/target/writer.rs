@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
     TransactionTrait, Value,
@@ -12,7 +13,7 @@ use sea_orm::{
 
 use super::table::quote;
 use crate::checkpoint::Checkpoint;
-use crate::mapping::Mapping;
+use crate::mapping::{ColumnType, Mapping};
 use crate::runs::{self, Lease, RunError};
 
 /// Postgres accepts at most 65,535 bind parameters per statement; stay well below.
@@ -87,8 +88,12 @@ fn dedupe(mapping: &Mapping, rows: Vec<(String, Vec<Value>)>) -> Vec<Vec<Value>>
     unique
 }
 
-/// Multi-row `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged
-/// rows from what the statement returns.
+/// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged rows from
+/// what the statement returns (a row comes back only when it was written; `xmax = 0` marks an insert).
+///
+/// On Postgres a page is one statement over `UNNEST` of one array per column: a fixed, short statement
+/// (planned once, cached) with one parameter per column instead of one per value, which is what makes
+/// big pages cheap. Elsewhere it is a multi-row `VALUES`, chunked under the parameter limit.
 async fn upsert(
     txn: &DatabaseTransaction,
     mapping: &Mapping,
@@ -99,16 +104,23 @@ async fn upsert(
         return Ok(counts);
     }
     let backend = txn.get_database_backend();
-    let width = mapping.columns.len();
-    let chunk = (MAX_PARAMS / width).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
-        let n = batch.len() as u64;
-        let (sql, values) = upsert_sql(backend, mapping, batch);
-        let returned = txn
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+    let statements = if backend == DbBackend::Postgres {
+        vec![(rows.len() as u64, unnest_statement(mapping, rows))]
+    } else {
+        let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
+        let mut rows = rows.into_iter().peekable();
+        let mut statements = Vec::new();
+        while rows.peek().is_some() {
+            let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
+            statements.push((
+                batch.len() as u64,
+                values_statement(backend, mapping, batch),
+            ));
+        }
+        statements
+    };
+    for (n, statement) in statements {
+        let returned = txn.query_all_raw(statement).await?;
         let mut inserted = 0;
         for row in &returned {
             if row.try_get_by_index::<bool>(0)? {
@@ -122,14 +134,46 @@ async fn upsert(
     Ok(counts)
 }
 
-fn upsert_sql(
-    backend: DbBackend,
-    mapping: &Mapping,
-    batch: Vec<Vec<Value>>,
-) -> (String, Vec<Value>) {
-    let table = quote(&mapping.table);
-    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
-    let width = columns.len();
+/// The element type of a column's parameter array: base types only, so a cast never truncates
+/// (`varchar(n)` would cut silently; length is checked per record instead).
+fn array_of(ty: ColumnType) -> (ArrayType, &'static str) {
+    match ty {
+        ColumnType::Text { .. } => (ArrayType::String, "text[]"),
+        ColumnType::Int32 => (ArrayType::Int, "integer[]"),
+        ColumnType::Int64 => (ArrayType::BigInt, "bigint[]"),
+        ColumnType::Decimal => (ArrayType::Decimal, "numeric[]"),
+        ColumnType::Double => (ArrayType::Double, "float8[]"),
+        ColumnType::Bool => (ArrayType::Bool, "boolean[]"),
+        ColumnType::Date => (ArrayType::ChronoDate, "date[]"),
+        ColumnType::Timestamp => (ArrayType::ChronoDateTimeWithTimeZone, "timestamptz[]"),
+        ColumnType::Guid => (ArrayType::Uuid, "uuid[]"),
+    }
+}
+
+fn unnest_statement(mapping: &Mapping, rows: Vec<Vec<Value>>) -> Statement {
+    let width = mapping.columns.len();
+    let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
+    for row in rows {
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
+    let mut casts = Vec::with_capacity(width);
+    let mut values = Vec::with_capacity(width);
+    for (i, (column, def)) in columns.into_iter().zip(&mapping.columns).enumerate() {
+        let (array_type, cast) = array_of(def.ty);
+        casts.push(format!("${}::{cast}", i + 1));
+        values.push(Value::Array(array_type, Some(Box::new(column))));
+    }
+    let sql = insert_sql(
+        mapping,
+        &format!("SELECT * FROM UNNEST({})", casts.join(", ")),
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+fn values_statement(backend: DbBackend, mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
+    let width = mapping.columns.len();
     let mut values = Vec::with_capacity(batch.len() * width);
     let mut tuples = Vec::with_capacity(batch.len());
     for row in batch {
@@ -140,12 +184,20 @@ fn upsert_sql(
         tuples.push(format!("({})", placeholders.join(",")));
         values.extend(row);
     }
+    let sql = insert_sql(mapping, &format!("VALUES {}", tuples.join(", ")));
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed) RETURNING (xmax = 0)`.
+fn insert_sql(mapping: &Mapping, rows: &str) -> String {
+    let table = quote(&mapping.table);
+    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
     let key: Vec<&str> = mapping
         .key_columns
         .iter()
         .map(|&i| columns[i].as_str())
         .collect();
-    let others: Vec<&str> = (0..width)
+    let others: Vec<&str> = (0..columns.len())
         .filter(|i| !mapping.key_columns.contains(i))
         .map(|i| columns[i].as_str())
         .collect();
@@ -166,13 +218,11 @@ fn upsert_sql(
             incoming.join(", ")
         )
     };
-    let sql = format!(
-        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) {conflict} RETURNING (xmax = 0) AS inserted",
+    format!(
+        "INSERT INTO {table} ({}) {rows} ON CONFLICT ({}) {conflict} RETURNING (xmax = 0) AS inserted",
         columns.join(", "),
-        tuples.join(", "),
         key.join(", "),
-    );
-    (sql, values)
+    )
 }
 
 fn placeholder(backend: DbBackend, n: usize) -> String {

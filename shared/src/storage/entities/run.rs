@@ -28,6 +28,10 @@ pub struct Model {
     pub checkpoint_before: Option<String>,
     pub checkpoint_after: Option<String>,
     pub error: Option<String>,
+    pub retry_at: Option<DateTimeWithTimeZone>,
+    pub pushed_at: Option<DateTimeWithTimeZone>,
+    pub callback_url: Option<String>,
+    pub callback_status: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

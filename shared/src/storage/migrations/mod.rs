@@ -2,7 +2,8 @@
 //! add a new one to the list, never edit an applied one.
 
 mod m0001_initial;
-mod m0002_credentials;
+mod m0002_job_system;
+mod m0003_credentials;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,7 +15,8 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m0001_initial::Migration),
-            Box::new(m0002_credentials::Migration),
+            Box::new(m0002_job_system::Migration),
+            Box::new(m0003_credentials::Migration),
         ]
     }
 

@@ -1,0 +1,42 @@
+//! Bearer-token check for the protected routes, in constant time so response timing leaks nothing of
+//! the token.
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, AppState};
+
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(expected) = &state.settings.api.token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the API is locked: set api.token (FERRY__API__TOKEN) to use it",
+        ));
+    };
+    let given = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let matches: bool = given
+        .as_bytes()
+        .ct_eq(expected.expose_secret().as_bytes())
+        .into();
+    if !matches {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        ));
+    }
+    Ok(next.run(request).await)
+}

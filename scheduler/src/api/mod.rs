@@ -1,0 +1,67 @@
+//! The workflow API (axum): trigger runs and read their status, queue depth and Prometheus metrics.
+//! `/healthz` and `/readyz` are open; everything else needs `Authorization: Bearer <api.token>`.
+
+mod auth;
+mod error;
+mod health;
+mod metrics;
+mod runs;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use ferry_shared::queue::SyncStorage;
+use ferry_shared::settings::Settings;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub queue: SyncStorage,
+    pub settings: Settings,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, queue: SyncStorage, settings: Settings) -> AppState {
+        AppState {
+            db,
+            queue,
+            settings,
+        }
+    }
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/integrations/{name}/runs", post(runs::trigger))
+        .route("/api/v1/runs/{id}", get(runs::get_one))
+        .route("/api/v1/runs", get(runs::list))
+        .route("/api/v1/queue", get(runs::queue))
+        .route("/metrics", get(metrics::render))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(protected)
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// Serves until `stop` is cancelled.
+pub async fn serve(listener: TcpListener, state: AppState, stop: CancellationToken) {
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::warn!(error = %e, "API server stopped with an error");
+    }
+}

@@ -1,0 +1,146 @@
+//! The benchmark behind `ferry-bench`: every figure is measured against real PostgreSQL, Redis and the BC
+//! sandbox on this machine, each as the median of several repetitions, with the physical reference
+//! (`COPY` of the same rows into the same database) measured in the same run.
+
+mod env;
+mod measure;
+
+use clap::Parser;
+use serde::Serialize;
+
+pub use env::BenchEnv;
+
+/// Measures Ferry's full import, delta, memory and dispatch latency.
+#[derive(Debug, Parser)]
+#[command(name = "ferry-bench", version)]
+pub struct Args {
+    /// Entity sizes for the full import (RescoCustomer rows).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100_000usize, 1_000_000])]
+    pub rows: Vec<usize>,
+    /// Repetitions per figure; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Changed rows for the delta measurement.
+    #[arg(long, default_value_t = 1_000)]
+    pub delta: usize,
+    /// Samples for the dispatch latency.
+    #[arg(long, default_value_t = 50)]
+    pub samples: usize,
+    /// No-op jobs pushed for the queue throughput.
+    #[arg(long, default_value_t = 2_000)]
+    pub jobs: usize,
+    /// A PostgreSQL database where benchmark databases can be created.
+    #[arg(
+        long,
+        env = "FERRY_TEST_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    #[arg(
+        long,
+        env = "FERRY_TEST_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One size's results.
+#[derive(Debug, Serialize)]
+pub struct ImportFigures {
+    pub rows: usize,
+    pub import_rows_per_sec: f64,
+    pub copy_rows_per_sec: f64,
+    /// Ferry's import throughput as a share of COPY's.
+    pub share_of_copy: f64,
+    pub delta_ms: f64,
+    pub worker_peak_rss_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub imports: Vec<ImportFigures>,
+    pub dispatch_p50_ms: f64,
+    pub dispatch_p99_ms: f64,
+    pub noop_jobs_per_sec: f64,
+}
+
+pub async fn main(args: Args) -> anyhow::Result<()> {
+    let mut imports = Vec::new();
+    for &rows in &args.rows {
+        imports.push(measure::import(&args, rows).await?);
+    }
+    let (p50, p99, jobs) = measure::dispatch(&args).await?;
+    let report = Report {
+        machine: machine(),
+        imports,
+        dispatch_p50_ms: p50,
+        dispatch_p99_ms: p99,
+        noop_jobs_per_sec: jobs,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn print_table(report: &Report) {
+    println!("machine: {}", report.machine);
+    println!(
+        "\n{:>10} {:>14} {:>14} {:>9} {:>10} {:>14}",
+        "ROWS", "IMPORT rows/s", "COPY rows/s", "OF COPY", "DELTA ms", "WORKER RSS MB"
+    );
+    for i in &report.imports {
+        println!(
+            "{:>10} {:>14.0} {:>14.0} {:>8.0}% {:>10.0} {:>14.1}",
+            i.rows,
+            i.import_rows_per_sec,
+            i.copy_rows_per_sec,
+            i.share_of_copy * 100.0,
+            i.delta_ms,
+            i.worker_peak_rss_mb
+        );
+    }
+    println!(
+        "\ndispatch (trigger → run started): p50 {:.1} ms, p99 {:.1} ms; no-op jobs through the queue: {:.0} jobs/s",
+        report.dispatch_p50_ms, report.dispatch_p99_ms, report.noop_jobs_per_sec
+    );
+}
+
+/// CPU model and core count, for the record.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cpu}, {cores} cores")
+}
+
+/// The median of `values` (sorted in place).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The `q` quantile (0..1) of `values` (sorted in place).
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    if values.is_empty() {
+        return 0.0;
+    }
+    let at = ((values.len() - 1) as f64 * q).round() as usize;
+    values[at]
+}

@@ -1,0 +1,267 @@
+//! The workflow API: token, idempotent triggers, run status, queue depth, metrics, signed callbacks.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use ferry_shared::callback::{SIGNATURE_HEADER, signature};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::helpers::TestEnv;
+
+const TOKEN: &str = "test-api-token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_need_the_token_and_an_idempotency_key_returns_the_same_run() {
+    let mut env = TestEnv::without_worker(50, 5).await;
+    env.apply(&env.write_definitions("")).await;
+    let api = env.start_scheduler().await;
+    let http = reqwest::Client::new();
+    let trigger = format!("{api}/api/v1/integrations/customers/runs");
+
+    let anonymous = http.post(&trigger).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.json::<Value>().await.unwrap()["error"].is_string());
+    let wrong = http
+        .post(&trigger)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    let post = |key: &'static str| {
+        http.post(&trigger)
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", key)
+            .json(&json!({"mode": "full"}))
+            .send()
+    };
+    let first = post("order-42").await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again: Value = post("order-42").await.unwrap().json().await.unwrap();
+    assert_eq!(first["run_id"], again["run_id"]);
+
+    env.start_worker();
+    let run_id = first["run_id"].as_i64().unwrap();
+    let run = ferry_scheduler::cli::wait_for(&env.db, run_id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        (run.status.as_str(), run.mode.as_str()),
+        ("succeeded", "full")
+    );
+    // The key still answers with its run after the run ended.
+    let later: Value = post("order-42").await.unwrap().json().await.unwrap();
+    assert_eq!(later["run_id"], first["run_id"]);
+
+    let status: Value = http
+        .get(format!("{api}/api/v1/runs/{run_id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (status["status"].as_str(), status["inserted"].as_i64()),
+        (Some("succeeded"), Some(50))
+    );
+    let listed: Vec<Value> = http
+        .get(format!("{api}/api/v1/runs?integration=customers"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_json_4xx_never_a_500() {
+    let mut env = TestEnv::without_worker(5, 1).await;
+    env.apply(&env.write_definitions("")).await;
+    let api = env.start_scheduler().await;
+    let http = reqwest::Client::new();
+    let cases = [
+        (
+            http.post(format!("{api}/api/v1/integrations/nope/runs")),
+            404,
+        ),
+        (
+            http.post(format!("{api}/api/v1/integrations/customers/runs"))
+                .body("{not json"),
+            400,
+        ),
+        (
+            http.post(format!("{api}/api/v1/integrations/customers/runs"))
+                .json(&json!({"mode": "sideways"})),
+            400,
+        ),
+        (
+            http.post(format!("{api}/api/v1/integrations/customers/runs"))
+                .json(&json!({"callback_url": "ftp://x"})),
+            400,
+        ),
+        (http.get(format!("{api}/api/v1/runs/abc")), 400),
+        (http.get(format!("{api}/api/v1/runs/999999")), 404),
+        (http.get(format!("{api}/api/v1/runs?limit=many")), 400),
+        (http.get(format!("{api}/api/v1/nothing")), 404),
+    ];
+    for (request, expected) in cases {
+        let response = request.bearer_auth(TOKEN).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{body}");
+        assert!(body["error"].is_string(), "JSON error body: {body}");
+    }
+    assert_eq!(
+        http.get(format!("{api}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{api}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_queue_depth_describe_the_runs() {
+    let mut env = TestEnv::start(30, 3).await;
+    env.apply(&env.write_definitions("")).await;
+    let api = env.start_scheduler().await;
+    let run = env
+        .run("customers", ferry_shared::runs::Mode::Incremental)
+        .await;
+    assert_eq!(run.status, "succeeded");
+    let http = reqwest::Client::new();
+
+    assert_eq!(
+        http.get(format!("{api}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let metrics = http
+        .get(format!("{api}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "ferry_queue_depth{state=\"queued\"} 0",
+        "ferry_queue_depth{state=\"running\"} 0",
+        "ferry_runs_total{integration=\"customers\",status=\"succeeded\"} 1",
+        "ferry_rows_total{integration=\"customers\",op=\"inserted\"} 30",
+        "ferry_run_duration_seconds_count 1",
+        "ferry_workers 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line:?} in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains(
+            "ferry_integration_last_success_timestamp_seconds{integration=\"customers\"}"
+        )
+    );
+
+    let depth: Value = http
+        .get(format!("{api}/api/v1/queue"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(depth["queued"], 0);
+    assert_eq!(depth["workers"].as_array().unwrap().len(), 1);
+    assert_eq!(depth["workers"][0]["alive"], true);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_run_posts_its_signed_summary_to_the_callback() {
+    let (received, mut inbox) = mpsc::channel::<(HeaderMap, Bytes)>(4);
+    let receiver = Router::new().route(
+        "/done",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let received = received.clone();
+            async move {
+                let _ = received.send((headers, body)).await;
+                "thanks"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/done", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let mut env = TestEnv::start(40, 2).await;
+    env.apply(&env.write_definitions("")).await;
+    let api = env.start_scheduler().await;
+    let response: Value = reqwest::Client::new()
+        .post(format!("{api}/api/v1/integrations/customers/runs"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "callback_url": callback }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = response["run_id"].as_i64().unwrap();
+
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(60), inbox.recv())
+        .await
+        .expect("callback arrives")
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(summary["run_id"].as_i64(), Some(run_id));
+    assert_eq!(summary["status"], "succeeded");
+    assert_eq!(summary["inserted"], 40);
+    let secret = secrecy::SecretString::from("test-callback-secret".to_string());
+    assert_eq!(
+        headers.get(SIGNATURE_HEADER).unwrap().to_str().unwrap(),
+        signature(&secret, &body)
+    );
+    let mut status = None;
+    for _ in 0..250 {
+        status = ferry_shared::runs::get(&env.db, run_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .callback_status;
+        if status.as_deref() == Some("delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status.as_deref(), Some("delivered"));
+    server.abort();
+    env.finish().await;
+}

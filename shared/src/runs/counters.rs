@@ -1,0 +1,107 @@
+//! Cumulative counters for `/metrics`, kept in the database next to the runs they count, so they survive
+//! restarts, are shared by every scheduler replica, and only ever grow (runs themselves get pruned).
+
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::storage::entities::run;
+use crate::storage::statement;
+
+/// Upper bounds (seconds) of the run duration histogram.
+pub const DURATION_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0];
+
+/// A Prometheus label value, escaped.
+pub fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+async fn add(
+    db: &impl ConnectionTrait,
+    metric: &str,
+    labels: &str,
+    value: f64,
+) -> Result<(), DbErr> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "INSERT INTO ferry_counters (metric, labels, value) VALUES (?, ?, ?) \
+         ON CONFLICT (metric, labels) DO UPDATE SET value = ferry_counters.value + EXCLUDED.value",
+        [metric.into(), labels.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn set(
+    db: &impl ConnectionTrait,
+    metric: &str,
+    labels: &str,
+    value: f64,
+) -> Result<(), DbErr> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "INSERT INTO ferry_counters (metric, labels, value) VALUES (?, ?, ?) \
+         ON CONFLICT (metric, labels) DO UPDATE SET value = EXCLUDED.value",
+        [metric.into(), labels.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Counts a run that just reached its final state (inside the transaction that finished it).
+pub async fn count_finished(db: &impl ConnectionTrait, run: &run::Model) -> Result<(), DbErr> {
+    let integration = label(&run.integration);
+    add(
+        db,
+        "ferry_runs_total",
+        &format!(
+            "integration=\"{integration}\",status=\"{}\"",
+            label(&run.state)
+        ),
+        1.0,
+    )
+    .await?;
+    for (op, n) in [
+        ("inserted", run.inserted),
+        ("updated", run.updated),
+        ("unchanged", run.unchanged),
+        ("deleted", run.deleted),
+        ("failed", run.failed),
+    ] {
+        if n > 0 {
+            add(
+                db,
+                "ferry_rows_total",
+                &format!("integration=\"{integration}\",op=\"{op}\""),
+                n as f64,
+            )
+            .await?;
+        }
+    }
+    if let (Some(start), Some(end)) = (run.started_at, run.finished_at) {
+        let seconds = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
+        for bound in DURATION_BUCKETS.iter().filter(|b| seconds <= **b) {
+            add(
+                db,
+                "ferry_run_duration_seconds_bucket",
+                &format!("le=\"{bound}\""),
+                1.0,
+            )
+            .await?;
+        }
+        add(db, "ferry_run_duration_seconds_bucket", "le=\"+Inf\"", 1.0).await?;
+        add(db, "ferry_run_duration_seconds_sum", "", seconds).await?;
+        add(db, "ferry_run_duration_seconds_count", "", 1.0).await?;
+        if run.state == "succeeded" {
+            set(
+                db,
+                "ferry_integration_last_success_timestamp_seconds",
+                &format!("integration=\"{integration}\""),
+                end.timestamp() as f64,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

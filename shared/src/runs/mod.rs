@@ -1,0 +1,201 @@
+//! Runs and their state machine: queued → running → succeeded | partial | failed | cancelled.
+//!
+//! Every transition is one conditional UPDATE, so the database decides races: a worker *claims* a
+//! queued run (invariant 1), writes only while it holds the lease, and finishes only its own run.
+
+mod counters;
+mod lifecycle;
+mod recovery;
+
+pub use counters::{DURATION_BUCKETS, count_finished, label};
+pub use lifecycle::{
+    Claim, Enqueued, HandedBack, Lease, NewRun, Outcome, add_progress, claim, enqueue, finish,
+    hand_back, mark_pushed, record_failures, renew,
+};
+pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+
+use crate::storage::entities::run;
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Queued,
+    Running,
+    Succeeded,
+    /// Finished, but some records failed (see `ferry_run_errors`).
+    Partial,
+    Failed,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Partial => "partial",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunState> {
+        [
+            RunState::Queued,
+            RunState::Running,
+            RunState::Succeeded,
+            RunState::Partial,
+            RunState::Failed,
+            RunState::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunState::Queued | RunState::Running)
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a run reads: only what changed since the checkpoint, or everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Incremental,
+    Full,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Incremental => "incremental",
+            Mode::Full => "full",
+        }
+    }
+}
+
+/// Who asked for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Manual,
+    Schedule,
+    Api,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("no integration named {0:?} has been applied")]
+    UnknownIntegration(String),
+    #[error("run {0} is no longer ours: its lease expired and another worker took it over")]
+    LeaseLost(i64),
+    #[error("stored definition is unreadable: {0}")]
+    Definition(String),
+}
+
+pub async fn get(db: &DatabaseConnection, run_id: i64) -> Result<Option<run::Model>, RunError> {
+    Ok(run::Entity::find_by_id(run_id).one(db).await?)
+}
+
+/// Recent runs, newest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    integration: Option<&str>,
+    limit: u64,
+) -> Result<Vec<run::Model>, RunError> {
+    let mut query = run::Entity::find()
+        .order_by_desc(run::Column::Id)
+        .limit(limit);
+    if let Some(name) = integration {
+        query = query.filter(run::Column::Integration.eq(name));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// A run as operators and scripts see it (`ferry run --json`, `ferry runs --json`, the API).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub integration: String,
+    pub status: String,
+    pub mode: String,
+    pub trigger: String,
+    pub definition_version: i32,
+    pub attempt: i32,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+    pub failed: i64,
+    pub rows_read: i64,
+    pub duration_ms: Option<i64>,
+    pub queued_at: DateTime<FixedOffset>,
+    pub started_at: Option<DateTime<FixedOffset>>,
+    pub finished_at: Option<DateTime<FixedOffset>>,
+    pub checkpoint_before: Option<serde_json::Value>,
+    pub checkpoint_after: Option<serde_json::Value>,
+    pub error: Option<String>,
+    /// When a retrying run is due again.
+    pub retry_at: Option<DateTime<FixedOffset>>,
+    pub callback_status: Option<String>,
+}
+
+impl From<run::Model> for RunSummary {
+    fn from(run: run::Model) -> RunSummary {
+        let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        RunSummary {
+            run_id: run.id,
+            duration_ms: match (run.started_at, run.finished_at) {
+                (Some(start), Some(end)) => Some((end - start).num_milliseconds()),
+                _ => None,
+            },
+            integration: run.integration,
+            status: run.state,
+            mode: run.mode,
+            trigger: run.trigger,
+            definition_version: run.definition_version,
+            attempt: run.attempt,
+            inserted: run.inserted,
+            updated: run.updated,
+            unchanged: run.unchanged,
+            deleted: run.deleted,
+            failed: run.failed,
+            rows_read: run.rows_read,
+            queued_at: run.queued_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            checkpoint_before: json(run.checkpoint_before),
+            checkpoint_after: json(run.checkpoint_after),
+            error: run.error,
+            retry_at: run.retry_at,
+            callback_status: run.callback_status,
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Why a run did not complete, and whether trying again could help. Each boundary (HTTP source,
+//! database) classifies its own errors in one place; this only combines them.
+
+use std::time::Duration;
+
+use crate::definitions::ApplyError;
+use crate::mapping::DriftError;
+use crate::odata::client::SourceError;
+use crate::runs::RunError;
+
+/// Why a run failed. Each says what to fix; none carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Drift(#[from] DriftError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("definition: {0}")]
+    Definition(String),
+    #[error("creating target table failed: {0}")]
+    Table(sea_orm::DbErr),
+    /// The worker is shutting down; the committed pages stay, the rest is for another worker.
+    #[error("worker stopping")]
+    Stopped,
+}
+
+impl From<ApplyError> for SyncError {
+    fn from(e: ApplyError) -> SyncError {
+        SyncError::Definition(e.to_string())
+    }
+}
+
+impl SyncError {
+    /// Timeouts, connection errors, 408/429/5xx-busy from the source, lost database connections: the
+    /// same run may well succeed later. Refused sign-in, drift, bad definitions and 4xx will not.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            SyncError::Source(e) => e.is_retriable(),
+            SyncError::Run(RunError::Database(e)) | SyncError::Table(e) => {
+                crate::storage::is_retriable(e)
+            }
+            SyncError::Run(_) | SyncError::Drift(_) | SyncError::Definition(_) => false,
+            SyncError::Stopped => false,
+        }
+    }
+
+    /// How long the source asked us to wait (Retry-After), if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Source(SourceError::Http {
+                retry_after: Some(seconds),
+                ..
+            }) => Some(Duration::from_secs(*seconds)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! A run from claim to end: execute the import, then finish it, schedule a retry from the checkpoint,
+//! or hand it back when the worker stops; finally report status back to a workflow's callback.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::error::SyncError;
+use super::import::import;
+use super::retry::backoff;
+use crate::queue::{self, SyncStorage};
+use crate::runs::{self, Claim, HandedBack, Lease, Mode, Outcome, RunError, RunSummary};
+use crate::secrets::Credentials;
+use crate::settings::{RetrySettings, WorkerSettings};
+use crate::sync::MetadataCache;
+
+/// What a worker needs to execute runs; built once per process.
+#[derive(Debug, Clone)]
+pub struct SyncContext {
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    pub settings: WorkerSettings,
+    pub retry: RetrySettings,
+    /// For pushing the job of a run handed back or retried later.
+    pub queue: SyncStorage,
+    /// Cancelled when the worker is asked to stop: runs end after the page in hand.
+    pub stopping: CancellationToken,
+    /// Key for callback signatures.
+    pub callback_secret: Option<SecretString>,
+    /// Stored client secrets and sign-ins, and the master key to open them.
+    pub credentials: Credentials,
+    /// `$metadata` per connection, for the drift check every run starts with.
+    pub metadata: MetadataCache,
+}
+
+/// Claims and executes run `run_id` as `owner`. Returns the claim's outcome: a duplicate job, or a run
+/// of a busy integration, does nothing.
+pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Claim, RunError> {
+    let claim = runs::claim(&ctx.db, run_id, owner, ctx.settings.lease()).await?;
+    let Claim::Claimed(claimed) = &claim else {
+        return Ok(claim);
+    };
+    let (lease, run) = &**claimed;
+    let mode = if run.mode == Mode::Full.as_str() {
+        Mode::Full
+    } else {
+        Mode::Incremental
+    };
+    let renewer = spawn_renewer(ctx.db.clone(), lease.clone());
+    let result = import(ctx, lease, &run.integration, run.definition_version, mode).await;
+    renewer.abort();
+    settle(ctx, lease, run.attempt, result).await?;
+    Ok(claim)
+}
+
+/// Turns the import's result into the run's next state.
+async fn settle(
+    ctx: &SyncContext,
+    lease: &Lease,
+    attempt: i32,
+    result: Result<(), SyncError>,
+) -> Result<(), RunError> {
+    let error = match result {
+        Ok(()) => return finish(ctx, lease, Outcome::Completed).await,
+        Err(SyncError::Run(RunError::LeaseLost(id))) => {
+            warn!(run_id = id, "lease lost; another worker owns the run now");
+            return Ok(());
+        }
+        Err(error) => error,
+    };
+    if matches!(error, SyncError::Stopped) {
+        info!(
+            run_id = lease.run_id,
+            "worker stopping; run handed back at its checkpoint"
+        );
+        if runs::hand_back(&ctx.db, lease, None, None).await? == HandedBack::Requeued {
+            push(ctx, lease.run_id, None).await;
+        }
+        return Ok(());
+    }
+    if error.is_retriable() && attempt < ctx.retry.max_attempts {
+        let wait = backoff(&ctx.retry, attempt, error.retry_after());
+        warn!(run_id = lease.run_id, attempt, error = %error, wait_ms = wait.as_millis() as u64, "retrying run");
+        let at = (Utc::now() + wait).fixed_offset();
+        let message = format!("attempt {attempt}: {error}");
+        if runs::hand_back(&ctx.db, lease, Some(at), Some(message)).await? == HandedBack::Requeued {
+            push(ctx, lease.run_id, Some(wait)).await;
+        }
+        return Ok(());
+    }
+    warn!(run_id = lease.run_id, attempt, error = %error, "run failed");
+    let message = if error.is_retriable() {
+        format!("{error} (gave up after {attempt} attempts)")
+    } else {
+        error.to_string()
+    };
+    finish(ctx, lease, Outcome::Failed(message)).await
+}
+
+async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<(), RunError> {
+    let finished = runs::finish(&ctx.db, lease, outcome).await?;
+    if let Some(url) = finished.callback_url.clone() {
+        let summary = RunSummary::from(finished);
+        crate::callback::deliver(
+            &ctx.db,
+            &ctx.http,
+            &url,
+            &summary,
+            ctx.callback_secret.as_ref(),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Pushes a run's job; if the push fails the reconciler re-pushes it, since the row says `queued`.
+async fn push(ctx: &SyncContext, run_id: i64, delay: Option<Duration>) {
+    let mut queue = ctx.queue.clone();
+    match queue::push(&mut queue, run_id, delay).await {
+        Ok(()) => {
+            let _ = runs::mark_pushed(&ctx.db, run_id).await;
+        }
+        Err(e) => warn!(run_id, error = %e, "push failed; the reconciler will re-push"),
+    }
+}
+
+/// Keeps the lease alive while a page is read or written, so a slow source does not look like a dead
+/// worker.
+fn spawn_renewer(db: DatabaseConnection, lease: Lease) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = (lease.duration / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = runs::renew(&db, &lease).await {
+                warn!(run_id = lease.run_id, error = %e, "lease renewal failed");
+                if matches!(e, RunError::LeaseLost(_)) {
+                    return;
+                }
+            }
+        }
+    })
+}
