@@ -367,3 +367,38 @@ async fn an_access_token_expiring_mid_run_is_refreshed_and_the_run_goes_on() {
     );
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_endpoints_sign_in_without_microsofts_layout() {
+    let mut env = TestEnv::with_sandbox(sandbox(5, |_| {})).await;
+    let base = env.sandbox.base_url();
+    // No authority or tenant: the endpoints are named, as for any RFC 8628 provider, and the scope
+    // is taken as written (offline_access included by the operator).
+    let text = std::fs::read_to_string(device_definitions(&env))
+        .unwrap()
+        .replace(
+            &format!("authority = \"{base}\"\ntenant = \"sandbox\"\nclient_id = \"ferry-cli\""),
+            &format!(
+                "device_authorization_url = \"{base}/sandbox/oauth2/v2.0/devicecode\"\n\
+                 token_url = \"{base}/sandbox/oauth2/v2.0/token\"\nclient_id = \"ferry-cli\""
+            ),
+        )
+        .replace(
+            "scope = \"https://api.businesscentral.dynamics.com/.default\"\n\n[[integration]]\nname = \"customers_dev\"",
+            "scope = \"https://api.businesscentral.dynamics.com/.default offline_access\"\n\n[[integration]]\nname = \"customers_dev\"",
+        );
+    assert!(text.contains("device_authorization_url") && text.contains("default offline_access"));
+    let file = env.dir.join("explicit.toml");
+    std::fs::write(&file, text).unwrap();
+    env.apply(&file).await;
+    let def = connection(&env).await;
+    assert!(def.auth.tenant.is_none() && def.auth.authority.is_none());
+
+    sign_in(&env).await;
+    env.start_worker();
+    let run = env.run("customers_dev", Mode::Incremental).await;
+
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(run.inserted, 5);
+    env.finish().await;
+}

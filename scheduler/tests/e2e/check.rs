@@ -64,12 +64,26 @@ async fn a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once() {
     assert!(String::from_utf8_lossy(&all.stdout).contains("\"City\""));
 
     // The worker cached $metadata from the first run; the run still fails naming City, reading nothing.
-    let run = env.run("customers", Mode::Incremental).await;
-    assert_eq!(run.status, "failed");
-    let error = run.error.unwrap();
+    let output = env
+        .ferry(&["run", "customers", "--wait", "--json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let run: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(run["status"], "failed");
+    let error = run["error"].as_str().unwrap();
     assert!(error.contains("\"City\" not found on entity"), "{error}");
     assert!(error.contains("source.filter"), "{error}");
-    assert_eq!((run.rows_read, run.inserted, run.updated), (0, 0, 0));
+    assert_eq!(run["attempt"], 1, "drift is not retried");
+    assert_eq!(
+        (
+            run["rows_read"].as_u64(),
+            run["inserted"].as_u64(),
+            run["updated"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
     env.finish().await;
 }
 
