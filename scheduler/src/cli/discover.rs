@@ -1,5 +1,7 @@
 //! `ferry discover CONNECTION [ENTITY]` and `ferry discover --metadata FILE`: what a source offers.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -46,16 +48,18 @@ pub(super) async fn command(
     {
         anyhow::bail!("no entity set named {entity:?} (run without ENTITY to list them)");
     }
+    let mut out = String::new();
     if json {
-        println!("{}", serde_json::to_string(&catalog)?);
+        writeln!(out, "{}", serde_json::to_string(&catalog)?)?;
     } else if entity.is_some() {
         for set in &catalog.entity_sets {
-            println!(
+            writeln!(
+                out,
                 "{} ({}), key {}",
                 set.name,
                 set.entity_type,
                 set.key.join(", ")
-            );
+            )?;
             for p in &set.properties {
                 let mut facets = Vec::new();
                 if let Some(n) = p.max_length {
@@ -70,27 +74,44 @@ pub(super) async fn command(
                 if !p.nullable {
                     facets.push("not null".into());
                 }
-                println!("  {:<32} {:<28} {}", p.name, p.edm_type, facets.join(", "));
+                writeln!(
+                    out,
+                    "  {:<32} {:<28} {}",
+                    p.name,
+                    p.edm_type,
+                    facets.join(", ")
+                )?;
             }
             for n in &set.navigation {
                 let many = if n.collection { "many" } else { "one" };
-                println!("  → {:<30} {} ({many})", n.name, n.target);
+                writeln!(out, "  → {:<30} {} ({many})", n.name, n.target)?;
             }
         }
     } else {
-        println!(
+        writeln!(
+            out,
             "{:<40} {:<40} {:>6}  KEY",
             "ENTITY SET", "ENTITY TYPE", "FIELDS"
-        );
+        )?;
         for set in &catalog.entity_sets {
-            println!(
+            writeln!(
+                out,
                 "{:<40} {:<40} {:>6}  {}",
                 set.name,
                 set.entity_type,
                 set.properties.len(),
                 set.key.join(", ")
-            );
+            )?;
         }
     }
+    emit(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the listing at once; a reader that stops early (`| head`) is not an error.
+fn emit(text: &str) -> std::io::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -314,3 +314,87 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::load_files;
+
+    /// Errors (key, message) for one file of connections.
+    fn errors(toml: &str) -> Vec<(String, String)> {
+        let dir = std::env::temp_dir().join(format!(
+            "ferry-validate-{}-{}",
+            std::process::id(),
+            toml.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("defs.toml");
+        std::fs::write(&file, toml).unwrap();
+        let result = load_files(std::slice::from_ref(&file), &[]);
+        std::fs::remove_dir_all(&dir).ok();
+        match result {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| (e.key, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn device_code_generic_odata_and_no_sign_in_are_accepted() {
+        let ok = errors(
+            r#"
+[[connection]]
+name = "user"
+kind = "business_central"
+url = "https://api.businesscentral.dynamics.com/v2.0/t/production/api/v2.0"
+company = "CRONUS"
+auth = { flow = "device_code", tenant = "t", client_id = "c", scope = "s/.default" }
+
+[[connection]]
+name = "idp"
+kind = "odata"
+url = "https://example.com/odata"
+auth = { flow = "device_code", client_id = "c", scope = "read offline_access", token_url = "https://idp.example/token", device_authorization_url = "https://idp.example/device" }
+
+[[connection]]
+name = "open"
+kind = "odata"
+url = "https://services.odata.org/V4/Northwind/Northwind.svc"
+auth = { flow = "none" }
+
+[[connection]]
+name = "stored-secret"
+kind = "odata"
+url = "https://example.com/odata"
+auth = { flow = "client_credentials", client_id = "c", scope = "s", token_url = "https://idp.example/token" }
+"#,
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+    }
+
+    #[test]
+    fn missing_endpoints_company_on_odata_and_dataverse_are_reported() {
+        let found = errors(
+            r#"
+[[connection]]
+name = "a"
+kind = "odata"
+url = "https://example.com/odata"
+company = "CRONUS"
+auth = { flow = "device_code", client_id = "c", scope = "s", token_url = "https://idp.example/token" }
+
+[[connection]]
+name = "b"
+kind = "dataverse"
+url = "https://org.crm.dynamics.com/api/data/v9.2"
+auth = { flow = "none" }
+"#,
+        );
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(keys.contains(&"connection \"a\".company"), "{found:?}");
+        assert!(
+            keys.contains(&"connection \"a\".auth.device_authorization_url"),
+            "{found:?}"
+        );
+        assert!(keys.contains(&"connection \"b\".kind"), "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+}
