@@ -49,6 +49,13 @@ pub async fn storage(
     Ok(RedisStorage::new(conn).with_config(config))
 }
 
+/// The Redis pub/sub channel that wakes idle workers the moment a job is pushed. apalis itself parks an
+/// idle worker until its poll interval (every push goes through its scheduled set, which publishes
+/// nothing), so without this the interval would bound trigger → start latency.
+pub fn wake_channel(settings: &QueueSettings) -> String {
+    format!("{}:sync:wake", settings.prefix)
+}
+
 /// Pushes the job of a run, to run now or after `delay`.
 pub async fn push(
     storage: &mut SyncStorage,
@@ -69,5 +76,48 @@ pub async fn push(
     storage
         .push_task(task.build())
         .await
-        .map_err(|e| QueueError::Push(e.to_string()))
+        .map_err(|e| QueueError::Push(e.to_string()))?;
+    if delay.is_none() {
+        // Best effort: a worker that misses the wake-up still finds the job at its next poll.
+        let channel = format!("{}:wake", storage.get_config().queue.as_ref());
+        let _: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(run_id)
+            .query_async(storage.get_connection())
+            .await;
+    }
+    Ok(())
+}
+
+/// A stream that yields whenever a job is pushed (see `wake_channel`), resubscribing after Redis drops
+/// the connection. Ends when the returned task is aborted.
+pub fn wake_ups(
+    settings: &QueueSettings,
+) -> (
+    futures::channel::mpsc::Receiver<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (mut tx, rx) = futures::channel::mpsc::channel::<()>(1);
+    let url = settings.url.clone();
+    let channel = wake_channel(settings);
+    let task = tokio::spawn(async move {
+        use futures::StreamExt;
+        loop {
+            let subscribed = async {
+                let client = redis::Client::open(url.as_str())?;
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub.into_on_message())
+            }
+            .await;
+            if let Ok(mut messages) = subscribed {
+                while messages.next().await.is_some() {
+                    // A full channel means a wake-up is already pending: dropping this one is fine.
+                    let _ = tx.try_send(());
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    (rx, task)
 }

@@ -50,8 +50,13 @@ pub async fn run(
         owner: name.clone(),
     });
     tracing::info!(worker = %name, queue = %queue::queue_name(&settings.queue), "worker started");
+    // Woken at once by a push, and by the interval as a fallback (a missed wake-up, a delayed job).
+    let (wake_ups, listener) = queue::wake_ups(&settings.queue);
+    let polling = Strategy::new()
+        .stream(wake_ups)
+        .interval(settings.worker.poll_interval());
     let worker = WorkerBuilder::new(name.as_str())
-        .backend(backend.poll_with_interval(settings.worker.poll_interval()))
+        .backend(backend.poll_with_strategy(polling))
         .concurrency(settings.worker.concurrency.max(1))
         .data(state)
         .build(job::sync);
@@ -68,6 +73,7 @@ pub async fn run(
             tracing::warn!(worker = %name, "grace period over; leaving runs to lease expiry");
         }
     }
+    listener.abort();
     tracing::info!(worker = %name, "worker stopped");
     Ok(())
 }
