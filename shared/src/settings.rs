@@ -22,6 +22,9 @@ pub struct Settings {
     pub api: ApiSettings,
     pub retention: RetentionSettings,
     pub log: LogSettings,
+    /// Absent from the defaults on purpose: the master key comes from the environment or a key file.
+    #[serde(default)]
+    pub secrets: SecretsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +94,22 @@ pub struct RetentionSettings {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// Where the master key for stored secrets comes from (see `crate::secrets`). Each is optional;
+/// `FERRY_MASTER_KEY` / `FERRY_PREVIOUS_MASTER_KEYS` in the environment are used when these are unset.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// The current key, base64 of 32 bytes.
+    #[serde(default)]
+    pub master_key: Option<secrecy::SecretString>,
+    /// A file whose first line is the current key and whose later lines are older keys.
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// Older keys still accepted for decryption, until `ferry keys rotate` has re-sealed everything.
+    #[serde(default)]
+    pub previous_keys: Vec<secrecy::SecretString>,
 }
 
 /// How log lines are written.

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use apalis::prelude::*;
 use ferry_shared::queue;
+use ferry_shared::secrets::Credentials;
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
-use ferry_shared::sync::SyncContext;
+use ferry_shared::sync::{MetadataCache, SyncContext};
 use tokio_util::sync::CancellationToken;
 
 pub use name::worker_name;
@@ -29,11 +30,14 @@ pub async fn run(
     let backend = queue::storage(&settings.queue, heartbeat).await?;
     let name = worker_name();
     let stopping = CancellationToken::new();
+    let credentials = Credentials::new(db.clone(), &settings.secrets)?;
     let state = Arc::new(job::WorkerState {
         sync: SyncContext {
             db,
             http: ferry_shared::odata::client::http_client(),
             settings: settings.worker.clone(),
+            credentials,
+            metadata: MetadataCache::default(),
             retry: settings.retry.clone(),
             queue: backend.clone(),
             stopping: stopping.clone(),

@@ -1,6 +1,11 @@
 //! The command line: argument parsing and dispatch. Each command lives in its own file.
 
 mod apply;
+mod auth;
+mod check;
+mod connection;
+mod discover;
+mod keys;
 mod queue;
 mod run;
 mod runs;
@@ -12,6 +17,8 @@ use clap::{Parser, Subcommand};
 use ferry_shared::settings::Settings;
 
 pub use apply::apply;
+pub use auth::{AuthStatus, status as auth_status};
+pub use connection::set_secret;
 pub use run::{RunOptions, trigger, wait_for};
 pub use runs::print_runs;
 
@@ -56,6 +63,70 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sign in to a connection (device code) or show who is signed in where.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Manage a stored connection's credentials.
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Master keys that encrypt stored secrets.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// List a source's entity sets and fields, from a connection or a $metadata file.
+    Discover {
+        /// A stored connection (with --metadata, the first argument is the entity set instead).
+        #[arg(required_unless_present = "metadata")]
+        connection: Option<String>,
+        /// Show only this entity set, with every field.
+        entity: Option<String>,
+        /// Read a $metadata (CSDL) file instead of a live service.
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check integrations against their live source and target table; exit 1 on any problem.
+    Check {
+        /// The integration to check (default: all, as with --all).
+        #[arg(conflicts_with = "all")]
+        integration: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// Store a new version of INTEGRATION without the source fields that no longer exist.
+        #[arg(long, value_name = "INTEGRATION", conflicts_with_all = ["integration", "all"])]
+        clean_up: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Sign in with the device code flow and store the (encrypted) refresh token.
+    Login { connection: String },
+    /// Who is signed in to which connection, and until when. Never shows a token.
+    Status {
+        connection: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Store the connection's client secret, read from standard input, encrypted.
+    SetSecret { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random master key (base64) for FERRY_MASTER_KEY.
+    Generate,
+    /// Re-encrypt every stored secret under the current key (older keys from FERRY_PREVIOUS_MASTER_KEYS).
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs one command; the exit code says whether it did what was asked.
@@ -83,6 +154,39 @@ pub async fn main(args: Args) -> ExitCode {
             .await
             .map(|_| ExitCode::SUCCESS),
         Command::Queue { json } => queue::command(&settings, json).await,
+        Command::Auth(AuthCommand::Login { connection }) => {
+            auth::login(&settings, &connection).await
+        }
+        Command::Auth(AuthCommand::Status { connection, json }) => {
+            auth::status_command(&settings, connection.as_deref(), json).await
+        }
+        Command::Connection(ConnectionCommand::SetSecret { name }) => {
+            connection::command(&settings, &name).await
+        }
+        Command::Keys(KeysCommand::Generate) => keys::generate(),
+        Command::Keys(KeysCommand::Rotate { json }) => keys::rotate(&settings, json).await,
+        Command::Discover {
+            connection,
+            entity,
+            metadata,
+            json,
+        } => {
+            let (from, entity) = match (&metadata, &connection) {
+                (Some(file), _) => (discover::From::File(file), entity.or(connection.clone())),
+                (None, Some(name)) => (discover::From::Connection(name), entity),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            discover::command(&settings, from, entity.as_deref(), json).await
+        }
+        Command::Check {
+            integration,
+            all: _,
+            clean_up,
+            json,
+        } => match clean_up {
+            Some(name) => check::clean_up(&settings, &name, json).await,
+            None => check::command(&settings, integration.as_deref(), json).await,
+        },
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,17 @@ impl TestEnv {
     }
 
     pub async fn without_worker(customers: usize, contacts: usize) -> TestEnv {
+        TestEnv::with_sandbox(SandboxConfig {
+            customers,
+            contacts,
+            seed: 7,
+            ..SandboxConfig::default()
+        })
+        .await
+    }
+
+    /// Like `without_worker`, with a sandbox configured by the test (token lifetimes, device codes).
+    pub async fn with_sandbox(config: SandboxConfig) -> TestEnv {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("ferry_test_{}", &id[..16]);
         let admin = Database::connect(admin_url())
@@ -77,17 +88,10 @@ impl TestEnv {
         let db = storage::connect(&settings.database)
             .await
             .expect("migrations apply");
-        let sandbox = Sandbox::start(
-            "127.0.0.1:0".parse().unwrap(),
-            SandboxConfig {
-                customers,
-                contacts,
-                seed: 7,
-                ..SandboxConfig::default()
-            },
-        )
-        .await
-        .expect("sandbox starts");
+        settings.secrets.master_key = Some(TEST_MASTER_KEY.into());
+        let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), config)
+            .await
+            .expect("sandbox starts");
         let dir = std::env::temp_dir().join(format!("ferry-test-{id}"));
         std::fs::create_dir_all(&dir).unwrap();
         TestEnv {
@@ -153,6 +157,8 @@ impl TestEnv {
                 .unwrap(),
             stopping: Default::default(),
             callback_secret: self.settings.api.callback_secret.clone(),
+            credentials: self.credentials(),
+            metadata: Default::default(),
         }
     }
 
@@ -228,7 +234,77 @@ impl TestEnv {
             ("FERRY__DATABASE__URL", self.settings.database.url.clone()),
             ("FERRY__QUEUE__URL", self.settings.queue.url.clone()),
             ("FERRY__QUEUE__PREFIX", self.settings.queue.prefix.clone()),
+            ("FERRY__SECRETS__MASTER_KEY", TEST_MASTER_KEY.into()),
         ]
+    }
+
+    /// The `ferry` binary with this test's database, queue and master key.
+    pub fn ferry(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+        command
+            .args(args)
+            .envs(self.env_vars())
+            .env("FERRY__LOG__FORMAT", "json")
+            .env_remove("FERRY_MASTER_KEY")
+            .env_remove("FERRY_PREVIOUS_MASTER_KEYS");
+        command
+    }
+
+    /// Sealed credentials of this test's database, under the test key.
+    pub fn credentials(&self) -> ferry_shared::secrets::Credentials {
+        ferry_shared::secrets::Credentials::new(self.db.clone(), &self.settings.secrets)
+            .expect("the test key is valid")
+    }
+
+    /// POSTs JSON to a sandbox control endpoint and returns its JSON answer.
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.sandbox.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON")
+    }
+
+    /// Every token and secret the sandbox has issued or accepts (`GET /_sandbox/issued`).
+    pub async fn issued_secrets(&self) -> Vec<String> {
+        let issued: Value = reqwest::get(format!("{}/_sandbox/issued", self.sandbox.base_url()))
+            .await
+            .expect("sandbox answers")
+            .json()
+            .await
+            .expect("JSON");
+        [
+            "access_tokens",
+            "refresh_tokens",
+            "client_secrets",
+            "device_codes",
+        ]
+        .iter()
+        .flat_map(|k| issued[*k].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+    }
+
+    /// `pg_dump` of this test's database, as text.
+    pub fn pg_dump(&self) -> String {
+        let output = std::process::Command::new("pg_dump")
+            .arg("--data-only")
+            .arg(&self.settings.database.url)
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
     }
 
     /// Stops the worker and sandbox, drops the database and the queue's keys.
@@ -262,6 +338,9 @@ impl TestEnv {
         self.sandbox.stop().await;
     }
 }
+
+/// The master key of every test (32 bytes of 0x2a, base64); never used outside tests.
+pub const TEST_MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
 fn url_of(text: &str) -> url::Url {
     url::Url::parse(text).expect("a database URL")
@@ -380,4 +459,38 @@ pub async fn assert_customers_equal_source(env: &TestEnv) {
             );
         }
     }
+}
+
+/// Every log line of this test process from the first call on (debug level), so a test can prove no
+/// token reaches a log. Installed once, as the global subscriber; returns a reader of the buffer.
+pub fn captured_logs() -> impl Fn() -> String {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let buffer = LOGS
+        .get_or_init(|| {
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            let sink = buffer.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "debug,hyper=info,hyper_util=info,h2=info,rustls=info",
+                ))
+                .with_writer(move || Sink(sink.clone()))
+                .finish();
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            buffer
+        })
+        .clone();
+    move || String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
 }

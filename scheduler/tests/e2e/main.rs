@@ -3,7 +3,13 @@
 
 mod api;
 mod apply;
+mod auth;
+mod check;
+mod discover;
 mod helpers;
 mod jobs;
+mod odata;
+mod odata_service;
 mod scheduler;
+mod secrets;
 mod sync;

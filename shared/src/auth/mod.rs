@@ -1,19 +1,28 @@
 //! Signing in to a source. Access tokens are cached per connection until shortly before they expire,
 //! and dropped on a 401 so the next request signs in again.
+//!
+//! Three grants: none, client credentials (a secret from the environment or the credential store) and
+//! a stored device-code sign-in whose refresh token rotates on every use (`refresh`).
+
+mod account;
+mod client_credentials;
+pub mod device_code;
+mod endpoints;
+mod login;
+mod refresh;
+mod token_endpoint;
 
 use std::time::{Duration, Instant};
 
-use oauth2::basic::BasicClient;
-use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use crate::definitions::{AuthDef, AuthFlow};
+use crate::definitions::{AuthFlow, ConnectionDef};
+use crate::secrets::{Credentials, SecretsError};
 
-/// Microsoft's identity platform, the default authority.
-const MICROSOFT_AUTHORITY: &str = "https://login.microsoftonline.com";
-/// Tokens are renewed this long before they expire, so a request never carries one that dies in flight.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+pub use endpoints::{MICROSOFT_AUTHORITY, device_authorization_url, device_scope, token_url};
+pub use login::{PendingLogin, SignedIn, begin_login};
 
 /// Why a token could not be had. Never carries a secret: only names and the server's own error.
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +31,36 @@ pub enum AuthError {
         "environment variable {var} (client_secret_env of connection {connection:?}) is not set"
     )]
     MissingSecret { connection: String, var: String },
+    #[error(
+        "connection {connection:?} has no client secret: set auth.client_secret_env, or store one \
+         with `ferry connection set-secret {connection}`"
+    )]
+    NoStoredSecret { connection: String },
+    #[error(
+        "connection {connection:?} is not signed in: run `ferry auth login {connection}` first"
+    )]
+    NotSignedIn { connection: String },
+    #[error(
+        "the sign-in of connection {connection:?} is no longer valid ({message}): run \
+         `ferry auth login {connection}` again"
+    )]
+    SignInExpired { connection: String, message: String },
+    #[error("sign-in was declined by the user; nothing was stored")]
+    Declined,
+    #[error("the device code expired before it was approved; run `ferry auth login` again")]
+    CodeExpired,
+    #[error(
+        "the device code was not recognised by the identity provider; run `ferry auth login` again"
+    )]
+    BadCode,
     #[error("connection {connection:?}: {message}")]
     Config { connection: String, message: String },
     #[error("sign-in refused by {token_url}: {message}")]
     Refused { token_url: String, message: String },
     #[error("token endpoint {token_url} unreachable: {message}")]
     Unreachable { token_url: String, message: String },
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
 }
 
 impl AuthError {
@@ -41,142 +74,139 @@ impl AuthError {
 #[derive(Debug)]
 pub struct TokenSource {
     grant: Grant,
-    cached: Mutex<Option<(SecretString, Instant)>>,
+    cached: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    token: Option<(SecretString, Instant)>,
+    /// Digest of the last token the source answered 401 to, so a re-read of the stored access token
+    /// does not hand the same dead token back.
+    rejected: Option<[u8; 32]>,
 }
 
 #[derive(Debug)]
 enum Grant {
     None,
-    ClientCredentials {
-        client_id: String,
-        secret: SecretString,
-        scope: Option<String>,
-        token_url: String,
-    },
+    ClientCredentials(client_credentials::ClientCredentials),
+    Refresh(refresh::RefreshGrant),
 }
 
-/// The token endpoint for `auth`: `token_url` when set, else Microsoft's layout under the authority.
-pub fn token_url(auth: &AuthDef) -> Option<String> {
-    if let Some(url) = &auth.token_url {
-        return Some(url.clone());
-    }
-    let tenant = auth.tenant.as_deref()?;
-    let authority = auth.authority.as_deref().unwrap_or(MICROSOFT_AUTHORITY);
-    Some(format!(
-        "{}/{tenant}/oauth2/v2.0/token",
-        authority.trim_end_matches('/')
-    ))
+/// A token is renewed this long before it expires (a quarter of its life, at most a minute), so a
+/// request never carries one that dies in flight.
+fn renew_at(lifetime: Duration) -> Instant {
+    Instant::now() + lifetime - (lifetime / 4).min(Duration::from_secs(60))
+}
+
+fn digest(token: &SecretString) -> [u8; 32] {
+    Sha256::digest(token.expose_secret().as_bytes()).into()
 }
 
 impl TokenSource {
-    /// Prepares sign-in for `connection`; reads the client secret from its environment variable now, so a
-    /// missing secret fails the run at its start with a clear message.
-    pub fn new(connection: &str, auth: &AuthDef) -> Result<TokenSource, AuthError> {
+    /// Prepares sign-in for `connection`. Secrets are read now (environment or credential store), so
+    /// a missing one fails the run at its start with a clear message.
+    pub async fn for_connection(
+        connection: &ConnectionDef,
+        credentials: &Credentials,
+    ) -> Result<TokenSource, AuthError> {
+        let name = &connection.name;
+        let auth = &connection.auth;
         let config = |message: &str| AuthError::Config {
-            connection: connection.to_string(),
+            connection: name.clone(),
             message: message.to_string(),
         };
+        let client_id = || {
+            auth.client_id
+                .clone()
+                .ok_or_else(|| config("auth.client_id is required"))
+        };
+        let token_url =
+            || token_url(auth).ok_or_else(|| config("auth.tenant or auth.token_url is required"));
         let grant = match auth.flow {
             AuthFlow::None => Grant::None,
             AuthFlow::ClientCredentials => {
-                let var = auth
-                    .client_secret_env
-                    .clone()
-                    .ok_or_else(|| config("client_secret_env is required"))?;
-                let secret = std::env::var(&var).map_err(|_| AuthError::MissingSecret {
-                    connection: connection.to_string(),
-                    var: var.clone(),
-                })?;
-                Grant::ClientCredentials {
-                    client_id: auth
-                        .client_id
-                        .clone()
-                        .ok_or_else(|| config("client_id is required"))?,
-                    secret: SecretString::from(secret),
+                let secret = client_secret(connection, credentials)
+                    .await?
+                    .ok_or_else(|| AuthError::NoStoredSecret {
+                        connection: name.clone(),
+                    })?;
+                Grant::ClientCredentials(client_credentials::ClientCredentials {
+                    client_id: client_id()?,
+                    secret,
                     scope: auth.scope.clone(),
-                    token_url: token_url(auth)
-                        .ok_or_else(|| config("tenant or token_url is required"))?,
-                }
+                    token_url: token_url()?,
+                })
             }
-            AuthFlow::DeviceCode => return Err(config("device_code sign-in is not supported yet")),
+            AuthFlow::DeviceCode => {
+                if !credentials.has_sign_in(name).await? {
+                    return Err(AuthError::NotSignedIn {
+                        connection: name.clone(),
+                    });
+                }
+                Grant::Refresh(refresh::RefreshGrant {
+                    connection: name.clone(),
+                    client_id: client_id()?,
+                    client_secret: client_secret(connection, credentials).await?,
+                    scope: device_scope(auth),
+                    token_url: token_url()?,
+                    credentials: credentials.clone(),
+                })
+            }
         };
         Ok(TokenSource {
             grant,
-            cached: Mutex::new(None),
+            cached: Mutex::new(Cache::default()),
         })
+    }
+
+    /// A source that needs no sign-in.
+    pub fn anonymous() -> TokenSource {
+        TokenSource {
+            grant: Grant::None,
+            cached: Mutex::new(Cache::default()),
+        }
     }
 
     /// A bearer token, or `None` for a connection without sign-in.
     pub async fn bearer(&self, http: &reqwest::Client) -> Result<Option<SecretString>, AuthError> {
-        let Grant::ClientCredentials {
-            client_id,
-            secret,
-            scope,
-            token_url,
-        } = &self.grant
-        else {
+        if matches!(self.grant, Grant::None) {
             return Ok(None);
-        };
-        let mut cached = self.cached.lock().await;
-        if let Some((token, valid_until)) = cached.as_ref()
-            && Instant::now() < *valid_until
+        }
+        let mut cache = self.cached.lock().await;
+        if let Some((token, renew)) = cache.token.as_ref()
+            && Instant::now() < *renew
         {
             return Ok(Some(token.clone()));
         }
-        let client = BasicClient::new(ClientId::new(client_id.clone()))
-            .set_client_secret(ClientSecret::new(secret.expose_secret().to_string()))
-            .set_token_uri(
-                TokenUrl::new(token_url.clone()).map_err(|_| AuthError::Config {
-                    connection: client_id.clone(),
-                    message: format!("token URL {token_url:?} is not a URL"),
-                })?,
-            );
-        let mut request = client.exchange_client_credentials();
-        if let Some(scope) = scope {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        let response = request
-            .request_async(http)
-            .await
-            .map_err(|e| classify(token_url, e))?;
-        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
-        let token = SecretString::from(response.access_token().secret().to_string());
-        let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
-        *cached = Some((token.clone(), valid_until));
+        let (token, lifetime) = match &self.grant {
+            Grant::None => return Ok(None),
+            Grant::ClientCredentials(grant) => grant.token(http).await?,
+            Grant::Refresh(grant) => grant.access_token(http, cache.rejected.as_ref()).await?,
+        };
+        cache.token = Some((token.clone(), renew_at(lifetime)));
         Ok(Some(token))
     }
 
-    /// Forgets the cached token after the source rejected it (401), so the next call signs in again.
-    pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+    /// Forgets `token` after the source rejected it (401), so the next call signs in again.
+    pub async fn reject(&self, token: &SecretString) {
+        let mut cache = self.cached.lock().await;
+        cache.token = None;
+        cache.rejected = Some(digest(token));
     }
 }
 
-type TokenError = oauth2::RequestTokenError<
-    oauth2::HttpClientError<reqwest::Error>,
-    oauth2::StandardErrorResponse<oauth2::basic::BasicErrorResponseType>,
->;
-
-/// Separates "the server said no" (fatal) from "the server could not be reached" (retriable).
-fn classify(token_url: &str, error: TokenError) -> AuthError {
-    use oauth2::RequestTokenError as E;
-    let token_url = token_url.to_string();
-    match error {
-        E::ServerResponse(response) => {
-            let mut message = response.error().to_string();
-            if let Some(description) = response.error_description() {
-                message = format!("{message}: {description}");
-            }
-            AuthError::Refused { token_url, message }
-        }
-        E::Request(e) => AuthError::Unreachable {
-            token_url,
-            message: e.to_string(),
-        },
-        E::Parse(e, _) => AuthError::Refused {
-            token_url,
-            message: format!("unreadable token response: {e}"),
-        },
-        E::Other(message) => AuthError::Refused { token_url, message },
+/// The client secret: from `client_secret_env` when the definition names one (it must be set), else
+/// from the credential store when one was stored.
+async fn client_secret(
+    connection: &ConnectionDef,
+    credentials: &Credentials,
+) -> Result<Option<SecretString>, AuthError> {
+    if let Some(var) = &connection.auth.client_secret_env {
+        let value = std::env::var(var).map_err(|_| AuthError::MissingSecret {
+            connection: connection.name.clone(),
+            var: var.clone(),
+        })?;
+        return Ok(Some(SecretString::from(value)));
     }
+    Ok(credentials.client_secret(&connection.name).await?)
 }

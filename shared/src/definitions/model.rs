@@ -39,6 +39,9 @@ pub struct AuthDef {
     /// Any RFC 6749 token endpoint; wins over authority + tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Any RFC 8628 device authorization endpoint; wins over authority + tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use super::load::{DefinitionError, DefinitionSet};
-use super::model::{AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef};
+use super::model::{AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef};
 
 /// Transforms a field may name.
 const TRANSFORMS: &[&str] = &["trim", "lower", "upper"];
@@ -95,62 +95,72 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
         Ok(url) if matches!(url.scheme(), "http" | "https") => {}
         _ => report.push(file, format!("{at}.url"), "must be an http(s) URL"),
     }
-    if c.kind == ConnectionKind::BusinessCentral && c.company.is_none() {
-        report.push(
+    match c.kind {
+        ConnectionKind::BusinessCentral if c.company.is_none() => report.push(
             file,
             format!("{at}.company"),
             "Business Central connections need a company (name or id)",
-        );
-    }
-    if c.kind != ConnectionKind::BusinessCentral {
-        report.push(
+        ),
+        ConnectionKind::Odata if c.company.is_some() => report.push(
+            file,
+            format!("{at}.company"),
+            "only business_central connections have a company; an odata url is the service root",
+        ),
+        ConnectionKind::Dataverse => report.push(
             file,
             format!("{at}.kind"),
-            "only business_central connections are supported so far",
-        );
-    }
-    let auth = &c.auth;
-    match auth.flow {
-        AuthFlow::ClientCredentials => {
-            if auth.client_id.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.client_id"),
-                    "required for client_credentials",
-                );
-            }
-            if auth.client_secret_env.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.client_secret_env"),
-                    "required for client_credentials: the name of the environment variable holding the secret",
-                );
-            }
-            if auth.token_url.is_none() && auth.tenant.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.tenant"),
-                    "required unless token_url is given",
-                );
-            }
-            if auth.scope.is_none() {
-                report.push(
-                    file,
-                    format!("{at}.auth.scope"),
-                    "required for client_credentials",
-                );
-            }
-        }
-        AuthFlow::DeviceCode => report.push(
-            file,
-            format!("{at}.auth.flow"),
-            "device_code sign-in is not supported yet; use client_credentials",
+            "dataverse connections are not supported yet; use business_central or odata",
         ),
-        AuthFlow::None => {}
+        _ => {}
+    }
+    check_auth(report, file, at, &c.auth);
+}
+
+/// What each sign-in flow needs. A client secret may come from `client_secret_env` or be stored
+/// with `ferry connection set-secret`, so neither is required here.
+fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef) {
+    let flow = match auth.flow {
+        AuthFlow::ClientCredentials => "client_credentials",
+        AuthFlow::DeviceCode => "device_code",
+        AuthFlow::None => "none",
+    };
+    if auth.flow != AuthFlow::None {
+        if auth.client_id.is_none() {
+            report.push(
+                file,
+                format!("{at}.auth.client_id"),
+                format!("required for {flow}"),
+            );
+        }
+        if auth.scope.is_none() {
+            report.push(
+                file,
+                format!("{at}.auth.scope"),
+                format!("required for {flow}"),
+            );
+        }
+        if auth.token_url.is_none() && auth.tenant.is_none() {
+            report.push(
+                file,
+                format!("{at}.auth.tenant"),
+                "required unless token_url is given",
+            );
+        }
+    }
+    if auth.flow == AuthFlow::DeviceCode
+        && auth.device_authorization_url.is_none()
+        && auth.tenant.is_none()
+    {
+        report.push(
+            file,
+            format!("{at}.auth.device_authorization_url"),
+            "required for device_code unless tenant is given (Microsoft's layout)",
+        );
     }
     for (key, value) in [
         ("authority", &auth.authority),
         ("token_url", &auth.token_url),
+        ("device_authorization_url", &auth.device_authorization_url),
     ] {
         if let Some(value) = value
             && url::Url::parse(value).is_err()
@@ -302,5 +312,89 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             format!("{at}.deletes"),
             "delete detection is not supported yet",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::load_files;
+
+    /// Errors (key, message) for one file of connections.
+    fn errors(toml: &str) -> Vec<(String, String)> {
+        let dir = std::env::temp_dir().join(format!(
+            "ferry-validate-{}-{}",
+            std::process::id(),
+            toml.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("defs.toml");
+        std::fs::write(&file, toml).unwrap();
+        let result = load_files(std::slice::from_ref(&file), &[]);
+        std::fs::remove_dir_all(&dir).ok();
+        match result {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| (e.key, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn device_code_generic_odata_and_no_sign_in_are_accepted() {
+        let ok = errors(
+            r#"
+[[connection]]
+name = "user"
+kind = "business_central"
+url = "https://api.businesscentral.dynamics.com/v2.0/t/production/api/v2.0"
+company = "CRONUS"
+auth = { flow = "device_code", tenant = "t", client_id = "c", scope = "s/.default" }
+
+[[connection]]
+name = "idp"
+kind = "odata"
+url = "https://example.com/odata"
+auth = { flow = "device_code", client_id = "c", scope = "read offline_access", token_url = "https://idp.example/token", device_authorization_url = "https://idp.example/device" }
+
+[[connection]]
+name = "open"
+kind = "odata"
+url = "https://services.odata.org/V4/Northwind/Northwind.svc"
+auth = { flow = "none" }
+
+[[connection]]
+name = "stored-secret"
+kind = "odata"
+url = "https://example.com/odata"
+auth = { flow = "client_credentials", client_id = "c", scope = "s", token_url = "https://idp.example/token" }
+"#,
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+    }
+
+    #[test]
+    fn missing_endpoints_company_on_odata_and_dataverse_are_reported() {
+        let found = errors(
+            r#"
+[[connection]]
+name = "a"
+kind = "odata"
+url = "https://example.com/odata"
+company = "CRONUS"
+auth = { flow = "device_code", client_id = "c", scope = "s", token_url = "https://idp.example/token" }
+
+[[connection]]
+name = "b"
+kind = "dataverse"
+url = "https://org.crm.dynamics.com/api/data/v9.2"
+auth = { flow = "none" }
+"#,
+        );
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(keys.contains(&"connection \"a\".company"), "{found:?}");
+        assert!(
+            keys.contains(&"connection \"a\".auth.device_authorization_url"),
+            "{found:?}"
+        );
+        assert!(keys.contains(&"connection \"b\".kind"), "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
     }
 }

@@ -121,15 +121,20 @@ impl ODataClient {
                 .get(url.clone())
                 .header("Accept", accept)
                 .header("Prefer", format!("odata.maxpagesize={}", self.page_size));
-            if let Some(token) = self.tokens.bearer(&self.http).await? {
+            let token = self.tokens.bearer(&self.http).await?;
+            if let Some(token) = &token {
                 request = request.bearer_auth(token.expose_secret());
             }
             let response = request.send().await.map_err(|e| SourceError::Transport {
                 url: display(url),
                 message: e.without_url().to_string(),
             })?;
-            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.tokens.invalidate().await;
+            // An access token that expired mid-run (or was revoked): renew once and repeat.
+            if response.status() == StatusCode::UNAUTHORIZED
+                && attempt == 0
+                && let Some(token) = &token
+            {
+                self.tokens.reject(token).await;
                 continue;
             }
             if !response.status().is_success() {

@@ -1,5 +1,6 @@
 //! OData v4: reading `$metadata` and pages of rows.
 
+pub mod catalog;
 pub mod client;
 pub mod csdl;
 pub mod query;

@@ -1,5 +1,74 @@
-//! Connectors: how Ferry reads an external system. Business Central for now (DESIGN §6).
+//! Connectors: how Ferry reads an external system (DESIGN §6). Every supported kind is an OData v4
+//! service, so one `Source` does the reading and paging; a kind only decides where entity sets live
+//! beneath the service root (Business Central: inside a company; generic OData: directly).
 
 mod business_central;
 
-pub use business_central::BusinessCentral;
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::auth::TokenSource;
+use crate::definitions::{ConnectionDef, ConnectionKind};
+use crate::odata::client::{ODataClient, Page, SourceError};
+use crate::odata::csdl::Metadata;
+use crate::odata::query::Query;
+use crate::secrets::Credentials;
+
+/// A signed-in view of one connection's entity sets.
+#[derive(Debug, Clone)]
+pub struct Source {
+    client: ODataClient,
+    /// Path from the service root to the entity sets: `companies(<guid>)/` for BC, empty for OData.
+    entity_prefix: String,
+}
+
+impl Source {
+    /// Signs in (lazily, on the first request) and, for BC, resolves the company once so later
+    /// requests address it by id.
+    pub async fn connect(
+        connection: &ConnectionDef,
+        credentials: &Credentials,
+        http: reqwest::Client,
+        page_size: u32,
+    ) -> Result<Source, SourceError> {
+        let tokens = Arc::new(TokenSource::for_connection(connection, credentials).await?);
+        let client = ODataClient::new(http, &connection.url, tokens, page_size)?;
+        let entity_prefix = match connection.kind {
+            ConnectionKind::BusinessCentral => {
+                let company = connection.company.as_deref().unwrap_or_default();
+                format!(
+                    "{}/",
+                    business_central::company_path(&client, company).await?
+                )
+            }
+            ConnectionKind::Odata => String::new(),
+            ConnectionKind::Dataverse => {
+                return Err(SourceError::Schema(
+                    "dataverse connections are not supported yet".into(),
+                ));
+            }
+        };
+        Ok(Source {
+            client,
+            entity_prefix,
+        })
+    }
+
+    /// The service's `$metadata` (the service root's, for BC the custom API's).
+    pub async fn metadata(&self) -> Result<Metadata, SourceError> {
+        self.client.metadata().await
+    }
+
+    /// The first page URL of `entity` with `query`.
+    pub fn entity_url(&self, entity: &str, query: &Query) -> Url {
+        self.client.url(
+            &format!("{}{entity}", self.entity_prefix),
+            &query.to_query_string(),
+        )
+    }
+
+    pub async fn page(&self, url: &Url) -> Result<Page, SourceError> {
+        self.client.page(url).await
+    }
+}

@@ -14,7 +14,9 @@ use super::import::import;
 use super::retry::backoff;
 use crate::queue::{self, SyncStorage};
 use crate::runs::{self, Claim, HandedBack, Lease, Mode, Outcome, RunError, RunSummary};
+use crate::secrets::Credentials;
 use crate::settings::{RetrySettings, WorkerSettings};
+use crate::sync::MetadataCache;
 
 /// What a worker needs to execute runs; built once per process.
 #[derive(Debug, Clone)]
@@ -29,6 +31,10 @@ pub struct SyncContext {
     pub stopping: CancellationToken,
     /// Key for callback signatures.
     pub callback_secret: Option<SecretString>,
+    /// Stored client secrets and sign-ins, and the master key to open them.
+    pub credentials: Credentials,
+    /// `$metadata` per connection, for the drift check every run starts with.
+    pub metadata: MetadataCache,
 }
 
 /// Claims and executes run `run_id` as `owner`. Returns the claim's outcome: a duplicate job, or a run

@@ -11,11 +11,12 @@ use super::error::SyncError;
 use super::execute::SyncContext;
 use crate::checkpoint::Checkpoint;
 use crate::definitions::{IntegrationDef, load_connection};
-use crate::mapping::Mapping;
+use crate::drift::check_source;
+use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::{Page, SourceError};
 use crate::odata::query::Query;
 use crate::runs::{Lease, Mode, RunError};
-use crate::source::BusinessCentral;
+use crate::source::Source;
 use crate::storage::entities::{checkpoint, integration};
 use crate::target::{PageWrite, create_table, write_page};
 
@@ -47,9 +48,18 @@ pub(super) async fn import(
         .ok_or_else(|| {
             SyncError::Definition(format!("connection {:?} is not stored", def.connection))
         })?;
-    let source =
-        BusinessCentral::connect(&connection, ctx.http.clone(), ctx.settings.page_size).await?;
-    let mapping = Mapping::compile(&def, &source.metadata().await?)?;
+    let source = Source::connect(
+        &connection,
+        &ctx.credentials,
+        ctx.http.clone(),
+        ctx.settings.page_size,
+    )
+    .await?;
+    let (metadata, cached) = ctx
+        .metadata
+        .get(&connection.name, &connection.url, &source)
+        .await?;
+    let mapping = compile(&def, &metadata)?;
     if mapping.create {
         create_table(&ctx.db, &mapping)
             .await
@@ -124,7 +134,51 @@ pub(super) async fn import(
     }
     .await;
     reader.abort();
-    result
+    match result {
+        // A rejected query on cached metadata may be drift the cache has not seen: look again, so the
+        // run fails naming the field rather than with the server's words.
+        Err(SyncError::Source(SourceError::Http { status: 400, .. })) if cached => {
+            ctx.metadata.forget(&connection.name).await;
+            let source = Source::connect(
+                &connection,
+                &ctx.credentials,
+                ctx.http.clone(),
+                ctx.settings.page_size,
+            )
+            .await?;
+            let (fresh, _) = ctx
+                .metadata
+                .get(&connection.name, &connection.url, &source)
+                .await?;
+            compile(&def, &fresh)?;
+            result
+        }
+        other => other,
+    }
+}
+
+/// The drift check every run starts with (the same problems `ferry check` reports), then the mapping.
+fn compile(
+    def: &IntegrationDef,
+    metadata: &crate::odata::csdl::Metadata,
+) -> Result<Mapping, SyncError> {
+    let problems = check_source(def, metadata);
+    if !problems.is_empty() {
+        return Err(SyncError::Drift(DriftError {
+            integration: def.name.clone(),
+            problems: problems
+                .iter()
+                .map(|p| {
+                    let mut text = p.message.clone();
+                    if !p.used_by.is_empty() {
+                        text.push_str(&format!(" (used by {})", p.used_by.join(", ")));
+                    }
+                    text
+                })
+                .collect(),
+        }));
+    }
+    Ok(Mapping::compile(def, metadata)?)
 }
 
 /// Maps a page; a record that cannot be mapped becomes a failure with its payload, the rest go on.

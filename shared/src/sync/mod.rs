@@ -4,8 +4,10 @@
 mod error;
 mod execute;
 mod import;
+mod metadata_cache;
 mod retry;
 
 pub use error::SyncError;
 pub use execute::{SyncContext, execute};
+pub use metadata_cache::MetadataCache;
 pub use retry::backoff;

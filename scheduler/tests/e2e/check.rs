@@ -1,0 +1,180 @@
+//! Drift: `ferry check` against the live source and the target table, a run failing at once on a
+//! vanished field, and `ferry check --clean-up`.
+
+use ferry_shared::runs::Mode;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::TestEnv;
+
+fn problems(output: &std::process::Output) -> Vec<Value> {
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    report["integrations"][0]["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once() {
+    let env = TestEnv::start(20, 1).await;
+    let file = env.write_definitions("");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        r#"version = "RowVersionNumber" }"#,
+        r#"version = "RowVersionNumber", filter = "City ne 'Nowhere'" }"#,
+    );
+    std::fs::write(&file, text).unwrap();
+    env.apply(&file).await;
+    let first = env.run("customers", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+    let clean = env
+        .ferry(&["check", "customers", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+
+    env.control(
+        "/_sandbox/schema",
+        json!({ "entity": "RescoCustomer", "drop_field": "City" }),
+    )
+    .await;
+    env.mutate("RescoCustomer", 0, 5, 0);
+
+    let output = env
+        .ferry(&["check", "customers", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let problems = problems(&output);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["field"], "City");
+    assert_eq!(problems[0]["kind"], "missing_field");
+    assert_eq!(problems[0]["integration"], "customers");
+    assert_eq!(
+        problems[0]["used_by"],
+        json!(["fields[6] (City → city)", "source.filter"])
+    );
+    let all = env.ferry(&["check", "--all"]).output().unwrap();
+    assert_eq!(all.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&all.stdout).contains("\"City\""));
+
+    // The worker cached $metadata from the first run; the run still fails naming City, reading nothing.
+    let output = env
+        .ferry(&["run", "customers", "--wait", "--json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let run: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(run["status"], "failed");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("\"City\" not found on entity"), "{error}");
+    assert!(error.contains("source.filter"), "{error}");
+    assert_eq!(run["attempt"], 1, "drift is not retried");
+    assert_eq!(
+        (
+            run["rows_read"].as_u64(),
+            run["inserted"].as_u64(),
+            run["updated"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_up_drops_vanished_fields_and_refuses_when_the_version_is_gone() {
+    let env = TestEnv::start(10, 1).await;
+    env.apply(&env.write_definitions("")).await;
+    env.control(
+        "/_sandbox/schema",
+        json!({ "entity": "RescoCustomer", "drop_field": "HomePage" }),
+    )
+    .await;
+
+    let output = env
+        .ferry(&["check", "--clean-up", "customers", "--json"])
+        .output()
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cleaned: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(cleaned["version"], 2);
+    assert_eq!(cleaned["removed"], json!(["HomePage"]));
+    let check = env.ferry(&["check", "customers"]).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let run = env.run("customers", Mode::Incremental).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!((run.inserted, run.definition_version), (10, 2));
+
+    env.control(
+        "/_sandbox/schema",
+        json!({ "entity": "RescoCustomer", "drop_field": "RowVersionNumber" }),
+    )
+    .await;
+    let refused = env
+        .ferry(&["check", "--clean-up", "customers"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("\"RowVersionNumber\""), "{stderr}");
+    assert!(stderr.contains("choose source.version"), "{stderr}");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_missing_and_incompatible_target_columns() {
+    let env = TestEnv::without_worker(3, 1).await;
+    env.db
+        .execute_unprepared(
+            "CREATE TABLE customer (bc_no text PRIMARY KEY, name integer, email text)",
+        )
+        .await
+        .unwrap();
+    env.apply(&env.write_definitions("")).await;
+
+    let output = env
+        .ferry(&["check", "customers", "--json"])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let problems = problems(&output);
+    let name = problems
+        .iter()
+        .find(|p| p["field"] == "name")
+        .expect("name is reported");
+    assert_eq!(name["kind"], "incompatible_column");
+    assert!(
+        name["message"].as_str().unwrap().contains("integer"),
+        "{name}"
+    );
+    let missing: Vec<&str> = problems
+        .iter()
+        .filter(|p| p["kind"] == "missing_column")
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        missing.contains(&"city") && missing.contains(&"row_version"),
+        "{missing:?}"
+    );
+    assert!(
+        !missing.contains(&"email") && !missing.contains(&"bc_no"),
+        "{missing:?}"
+    );
+    env.finish().await;
+}

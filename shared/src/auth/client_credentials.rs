@@ -1,0 +1,75 @@
+//! The client credentials grant (BC service-to-service), through the `oauth2` crate.
+
+use std::time::Duration;
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::AuthError;
+
+#[derive(Debug)]
+pub(super) struct ClientCredentials {
+    pub client_id: String,
+    pub secret: SecretString,
+    pub scope: Option<String>,
+    pub token_url: String,
+}
+
+impl ClientCredentials {
+    /// A fresh access token and its lifetime.
+    pub async fn token(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<(SecretString, Duration), AuthError> {
+        let token_url = &self.token_url;
+        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.secret.expose_secret().to_string()))
+            .set_token_uri(
+                TokenUrl::new(token_url.clone()).map_err(|_| AuthError::Config {
+                    connection: self.client_id.clone(),
+                    message: format!("token URL {token_url:?} is not a URL"),
+                })?,
+            );
+        let mut request = client.exchange_client_credentials();
+        if let Some(scope) = &self.scope {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let response = request
+            .request_async(http)
+            .await
+            .map_err(|e| classify(token_url, e))?;
+        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
+        let token = SecretString::from(response.access_token().secret().to_string());
+        Ok((token, lifetime))
+    }
+}
+
+type TokenError = oauth2::RequestTokenError<
+    oauth2::HttpClientError<reqwest::Error>,
+    oauth2::StandardErrorResponse<oauth2::basic::BasicErrorResponseType>,
+>;
+
+/// Separates "the server said no" (fatal) from "the server could not be reached" (retriable).
+fn classify(token_url: &str, error: TokenError) -> AuthError {
+    use oauth2::RequestTokenError as E;
+    let token_url = token_url.to_string();
+    match error {
+        E::ServerResponse(response) => {
+            let mut message = response.error().to_string();
+            if let Some(description) = response.error_description() {
+                message = format!("{message}: {description}");
+            }
+            AuthError::Refused { token_url, message }
+        }
+        E::Request(e) => AuthError::Unreachable {
+            token_url,
+            message: e.to_string(),
+        },
+        E::Parse(e, _) => AuthError::Refused {
+            token_url,
+            message: format!("unreadable token response: {e}"),
+        },
+        E::Other(message) => AuthError::Refused { token_url, message },
+    }
+}

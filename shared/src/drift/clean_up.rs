@@ -1,0 +1,90 @@
+//! `ferry check --clean-up`: a new definition version without the external fields that no longer
+//! exist. It refuses when what is gone cannot simply be dropped (the entity, a key, the version, a
+//! field inside the filter), and says what to choose instead.
+
+use super::source::usages;
+use crate::definitions::IntegrationDef;
+use crate::odata::csdl::Metadata;
+
+/// Why clean-up refused; the message says what to do instead.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot clean up integration {integration:?}: {message}")]
+pub struct CleanUpError {
+    pub integration: String,
+    pub message: String,
+}
+
+/// The cleaned definition and the source fields removed from it (empty: nothing to do).
+pub fn clean_up(
+    def: &IntegrationDef,
+    metadata: &Metadata,
+) -> Result<(IntegrationDef, Vec<String>), CleanUpError> {
+    let refuse = |message: String| CleanUpError {
+        integration: def.name.clone(),
+        message,
+    };
+    let entity = metadata.entity(&def.source.entity).ok_or_else(|| {
+        refuse(format!(
+            "entity {:?} no longer exists; choose another entity (see `ferry discover {}`)",
+            def.source.entity, def.connection
+        ))
+    })?;
+    let gone = |name: &str| entity.property(name).is_none();
+    let missing_key: Vec<&String> = def.source.key.iter().filter(|k| gone(k)).collect();
+    if !missing_key.is_empty() {
+        return Err(refuse(format!(
+            "key field(s) {missing_key:?} no longer exist; choose source.key among the entity's key {:?}",
+            entity.key
+        )));
+    }
+    if gone(&def.source.version) {
+        let candidates: Vec<&str> = entity
+            .properties
+            .iter()
+            .filter(|p| p.edm_type == "Edm.Int64")
+            .map(|p| p.name.as_str())
+            .collect();
+        return Err(refuse(format!(
+            "version field {:?} no longer exists; choose source.version among the Edm.Int64 fields {candidates:?}",
+            def.source.version
+        )));
+    }
+    let in_filter: Vec<String> = usages(def)
+        .into_iter()
+        .filter(|(f, used)| used == "source.filter" && gone(f))
+        .map(|(f, _)| f)
+        .collect();
+    if !in_filter.is_empty() {
+        return Err(refuse(format!(
+            "source.filter uses {in_filter:?}, which no longer exist; edit the filter by hand"
+        )));
+    }
+    let mut cleaned = def.clone();
+    let mut removed = Vec::new();
+    cleaned.fields.retain(|f| match &f.from {
+        Some(from) if gone(from) => {
+            removed.push(from.clone());
+            false
+        }
+        _ => true,
+    });
+    cleaned.lookups.retain(|l| {
+        let keep = !l.from.iter().any(|f| gone(f));
+        if !keep {
+            removed.extend(l.from.iter().filter(|f| gone(f)).cloned());
+        }
+        keep
+    });
+    for key in &def.target.key {
+        if !cleaned.fields.iter().any(|f| &f.to == key) {
+            return Err(refuse(format!(
+                "target key column {key:?} comes from a field that no longer exists; choose another target.key"
+            )));
+        }
+    }
+    if cleaned.fields.is_empty() {
+        return Err(refuse("no mapped field would remain".into()));
+    }
+    removed.dedup();
+    Ok((cleaned, removed))
+}

@@ -1,0 +1,157 @@
+//! Checking stored integrations against their live sources and target tables: what `ferry check`
+//! prints and the web editor will show. `$metadata` is read once per connection.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use super::{Problem, check_source, check_target, clean_up, target_columns};
+use crate::definitions::{
+    self, ApplyError, DefinitionSet, IntegrationDef, latest_integration, load_connection,
+};
+use crate::mapping::Mapping;
+use crate::odata::csdl::Metadata;
+use crate::secrets::Credentials;
+use crate::source::Source;
+use crate::storage::entities::integration;
+
+/// The verdict on one integration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub integration: String,
+    pub version: i32,
+    pub connection: String,
+    pub problems: Vec<Problem>,
+    /// Set when the check itself could not run (source unreachable, sign-in missing, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty() && self.error.is_none()
+    }
+}
+
+/// Why a check or clean-up could not be done at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("no integration named {0:?} is stored")]
+    UnknownIntegration(String),
+    #[error(transparent)]
+    Definitions(#[from] ApplyError),
+    #[error("failed to read the database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    CleanUp(#[from] super::CleanUpError),
+    #[error("cannot read the source of {integration:?}: {message}")]
+    Source {
+        integration: String,
+        message: String,
+    },
+}
+
+/// What checking needs: the database, the credentials and the HTTP client.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    pub db: DatabaseConnection,
+    pub credentials: Credentials,
+    pub http: reqwest::Client,
+}
+
+/// The names of every stored integration, sorted.
+pub async fn integration_names(db: &DatabaseConnection) -> Result<Vec<String>, sea_orm::DbErr> {
+    integration::Entity::find()
+        .select_only()
+        .column(integration::Column::Name)
+        .distinct()
+        .order_by_asc(integration::Column::Name)
+        .into_tuple::<String>()
+        .all(db)
+        .await
+}
+
+impl Checker {
+    /// Checks the current version of each named integration.
+    pub async fn check(&self, names: &[String]) -> Result<Vec<Report>, CheckError> {
+        let mut metadata: HashMap<String, Result<Arc<Metadata>, String>> = HashMap::new();
+        let mut reports = Vec::new();
+        for name in names {
+            let (version, def) = latest_integration(&self.db, name)
+                .await?
+                .ok_or_else(|| CheckError::UnknownIntegration(name.clone()))?;
+            let mut report = Report {
+                integration: name.clone(),
+                version,
+                connection: def.connection.clone(),
+                problems: Vec::new(),
+                error: None,
+            };
+            if !metadata.contains_key(&def.connection) {
+                let fetched = self.metadata(&def.connection).await.map(Arc::new);
+                metadata.insert(def.connection.clone(), fetched);
+            }
+            match &metadata[&def.connection] {
+                Err(message) => report.error = Some(message.clone()),
+                Ok(metadata) => report.problems = self.problems(&def, metadata).await?,
+            }
+            reports.push(report);
+        }
+        Ok(reports)
+    }
+
+    async fn problems(
+        &self,
+        def: &IntegrationDef,
+        metadata: &Metadata,
+    ) -> Result<Vec<Problem>, CheckError> {
+        let mut problems = check_source(def, metadata);
+        if problems.is_empty()
+            && let Ok(mapping) = Mapping::compile(def, metadata)
+        {
+            let columns = target_columns(&self.db, &def.target.table).await?;
+            problems.extend(check_target(def, &mapping, columns.as_ref()));
+        }
+        Ok(problems)
+    }
+
+    /// The live `$metadata` of a stored connection; errors as text, for the report.
+    pub async fn metadata(&self, connection: &str) -> Result<Metadata, String> {
+        let def = load_connection(&self.db, connection)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("connection {connection:?} is not stored"))?;
+        let source = Source::connect(&def, &self.credentials, self.http.clone(), 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        source.metadata().await.map_err(|e| e.to_string())
+    }
+
+    /// Stores a new version of `name` without the fields its source no longer has. Returns the new
+    /// version and the removed fields (no new version when nothing was missing).
+    pub async fn clean_up(&self, name: &str) -> Result<(i32, Vec<String>), CheckError> {
+        let (version, def) = latest_integration(&self.db, name)
+            .await?
+            .ok_or_else(|| CheckError::UnknownIntegration(name.to_string()))?;
+        let metadata =
+            self.metadata(&def.connection)
+                .await
+                .map_err(|message| CheckError::Source {
+                    integration: name.to_string(),
+                    message,
+                })?;
+        let (cleaned, removed) = clean_up(&def, &metadata)?;
+        if removed.is_empty() {
+            return Ok((version, removed));
+        }
+        let set = DefinitionSet {
+            connections: Vec::new(),
+            integrations: vec![(PathBuf::from("(ferry check --clean-up)"), cleaned)],
+        };
+        let applied = definitions::apply(&self.db, &set).await?;
+        Ok((applied[0].version.unwrap_or(version), removed))
+    }
+}

@@ -1,0 +1,39 @@
+//! `ferry keys rotate`: re-seal every stored credential under the current master key, in one
+//! transaction, so afterwards the previous keys can be thrown away.
+
+use sea_orm::TransactionTrait;
+use serde::Serialize;
+
+use super::store::{all_locked, reseal};
+use super::{Credentials, SecretsError};
+
+/// What a rotation did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Rotation {
+    pub key_id: String,
+    pub resealed: usize,
+    pub already_current: usize,
+}
+
+/// Re-seals rows sealed under older keys. All or nothing: a row whose key is missing aborts the
+/// rotation with that key's id.
+pub async fn rotate(credentials: &Credentials) -> Result<Rotation, SecretsError> {
+    let keyring = credentials.keyring()?;
+    let current = keyring.current().id().to_string();
+    let txn = credentials.db().begin().await?;
+    let mut rotation = Rotation {
+        key_id: current.clone(),
+        resealed: 0,
+        already_current: 0,
+    };
+    for row in all_locked(&txn).await? {
+        if row.key_id == current {
+            rotation.already_current += 1;
+            continue;
+        }
+        reseal(&txn, keyring, row).await?;
+        rotation.resealed += 1;
+    }
+    txn.commit().await?;
+    Ok(rotation)
+}

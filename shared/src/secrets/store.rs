@@ -1,0 +1,375 @@
+//! `ferry_credentials`: sealed client secrets and device-code sign-ins, one row per connection and kind.
+//! Only this module turns rows into secrets and back; everything above it sees `SecretString`s and
+//! non-secret status.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::seal::{open, seal};
+use super::{Keyring, SecretsError};
+use crate::settings::SecretsSettings;
+use crate::storage::entities::credential;
+
+/// What a credential row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A confidential client's secret, set with `ferry connection set-secret`.
+    ClientSecret,
+    /// The refresh token of a device-code sign-in (plus the last access token it bought).
+    RefreshToken,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::ClientSecret => "client_secret",
+            CredentialKind::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// The outcome of a sign-in or refresh, ready to be sealed and stored.
+#[derive(Debug)]
+pub struct SignIn {
+    pub refresh_token: SecretString,
+    pub access_token: Option<SecretString>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    /// Who signed in, when known.
+    pub account: Option<String>,
+    /// When the refresh token expires, when the provider said.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A stored sign-in, opened under the row lock of a refresh.
+#[derive(Debug)]
+pub struct LockedSignIn {
+    pub refresh_token: SecretString,
+    pub access: Option<(SecretString, DateTime<Utc>)>,
+    pub account: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What `ferry auth status` shows: who, where, until when. Never a secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialStatus {
+    pub connection: String,
+    pub kind: String,
+    pub account: Option<String>,
+    pub expires_at: Option<DateTime<FixedOffset>>,
+    pub access_expires_at: Option<DateTime<FixedOffset>>,
+    pub key_id: String,
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+/// Sealed credentials in the database, and the keys to open them.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    db: DatabaseConnection,
+    /// `None` when no key is configured: status still works, anything touching a secret says how to
+    /// create a key.
+    keyring: Option<Arc<Keyring>>,
+}
+
+fn context(connection: &str, what: &str) -> String {
+    format!("ferry:{connection}:{what}")
+}
+
+impl Credentials {
+    /// Loads the keyring from settings or the environment; a missing key is not an error yet (only
+    /// using a secret is), a malformed one is.
+    pub fn new(
+        db: DatabaseConnection,
+        settings: &SecretsSettings,
+    ) -> Result<Credentials, SecretsError> {
+        let keyring = match Keyring::load(settings) {
+            Ok(k) => Some(Arc::new(k)),
+            Err(SecretsError::NoKey) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Credentials { db, keyring })
+    }
+
+    pub fn with_keyring(db: DatabaseConnection, keyring: Arc<Keyring>) -> Credentials {
+        Credentials {
+            db,
+            keyring: Some(keyring),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn keyring(&self) -> Result<&Keyring, SecretsError> {
+        self.keyring.as_deref().ok_or(SecretsError::NoKey)
+    }
+
+    /// Stores (or replaces) a connection's client secret.
+    pub async fn set_client_secret(
+        &self,
+        connection: &str,
+        secret: &SecretString,
+    ) -> Result<(), SecretsError> {
+        let key = self.keyring()?.current();
+        let kind = CredentialKind::ClientSecret;
+        let sealed = seal(key, &context(connection, kind.as_str()), secret);
+        upsert(
+            &self.db,
+            connection,
+            kind,
+            sealed,
+            key.id(),
+            None,
+            None,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// The stored client secret of a connection, if one was set.
+    pub async fn client_secret(
+        &self,
+        connection: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        let kind = CredentialKind::ClientSecret;
+        let Some(row) = find(&self.db, connection, kind, false).await? else {
+            return Ok(None);
+        };
+        let secret = open(
+            self.keyring()?,
+            &context(connection, kind.as_str()),
+            &row.ciphertext,
+        )?;
+        Ok(Some(secret))
+    }
+
+    /// Stores a fresh sign-in (replacing any earlier one).
+    pub async fn save_sign_in(
+        &self,
+        connection: &str,
+        sign_in: &SignIn,
+    ) -> Result<(), SecretsError> {
+        save_sign_in(&self.db, self.keyring()?, connection, sign_in).await
+    }
+
+    /// Whether a sign-in is stored, without opening it.
+    pub async fn has_sign_in(&self, connection: &str) -> Result<bool, SecretsError> {
+        Ok(
+            find(&self.db, connection, CredentialKind::RefreshToken, false)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Status of every stored credential (of one connection when given), never a secret.
+    pub async fn status(
+        &self,
+        connection: Option<&str>,
+    ) -> Result<Vec<CredentialStatus>, SecretsError> {
+        let mut query = credential::Entity::find()
+            .order_by_asc(credential::Column::Connection)
+            .order_by_asc(credential::Column::Kind);
+        if let Some(connection) = connection {
+            query = query.filter(credential::Column::Connection.eq(connection));
+        }
+        Ok(query
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| CredentialStatus {
+                connection: row.connection,
+                kind: row.kind,
+                account: row.account,
+                expires_at: row.expires_at,
+                access_expires_at: row.access_expires_at,
+                key_id: row.key_id,
+                updated_at: row.updated_at,
+            })
+            .collect())
+    }
+
+    /// Opens the sign-in of `connection` under `SELECT … FOR UPDATE` inside `txn`: whoever holds the
+    /// lock is the only one who may spend the refresh token until the transaction ends.
+    pub async fn lock_sign_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        connection: &str,
+    ) -> Result<Option<LockedSignIn>, SecretsError> {
+        let Some(row) = find(txn, connection, CredentialKind::RefreshToken, true).await? else {
+            return Ok(None);
+        };
+        let keyring = self.keyring()?;
+        let refresh_token = open(
+            keyring,
+            &context(connection, CredentialKind::RefreshToken.as_str()),
+            &row.ciphertext,
+        )?;
+        let access = match (&row.access_ciphertext, row.access_expires_at) {
+            (Some(sealed), Some(until)) => Some((
+                open(keyring, &context(connection, "access_token"), sealed)?,
+                until.with_timezone(&Utc),
+            )),
+            _ => None,
+        };
+        Ok(Some(LockedSignIn {
+            refresh_token,
+            access,
+            account: row.account,
+            expires_at: row.expires_at.map(|t| t.with_timezone(&Utc)),
+        }))
+    }
+
+    /// Stores a rotated refresh token inside the transaction that holds the lock, so the old token and
+    /// the new one are never both "current".
+    pub async fn store_refreshed(
+        &self,
+        txn: &impl ConnectionTrait,
+        connection: &str,
+        sign_in: &SignIn,
+    ) -> Result<(), SecretsError> {
+        save_sign_in(txn, self.keyring()?, connection, sign_in).await
+    }
+
+    /// Forgets a connection's sign-in (e.g. after the provider revoked it).
+    pub async fn sign_out(&self, connection: &str) -> Result<bool, SecretsError> {
+        let result = credential::Entity::delete_many()
+            .filter(credential::Column::Connection.eq(connection))
+            .filter(credential::Column::Kind.eq(CredentialKind::RefreshToken.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+}
+
+async fn save_sign_in(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    connection: &str,
+    sign_in: &SignIn,
+) -> Result<(), SecretsError> {
+    let key = keyring.current();
+    let kind = CredentialKind::RefreshToken;
+    let sealed = seal(
+        key,
+        &context(connection, kind.as_str()),
+        &sign_in.refresh_token,
+    );
+    let access = sign_in
+        .access_token
+        .as_ref()
+        .map(|t| seal(key, &context(connection, "access_token"), t));
+    upsert(
+        db,
+        connection,
+        kind,
+        sealed,
+        key.id(),
+        access,
+        sign_in.access_expires_at,
+        sign_in.account.clone(),
+        sign_in.expires_at,
+    )
+    .await
+}
+
+async fn find(
+    db: &impl ConnectionTrait,
+    connection: &str,
+    kind: CredentialKind,
+    lock: bool,
+) -> Result<Option<credential::Model>, sea_orm::DbErr> {
+    let mut query = credential::Entity::find()
+        .filter(credential::Column::Connection.eq(connection))
+        .filter(credential::Column::Kind.eq(kind.as_str()));
+    if lock {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upsert(
+    db: &impl ConnectionTrait,
+    connection: &str,
+    kind: CredentialKind,
+    ciphertext: String,
+    key_id: &str,
+    access_ciphertext: Option<String>,
+    access_expires_at: Option<DateTime<Utc>>,
+    account: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), SecretsError> {
+    use credential::Column as C;
+    let now = Utc::now().fixed_offset();
+    let row = credential::ActiveModel {
+        connection: Set(connection.to_string()),
+        kind: Set(kind.as_str().to_string()),
+        ciphertext: Set(ciphertext),
+        key_id: Set(key_id.to_string()),
+        access_ciphertext: Set(access_ciphertext),
+        access_expires_at: Set(access_expires_at.map(|t| t.fixed_offset())),
+        account: Set(account),
+        expires_at: Set(expires_at.map(|t| t.fixed_offset())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    credential::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([C::Connection, C::Kind])
+                .update_columns([
+                    C::Ciphertext,
+                    C::KeyId,
+                    C::AccessCiphertext,
+                    C::AccessExpiresAt,
+                    C::Account,
+                    C::ExpiresAt,
+                    C::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Rows for `rotate`, locked.
+pub(super) async fn all_locked(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<credential::Model>, sea_orm::DbErr> {
+    credential::Entity::find().lock_exclusive().all(db).await
+}
+
+/// Re-seals one row's secrets under the keyring's current key.
+pub(super) async fn reseal(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    row: credential::Model,
+) -> Result<(), SecretsError> {
+    let key = keyring.current();
+    let main = context(&row.connection, &row.kind);
+    let secret = open(keyring, &main, &row.ciphertext)?;
+    let access = match &row.access_ciphertext {
+        Some(sealed) => {
+            let ctx = context(&row.connection, "access_token");
+            Some(seal(key, &ctx, &open(keyring, &ctx, sealed)?))
+        }
+        None => None,
+    };
+    let mut active: credential::ActiveModel = row.into();
+    active.ciphertext = Set(seal(key, &main, &secret));
+    active.access_ciphertext = Set(access);
+    active.key_id = Set(key.id().to_string());
+    active.updated_at = Set(Utc::now().fixed_offset());
+    active.update(db).await?;
+    Ok(())
+}
