@@ -393,6 +393,27 @@ fn ferry_worker() -> &'static Path {
             .current_dir(workspace())
             .args(["build", "--quiet", "--message-format=json"])
             .args(["-p", "ferry-worker", "--bin", "ferry-worker"]);
+        // Drop what cargo set for this test process: build scripts (ring's) watch these variables, and
+        // seeing them changed would rebuild half the dependency tree here and again in the next build.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let set_for_tests = name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_CFG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name.as_ref());
+            if set_for_tests {
+                build.env_remove(name.as_ref());
+            }
+        }
         if Path::new(FERRY)
             .components()
             .any(|c| c.as_os_str() == "release")
