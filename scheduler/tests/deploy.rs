@@ -217,12 +217,12 @@ fn settings_keys() -> &'static BTreeSet<(String, String)> {
         for line in text.lines().map(str::trim) {
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.to_string();
-            } else if let Some(comment) = line.strip_prefix('#') {
-                if let Some((key, _)) = comment.split_once('=') {
-                    let key = key.trim();
-                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                        keys.insert((section.clone(), key.to_string()));
-                    }
+            } else if let Some(comment) = line.strip_prefix('#')
+                && let Some((key, _)) = comment.split_once('=')
+            {
+                let key = key.trim();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    keys.insert((section.clone(), key.to_string()));
                 }
             }
         }
