@@ -8,6 +8,8 @@ pub mod callback;
 pub mod checkpoint;
 pub mod definitions;
 pub mod dispatch;
+pub mod filter;
+pub mod lookup;
 pub mod mapping;
 pub mod odata;
 pub mod queue;

@@ -3,7 +3,12 @@
 
 mod api;
 mod apply;
+mod deletes;
+mod failures;
 mod helpers;
 mod jobs;
+mod lookups;
+mod mapping;
+mod preview;
 mod scheduler;
 mod sync;

@@ -1,7 +1,7 @@
 //! The incremental import: rows with a version above the checkpoint, in version order, so each committed
 //! page's highest version is a safe place to resume from.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::mpsc;
 use tracing::info;
 
@@ -9,10 +9,11 @@ use super::error::SyncError;
 use super::execute::SyncContext;
 use crate::checkpoint::Checkpoint;
 use crate::definitions::{IntegrationDef, load_connection};
-use crate::mapping::Mapping;
-use crate::odata::client::{Page, SourceError};
+use crate::lookup::{PageLookups, parked_records, resolve_page};
+use crate::mapping::{Mapped, Mapping};
+use crate::odata::client::{Page, Row, SourceError};
 use crate::odata::query::Query;
-use crate::runs::{Lease, Mode, RunError};
+use crate::runs::{self, Lease, Mode, RunError};
 use crate::source::BusinessCentral;
 use crate::storage::entities::{checkpoint, integration};
 use crate::target::{PageWrite, create_table, write_page};
@@ -32,6 +33,31 @@ async fn definition(
     serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
 }
 
+/// The newest stored version of an integration (what the next triggered run would execute).
+pub(super) async fn latest_definition(
+    db: &DatabaseConnection,
+    name: &str,
+) -> Result<IntegrationDef, SyncError> {
+    let row = integration::Entity::find()
+        .filter(integration::Column::Name.eq(name))
+        .order_by_desc(integration::Column::Version)
+        .one(db)
+        .await
+        .map_err(RunError::from)?
+        .ok_or_else(|| SyncError::Definition(format!("no integration named {name:?} is stored")))?;
+    serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
+}
+
+/// The committed checkpoint's version (0 before the first page).
+pub(super) async fn watermark(db: &DatabaseConnection, name: &str) -> Result<i64, SyncError> {
+    let stored = checkpoint::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await
+        .map_err(RunError::from)?
+        .and_then(|c| Checkpoint::from_json(&c.value).ok());
+    Ok(Checkpoint::version(stored.as_ref()))
+}
+
 pub(super) async fn import(
     ctx: &SyncContext,
     lease: &Lease,
@@ -47,30 +73,57 @@ pub(super) async fn import(
         })?;
     let source =
         BusinessCentral::connect(&connection, ctx.http.clone(), ctx.settings.page_size).await?;
-    let mapping = Mapping::compile(&def, &source.metadata().await?)?;
+    let mut mapping = Mapping::compile(&def, &source.metadata().await?)?;
+    if !mapping.lookups.is_empty() {
+        mapping
+            .prepare_lookups(&ctx.db)
+            .await
+            .map_err(SyncError::Table)?;
+    }
+    mapping
+        .adopt_table(&ctx.db)
+        .await
+        .map_err(SyncError::Table)?;
     if mapping.create {
         create_table(&ctx.db, &mapping)
             .await
             .map_err(SyncError::Table)?;
     }
+    let clears = runs::has_open_failures(&ctx.db, name)
+        .await
+        .map_err(RunError::from)?;
+    let written = |mut write: PageWrite| {
+        if clears {
+            write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
+        }
+        write
+    };
+    match mode {
+        Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, &written).await,
+        Mode::Reconcile => {
+            let max_share = def
+                .deletes
+                .as_ref()
+                .and_then(|d| d.max_share)
+                .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
+            return super::reconcile::reconcile(&ctx.db, lease, &mapping, &source, max_share).await;
+        }
+        Mode::Incremental | Mode::Full => {}
+    }
+    if mapping.defers() {
+        replay_parked(ctx, lease, &mapping, &written).await?;
+    }
     let watermark = match mode {
         Mode::Full => 0,
-        Mode::Incremental => {
-            let stored = checkpoint::Entity::find_by_id(name.to_string())
-                .one(&ctx.db)
-                .await
-                .map_err(RunError::from)?
-                .and_then(|c| Checkpoint::from_json(&c.value).ok());
-            Checkpoint::version(stored.as_ref())
-        }
+        Mode::Incremental | Mode::RetryFailed | Mode::Reconcile => watermark(&ctx.db, name).await?,
     };
-    let version_predicate = format!("{} gt {watermark}", mapping.version_field);
     let query = Query {
         select: mapping.select.clone(),
-        filter: Some(match &def.source.filter {
-            Some(user) => format!("({user}) and {version_predicate}"),
-            None => version_predicate,
-        }),
+        filter: Some(crate::filter::with_version(
+            mapping.filter.as_ref(),
+            &mapping.version_field,
+            watermark,
+        )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,
     };
@@ -99,7 +152,7 @@ pub(super) async fn import(
     let result = async {
         while let Some(page) = incoming.recv().await {
             let page = page?;
-            let write = map_page(&mapping, page.rows);
+            let write = written(map_page(&ctx.db, &mapping, page.rows).await?);
             write_page(&ctx.db, lease, &mapping, write).await?;
             // Stop between pages: what is committed stays, the next worker resumes from it.
             if ctx.stopping.is_cancelled() {
@@ -110,31 +163,133 @@ pub(super) async fn import(
     }
     .await;
     reader.abort();
+    if result.is_ok() {
+        super::dependents::wake_dependents(ctx, name, &mapping.table).await;
+    }
     result
 }
 
-/// Maps a page; a record that cannot be mapped becomes a failure with its payload, the rest go on.
-fn map_page(mapping: &Mapping, rows: Vec<crate::odata::client::Row>) -> PageWrite {
+/// Re-maps the records parked by earlier runs (their lookups may resolve now), page by page. Written
+/// ones leave the parking; still unresolved ones stay and count as `deferred` again.
+async fn replay_parked(
+    ctx: &SyncContext,
+    lease: &Lease,
+    mapping: &Mapping,
+    written: &impl Fn(PageWrite) -> PageWrite,
+) -> Result<(), SyncError> {
+    let mut after = String::new();
+    loop {
+        let parked = parked_records(
+            &ctx.db,
+            &lease.integration,
+            &after,
+            u64::from(ctx.settings.page_size),
+        )
+        .await
+        .map_err(RunError::from)?;
+        let Some(last) = parked.last() else {
+            return Ok(());
+        };
+        after = last.record_key.clone();
+        let rows: Vec<Row> = parked
+            .iter()
+            .filter_map(|p| serde_json::from_str(&p.payload).ok())
+            .collect();
+        let mut write = written(map_page(&ctx.db, mapping, rows).await?);
+        // Replays are not source reads and must not move the watermark.
+        write.rows_read = 0;
+        write.checkpoint = None;
+        write_page(&ctx.db, lease, mapping, write).await?;
+    }
+}
+
+/// Keys per request when re-reading failed records: keeps the `$filter` well inside URL limits.
+const KEYS_PER_REQUEST: usize = 40;
+
+/// `--retry-failed`: re-reads only the records whose failure is still open, by key, and writes them
+/// without moving the checkpoint. A record that now maps and writes resolves its failure.
+async fn retry_failed(
+    ctx: &SyncContext,
+    lease: &Lease,
+    mapping: &Mapping,
+    source: &BusinessCentral,
+    written: &impl Fn(PageWrite) -> PageWrite,
+) -> Result<(), SyncError> {
+    let open = runs::open_failures(&ctx.db, &lease.integration)
+        .await
+        .map_err(RunError::from)?;
+    let keys: Vec<Row> = open
+        .iter()
+        .filter_map(|(_, payload)| serde_json::from_str(payload).ok())
+        .collect();
+    for chunk in keys.chunks(KEYS_PER_REQUEST) {
+        let query = Query {
+            select: mapping.select.clone(),
+            filter: Some(crate::filter::by_keys(&mapping.source_key, chunk).render()),
+            orderby: Vec::new(),
+            top: None,
+        };
+        let mut next = Some(source.entity_url(&mapping.entity, &query));
+        while let Some(url) = next.take() {
+            let page = source.page(&url).await?;
+            next = page.next.clone().filter(|n| *n != url);
+            let mut write = written(map_page(&ctx.db, mapping, page.rows).await?);
+            write.checkpoint = None;
+            write_page(&ctx.db, lease, mapping, write).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
+/// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each.
+pub(crate) async fn map_page(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    rows: Vec<Row>,
+) -> Result<PageWrite, SyncError> {
+    let found = if mapping.lookups.is_empty() {
+        PageLookups::default()
+    } else {
+        resolve_page(db, &mapping.lookup_types(), &rows)
+            .await
+            .map_err(RunError::from)?
+    };
     let mut write = PageWrite {
         rows_read: rows.len() as u64,
         ..PageWrite::default()
     };
+    let defers = mapping.defers();
     let mut high = None;
     for row in rows {
         if let Some(v) = mapping.version(&row) {
             high = high.max(Some(v));
         }
         let key = mapping.record_key(&row);
-        match mapping.map_row(&row) {
-            Ok(values) => write.rows.push((key, values)),
+        let payload = || serde_json::to_string(&row).unwrap_or_default();
+        match mapping.map_row(&row, &found) {
+            Ok(Mapped::Row(values)) => {
+                if defers {
+                    write.unpark.push(key.clone());
+                }
+                write.rows.push((key, values));
+            }
+            Ok(Mapped::Skip) => {
+                if defers {
+                    write.unpark.push(key);
+                }
+            }
+            Ok(Mapped::Defer(reason)) => write.deferred.push((key, reason, payload())),
             Err(e) => {
-                let payload = serde_json::to_string(&row).unwrap_or_default();
+                if defers {
+                    write.unpark.push(key.clone());
+                }
                 write
                     .failures
-                    .push((key, format!("{}: {}", e.column, e.message), payload));
+                    .push((key, format!("{}: {}", e.column, e.message), payload()));
             }
         }
     }
     write.checkpoint = high.map(|value| Checkpoint::Version { value });
-    write
+    Ok(write)
 }

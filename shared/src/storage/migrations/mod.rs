@@ -3,6 +3,7 @@
 
 mod m0001_initial;
 mod m0002_job_system;
+mod m0004_mapping;
 
 use sea_orm_migration::prelude::*;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_job_system::Migration),
+            Box::new(m0004_mapping::Migration),
         ]
     }
 
