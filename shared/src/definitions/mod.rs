@@ -4,6 +4,8 @@ mod apply;
 mod load;
 mod model;
 mod validate;
+#[cfg(test)]
+mod validate_tests;
 
 pub use apply::{Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection};
 pub use load::{DefinitionError, DefinitionSet, load_files};
