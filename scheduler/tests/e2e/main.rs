@@ -9,6 +9,7 @@ mod helpers;
 mod jobs;
 mod lookups;
 mod mapping;
+mod mapping_bench;
 mod preview;
 mod scheduler;
 mod sync;
