@@ -1,6 +1,7 @@
 //! Delete detection by key-set reconciliation: `ferry run NAME --reconcile`, bounded by `max_share`.
 
 use ferry_shared::runs::Mode;
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -89,5 +90,49 @@ deletes = { detect = "reconcile", max_share = 0.5 }
         .collect();
     assert_eq!(after.deleted, run.inserted - expected.len() as i64);
     assert_eq!(env.table("salt", &["no"], "no").await, expected);
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn an_incremental_run_reconciles_once_every_has_passed() {
+    let env = TestEnv::start(200, 1).await;
+    env.apply(&env.write_definitions(
+        r#"
+[[integration]]
+name = "kept"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "kept", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }]
+deletes = { detect = "reconcile", every = "1h" }
+"#,
+    ))
+    .await;
+    // The first run reconciles (none before): nothing to delete, and the time is noted.
+    let first = env.run("kept", Mode::Incremental).await;
+    assert_eq!(
+        (first.status.as_str(), first.inserted, first.deleted),
+        ("succeeded", 200, 0)
+    );
+    assert_eq!(first.rows_read, 400, "the delta, then the key set");
+
+    env.mutate("RescoCustomer", 0, 0, 4);
+    let within = env.run("kept", Mode::Incremental).await;
+    assert_eq!(
+        (within.deleted, within.rows_read),
+        (0, 0),
+        "an hour has not passed"
+    );
+
+    // Pretend the last reconcile was two hours ago, instead of waiting for it.
+    env.db
+        .execute_unprepared(
+            "UPDATE ferry_reconciles SET reconciled_at = reconciled_at - interval '2 hours'",
+        )
+        .await
+        .unwrap();
+    let due = env.run("kept", Mode::Incremental).await;
+    assert_eq!((due.status.as_str(), due.deleted), ("succeeded", 4));
+    assert_eq!(env.table("kept", &["no"], "no").await.len(), 196);
     env.finish().await;
 }

@@ -8,7 +8,7 @@ use tracing::info;
 use super::error::SyncError;
 use super::execute::SyncContext;
 use crate::checkpoint::Checkpoint;
-use crate::definitions::{IntegrationDef, load_connection};
+use crate::definitions::{IntegrationDef, load_connection, parse_every};
 use crate::lookup::{PageLookups, parked_records, resolve_page};
 use crate::mapping::{Mapped, Mapping};
 use crate::odata::client::{Page, Row, SourceError};
@@ -137,6 +137,8 @@ pub(super) async fn import(
 
     // One page in flight while the previous one is written.
     let (pages, mut incoming) = mpsc::channel::<Result<Page, SourceError>>(1);
+    // The reader owns its connector; a reconcile after the delta uses its own handle.
+    let source_for_reconcile = source.clone();
     let reader = tokio::spawn(async move {
         let mut next = Some(first);
         while let Some(url) = next.take() {
@@ -163,10 +165,20 @@ pub(super) async fn import(
     }
     .await;
     reader.abort();
-    if result.is_ok() {
-        super::dependents::wake_dependents(ctx, name, &mapping.table).await;
+    result?;
+    super::dependents::wake_dependents(ctx, name, &mapping.table).await;
+    if let Some(deletes) = &def.deletes
+        && let Some(every) = deletes.every.as_deref().and_then(parse_every)
+        && mode == Mode::Incremental
+        && super::reconcile::due(&ctx.db, name, every).await?
+    {
+        let max_share = deletes
+            .max_share
+            .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
+        super::reconcile::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
+            .await?;
     }
-    result
+    Ok(())
 }
 
 /// Re-maps the records parked by earlier runs (their lookups may resolve now), page by page. Written

@@ -3,9 +3,13 @@
 //! target rows whose key is no longer there — all in one transaction, and only when no more than
 //! `deletes.max_share` of the rows would go; otherwise the run fails and deletes nothing.
 //!
+//! With `deletes.every`, an incremental run reconciles after its delta once that period has passed since
+//! the last reconcile committed (`ferry_reconciles`), so no separate schedule is needed.
+//!
 //! The rows an integration owns are the rows of its target table: one integration per table. (Coupling
 //! records per source key, which would let several integrations share a table, are not built yet.)
 
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
 use tracing::info;
 
@@ -160,8 +164,43 @@ pub(super) async fn reconcile(
     if progress.rows_affected() != 1 {
         return Err(RunError::LeaseLost(lease.run_id).into());
     }
+    txn.execute_raw(statement(
+        DbBackend::Postgres,
+        "INSERT INTO ferry_reconciles (integration, reconciled_at) VALUES (?, ?) \
+         ON CONFLICT (integration) DO UPDATE SET reconciled_at = EXCLUDED.reconciled_at",
+        [
+            lease.integration.clone().into(),
+            Utc::now().fixed_offset().into(),
+        ],
+    ))
+    .await
+    .map_err(RunError::from)?;
     txn.commit().await.map_err(RunError::from)?;
     Ok(())
+}
+
+/// Whether a reconcile is due: `every` has passed since the last one committed (or there was none).
+pub(super) async fn due(
+    db: &DatabaseConnection,
+    integration: &str,
+    every_secs: u64,
+) -> Result<bool, SyncError> {
+    let row = db
+        .query_one_raw(statement(
+            DbBackend::Postgres,
+            "SELECT reconciled_at FROM ferry_reconciles WHERE integration = ?",
+            [integration.into()],
+        ))
+        .await
+        .map_err(RunError::from)?;
+    let last: Option<DateTime<FixedOffset>> = match row {
+        Some(row) => row.try_get_by_index(0).map_err(RunError::from)?,
+        None => None,
+    };
+    Ok(match last {
+        None => true,
+        Some(at) => Utc::now().fixed_offset() - at >= Duration::seconds(every_secs as i64),
+    })
 }
 
 /// Source fields the target key columns come from (they may differ from `source.key`).

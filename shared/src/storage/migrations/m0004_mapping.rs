@@ -1,5 +1,6 @@
 //! The mapping engine's bookkeeping: the `deferred` count on runs, parked records whose lookup did not
-//! resolve yet (`missing = "defer"`), retried on later runs, and when a failed record was fixed.
+//! resolve yet (`missing = "defer"`), retried on later runs, when a failed record was fixed, and when
+//! each integration last reconciled its key set.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -51,6 +52,16 @@ impl MigrationTrait for Migration {
                     .col(integer("attempts").default(1))
                     .col(timestamp_with_time_zone("parked_at"))
                     .primary_key(Index::create().col("integration").col("record_key"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("ferry_reconciles")
+                    .col(string("integration").primary_key())
+                    // When the last reconcile committed; `deletes.every` counts from here.
+                    .col(timestamp_with_time_zone("reconciled_at"))
                     .to_owned(),
             )
             .await?;
