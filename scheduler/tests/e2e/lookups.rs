@@ -100,6 +100,19 @@ async fn deferred_contacts_resolve_once_customers_are_imported() {
     assert_eq!(resolved.inserted, with);
     assert_names_resolved(&env).await;
 
+    // /metrics counts every deferral, run after run.
+    let deferred_total = env
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT value::bigint FROM ferry_counters WHERE metric = 'ferry_rows_total' \
+             AND labels = 'integration=\"contacts\",op=\"deferred\"'",
+        ))
+        .await
+        .unwrap()
+        .map(|r| r.try_get_by_index::<i64>(0).unwrap());
+    assert_eq!(deferred_total, Some(early.deferred + again.deferred));
+
     // Nothing parked remains, so the next run has nothing to replay.
     let quiet = env.run("contacts", Mode::Incremental).await;
     assert_eq!((quiet.deferred, quiet.inserted, quiet.updated), (0, 0, 0));
