@@ -9,6 +9,8 @@ pub mod checkpoint;
 pub mod definitions;
 pub mod dispatch;
 pub mod drift;
+pub mod filter;
+pub mod lookup;
 pub mod mapping;
 pub mod odata;
 pub mod queue;

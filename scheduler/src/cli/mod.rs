@@ -5,7 +5,9 @@ mod auth;
 mod check;
 mod connection;
 mod discover;
+mod errors;
 mod keys;
+mod preview;
 mod queue;
 mod run;
 mod runs;
@@ -43,6 +45,15 @@ pub enum Command {
     },
     /// Start a run of an integration and print its id (or, with --wait, its summary).
     Run(RunOptions),
+    /// List the records a run could not write, with the reason and the source payload.
+    Errors {
+        run_id: i64,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the next run would do, record by record, writing nothing.
+    Preview(preview::PreviewArgs),
     /// List recent runs, newest first.
     Runs {
         /// Only runs of this integration.
@@ -142,6 +153,8 @@ pub async fn main(args: Args) -> ExitCode {
     let result = match args.command {
         Command::Apply { paths } => apply::command(&settings, &paths).await,
         Command::Run(options) => run::command(&settings, options).await,
+        Command::Errors { run_id, json } => errors::command(&settings, run_id, json).await,
+        Command::Preview(args) => preview::command(&settings, args).await,
         Command::Runs {
             integration,
             limit,

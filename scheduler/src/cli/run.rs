@@ -16,8 +16,14 @@ pub struct RunOptions {
     /// The integration to run.
     pub integration: String,
     /// Read everything, not just what changed since the checkpoint.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "retry_failed")]
     pub full: bool,
+    /// Replay only the records whose failure is still open, re-read from the source by key.
+    #[arg(long, conflicts_with = "reconcile")]
+    pub retry_failed: bool,
+    /// Read the source's key set now and delete the rows whose key vanished (within max_share).
+    #[arg(long, conflicts_with = "full")]
+    pub reconcile: bool,
     /// Wait for the run to end and print its summary.
     #[arg(long)]
     pub wait: bool,
@@ -75,6 +81,10 @@ pub(super) async fn command(settings: &Settings, options: RunOptions) -> anyhow:
     let db = storage::connect(&settings.database).await?;
     let mode = if options.full {
         Mode::Full
+    } else if options.retry_failed {
+        Mode::RetryFailed
+    } else if options.reconcile {
+        Mode::Reconcile
     } else {
         Mode::Incremental
     };

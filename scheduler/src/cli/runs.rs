@@ -39,7 +39,7 @@ pub(super) async fn command(
 /// A fixed-width table for people.
 pub(super) fn print_table(summaries: &[RunSummary]) {
     println!(
-        "{:>6}  {:<20} {:<10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9}",
+        "{:>6}  {:<20} {:<10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9}",
         "RUN",
         "INTEGRATION",
         "STATUS",
@@ -48,12 +48,13 @@ pub(super) fn print_table(summaries: &[RunSummary]) {
         "UPDATED",
         "DELETED",
         "FAILED",
+        "DEFERRED",
         "UNCHANGED",
         "MS"
     );
     for s in summaries {
         println!(
-            "{:>6}  {:<20} {:<10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9}",
+            "{:>6}  {:<20} {:<10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9}",
             s.run_id,
             s.integration,
             s.status,
@@ -62,6 +63,7 @@ pub(super) fn print_table(summaries: &[RunSummary]) {
             s.updated,
             s.deleted,
             s.failed,
+            s.deferred,
             s.unchanged,
             s.duration_ms
                 .map(|d| d.to_string())

@@ -4,8 +4,10 @@ mod apply;
 mod load;
 mod model;
 mod validate;
+#[cfg(test)]
+mod validate_tests;
 
 pub use apply::{Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection};
 pub use load::{DefinitionError, DefinitionSet, load_files};
 pub use model::*;
-pub use validate::{is_identifier, transform_known};
+pub use validate::{is_identifier, parse_every, transform_known};

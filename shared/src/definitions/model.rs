@@ -124,8 +124,10 @@ pub struct FieldDef {
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<toml::Value>,
+    /// `"upper"`, an inline table such as `{ default = "-" }`, or an array of them (see
+    /// `mapping::Transform`); kept as TOML here and parsed by the mapping engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transform: Option<String>,
+    pub transform: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

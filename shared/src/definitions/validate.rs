@@ -6,13 +6,13 @@ use std::path::Path;
 use std::str::FromStr;
 
 use super::load::{DefinitionError, DefinitionSet};
-use super::model::{AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef};
+use super::model::{
+    AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef, LookupDef,
+};
 
-/// Transforms a field may name.
-const TRANSFORMS: &[&str] = &["trim", "lower", "upper"];
-
+/// Whether `name` is a transform a field may name as a plain string.
 pub fn transform_known(name: &str) -> bool {
-    TRANSFORMS.contains(&name)
+    crate::mapping::Transform::parse(&toml::Value::String(name.to_string())).is_ok()
 }
 
 /// A SQL identifier Ferry will quote and create: letters, digits and `_`, not starting with a digit,
@@ -208,12 +208,12 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
         report.push(file, format!("{at}.source.version"), "must not be empty");
     }
     if let Some(filter) = &i.source.filter
-        && filter.trim().is_empty()
+        && let Err(e) = crate::filter::parse(filter)
     {
         report.push(
             file,
             format!("{at}.source.filter"),
-            "must not be empty when given",
+            format!("not a supported OData filter: {e}"),
         );
     }
     if !is_identifier(&i.target.table) {
@@ -246,8 +246,14 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
                 format!("column {:?} mapped twice", field.to),
             );
         }
+        let transform = field
+            .transform
+            .as_ref()
+            .map(crate::mapping::Transform::parse);
+        let composes = matches!(&transform, Some(Ok(t)) if !t.fields().is_empty());
         match (&field.from, &field.value) {
             (Some(_), Some(_)) => report.push(file, &here, "give either from or value, not both"),
+            (None, None) if composes => {}
             (None, None) => report.push(
                 file,
                 &here,
@@ -264,17 +270,8 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             }
             (Some(_), None) => {}
         }
-        if let Some(transform) = &field.transform
-            && !transform_known(transform)
-        {
-            report.push(
-                file,
-                format!("{here}.transform"),
-                format!(
-                    "unknown transform {transform:?} (known: {})",
-                    TRANSFORMS.join(", ")
-                ),
-            );
+        if let Some(Err(e)) = transform {
+            report.push(file, format!("{here}.transform"), e);
         }
     }
     if i.target.key.is_empty() {
@@ -299,20 +296,123 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             Some(_) => {}
         }
     }
-    if !i.lookups.is_empty() {
-        report.push(
+    for (n, lookup) in i.lookups.iter().enumerate() {
+        check_lookup(
+            report,
             file,
-            format!("{at}.lookups"),
-            "lookups are not supported yet",
+            &format!("{at}.lookups[{n}]"),
+            lookup,
+            &mut columns,
         );
     }
-    if i.deletes.is_some() {
+    for key in &i.target.key {
+        if i.lookups.iter().any(|l| &l.to == key) {
+            report.push(
+                file,
+                format!("{at}.target.key"),
+                format!("key column {key:?} cannot be a lookup"),
+            );
+        }
+    }
+    if let Some(deletes) = &i.deletes {
+        if deletes.detect != "reconcile" {
+            report.push(
+                file,
+                format!("{at}.deletes.detect"),
+                format!("unknown detection {:?} (known: reconcile)", deletes.detect),
+            );
+        }
+        if let Some(share) = deletes.max_share
+            && !(share > 0.0 && share <= 1.0)
+        {
+            report.push(
+                file,
+                format!("{at}.deletes.max_share"),
+                "a share of the rows: above 0, at most 1 (e.g. 0.1)",
+            );
+        }
+        if let Some(every) = &deletes.every
+            && parse_every(every).is_none()
+        {
+            report.push(
+                file,
+                format!("{at}.deletes.every"),
+                format!("not a period like \"30m\", \"1h\" or \"1d\": {every:?}"),
+            );
+        }
+    }
+}
+
+/// A lookup: `to` a new column, `from` as many source fields as `match` names local columns, identifiers
+/// Ferry can quote, and a known `missing` policy.
+fn check_lookup<'a>(
+    report: &mut Reporter<'_>,
+    file: &Path,
+    at: &str,
+    lookup: &'a LookupDef,
+    columns: &mut HashSet<&'a str>,
+) {
+    if !is_identifier(&lookup.to) {
+        report.push(file, format!("{at}.to"), "not a valid column name");
+    } else if !columns.insert(lookup.to.as_str()) {
         report.push(
             file,
-            format!("{at}.deletes"),
-            "delete detection is not supported yet",
+            format!("{at}.to"),
+            format!("column {:?} mapped twice", lookup.to),
         );
     }
+    if lookup.from.is_empty() {
+        report.push(file, format!("{at}.from"), "name at least one source field");
+    }
+    if lookup.from.len() != lookup.match_columns.len() {
+        report.push(
+            file,
+            format!("{at}.match"),
+            format!(
+                "{} match column(s) for {} source field(s): name one per field, in order",
+                lookup.match_columns.len(),
+                lookup.from.len()
+            ),
+        );
+    }
+    for (key, name) in [("table", &lookup.table), ("select", &lookup.select)]
+        .into_iter()
+        .chain(lookup.match_columns.iter().map(|m| ("match", m)))
+    {
+        if !is_identifier(name) {
+            report.push(
+                file,
+                format!("{at}.{key}"),
+                format!("{name:?} is not a valid table or column name"),
+            );
+        }
+    }
+    if crate::lookup::Missing::parse(lookup.missing.as_deref()).is_none() {
+        report.push(
+            file,
+            format!("{at}.missing"),
+            format!(
+                "unknown policy {:?} (known: {})",
+                lookup.missing.as_deref().unwrap_or_default(),
+                crate::lookup::Missing::NAMES.join(", ")
+            ),
+        );
+    }
+}
+
+/// `30s`, `15m`, `1h`, `1d` as seconds.
+pub fn parse_every(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let n: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    (n > 0).then_some(n * seconds)
 }
 
 #[cfg(test)]

@@ -63,6 +63,12 @@ fn accepts(data_type: &str, ty: ColumnType) -> bool {
     let timestamp = base.starts_with("timestamp");
     match ty {
         ColumnType::Text { .. } => text,
+        ColumnType::Int16 => {
+            text || matches!(
+                base,
+                "smallint" | "integer" | "bigint" | "numeric" | "double precision" | "real"
+            )
+        }
         ColumnType::Int32 => {
             text || matches!(
                 base,

@@ -1,13 +1,20 @@
 //! The mapping engine: turns a source row into the values of one target row, as the integration says.
 
+mod adopt;
+#[cfg(test)]
+mod tests;
+mod transform;
 mod types;
 
+pub use adopt::{column_type, table_columns};
+pub use transform::{Piece, Step, Transform};
 pub use types::ColumnType;
 
 use sea_orm::Value;
 use serde_json::Value as Json;
 
 use crate::definitions::IntegrationDef;
+use crate::lookup::{Lookup, Missing, PageLookups};
 use crate::odata::client::Row;
 use crate::odata::csdl::{EntityType, Metadata};
 
@@ -17,45 +24,31 @@ pub struct Column {
     pub name: String,
     pub ty: ColumnType,
     pub origin: Origin,
+    /// The existing table's column refuses NULL (key columns always do).
+    pub not_null: bool,
 }
 
 #[derive(Debug, Clone)]
 pub enum Origin {
+    /// A source field (`from`), and/or fields a `format`/`concat` transform reads.
     Field {
-        name: String,
+        name: Option<String>,
         transform: Option<Transform>,
     },
     Constant(Value),
+    /// The `n`th of `Mapping::lookups`.
+    Lookup(usize),
 }
 
-/// A declarative string transform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transform {
-    Trim,
-    Lower,
-    Upper,
-}
-
-impl Transform {
-    fn parse(name: &str) -> Option<Transform> {
-        match name {
-            "trim" => Some(Transform::Trim),
-            "lower" => Some(Transform::Lower),
-            "upper" => Some(Transform::Upper),
-            _ => None,
-        }
-    }
-
-    fn apply(self, value: &Json) -> Json {
-        match value {
-            Json::String(s) => Json::String(match self {
-                Transform::Trim => s.trim().to_string(),
-                Transform::Lower => s.to_lowercase(),
-                Transform::Upper => s.to_uppercase(),
-            }),
-            other => other.clone(),
-        }
-    }
+/// What became of one source record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mapped {
+    /// The target row's values, in `columns` order.
+    Row(Vec<Value>),
+    /// A `skip` lookup did not resolve: the record is left out.
+    Skip,
+    /// A `defer` lookup did not resolve: the record is parked, with the reason.
+    Defer(String),
 }
 
 /// An integration compiled against the source's metadata, ready to map rows.
@@ -71,6 +64,10 @@ pub struct Mapping {
     /// Every source field read: mapped fields, key and version (`$select`).
     pub select: Vec<String>,
     pub create: bool,
+    /// The user's `source.filter`, parsed and checked against the entity's fields.
+    pub filter: Option<crate::filter::Expr>,
+    /// Lookups, each with the type of the column it fills (set by `prepare_lookups`).
+    pub lookups: Vec<Lookup>,
 }
 
 /// Why an integration does not fit its source: every missing entity or field, listed at once.
@@ -104,17 +101,35 @@ impl Mapping {
         let mut problems = Vec::new();
         let mut columns = Vec::new();
         for field in &def.fields {
+            let transform = match field.transform.as_ref().map(Transform::parse) {
+                None => None,
+                Some(Ok(t)) => Some(t),
+                Some(Err(e)) => {
+                    problems.push(format!("field {:?}: {e}", field.to));
+                    continue;
+                }
+            };
+            for read in transform.iter().flat_map(Transform::fields) {
+                if entity.property(read).is_none() {
+                    problems.push(missing(entity, read));
+                }
+            }
+            let text = transform.as_ref().is_some_and(Transform::yields_text);
             let (ty, origin) = match (&field.from, &field.value) {
                 (Some(from), _) => {
                     let Some(property) = entity.property(from) else {
                         problems.push(missing(entity, from));
                         continue;
                     };
-                    let transform = field.transform.as_deref().and_then(Transform::parse);
+                    let ty = if text {
+                        ColumnType::Text { max_len: None }
+                    } else {
+                        ColumnType::from_edm(property)
+                    };
                     (
-                        ColumnType::from_edm(property),
+                        ty,
                         Origin::Field {
-                            name: from.clone(),
+                            name: Some(from.clone()),
                             transform,
                         },
                     )
@@ -123,19 +138,60 @@ impl Mapping {
                     let ty = ColumnType::of_constant(value);
                     (ty, Origin::Constant(constant(value)))
                 }
+                (None, None) if transform.is_some() => (
+                    ColumnType::Text { max_len: None },
+                    Origin::Field {
+                        name: None,
+                        transform,
+                    },
+                ),
                 (None, None) => continue,
             };
             columns.push(Column {
                 name: field.to.clone(),
                 ty,
                 origin,
+                not_null: false,
             });
+        }
+        let mut lookups = Vec::new();
+        for def in &def.lookups {
+            for from in &def.from {
+                if entity.property(from).is_none() {
+                    problems.push(missing(entity, from));
+                }
+            }
+            columns.push(Column {
+                name: def.to.clone(),
+                ty: ColumnType::Text { max_len: None },
+                origin: Origin::Lookup(lookups.len()),
+                not_null: false,
+            });
+            lookups.push(Lookup::from_def(def));
         }
         for name in def.source.key.iter().chain([&def.source.version]) {
             if entity.property(name).is_none() {
                 problems.push(missing(entity, name));
             }
         }
+        let filter = match def.source.filter.as_deref().map(crate::filter::parse) {
+            None => None,
+            Some(Ok(expr)) => {
+                for field in expr.fields() {
+                    if entity.property(field).is_none() {
+                        problems.push(format!(
+                            "filter field {field:?} not found on entity {:?}",
+                            entity.name
+                        ));
+                    }
+                }
+                Some(expr)
+            }
+            Some(Err(e)) => {
+                problems.push(format!("filter: {e}"));
+                None
+            }
+        };
         if !problems.is_empty() {
             problems.dedup();
             return Err(drift(problems));
@@ -147,13 +203,19 @@ impl Mapping {
             .filter_map(|k| columns.iter().position(|c| &c.name == k))
             .collect();
         let mut select: Vec<String> = Vec::new();
-        let fields = columns.iter().filter_map(|c| match &c.origin {
-            Origin::Field { name, .. } => Some(name),
-            Origin::Constant(_) => None,
+        let fields = columns.iter().flat_map(|c| match &c.origin {
+            Origin::Field { name, transform } => name
+                .iter()
+                .map(String::as_str)
+                .chain(transform.iter().flat_map(Transform::fields))
+                .collect(),
+            Origin::Constant(_) => Vec::new(),
+            Origin::Lookup(n) => lookups[*n].from.iter().map(String::as_str).collect(),
         });
-        for name in fields.chain(&def.source.key).chain([&def.source.version]) {
-            if !select.contains(name) {
-                select.push(name.clone());
+        let always = def.source.key.iter().chain([&def.source.version]);
+        for name in fields.chain(always.map(String::as_str)) {
+            if !select.iter().any(|s| s == name) {
+                select.push(name.to_string());
             }
         }
         Ok(Mapping {
@@ -165,28 +227,113 @@ impl Mapping {
             version_field: def.source.version.clone(),
             select,
             create: def.target.create,
+            filter,
+            lookups,
         })
     }
 
-    /// The values of one target row, in `columns` order.
-    pub fn map_row(&self, row: &Row) -> Result<Vec<Value>, RecordError> {
+    /// Reads the local types lookups need (match columns, selected column); the lookup columns take
+    /// the selected column's type. Before the referenced table exists nothing resolves.
+    pub async fn prepare_lookups(
+        &mut self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> Result<(), sea_orm::DbErr> {
+        for column in &mut self.columns {
+            if let Origin::Lookup(n) = column.origin {
+                column.ty = crate::lookup::prepare(db, &mut self.lookups[n]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `(lookup, column type)` pairs for `lookup::resolve_page`.
+    pub fn lookup_types(&self) -> Vec<(Lookup, ColumnType)> {
         self.columns
             .iter()
-            .map(|column| match &column.origin {
-                Origin::Constant(value) => Ok(value.clone()),
-                Origin::Field { name, transform } => {
-                    let raw = row.get(name).unwrap_or(&Json::Null);
-                    let converted = match transform {
-                        Some(t) => column.ty.convert(&t.apply(raw)),
-                        None => column.ty.convert(raw),
-                    };
-                    converted.map_err(|message| RecordError {
-                        column: column.name.clone(),
-                        message,
-                    })
-                }
+            .filter_map(|c| match c.origin {
+                Origin::Lookup(n) => Some((self.lookups[n].clone(), c.ty)),
+                _ => None,
             })
             .collect()
+    }
+
+    /// Maps one record. A value that does not fit its column, a null in a key column or an unresolved
+    /// `fail` lookup fails the record (not the page); `skip` and `defer` lookups may set it aside.
+    pub fn map_row(&self, row: &Row, found: &PageLookups) -> Result<Mapped, RecordError> {
+        let mut values = Vec::with_capacity(self.columns.len());
+        for (i, column) in self.columns.iter().enumerate() {
+            let fail = |message: String| RecordError {
+                column: column.name.clone(),
+                message,
+            };
+            let value = match &column.origin {
+                Origin::Constant(value) => value.clone(),
+                Origin::Field { .. } => self.field_value(i, row)?,
+                Origin::Lookup(n) => {
+                    let lookup = &self.lookups[*n];
+                    let null = || {
+                        if column.not_null {
+                            Err(fail("null in a NOT NULL column".into()))
+                        } else {
+                            Ok(column.ty.null())
+                        }
+                    };
+                    let Some(tuple) = crate::lookup::tuple(lookup, row) else {
+                        values.push(null()?);
+                        continue;
+                    };
+                    let resolved = found.found.get(*n).and_then(|f| f.get(&tuple));
+                    match (resolved, lookup.missing) {
+                        (Some(value), _) => value.clone(),
+                        (None, Missing::Null) => null()?,
+                        (None, Missing::Skip) => return Ok(Mapped::Skip),
+                        (None, Missing::Defer) => {
+                            return Ok(Mapped::Defer(unresolved(lookup, &tuple)));
+                        }
+                        (None, Missing::Fail) => return Err(fail(unresolved(lookup, &tuple))),
+                    }
+                }
+            };
+            values.push(value);
+        }
+        Ok(Mapped::Row(values))
+    }
+
+    /// The target key of a row (for reconciling key sets).
+    pub fn map_key(&self, row: &Row) -> Result<Vec<Value>, RecordError> {
+        self.key_columns
+            .iter()
+            .map(|&i| self.field_value(i, row))
+            .collect()
+    }
+
+    /// Column `i` (a field) of `row`: transformed, checked for NULL, converted to the column's type.
+    fn field_value(&self, i: usize, row: &Row) -> Result<Value, RecordError> {
+        let column = &self.columns[i];
+        let fail = |message: String| RecordError {
+            column: column.name.clone(),
+            message,
+        };
+        let Origin::Field { name, transform } = &column.origin else {
+            return Err(fail("not a source field".into()));
+        };
+        let raw = name
+            .as_ref()
+            .and_then(|n| row.get(n))
+            .unwrap_or(&Json::Null);
+        let value = match transform {
+            Some(t) => t.apply(raw, row).map_err(fail)?,
+            None => raw.clone(),
+        };
+        if value.is_null() && (column.not_null || self.key_columns.contains(&i)) {
+            return Err(fail("null in a NOT NULL column".into()));
+        }
+        column.ty.convert(&value).map_err(fail)
+    }
+
+    /// Whether records may be parked, so written records must leave the parking.
+    pub fn defers(&self) -> bool {
+        self.lookups.iter().any(|l| l.missing == Missing::Defer)
     }
 
     /// The source key of a row as text (`C000001`, or `A|B` for a composite key), for error records.
@@ -210,6 +357,19 @@ impl Mapping {
             _ => None,
         }
     }
+}
+
+fn unresolved(lookup: &Lookup, tuple: &[String]) -> String {
+    format!(
+        "lookup: no {} row with ({}) = ({})",
+        lookup.table,
+        lookup.match_columns.join(", "),
+        tuple
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn missing(entity: &EntityType, field: &str) -> String {

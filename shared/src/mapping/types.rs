@@ -13,6 +13,7 @@ use crate::odata::csdl::Property;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
     Text { max_len: Option<u32> },
+    Int16,
     Int32,
     Int64,
     Decimal,
@@ -30,7 +31,8 @@ impl ColumnType {
             "Edm.String" => ColumnType::Text {
                 max_len: property.max_length,
             },
-            "Edm.Int16" | "Edm.Int32" | "Edm.Byte" | "Edm.SByte" => ColumnType::Int32,
+            "Edm.Int16" | "Edm.Byte" | "Edm.SByte" => ColumnType::Int16,
+            "Edm.Int32" => ColumnType::Int32,
             "Edm.Int64" => ColumnType::Int64,
             "Edm.Decimal" => ColumnType::Decimal,
             "Edm.Double" | "Edm.Single" => ColumnType::Double,
@@ -58,6 +60,7 @@ impl ColumnType {
         match self {
             ColumnType::Text { max_len: Some(n) } if !sqlite => format!("varchar({n})"),
             ColumnType::Text { .. } => "text".into(),
+            ColumnType::Int16 => "smallint".into(),
             ColumnType::Int32 => "integer".into(),
             ColumnType::Int64 => "bigint".into(),
             ColumnType::Decimal if sqlite => "text".into(),
@@ -76,6 +79,7 @@ impl ColumnType {
     pub fn null(&self) -> Value {
         match self {
             ColumnType::Text { .. } => Value::String(None),
+            ColumnType::Int16 => Value::SmallInt(None),
             ColumnType::Int32 => Value::Int(None),
             ColumnType::Int64 => Value::BigInt(None),
             ColumnType::Decimal => Value::Decimal(None),
@@ -109,6 +113,12 @@ impl ColumnType {
                     ));
                 }
                 Ok(Value::String(Some(text)))
+            }
+            ColumnType::Int16 => {
+                let n = integer(json)?;
+                i16::try_from(n)
+                    .map(|n| Value::SmallInt(Some(n)))
+                    .map_err(|_| format!("{n} does not fit a 16-bit integer"))
             }
             ColumnType::Int32 => {
                 let n = integer(json)?;
@@ -215,5 +225,92 @@ mod tests {
             ColumnType::Bool.convert(&json!(null)).unwrap(),
             Value::Bool(None)
         );
+    }
+
+    /// Every way a value can fail its column: each is an `Err` with a reason, never a panic.
+    #[test]
+    fn every_conversion_failure_is_an_error_with_a_reason() {
+        let cases: &[(ColumnType, Json, &str)] = &[
+            (
+                ColumnType::Text { max_len: Some(2) },
+                json!("äöü"),
+                "exceeds the maximum length 2",
+            ),
+            (
+                ColumnType::Int16,
+                json!(40_000),
+                "does not fit a 16-bit integer",
+            ),
+            (
+                ColumnType::Int32,
+                json!(-3_000_000_000i64),
+                "does not fit a 32-bit integer",
+            ),
+            (ColumnType::Int64, json!(1.5), "is not a 64-bit integer"),
+            (
+                ColumnType::Int64,
+                json!(u64::MAX),
+                "is not a 64-bit integer",
+            ),
+            (ColumnType::Int64, json!("12x"), "not an integer"),
+            (ColumnType::Int64, json!(true), "not an integer"),
+            (ColumnType::Decimal, json!("1e999"), "not a decimal number"),
+            (
+                ColumnType::Decimal,
+                json!("99999999999999999999999999999999"),
+                "not a decimal number",
+            ),
+            (ColumnType::Decimal, json!([1]), "not a number"),
+            (ColumnType::Double, json!("abc"), "not a number"),
+            (ColumnType::Bool, json!("yes"), "not a boolean"),
+            (ColumnType::Date, json!("2026-13-01"), "not a date"),
+            (ColumnType::Date, json!(20260101), "a date must be a string"),
+            (
+                ColumnType::Timestamp,
+                json!("2026-01-01T10:00:00"),
+                "not an ISO 8601 date-time",
+            ),
+            (
+                ColumnType::Timestamp,
+                json!(0),
+                "a date-time must be a string",
+            ),
+            (ColumnType::Guid, json!("not-a-guid"), "not a GUID"),
+        ];
+        for (ty, value, reason) in cases {
+            let err = ty.convert(value).expect_err(&format!("{ty:?} {value}"));
+            assert!(err.contains(reason), "{ty:?} {value}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_edm_type_has_a_column_on_postgres_and_sqlite() {
+        let property = |edm: &str, max: Option<u32>| Property {
+            name: "p".into(),
+            edm_type: edm.into(),
+            nullable: true,
+            max_length: max,
+            precision: None,
+            scale: None,
+        };
+        let cases = [
+            ("Edm.String", Some(20), "varchar(20)", "text"),
+            ("Edm.String", None, "text", "text"),
+            ("Edm.Int16", None, "smallint", "smallint"),
+            ("Edm.Int32", None, "integer", "integer"),
+            ("Edm.Int64", None, "bigint", "bigint"),
+            ("Edm.Decimal", None, "numeric", "text"),
+            ("Edm.Double", None, "double precision", "double precision"),
+            ("Edm.Boolean", None, "boolean", "boolean"),
+            ("Edm.Date", None, "date", "date"),
+            ("Edm.DateTimeOffset", None, "timestamptz", "text"),
+            ("Edm.Guid", None, "uuid", "text"),
+            ("Microsoft.NAV.contactType", None, "text", "text"),
+        ];
+        for (edm, max, postgres, sqlite) in cases {
+            let ty = ColumnType::from_edm(&property(edm, max));
+            assert_eq!(ty.sql(DbBackend::Postgres), postgres, "{edm}");
+            assert_eq!(ty.sql(DbBackend::Sqlite), sqlite, "{edm}");
+        }
     }
 }

@@ -68,6 +68,7 @@ pub async fn count_finished(db: &impl ConnectionTrait, run: &run::Model) -> Resu
         ("unchanged", run.unchanged),
         ("deleted", run.deleted),
         ("failed", run.failed),
+        ("deferred", run.deferred),
     ] {
         if n > 0 {
             add(

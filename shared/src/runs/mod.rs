@@ -4,10 +4,14 @@
 //! queued run (invariant 1), writes only while it holds the lease, and finishes only its own run.
 
 mod counters;
+mod failures;
 mod lifecycle;
 mod recovery;
 
 pub use counters::{DURATION_BUCKETS, count_finished, label};
+pub use failures::{
+    RecordFailure, has_open_failures, open_failures, resolve_failures, run_failures,
+};
 pub use lifecycle::{
     Claim, Enqueued, HandedBack, Lease, NewRun, Outcome, add_progress, claim, enqueue, finish,
     hand_back, mark_pushed, record_failures, renew,
@@ -79,6 +83,11 @@ impl fmt::Display for RunState {
 pub enum Mode {
     Incremental,
     Full,
+    /// Only the records whose failure is still open, re-read from the source by key.
+    #[serde(rename = "retry_failed")]
+    RetryFailed,
+    /// Only the source's key set, to delete the target rows whose key vanished.
+    Reconcile,
 }
 
 impl Mode {
@@ -86,6 +95,18 @@ impl Mode {
         match self {
             Mode::Incremental => "incremental",
             Mode::Full => "full",
+            Mode::RetryFailed => "retry_failed",
+            Mode::Reconcile => "reconcile",
+        }
+    }
+
+    /// The mode stored on a run row; anything unknown reads as incremental.
+    pub fn parse(text: &str) -> Mode {
+        match text {
+            "full" => Mode::Full,
+            "retry_failed" => Mode::RetryFailed,
+            "reconcile" => Mode::Reconcile,
+            _ => Mode::Incremental,
         }
     }
 }
@@ -96,6 +117,8 @@ pub enum Trigger {
     Manual,
     Schedule,
     Api,
+    /// An integration this one looks up succeeded while records of this one were parked.
+    Lookup,
 }
 
 impl Trigger {
@@ -104,6 +127,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
             Trigger::Api => "api",
+            Trigger::Lookup => "lookup",
         }
     }
 }
@@ -154,6 +178,8 @@ pub struct RunSummary {
     pub unchanged: i64,
     pub deleted: i64,
     pub failed: i64,
+    /// Records parked by a `defer` lookup; retried on later runs.
+    pub deferred: i64,
     pub rows_read: i64,
     pub duration_ms: Option<i64>,
     pub queued_at: DateTime<FixedOffset>,
@@ -187,6 +213,7 @@ impl From<run::Model> for RunSummary {
             unchanged: run.unchanged,
             deleted: run.deleted,
             failed: run.failed,
+            deferred: run.deferred,
             rows_read: run.rows_read,
             queued_at: run.queued_at,
             started_at: run.started_at,

@@ -21,6 +21,9 @@ pub enum SyncError {
     Definition(String),
     #[error("creating target table failed: {0}")]
     Table(sea_orm::DbErr),
+    /// The run refused to do something unsafe (e.g. a reconcile past `max_share`); nothing was changed.
+    #[error("{0}")]
+    Refused(String),
     /// The worker is shutting down; the committed pages stay, the rest is for another worker.
     #[error("worker stopping")]
     Stopped,
@@ -41,7 +44,10 @@ impl SyncError {
             SyncError::Run(RunError::Database(e)) | SyncError::Table(e) => {
                 crate::storage::is_retriable(e)
             }
-            SyncError::Run(_) | SyncError::Drift(_) | SyncError::Definition(_) => false,
+            SyncError::Run(_)
+            | SyncError::Drift(_)
+            | SyncError::Definition(_)
+            | SyncError::Refused(_) => false,
             SyncError::Stopped => false,
         }
     }

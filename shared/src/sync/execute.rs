@@ -45,11 +45,7 @@ pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Clai
         return Ok(claim);
     };
     let (lease, run) = &**claimed;
-    let mode = if run.mode == Mode::Full.as_str() {
-        Mode::Full
-    } else {
-        Mode::Incremental
-    };
+    let mode = Mode::parse(&run.mode);
     let renewer = spawn_renewer(ctx.db.clone(), lease.clone());
     let result = import(ctx, lease, &run.integration, run.definition_version, mode).await;
     renewer.abort();

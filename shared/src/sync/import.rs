@@ -1,21 +1,22 @@
 //! The incremental import: rows with a version above the checkpoint, in version order, so each committed
 //! page's highest version is a safe place to resume from.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tokio::sync::mpsc;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 use tracing::{debug, info};
 
 use super::error::SyncError;
 use super::execute::SyncContext;
 use crate::checkpoint::Checkpoint;
-use crate::definitions::{IntegrationDef, load_connection};
+use crate::definitions::{IntegrationDef, load_connection, parse_every};
 use crate::drift::check_source;
-use crate::mapping::{DriftError, Mapping};
-use crate::odata::client::{Page, SourceError};
+use crate::lookup::{PageLookups, parked_records, resolve_page};
+use crate::mapping::{DriftError, Mapped, Mapping};
+use crate::odata::client::{Page, Row, SourceError};
 use crate::odata::query::Query;
-use crate::runs::{Lease, Mode, RunError};
+use crate::runs::{self, Lease, Mode, RunError};
 use crate::source::Source;
 use crate::storage::entities::{checkpoint, integration};
 use crate::target::{PageWrite, create_table, write_page};
@@ -33,6 +34,31 @@ async fn definition(
         .map_err(RunError::from)?
         .ok_or_else(|| SyncError::Definition(format!("{name} version {version} is not stored")))?;
     serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
+}
+
+/// The newest stored version of an integration (what the next triggered run would execute).
+pub(super) async fn latest_definition(
+    db: &DatabaseConnection,
+    name: &str,
+) -> Result<IntegrationDef, SyncError> {
+    let row = integration::Entity::find()
+        .filter(integration::Column::Name.eq(name))
+        .order_by_desc(integration::Column::Version)
+        .one(db)
+        .await
+        .map_err(RunError::from)?
+        .ok_or_else(|| SyncError::Definition(format!("no integration named {name:?} is stored")))?;
+    serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
+}
+
+/// The committed checkpoint's version (0 before the first page).
+pub(super) async fn watermark(db: &DatabaseConnection, name: &str) -> Result<i64, SyncError> {
+    let stored = checkpoint::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await
+        .map_err(RunError::from)?
+        .and_then(|c| Checkpoint::from_json(&c.value).ok());
+    Ok(Checkpoint::version(stored.as_ref()))
 }
 
 pub(super) async fn import(
@@ -59,30 +85,57 @@ pub(super) async fn import(
         .metadata
         .get(&connection.name, &connection.url, &source)
         .await?;
-    let mapping = compile(&def, &metadata)?;
+    let mut mapping = compile(&def, &metadata)?;
+    if !mapping.lookups.is_empty() {
+        mapping
+            .prepare_lookups(&ctx.db)
+            .await
+            .map_err(SyncError::Table)?;
+    }
+    mapping
+        .adopt_table(&ctx.db)
+        .await
+        .map_err(SyncError::Table)?;
     if mapping.create {
         create_table(&ctx.db, &mapping)
             .await
             .map_err(SyncError::Table)?;
     }
+    let clears = runs::has_open_failures(&ctx.db, name)
+        .await
+        .map_err(RunError::from)?;
+    let written = |mut write: PageWrite| {
+        if clears {
+            write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
+        }
+        write
+    };
+    match mode {
+        Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, &written).await,
+        Mode::Reconcile => {
+            let max_share = def
+                .deletes
+                .as_ref()
+                .and_then(|d| d.max_share)
+                .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
+            return super::reconcile::reconcile(&ctx.db, lease, &mapping, &source, max_share).await;
+        }
+        Mode::Incremental | Mode::Full => {}
+    }
+    if mapping.defers() {
+        replay_parked(ctx, lease, &mapping, &written).await?;
+    }
     let watermark = match mode {
         Mode::Full => 0,
-        Mode::Incremental => {
-            let stored = checkpoint::Entity::find_by_id(name.to_string())
-                .one(&ctx.db)
-                .await
-                .map_err(RunError::from)?
-                .and_then(|c| Checkpoint::from_json(&c.value).ok());
-            Checkpoint::version(stored.as_ref())
-        }
+        Mode::Incremental | Mode::RetryFailed | Mode::Reconcile => watermark(&ctx.db, name).await?,
     };
-    let version_predicate = format!("{} gt {watermark}", mapping.version_field);
     let query = Query {
         select: mapping.select.clone(),
-        filter: Some(match &def.source.filter {
-            Some(user) => format!("({user}) and {version_predicate}"),
-            None => version_predicate,
-        }),
+        filter: Some(crate::filter::with_version(
+            mapping.filter.as_ref(),
+            &mapping.version_field,
+            watermark,
+        )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,
     };
@@ -96,6 +149,8 @@ pub(super) async fn import(
 
     // One page in flight while the previous one is written.
     let (pages, mut incoming) = mpsc::channel::<(Result<Page, SourceError>, Duration)>(1);
+    // The reader owns its connector; a reconcile after the delta uses its own handle.
+    let source_for_reconcile = source.clone();
     let reader = tokio::spawn(async move {
         let mut next = Some(first);
         while let Some(url) = next.take() {
@@ -114,7 +169,7 @@ pub(super) async fn import(
             let page = page?;
             let started = Instant::now();
             let rows = page.rows.len();
-            let write = map_page(&mapping, page.rows);
+            let write = written(map_page(&ctx.db, &mapping, page.rows).await?);
             let mapped = started.elapsed();
             write_page(&ctx.db, lease, &mapping, write).await?;
             debug!(
@@ -134,7 +189,7 @@ pub(super) async fn import(
     }
     .await;
     reader.abort();
-    match result {
+    let result = match result {
         // A rejected query on cached metadata may be drift the cache has not seen: look again, so the
         // run fails naming the field rather than with the server's words.
         Err(SyncError::Source(SourceError::Http { status: 400, .. })) if cached => {
@@ -154,7 +209,21 @@ pub(super) async fn import(
             result
         }
         other => other,
+    };
+    result?;
+    super::dependents::wake_dependents(ctx, name, &mapping.table).await;
+    if let Some(deletes) = &def.deletes
+        && let Some(every) = deletes.every.as_deref().and_then(parse_every)
+        && mode == Mode::Incremental
+        && super::reconcile::due(&ctx.db, name, every).await?
+    {
+        let max_share = deletes
+            .max_share
+            .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
+        super::reconcile::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
+            .await?;
     }
+    Ok(())
 }
 
 /// The drift check every run starts with (the same problems `ferry check` reports), then the mapping.
@@ -181,28 +250,127 @@ fn compile(
     Ok(Mapping::compile(def, metadata)?)
 }
 
-/// Maps a page; a record that cannot be mapped becomes a failure with its payload, the rest go on.
-fn map_page(mapping: &Mapping, rows: Vec<crate::odata::client::Row>) -> PageWrite {
+/// Re-maps the records parked by earlier runs (their lookups may resolve now), page by page. Written
+/// ones leave the parking; still unresolved ones stay and count as `deferred` again.
+async fn replay_parked(
+    ctx: &SyncContext,
+    lease: &Lease,
+    mapping: &Mapping,
+    written: &impl Fn(PageWrite) -> PageWrite,
+) -> Result<(), SyncError> {
+    let mut after = String::new();
+    loop {
+        let parked = parked_records(
+            &ctx.db,
+            &lease.integration,
+            &after,
+            u64::from(ctx.settings.page_size),
+        )
+        .await
+        .map_err(RunError::from)?;
+        let Some(last) = parked.last() else {
+            return Ok(());
+        };
+        after = last.record_key.clone();
+        let rows: Vec<Row> = parked
+            .iter()
+            .filter_map(|p| serde_json::from_str(&p.payload).ok())
+            .collect();
+        let mut write = written(map_page(&ctx.db, mapping, rows).await?);
+        // Replays are not source reads and must not move the watermark.
+        write.rows_read = 0;
+        write.checkpoint = None;
+        write_page(&ctx.db, lease, mapping, write).await?;
+    }
+}
+
+/// Keys per request when re-reading failed records: keeps the `$filter` well inside URL limits.
+const KEYS_PER_REQUEST: usize = 40;
+
+/// `--retry-failed`: re-reads only the records whose failure is still open, by key, and writes them
+/// without moving the checkpoint. A record that now maps and writes resolves its failure.
+async fn retry_failed(
+    ctx: &SyncContext,
+    lease: &Lease,
+    mapping: &Mapping,
+    source: &Source,
+    written: &impl Fn(PageWrite) -> PageWrite,
+) -> Result<(), SyncError> {
+    let open = runs::open_failures(&ctx.db, &lease.integration)
+        .await
+        .map_err(RunError::from)?;
+    let keys: Vec<Row> = open
+        .iter()
+        .filter_map(|(_, payload)| serde_json::from_str(payload).ok())
+        .collect();
+    for chunk in keys.chunks(KEYS_PER_REQUEST) {
+        let query = Query {
+            select: mapping.select.clone(),
+            filter: Some(crate::filter::by_keys(&mapping.source_key, chunk).render()),
+            orderby: Vec::new(),
+            top: None,
+        };
+        let mut next = Some(source.entity_url(&mapping.entity, &query));
+        while let Some(url) = next.take() {
+            let page = source.page(&url).await?;
+            next = page.next.clone().filter(|n| *n != url);
+            let mut write = written(map_page(&ctx.db, mapping, page.rows).await?);
+            write.checkpoint = None;
+            write_page(&ctx.db, lease, mapping, write).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
+/// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each.
+pub(crate) async fn map_page(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    rows: Vec<Row>,
+) -> Result<PageWrite, SyncError> {
+    let found = if mapping.lookups.is_empty() {
+        PageLookups::default()
+    } else {
+        resolve_page(db, &mapping.lookup_types(), &rows)
+            .await
+            .map_err(RunError::from)?
+    };
     let mut write = PageWrite {
         rows_read: rows.len() as u64,
         ..PageWrite::default()
     };
+    let defers = mapping.defers();
     let mut high = None;
     for row in rows {
         if let Some(v) = mapping.version(&row) {
             high = high.max(Some(v));
         }
         let key = mapping.record_key(&row);
-        match mapping.map_row(&row) {
-            Ok(values) => write.rows.push((key, values)),
+        let payload = || serde_json::to_string(&row).unwrap_or_default();
+        match mapping.map_row(&row, &found) {
+            Ok(Mapped::Row(values)) => {
+                if defers {
+                    write.unpark.push(key.clone());
+                }
+                write.rows.push((key, values));
+            }
+            Ok(Mapped::Skip) => {
+                if defers {
+                    write.unpark.push(key);
+                }
+            }
+            Ok(Mapped::Defer(reason)) => write.deferred.push((key, reason, payload())),
             Err(e) => {
-                let payload = serde_json::to_string(&row).unwrap_or_default();
+                if defers {
+                    write.unpark.push(key.clone());
+                }
                 write
                     .failures
-                    .push((key, format!("{}: {}", e.column, e.message), payload));
+                    .push((key, format!("{}: {}", e.column, e.message), payload()));
             }
         }
     }
     write.checkpoint = high.map(|value| Checkpoint::Version { value });
-    write
+    Ok(write)
 }

@@ -1,13 +1,17 @@
 //! Executing a run (DESIGN §3): claim it, read the delta page by page, map, write each page with its
 //! checkpoint, then finish, retry later, or hand the run back on shutdown.
 
+mod dependents;
 mod error;
 mod execute;
 mod import;
 mod metadata_cache;
+mod preview;
+mod reconcile;
 mod retry;
 
 pub use error::SyncError;
 pub use execute::{SyncContext, execute};
 pub use metadata_cache::MetadataCache;
+pub use preview::{Change, Op, Preview, PreviewOptions, PreviewRecord, PreviewSummary, preview};
 pub use retry::backoff;

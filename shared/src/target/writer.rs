@@ -28,6 +28,12 @@ pub struct PageWrite {
     pub failures: Vec<(String, String, String)>,
     pub rows_read: u64,
     pub checkpoint: Option<Checkpoint>,
+    /// `(record key, reason, source payload)` parked by a `defer` lookup.
+    pub deferred: Vec<(String, String, String)>,
+    /// Keys of records handled in this page that must leave the parking (integrations with `defer`).
+    pub unpark: Vec<String>,
+    /// Keys of written records whose earlier failures are now resolved (when any are open).
+    pub resolve: Vec<String>,
 }
 
 /// What one page changed.
@@ -51,6 +57,12 @@ pub async fn write_page(
     let mut counts = upsert(&txn, mapping, dedupe(mapping, page.rows)).await?;
     counts.failed = page.failures.len() as u64;
     runs::record_failures(&txn, lease, &page.failures).await?;
+    if !page.resolve.is_empty() {
+        runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
+    }
+    if !page.unpark.is_empty() || !page.deferred.is_empty() {
+        crate::lookup::park_and_unpark(&txn, lease, &page.unpark, &page.deferred).await?;
+    }
     if let Some(checkpoint) = &page.checkpoint {
         save_checkpoint(&txn, &lease.integration, checkpoint).await?;
     }
@@ -146,6 +158,7 @@ async fn upsert(
 fn array_of(ty: ColumnType) -> (ArrayType, &'static str) {
     match ty {
         ColumnType::Text { .. } => (ArrayType::String, "text[]"),
+        ColumnType::Int16 => (ArrayType::SmallInt, "smallint[]"),
         ColumnType::Int32 => (ArrayType::Int, "integer[]"),
         ColumnType::Int64 => (ArrayType::BigInt, "bigint[]"),
         ColumnType::Decimal => (ArrayType::Decimal, "numeric[]"),

@@ -25,6 +25,8 @@ pub struct Model {
     pub unchanged: i64,
     pub deleted: i64,
     pub failed: i64,
+    /// Records parked because a `defer` lookup did not resolve yet.
+    pub deferred: i64,
     pub checkpoint_before: Option<String>,
     pub checkpoint_after: Option<String>,
     pub error: Option<String>,

@@ -14,6 +14,8 @@ pub struct Model {
     /// The source row as JSON.
     pub payload: String,
     pub created_at: DateTimeWithTimeZone,
+    /// When a later run wrote the record.
+    pub resolved_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

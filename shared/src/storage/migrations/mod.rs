@@ -4,6 +4,7 @@
 mod m0001_initial;
 mod m0002_job_system;
 mod m0003_credentials;
+mod m0004_mapping;
 
 use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_job_system::Migration),
             Box::new(m0003_credentials::Migration),
+            Box::new(m0004_mapping::Migration),
         ]
     }
 

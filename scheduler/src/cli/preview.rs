@@ -1,0 +1,70 @@
+//! `ferry preview NAME [--limit N] [--full] [--json]`: what the next run would do, record by record,
+//! without writing anything anywhere (the library function is `ferry_shared::sync::preview`).
+
+use std::process::ExitCode;
+
+use clap::Args as ClapArgs;
+use ferry_shared::settings::Settings;
+use ferry_shared::storage;
+use ferry_shared::sync::{Op, Preview, PreviewOptions, preview};
+
+#[derive(Debug, ClapArgs)]
+pub struct PreviewArgs {
+    /// The integration to preview (its newest stored version).
+    pub integration: String,
+    /// At most this many records.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// As `ferry run --full` would read: everything, not just what changed since the checkpoint.
+    #[arg(long)]
+    pub full: bool,
+    /// One JSON object: {"records":[{"op","key","changes"?,"error"?}],"summary":{…}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) async fn command(settings: &Settings, args: PreviewArgs) -> anyhow::Result<ExitCode> {
+    let db = storage::connect(&settings.database).await?;
+    let credentials = ferry_shared::secrets::Credentials::new(db.clone(), &settings.secrets)?;
+    let result = preview(
+        &db,
+        &credentials,
+        ferry_shared::odata::client::http_client(),
+        settings.worker.page_size,
+        &args.integration,
+        PreviewOptions {
+            limit: args.limit,
+            full: args.full,
+        },
+    )
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print(&result);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(preview: &Preview) {
+    for record in &preview.records {
+        let op = serde_json::to_value(record.op).unwrap_or_default();
+        let op = op.as_str().unwrap_or_default();
+        println!("{op:<9} {}", record.key);
+        if let Some(changes) = &record.changes {
+            for (column, change) in changes {
+                println!("          {column}: {} → {}", change.before, change.after);
+            }
+        }
+        if let Some(error) = &record.error
+            && record.op != Op::Insert
+        {
+            println!("          {error}");
+        }
+    }
+    let s = &preview.summary;
+    println!(
+        "read {}: {} insert, {} update, {} unchanged, {} delete, {} deferred, {} skipped, {} error",
+        s.rows_read, s.insert, s.update, s.unchanged, s.delete, s.deferred, s.skipped, s.error
+    );
+}

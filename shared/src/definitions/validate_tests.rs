@@ -1,0 +1,94 @@
+//! Static checks of lookups, deletes, filters and transforms: each mistake reported with its key.
+
+use super::load::{DefinitionError, load_files};
+
+/// Loads one integration (with the given extra TOML lines) against a stored connection `bc`.
+fn errors(extra: &str) -> Vec<DefinitionError> {
+    let file = std::env::temp_dir().join(format!(
+        "ferry-validate-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[integration]]
+name = "contacts"
+connection = "bc"
+source = {{ entity = "RescoContact", key = ["No"], version = "RowVersionNumber", filter = "Type eq 'Person'" }}
+target = {{ table = "contact", key = ["bc_no"] }}
+fields = [{{ from = "No", to = "bc_no" }}, {{ to = "label", transform = {{ format = "{{No}} {{Name}}" }} }}]
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    let result = load_files(std::slice::from_ref(&file), &["bc".to_string()]);
+    std::fs::remove_file(&file).ok();
+    result.err().unwrap_or_default()
+}
+
+fn keys(errors: &[DefinitionError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.key, e.message))
+        .collect()
+}
+
+#[test]
+fn a_valid_integration_with_lookups_and_deletes_passes() {
+    let found = errors(
+        r#"lookups = [{ to = "customer_id", from = ["CustomerNo"], table = "customer", match = ["bc_no"], select = "id", missing = "defer" }]
+deletes = { detect = "reconcile", every = "1h", max_share = 0.1 }"#,
+    );
+    assert!(found.is_empty(), "{:?}", keys(&found));
+}
+
+#[test]
+fn lookup_mistakes_are_each_reported() {
+    let found = keys(&errors(
+        r#"lookups = [
+  { to = "bc_no", from = ["A", "B"], table = "customer", match = ["x"], select = "id", missing = "later" },
+  { to = "ok", from = [], table = "1bad", match = [], select = "id" },
+]"#,
+    ));
+    for expected in [
+        "lookups[0].to: column \"bc_no\" mapped twice",
+        "lookups[0].match: 1 match column(s) for 2 source field(s)",
+        "lookups[0].missing: unknown policy \"later\" (known: defer, null, skip, fail)",
+        "lookups[1].from: name at least one source field",
+        "lookups[1].table: \"1bad\" is not a valid table or column name",
+        "target.key: key column \"bc_no\" cannot be a lookup",
+    ] {
+        assert!(
+            found.iter().any(|f| f.contains(expected)),
+            "{expected} in {found:?}"
+        );
+    }
+}
+
+#[test]
+fn delete_mistakes_are_each_reported() {
+    let found = keys(&errors(
+        r#"deletes = { detect = "cdc", every = "hourly", max_share = 1.5 }"#,
+    ));
+    for expected in [
+        "deletes.detect: unknown detection \"cdc\"",
+        "deletes.max_share: a share of the rows",
+        "deletes.every: not a period",
+    ] {
+        assert!(
+            found.iter().any(|f| f.contains(expected)),
+            "{expected} in {found:?}"
+        );
+    }
+}
+
+#[test]
+fn periods_parse() {
+    assert_eq!(super::validate::parse_every("90s"), Some(90));
+    assert_eq!(super::validate::parse_every("1h"), Some(3600));
+    assert_eq!(super::validate::parse_every("2d"), Some(172_800));
+    assert_eq!(super::validate::parse_every("0m"), None);
+    assert_eq!(super::validate::parse_every("h"), None);
+}

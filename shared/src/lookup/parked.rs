@@ -1,0 +1,103 @@
+//! Parked records: rows whose `defer` lookup did not resolve. They are stored with their payload and
+//! replayed at the start of every later run; a record that is written or fails on its own leaves the
+//! parking. Parking happens in the page's transaction, so it is exactly as durable as the page.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DbErr, Value};
+
+use crate::runs::Lease;
+use crate::storage::statement;
+
+/// A parked record as read back for replay.
+#[derive(Debug, Clone)]
+pub struct ParkedRecord {
+    pub record_key: String,
+    pub payload: String,
+}
+
+/// Removes `unpark` keys, parks `deferred` `(key, reason, payload)` and adds their count to the run.
+pub async fn park_and_unpark(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    unpark: &[String],
+    deferred: &[(String, String, String)],
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in unpark.chunks(10_000) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut values: Vec<Value> = vec![lease.integration.clone().into()];
+        values.extend(chunk.iter().map(|k| Value::from(k.clone())));
+        txn.execute_raw(statement(
+            backend,
+            &format!(
+                "DELETE FROM ferry_deferred WHERE integration = ? AND record_key IN ({marks})"
+            ),
+            values,
+        ))
+        .await?;
+    }
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now().fixed_offset();
+    for chunk in deferred.chunks(5_000) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (key, reason, payload) in chunk {
+            tuples.push("(?, ?, ?, ?, ?, ?)");
+            values.extend([
+                lease.integration.clone().into(),
+                key.clone().into(),
+                payload.clone().into(),
+                reason.clone().into(),
+                lease.run_id.into(),
+                now.into(),
+            ]);
+        }
+        txn.execute_raw(statement(
+            backend,
+            &format!(
+                "INSERT INTO ferry_deferred (integration, record_key, payload, reason, run_id, parked_at) \
+                 VALUES {} ON CONFLICT (integration, record_key) DO UPDATE SET payload = EXCLUDED.payload, \
+                 reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, parked_at = EXCLUDED.parked_at, \
+                 attempts = ferry_deferred.attempts + 1",
+                tuples.join(", ")
+            ),
+            values,
+        ))
+        .await?;
+    }
+    txn.execute_raw(statement(
+        backend,
+        "UPDATE ferry_runs SET deferred = deferred + ? WHERE id = ?",
+        [(deferred.len() as i64).into(), lease.run_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Parked records of `integration` after `after` (record key order), at most `limit`: replay reads them
+/// page by page so memory stays bounded.
+pub async fn parked_records(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    after: &str,
+    limit: u64,
+) -> Result<Vec<ParkedRecord>, DbErr> {
+    let rows = db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            "SELECT record_key, payload FROM ferry_deferred WHERE integration = ? AND record_key > ? \
+             ORDER BY record_key LIMIT ?",
+            [integration.into(), after.into(), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ParkedRecord {
+                record_key: r.try_get_by_index(0)?,
+                payload: r.try_get_by_index(1)?,
+            })
+        })
+        .collect()
+}

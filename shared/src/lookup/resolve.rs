@@ -1,0 +1,130 @@
+//! Resolving every lookup of a page with one query per lookup (never one per row): the page's distinct
+//! source tuples go in as parallel text arrays, cast to the match columns' types, joined to the table.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use serde_json::Value as Json;
+
+use super::Lookup;
+use crate::mapping::{ColumnType, column_type};
+use crate::odata::client::Row;
+use crate::target::quote;
+
+/// For each lookup (in mapping order): source tuple → the selected value.
+#[derive(Debug, Default)]
+pub struct PageLookups {
+    pub found: Vec<HashMap<Vec<String>, Value>>,
+}
+
+/// The tuple a row refers to; `None` when any part is null or empty (the row refers to nothing).
+pub fn tuple(lookup: &Lookup, row: &Row) -> Option<Vec<String>> {
+    lookup
+        .from
+        .iter()
+        .map(|f| match row.get(f) {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) if s.is_empty() => None,
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        })
+        .collect()
+}
+
+/// Reads the match and select columns' types. A missing table leaves `match_types` unset, so every
+/// lookup is unresolved (the referenced integration may simply not have run yet).
+pub async fn prepare(db: &impl ConnectionTrait, lookup: &mut Lookup) -> Result<ColumnType, DbErr> {
+    let sql = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+               WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [quote(&lookup.table).into()],
+        ))
+        .await?;
+    let mut types = HashMap::new();
+    for row in rows {
+        types.insert(
+            row.try_get_by_index::<String>(0)?,
+            row.try_get_by_index::<String>(1)?,
+        );
+    }
+    lookup.match_types = lookup
+        .match_columns
+        .iter()
+        .map(|c| types.get(c).cloned())
+        .collect();
+    Ok(types
+        .get(&lookup.select)
+        .map(|t| column_type(t))
+        .unwrap_or(ColumnType::Text { max_len: None }))
+}
+
+/// Resolves `lookups` for `rows`: one statement per lookup for the whole page.
+pub async fn resolve_page(
+    db: &impl ConnectionTrait,
+    lookups: &[(Lookup, ColumnType)],
+    rows: &[Row],
+) -> Result<PageLookups, DbErr> {
+    let mut page = PageLookups::default();
+    for (lookup, ty) in lookups {
+        let mut wanted: HashSet<Vec<String>> = HashSet::new();
+        for row in rows {
+            if let Some(t) = tuple(lookup, row) {
+                wanted.insert(t);
+            }
+        }
+        let mut found = HashMap::new();
+        if let (Some(types), false) = (&lookup.match_types, wanted.is_empty()) {
+            let wanted: Vec<Vec<String>> = wanted.into_iter().collect();
+            let arrays: Vec<Value> = (0..lookup.from.len())
+                .map(|i| {
+                    let column: Vec<String> = wanted.iter().map(|t| t[i].clone()).collect();
+                    Value::from(column)
+                })
+                .collect();
+            let params: Vec<String> = (1..=arrays.len())
+                .map(|i| format!("${i}::text[]"))
+                .collect();
+            let names: Vec<String> = (0..arrays.len()).map(|i| format!("k{i}")).collect();
+            let join: Vec<String> = lookup
+                .match_columns
+                .iter()
+                .zip(types)
+                .enumerate()
+                .map(|(i, (c, ty))| format!("t.{} = k.k{i}::{ty}", quote(c)))
+                .collect();
+            let keys: Vec<String> = names.iter().map(|n| format!("k.{n}")).collect();
+            let sql = format!(
+                "SELECT {}, to_json(t.{})::text FROM {} t JOIN unnest({}) AS k({}) ON {}",
+                keys.join(", "),
+                quote(&lookup.select),
+                quote(&lookup.table),
+                params.join(", "),
+                names.join(", "),
+                join.join(" AND "),
+            );
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    arrays,
+                ))
+                .await?;
+            for row in rows {
+                let key: Vec<String> = (0..lookup.from.len())
+                    .map(|i| row.try_get_by_index::<String>(i))
+                    .collect::<Result<_, _>>()?;
+                let json: Option<String> = row.try_get_by_index(lookup.from.len())?;
+                let json: Json = json
+                    .and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or(Json::Null);
+                let value = ty.convert(&json).unwrap_or_else(|_| ty.null());
+                found.insert(key, value);
+            }
+        }
+        page.found.push(found);
+    }
+    Ok(page)
+}

@@ -1,0 +1,104 @@
+//! Adopting an existing target table's column types. A table made by hand (or by an older definition)
+//! may be narrower than the source says — `varchar(5)`, `integer`, `date`, `NOT NULL` — and a value
+//! that does not fit must fail its record, not the whole page's statement. So when the table exists,
+//! each mapped column converts to the type the table really has.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+
+use super::{ColumnType, Mapping};
+use crate::target::quote;
+
+/// The column type of a Postgres type as `format_type` prints it (`character varying(20)`, `numeric`).
+pub fn column_type(sql: &str) -> ColumnType {
+    let (base, args) = match sql.split_once('(') {
+        Some((base, rest)) => (base.trim(), rest.trim_end_matches(')')),
+        None => (sql.trim(), ""),
+    };
+    match base {
+        "character varying" | "character" => ColumnType::Text {
+            max_len: args.parse().ok(),
+        },
+        "smallint" => ColumnType::Int16,
+        "integer" => ColumnType::Int32,
+        "bigint" => ColumnType::Int64,
+        "numeric" => ColumnType::Decimal,
+        "double precision" | "real" => ColumnType::Double,
+        "boolean" => ColumnType::Bool,
+        "date" => ColumnType::Date,
+        "timestamp with time zone" => ColumnType::Timestamp,
+        "uuid" => ColumnType::Guid,
+        _ => ColumnType::Text { max_len: None },
+    }
+}
+
+/// `column → (type, not null)` of `table`, empty when it does not exist. Postgres only: elsewhere the
+/// types derived from `$metadata` stand.
+pub async fn table_columns(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<HashMap<String, (String, bool)>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(HashMap::new());
+    }
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull \
+             FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
+             AND NOT a.attisdropped",
+            [quote(table).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get_by_index::<String>(0)?,
+                (
+                    r.try_get_by_index::<String>(1)?,
+                    r.try_get_by_index::<bool>(2)?,
+                ),
+            ))
+        })
+        .collect()
+}
+
+impl Mapping {
+    /// Takes the existing target table's types and NOT NULL constraints for the mapped columns.
+    pub async fn adopt_table(&mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let existing = table_columns(db, &self.table).await?;
+        for column in &mut self.columns {
+            if let Some((sql, not_null)) = existing.get(&column.name) {
+                column.ty = column_type(sql);
+                column.not_null = *not_null;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_postgres_type_names() {
+        assert_eq!(
+            column_type("character varying(20)"),
+            ColumnType::Text { max_len: Some(20) }
+        );
+        assert_eq!(
+            column_type("character varying"),
+            ColumnType::Text { max_len: None }
+        );
+        assert_eq!(column_type("numeric(10,2)"), ColumnType::Decimal);
+        assert_eq!(column_type("integer"), ColumnType::Int32);
+        assert_eq!(
+            column_type("timestamp with time zone"),
+            ColumnType::Timestamp
+        );
+        assert_eq!(column_type("uuid"), ColumnType::Guid);
+        assert_eq!(column_type("jsonb"), ColumnType::Text { max_len: None });
+    }
+}

@@ -1,0 +1,113 @@
+//! Failed records after the fact: listing a run's failures (`ferry errors`), the keys still open for
+//! `ferry run --retry-failed`, and clearing a failure once its record was written.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use sea_orm::{ConnectionTrait, DbErr, Value};
+use serde::Serialize;
+
+use crate::storage::statement;
+
+/// One failed record as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordFailure {
+    pub run_id: i64,
+    pub integration: String,
+    pub record_key: String,
+    pub message: String,
+    /// The source row as it was read.
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<FixedOffset>,
+    /// When a later run wrote the record; `None` while it is still failing.
+    pub resolved_at: Option<DateTime<FixedOffset>>,
+}
+
+/// The failed records of `run_id`, in the order they were recorded.
+pub async fn run_failures(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+) -> Result<Vec<RecordFailure>, DbErr> {
+    let rows = db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            "SELECT run_id, integration, record_key, message, payload, created_at, resolved_at \
+             FROM ferry_run_errors WHERE run_id = ? ORDER BY id",
+            [run_id.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let payload: String = r.try_get_by_index(4)?;
+            Ok(RecordFailure {
+                run_id: r.try_get_by_index(0)?,
+                integration: r.try_get_by_index(1)?,
+                record_key: r.try_get_by_index(2)?,
+                message: r.try_get_by_index(3)?,
+                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                created_at: r.try_get_by_index(5)?,
+                resolved_at: r.try_get_by_index(6)?,
+            })
+        })
+        .collect()
+}
+
+/// Keys of `integration`'s records that failed and were not written since, with the payload of the
+/// latest failure (whose key fields re-read the record from the source).
+pub async fn open_failures(
+    db: &impl ConnectionTrait,
+    integration: &str,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            "SELECT DISTINCT ON (record_key) record_key, payload FROM ferry_run_errors \
+             WHERE integration = ? AND resolved_at IS NULL ORDER BY record_key, id DESC",
+            [integration.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
+}
+
+/// Whether `integration` has failures that a written record would clear (checked once per run so runs
+/// without failures pay nothing per page).
+pub async fn has_open_failures(
+    db: &impl ConnectionTrait,
+    integration: &str,
+) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(statement(
+            db.get_database_backend(),
+            "SELECT EXISTS (SELECT 1 FROM ferry_run_errors WHERE integration = ? AND resolved_at IS NULL)",
+            [integration.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => false,
+    })
+}
+
+/// Marks the open failures of `keys` resolved: those records were just written.
+pub async fn resolve_failures(
+    txn: &impl ConnectionTrait,
+    integration: &str,
+    keys: &[String],
+) -> Result<(), DbErr> {
+    let now = Utc::now().fixed_offset();
+    for chunk in keys.chunks(10_000) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut values: Vec<Value> = vec![now.into(), integration.into()];
+        values.extend(chunk.iter().map(|k| Value::from(k.clone())));
+        txn.execute_raw(statement(
+            txn.get_database_backend(),
+            &format!(
+                "UPDATE ferry_run_errors SET resolved_at = ? WHERE integration = ? \
+                 AND resolved_at IS NULL AND record_key IN ({marks})"
+            ),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Preview (a dry run): read what the next run would read, map it, compare it with the target, and say
+//! per record what a run would do. It writes nothing anywhere — no table is created, no checkpoint
+//! moves, no run is recorded, nothing is parked — so it is safe against production at any time.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::error::SyncError;
+use super::import::{latest_definition, map_page, watermark};
+use crate::definitions::load_connection;
+use crate::filter;
+use crate::mapping::{Mapping, table_columns};
+use crate::odata::client::Row;
+use crate::odata::query::Query;
+use crate::runs::RunError;
+use crate::source::Source;
+use crate::target::quote;
+
+/// What to preview.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PreviewOptions {
+    /// At most this many records (all of the delta when `None`).
+    pub limit: Option<u64>,
+    /// As `ferry run --full` would read: everything, not just what changed since the checkpoint.
+    pub full: bool,
+}
+
+/// What a run would do to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Insert,
+    Update,
+    Unchanged,
+    Delete,
+    Deferred,
+    Skipped,
+    Error,
+}
+
+/// A changed column, as JSON before and after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub before: Json,
+    pub after: Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewRecord {
+    pub op: Op,
+    /// The source key (`A|B` for a composite key).
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<BTreeMap<String, Change>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PreviewSummary {
+    pub rows_read: u64,
+    pub insert: u64,
+    pub update: u64,
+    pub unchanged: u64,
+    pub delete: u64,
+    pub deferred: u64,
+    pub skipped: u64,
+    pub error: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    pub records: Vec<PreviewRecord>,
+    pub summary: PreviewSummary,
+}
+
+/// Previews the latest stored version of `integration`.
+pub async fn preview(
+    db: &DatabaseConnection,
+    credentials: &crate::secrets::Credentials,
+    http: reqwest::Client,
+    page_size: u32,
+    integration: &str,
+    options: PreviewOptions,
+) -> Result<Preview, SyncError> {
+    let def = latest_definition(db, integration).await?;
+    let connection = load_connection(db, &def.connection).await?.ok_or_else(|| {
+        SyncError::Definition(format!("connection {:?} is not stored", def.connection))
+    })?;
+    let page_size = match options.limit {
+        Some(limit) => page_size.min(limit.clamp(1, u64::from(u32::MAX)) as u32),
+        None => page_size,
+    };
+    let source = Source::connect(&connection, credentials, http, page_size).await?;
+    let mut mapping = Mapping::compile(&def, &source.metadata().await?)?;
+    mapping
+        .prepare_lookups(db)
+        .await
+        .map_err(SyncError::Table)?;
+    mapping.adopt_table(db).await.map_err(SyncError::Table)?;
+    let from = if options.full {
+        0
+    } else {
+        watermark(db, integration).await?
+    };
+    let query = Query {
+        select: mapping.select.clone(),
+        filter: Some(filter::with_version(
+            mapping.filter.as_ref(),
+            &mapping.version_field,
+            from,
+        )),
+        orderby: vec![format!("{} asc", mapping.version_field)],
+        top: None,
+    };
+    let mut next = Some(source.entity_url(&mapping.entity, &query));
+    let mut preview = Preview {
+        records: Vec::new(),
+        summary: PreviewSummary::default(),
+    };
+    while let Some(url) = next.take() {
+        let page = source.page(&url).await?;
+        next = page.next.clone().filter(|n| *n != url);
+        let mut rows: Vec<Row> = page.rows;
+        if let Some(limit) = options.limit {
+            let room = limit.saturating_sub(preview.summary.rows_read) as usize;
+            if rows.len() >= room {
+                rows.truncate(room);
+                next = None;
+            }
+        }
+        preview_page(db, &mapping, rows, &mut preview).await?;
+    }
+    Ok(preview)
+}
+
+/// Maps a page exactly as a run would, then compares the mapped rows with the target in one query.
+async fn preview_page(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    rows: Vec<Row>,
+    preview: &mut Preview,
+) -> Result<(), SyncError> {
+    let write = map_page(db, mapping, rows).await?;
+    let summary = &mut preview.summary;
+    summary.rows_read += write.rows_read;
+    let handled = write.rows.len() + write.failures.len() + write.deferred.len();
+    summary.skipped += write.rows_read - handled as u64;
+    for (key, reason, _) in write.deferred {
+        summary.deferred += 1;
+        preview
+            .records
+            .push(record(Op::Deferred, key, None, Some(reason)));
+    }
+    for (key, message, _) in write.failures {
+        summary.error += 1;
+        preview
+            .records
+            .push(record(Op::Error, key, None, Some(message)));
+    }
+    let compared = compare(db, mapping, &write.rows)
+        .await
+        .map_err(RunError::from)?;
+    for ((key, _), (op, changes)) in write.rows.into_iter().zip(compared) {
+        match op {
+            Op::Insert => summary.insert += 1,
+            Op::Update => summary.update += 1,
+            _ => summary.unchanged += 1,
+        }
+        preview.records.push(record(op, key, changes, None));
+    }
+    Ok(())
+}
+
+fn record(
+    op: Op,
+    key: String,
+    changes: Option<BTreeMap<String, Change>>,
+    error: Option<String>,
+) -> PreviewRecord {
+    PreviewRecord {
+        op,
+        key,
+        changes,
+        error,
+    }
+}
+
+type Compared = (Op, Option<BTreeMap<String, Change>>);
+
+/// For each mapped row: insert (no target row with its key), update (with each changed column) or
+/// unchanged. Compared by the database (`IS DISTINCT FROM` on the column's own type), as the upsert does.
+async fn compare(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    rows: &[(String, Vec<Value>)],
+) -> Result<Vec<Compared>, sea_orm::DbErr> {
+    let existing = table_columns(db, &mapping.table).await?;
+    if rows.is_empty() || existing.is_empty() || db.get_database_backend() != DbBackend::Postgres {
+        return Ok(rows.iter().map(|_| (Op::Insert, None)).collect());
+    }
+    let names: Vec<&str> = mapping.columns.iter().map(|c| c.name.as_str()).collect();
+    let types: Vec<String> = mapping
+        .columns
+        .iter()
+        .map(|c| match existing.get(&c.name) {
+            Some((sql, _)) => sql.clone(),
+            None => c.ty.sql(DbBackend::Postgres),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    let width = names.len() + 1;
+    for chunk in rows.chunks((30_000 / width).max(1)) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (i, (_, row)) in chunk.iter().enumerate() {
+            let base = values.len();
+            let mut marks = vec![format!("${}::bigint", base + 1)];
+            marks.extend((0..names.len()).map(|c| format!("${}::{}", base + c + 2, types[c])));
+            tuples.push(format!("({})", marks.join(", ")));
+            values.push((i as i64).into());
+            values.extend(row.iter().cloned());
+        }
+        let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
+        let on: Vec<String> = mapping
+            .key_columns
+            .iter()
+            .map(|&k| format!("t.{0} = i.{0}", columns[k]))
+            .collect();
+        let mut select = vec![
+            "i.\"#\"".to_string(),
+            format!("t.{} IS NOT NULL", columns[mapping.key_columns[0]]),
+        ];
+        for c in &columns {
+            select.push(format!(
+                "(t.{c} IS DISTINCT FROM i.{c}), to_json(t.{c})::text, to_json(i.{c})::text"
+            ));
+        }
+        let sql = format!(
+            "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",
+            columns.join(", "),
+            tuples.join(", "),
+            select.join(", "),
+            quote(&mapping.table),
+            on.join(" AND "),
+        );
+        let found = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?;
+        for row in found {
+            if !row.try_get_by_index::<bool>(1)? {
+                out.push((Op::Insert, None));
+                continue;
+            }
+            let mut changes = BTreeMap::new();
+            for (c, name) in names.iter().enumerate() {
+                let at = 2 + c * 3;
+                if row.try_get_by_index::<bool>(at)? {
+                    let json = |i: usize| -> Result<Json, sea_orm::DbErr> {
+                        let text: Option<String> = row.try_get_by_index(i)?;
+                        Ok(text
+                            .and_then(|t| serde_json::from_str(&t).ok())
+                            .unwrap_or(Json::Null))
+                    };
+                    changes.insert(
+                        name.to_string(),
+                        Change {
+                            before: json(at + 1)?,
+                            after: json(at + 2)?,
+                        },
+                    );
+                }
+            }
+            out.push(if changes.is_empty() {
+                (Op::Unchanged, None)
+            } else {
+                (Op::Update, Some(changes))
+            });
+        }
+    }
+    Ok(out)
+}
