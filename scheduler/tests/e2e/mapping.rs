@@ -93,7 +93,11 @@ fields = [{ from = "No", to = "no" }]
 
     assert_eq!(run.status, "failed");
     let error = run.error.unwrap_or_default();
-    assert!(error.contains("filter field \"Town\" not found"), "{error}");
+    assert!(error.contains("field \"Town\" not found"), "{error}");
+    assert!(
+        error.contains("filter"),
+        "the message names where the field is used: {error}"
+    );
     env.finish().await;
 }
 

@@ -120,26 +120,34 @@ async fn upsert(
     mapping: &Mapping,
     rows: Vec<Vec<Value>>,
 ) -> Result<PageCounts, DbErr> {
-    let mut counts = PageCounts::default();
     if rows.is_empty() {
-        return Ok(counts);
+        return Ok(PageCounts::default());
     }
     let backend = txn.get_database_backend();
-    let statements = if backend == DbBackend::Postgres {
-        vec![(rows.len() as u64, unnest_statement(mapping, rows))]
-    } else {
-        let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
-        let mut rows = rows.into_iter().peekable();
-        let mut statements = Vec::new();
-        while rows.peek().is_some() {
-            let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
-            statements.push((
-                batch.len() as u64,
-                values_statement(backend, mapping, batch),
-            ));
+    let mut statements = Vec::new();
+    // Lookup columns take the referenced table's types, which the array path does not know yet.
+    let rows = if backend == DbBackend::Postgres && mapping.lookups.is_empty() {
+        let n = rows.len() as u64;
+        match unnest_statement(mapping, rows) {
+            Ok(statement) => {
+                statements.push((n, statement));
+                Vec::new()
+            }
+            Err(rows) => rows,
         }
-        statements
+    } else {
+        rows
     };
+    let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
+        statements.push((
+            batch.len() as u64,
+            values_statement(backend, mapping, batch),
+        ));
+    }
+    let mut counts = PageCounts::default();
     for (n, statement) in statements {
         let Some(row) = txn.query_one_raw(statement).await? else {
             continue;
@@ -153,43 +161,103 @@ async fn upsert(
     Ok(counts)
 }
 
-/// The element type of a column's parameter array: base types only, so a cast never truncates
-/// (`varchar(n)` would cut silently; length is checked per record instead).
-fn array_of(ty: ColumnType) -> (ArrayType, &'static str) {
-    match ty {
-        ColumnType::Text { .. } => (ArrayType::String, "text[]"),
-        ColumnType::Int16 => (ArrayType::SmallInt, "smallint[]"),
-        ColumnType::Int32 => (ArrayType::Int, "integer[]"),
-        ColumnType::Int64 => (ArrayType::BigInt, "bigint[]"),
-        ColumnType::Decimal => (ArrayType::Decimal, "numeric[]"),
-        ColumnType::Double => (ArrayType::Double, "float8[]"),
-        ColumnType::Bool => (ArrayType::Bool, "boolean[]"),
-        ColumnType::Date => (ArrayType::ChronoDate, "date[]"),
-        ColumnType::Timestamp => (ArrayType::ChronoDateTimeWithTimeZone, "timestamptz[]"),
-        ColumnType::Guid => (ArrayType::Uuid, "uuid[]"),
-    }
+/// The Postgres array type for a parameter array whose elements are `element`: base types only, so a
+/// cast never truncates (`varchar(n)` would cut silently; length is checked per record instead).
+fn array_cast(element: &ArrayType) -> Option<&'static str> {
+    Some(match element {
+        ArrayType::String => "text[]",
+        ArrayType::SmallInt => "smallint[]",
+        ArrayType::Int => "integer[]",
+        ArrayType::BigInt => "bigint[]",
+        ArrayType::Decimal => "numeric[]",
+        ArrayType::Float => "float4[]",
+        ArrayType::Double => "float8[]",
+        ArrayType::Bool => "boolean[]",
+        ArrayType::ChronoDate => "date[]",
+        ArrayType::ChronoDateTimeWithTimeZone => "timestamptz[]",
+        ArrayType::Uuid => "uuid[]",
+        _ => return None,
+    })
 }
 
-fn unnest_statement(mapping: &Mapping, rows: Vec<Vec<Value>>) -> Statement {
+/// One column's values as a typed parameter array. The element type comes from the values themselves
+/// (a lookup may bring another type than the source field's), nulls take that type; `None` when the
+/// column mixes types or has one Postgres arrays are not built for here.
+fn column_array(
+    values: Vec<Value>,
+    declared: ColumnType,
+) -> Result<(Value, &'static str), Vec<Value>> {
+    let sample = values
+        .iter()
+        .find(|v| v.as_null() != **v)
+        .map(Value::as_null)
+        .unwrap_or_else(|| declared.null());
+    let element = sample.array_type();
+    let Some(cast) = array_cast(&element) else {
+        return Err(values);
+    };
+    if values
+        .iter()
+        .any(|v| v.as_null() != *v && v.array_type() != element)
+    {
+        return Err(values);
+    }
+    let values = values
+        .into_iter()
+        .map(|v| if v.as_null() == v { sample.clone() } else { v })
+        .collect();
+    Ok((Value::Array(element, Some(Box::new(values))), cast))
+}
+
+/// The page as one `UNNEST` statement, or the rows back when a column cannot travel as an array.
+fn unnest_statement(
+    mapping: &Mapping,
+    rows: Vec<Vec<Value>>,
+) -> Result<Statement, Vec<Vec<Value>>> {
     let width = mapping.columns.len();
-    let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
+    let height = rows.len();
+    let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(height)).collect();
     for row in rows {
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
         }
     }
     let mut casts = Vec::with_capacity(width);
-    let mut values = Vec::with_capacity(width);
-    for (i, (column, def)) in columns.into_iter().zip(&mapping.columns).enumerate() {
-        let (array_type, cast) = array_of(def.ty);
-        casts.push(format!("${}::{cast}", i + 1));
-        values.push(Value::Array(array_type, Some(Box::new(column))));
+    let mut arrays = Vec::with_capacity(width);
+    let mut columns = columns.into_iter();
+    for (i, def) in mapping.columns.iter().enumerate() {
+        let values = columns.next().unwrap_or_default();
+        match column_array(values, def.ty) {
+            Ok((array, cast)) => {
+                casts.push(format!("${}::{cast}", i + 1));
+                arrays.push(array);
+            }
+            Err(values) => {
+                // Give the rows back, rebuilt from the arrays made so far and the rest.
+                let mut rebuilt: Vec<Vec<Value>> =
+                    (0..height).map(|_| Vec::with_capacity(width)).collect();
+                let done = arrays.into_iter().map(|a| match a {
+                    Value::Array(_, Some(items)) => *items,
+                    _ => Vec::new(),
+                });
+                for column in done.chain([values]).chain(columns) {
+                    for (row, value) in rebuilt.iter_mut().zip(column) {
+                        row.push(value);
+                    }
+                }
+                return Err(rebuilt);
+            }
+        }
     }
     let sql = insert_sql(
         mapping,
         &format!("SELECT * FROM UNNEST({})", casts.join(", ")),
     );
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        arrays,
+    ))
 }
 
 fn values_statement(backend: DbBackend, mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
