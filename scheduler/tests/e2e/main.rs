@@ -18,4 +18,5 @@ mod odata_service;
 mod preview;
 mod scheduler;
 mod secrets;
+mod storage;
 mod sync;

@@ -6,7 +6,9 @@ pub mod migrations;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::settings::DatabaseSettings;
@@ -31,10 +33,48 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let db = Database::connect(options)
         .await
         .map_err(StorageError::Connect)?;
-    migrations::Migrator::up(&db, None)
+    migrate(&db, &settings.url).await?;
+    Ok(db)
+}
+
+/// An arbitrary constant naming Ferry's migration lock among the database's advisory locks.
+const MIGRATION_LOCK: i64 = 0x6665_7272_795f_6d67; // "ferry_mg"
+
+/// Applies pending migrations. On Postgres it holds an advisory lock while doing so, because processes
+/// starting together on an empty database (a compose file's scheduler and workers) would otherwise race
+/// on `CREATE TABLE` and the loser would fail to start. The lock is a session lock, so the migrations run
+/// on one dedicated connection that holds it; SQLite serialises writers by itself.
+async fn migrate(db: &DatabaseConnection, url: &str) -> Result<(), StorageError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return migrations::Migrator::up(db, None)
+            .await
+            .map_err(StorageError::Migrate);
+    }
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let session = Database::connect(options)
+        .await
+        .map_err(StorageError::Connect)?;
+    let lock = |function: &str| {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {function}($1)"),
+            [MIGRATION_LOCK.into()],
+        )
+    };
+    session
+        .execute_raw(lock("pg_advisory_lock"))
         .await
         .map_err(StorageError::Migrate)?;
-    Ok(db)
+    let outcome = migrations::Migrator::up(&session, None).await;
+    // Closing the session releases the lock too; unlocking first just makes it prompt.
+    let _ = session.execute_raw(lock("pg_advisory_unlock")).await;
+    let _ = session.close().await;
+    outcome.map_err(StorageError::Migrate)
 }
 
 /// A statement with `?` placeholders, written as the backend wants them (`$1, $2, …` on Postgres).
