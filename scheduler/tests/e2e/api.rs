@@ -14,6 +14,42 @@ use crate::helpers::TestEnv;
 
 const TOKEN: &str = "test-api-token";
 
+/// The API of a test's scheduler, signed in with the test token.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(base: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.get(url).bearer_auth(TOKEN).send().await.unwrap()
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    async fn post_json(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let request = self.http.post(url).bearer_auth(TOKEN).json(&body);
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The status of an unauthenticated GET (health probes, the refusal of /metrics).
+    async fn anonymous_status(&self, path: &str) -> u16 {
+        let url = format!("{}{path}", self.base);
+        self.http.get(url).send().await.unwrap().status().as_u16()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggers_need_the_token_and_an_idempotency_key_returns_the_same_run() {
     let mut env = TestEnv::without_worker(50, 5).await;
@@ -59,28 +95,13 @@ async fn triggers_need_the_token_and_an_idempotency_key_returns_the_same_run() {
     let later: Value = post("order-42").await.unwrap().json().await.unwrap();
     assert_eq!(later["run_id"], first["run_id"]);
 
-    let status: Value = http
-        .get(format!("{api}/api/v1/runs/{run_id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = Api::new(&api);
+    let status: Value = api.get_json(&format!("/api/v1/runs/{run_id}")).await;
     assert_eq!(
         (status["status"].as_str(), status["inserted"].as_i64()),
         (Some("succeeded"), Some(50))
     );
-    let listed: Vec<Value> = http
-        .get(format!("{api}/api/v1/runs?integration=customers"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = api.get_json("/api/v1/runs?integration=customers").await;
     assert_eq!(listed.len(), 1);
     env.finish().await;
 }
@@ -123,22 +144,9 @@ async fn bad_input_gets_a_json_4xx_never_a_500() {
         assert_eq!(status, expected, "{body}");
         assert!(body["error"].is_string(), "JSON error body: {body}");
     }
-    assert_eq!(
-        http.get(format!("{api}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.get(format!("{api}/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let api = Api::new(&api);
+    assert_eq!(api.anonymous_status("/healthz").await, 200);
+    assert_eq!(api.anonymous_status("/readyz").await, 200);
     env.finish().await;
 }
 
@@ -151,25 +159,9 @@ async fn metrics_and_queue_depth_describe_the_runs() {
         .run("customers", ferry_shared::runs::Mode::Incremental)
         .await;
     assert_eq!(run.status, "succeeded");
-    let http = reqwest::Client::new();
-
-    assert_eq!(
-        http.get(format!("{api}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    let metrics = http
-        .get(format!("{api}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let api = Api::new(&api);
+    assert_eq!(api.anonymous_status("/metrics").await, 401);
+    let metrics = api.get("/metrics").await.text().await.unwrap();
     for line in [
         "ferry_queue_depth{state=\"queued\"} 0",
         "ferry_queue_depth{state=\"running\"} 0",
@@ -189,15 +181,7 @@ async fn metrics_and_queue_depth_describe_the_runs() {
         )
     );
 
-    let depth: Value = http
-        .get(format!("{api}/api/v1/queue"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let depth: Value = api.get_json("/api/v1/queue").await;
     assert_eq!(depth["queued"], 0);
     assert_eq!(depth["workers"].as_array().unwrap().len(), 1);
     assert_eq!(depth["workers"][0]["alive"], true);
@@ -224,16 +208,12 @@ async fn a_finished_run_posts_its_signed_summary_to_the_callback() {
     let mut env = TestEnv::start(40, 2).await;
     env.apply(&env.write_definitions("")).await;
     let api = env.start_scheduler().await;
-    let response: Value = reqwest::Client::new()
-        .post(format!("{api}/api/v1/integrations/customers/runs"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "callback_url": callback }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = Api::new(&api)
+        .post_json(
+            "/api/v1/integrations/customers/runs",
+            json!({ "callback_url": callback }),
+        )
+        .await;
     let run_id = response["run_id"].as_i64().unwrap();
 
     let (headers, body) = tokio::time::timeout(Duration::from_secs(60), inbox.recv())
