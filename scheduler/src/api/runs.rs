@@ -81,6 +81,9 @@ pub async fn trigger(
             ferry_shared::dispatch::DispatchError::Run(RunError::UnknownIntegration(_)) => {
                 ApiError::new(StatusCode::NOT_FOUND, e.to_string())
             }
+            ferry_shared::dispatch::DispatchError::Run(RunError::ModeConflict { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
             other => ApiError::internal(other),
         })?;
     let run_id = match &key {

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use ferry_shared::callback::{SIGNATURE_HEADER, signature};
+use ferry_shared::runs::Mode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -111,6 +112,9 @@ async fn bad_input_gets_a_json_4xx_never_a_500() {
     let mut env = TestEnv::without_worker(5, 1).await;
     env.apply(&env.write_definitions("")).await;
     let api = env.start_scheduler().await;
+    ferry_scheduler::cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let cases = [
         (
@@ -131,6 +135,12 @@ async fn bad_input_gets_a_json_4xx_never_a_500() {
             http.post(format!("{api}/api/v1/integrations/customers/runs"))
                 .json(&json!({"callback_url": "ftp://x"})),
             400,
+        ),
+        // An incremental run is queued below; a reconcile cannot join it.
+        (
+            http.post(format!("{api}/api/v1/integrations/customers/runs"))
+                .json(&json!({"mode": "reconcile"})),
+            409,
         ),
         (http.get(format!("{api}/api/v1/runs/abc")), 400),
         (http.get(format!("{api}/api/v1/runs/999999")), 404),

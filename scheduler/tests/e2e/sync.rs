@@ -122,6 +122,24 @@ async fn triggers_coalesce_into_the_queued_run() {
             .await
             .unwrap();
     assert_eq!(first, second, "a second trigger joins the queued run");
+    let refused =
+        ferry_scheduler::cli::trigger(&env.db, &env.settings, "customers", Mode::Reconcile)
+            .await
+            .expect_err("a reconcile cannot hide behind a queued incremental run");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("queued incremental run (run {first})")),
+        "{message}"
+    );
+    let full = ferry_scheduler::cli::trigger(&env.db, &env.settings, "customers", Mode::Full)
+        .await
+        .unwrap();
+    assert_eq!(full, first, "a full trigger upgrades the queued run");
+    let upgraded = ferry_shared::runs::get(&env.db, first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(upgraded.mode, "full");
     let mut env = env;
     env.start_worker();
     let run = ferry_scheduler::cli::wait_for(&env.db, first, std::time::Duration::from_secs(60))

@@ -123,6 +123,7 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
                     .one(db)
                     .await?;
                 if let Some(existing) = existing {
+                    join_mode(db, &existing, new.mode).await?;
                     if new.trigger != Trigger::Schedule && existing.retry_at.is_some() {
                         make_due(db, existing.id).await?;
                     }
@@ -136,6 +137,44 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
         }
     }
     Err(RunError::Database(DbErr::RecordNotInserted))
+}
+
+/// A trigger joins a queued run only when that run does what the trigger asks (Invariant 3 keeps one
+/// queued run per integration). A full run asked for while an incremental one waits upgrades it — a full
+/// run does everything the incremental one would; any other mismatch (a reconcile or a retry of failed
+/// records behind an incremental run) is refused with the queued run's id rather than silently
+/// answered with a run that will not do it.
+async fn join_mode(
+    db: &DatabaseConnection,
+    existing: &run::Model,
+    requested: Mode,
+) -> Result<(), RunError> {
+    let queued = Mode::parse(&existing.mode);
+    if queued.covers(requested) {
+        return Ok(());
+    }
+    if requested == Mode::Full && queued == Mode::Incremental {
+        let upgraded = db
+            .execute_raw(statement(
+                db.get_database_backend(),
+                "UPDATE ferry_runs SET mode = ? WHERE id = ? AND state = 'queued' AND mode = ?",
+                [
+                    Mode::Full.as_str().into(),
+                    existing.id.into(),
+                    Mode::Incremental.as_str().into(),
+                ],
+            ))
+            .await?;
+        if upgraded.rows_affected() == 1 {
+            return Ok(());
+        }
+    }
+    Err(RunError::ModeConflict {
+        integration: existing.integration.clone(),
+        run_id: existing.id,
+        queued: queued.as_str(),
+        requested: requested.as_str(),
+    })
 }
 
 async fn make_due(db: &DatabaseConnection, run_id: i64) -> Result<(), RunError> {

@@ -100,6 +100,12 @@ impl Mode {
         }
     }
 
+    /// Whether a queued run of this mode does everything a trigger of `requested` asks for, so the
+    /// trigger can join it: the same mode, or a full run standing in for an incremental one.
+    pub fn covers(self, requested: Mode) -> bool {
+        self == requested || (self == Mode::Full && requested == Mode::Incremental)
+    }
+
     /// The mode stored on a run row; anything unknown reads as incremental.
     pub fn parse(text: &str) -> Mode {
         match text {
@@ -142,6 +148,16 @@ pub enum RunError {
     LeaseLost(i64),
     #[error("stored definition is unreadable: {0}")]
     Definition(String),
+    #[error(
+        "{integration} already has a queued {queued} run (run {run_id}); a {requested} run can be \
+         started once that one has begun"
+    )]
+    ModeConflict {
+        integration: String,
+        run_id: i64,
+        queued: &'static str,
+        requested: &'static str,
+    },
 }
 
 pub async fn get(db: &DatabaseConnection, run_id: i64) -> Result<Option<run::Model>, RunError> {
