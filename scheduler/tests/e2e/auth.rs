@@ -268,6 +268,41 @@ async fn every_refusal_stops_with_its_own_message_and_slow_down_is_honoured() {
     env.finish().await;
 }
 
+/// RFC 8628 §3.5: a connection failure while polling means poll less often, not give up — the user may
+/// be approving the code at that moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_code_polling_rides_out_a_failing_token_endpoint() {
+    let env = TestEnv::with_sandbox(sandbox(1, |_| {})).await;
+    let http = http_client();
+    let base = env.sandbox.base_url();
+    let mut authorization = device_code::request(
+        &http,
+        &format!("{base}/sandbox/oauth2/v2.0/devicecode"),
+        "ferry-cli",
+        "https://api.businesscentral.dynamics.com/.default offline_access",
+    )
+    .await
+    .unwrap();
+    env.control(
+        "/_sandbox/devicecode/approve",
+        json!({ "user_code": authorization.user_code }),
+    )
+    .await;
+    env.control(
+        "/_sandbox/faults",
+        json!({ "route": "*/oauth2/v2.0/token", "status": 503, "count": 2 }),
+    )
+    .await;
+    authorization.interval = Duration::from_millis(10);
+    let token_url = format!("{base}/sandbox/oauth2/v2.0/token");
+    let tokens =
+        device_code::poll_token_endpoint(&http, &token_url, "ferry-cli", None, &authorization)
+            .await
+            .expect("two 503s from the token endpoint are ridden out");
+    assert!(tokens.refresh_token.is_some());
+    env.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_device_code_stops_with_a_clear_message() {
     let env = TestEnv::with_sandbox(sandbox(1, |c| c.device_code_lifetime = Duration::ZERO)).await;

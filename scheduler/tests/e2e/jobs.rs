@@ -245,6 +245,29 @@ async fn a_refused_sign_in_is_not_retried() {
     env.finish().await;
 }
 
+/// A 503 from the token endpoint is the endpoint being busy, not a verdict on the credentials: the run
+/// is retried and succeeds.
+#[tokio::test]
+async fn a_busy_token_endpoint_is_retried_not_taken_for_a_refusal() {
+    let env = TestEnv::start(10, 1).await;
+    env.apply(&env.write_definitions("")).await;
+    env.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "route": "*/oauth2/v2.0/token", "status": 503, "count": 1 }),
+    )
+    .await;
+
+    let run = env.run("customers", Mode::Incremental).await;
+
+    assert_eq!(
+        (run.status.as_str(), run.attempt, run.inserted),
+        ("succeeded", 2, 10),
+        "{:?}",
+        run.error
+    );
+    env.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_enqueue_each_tick_at_most_once() {
     let mut env = TestEnv::start(20, 2).await;

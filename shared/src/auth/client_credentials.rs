@@ -1,9 +1,11 @@
 //! The client credentials grant (BC service-to-service), through the `oauth2` crate.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use oauth2::basic::BasicClient;
-use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
+use oauth2::{AsyncHttpClient, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::AuthError;
@@ -36,7 +38,7 @@ impl ClientCredentials {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let response = request
-            .request_async(http)
+            .request_async(&Guarded(http))
             .await
             .map_err(|e| classify(token_url, e))?;
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
@@ -45,8 +47,39 @@ impl ClientCredentials {
     }
 }
 
+/// How the token request failed below OAuth. The `oauth2` crate reads every non-200 answer as the
+/// server's verdict, so a 503 from a busy token endpoint would fail a run for good; a 429 or 5xx is the
+/// endpoint being unavailable (RFC 6749 §5.2 verdicts are 400/401), which is worth a retry.
+#[derive(Debug, thiserror::Error)]
+enum Transport {
+    #[error("{0}")]
+    Http(#[from] oauth2::HttpClientError<reqwest::Error>),
+    #[error("HTTP {0}")]
+    Unavailable(u16),
+}
+
+/// reqwest, with a busy endpoint's 429 or 5xx turned into a [`Transport`] error.
+struct Guarded<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Guarded<'_> {
+    type Error = Transport;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Transport>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = self.0.call(request).await?;
+            let status = response.status();
+            if status.as_u16() == 429 || status.is_server_error() {
+                return Err(Transport::Unavailable(status.as_u16()));
+            }
+            Ok(response)
+        })
+    }
+}
+
 type TokenError = oauth2::RequestTokenError<
-    oauth2::HttpClientError<reqwest::Error>,
+    Transport,
     oauth2::StandardErrorResponse<oauth2::basic::BasicErrorResponseType>,
 >;
 

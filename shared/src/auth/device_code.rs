@@ -18,6 +18,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// RFC 8628 §3.5: on `slow_down` the interval "MUST be increased by 5 seconds for this and all
 /// subsequent requests".
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// The longest wait between polls after connection failures (each one doubles the interval).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The grant type of the polling requests.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -154,21 +156,30 @@ where
 {
     let deadline = Instant::now() + authorization.expires_in;
     let mut interval = authorization.interval;
+    let mut unreachable = None;
     loop {
         tokio::time::sleep(interval).await;
         if Instant::now() >= deadline {
-            return Err(AuthError::CodeExpired);
+            return Err(match unreachable {
+                Some(message) => AuthError::Unreachable {
+                    token_url: token_url.to_string(),
+                    message,
+                },
+                None => AuthError::CodeExpired,
+            });
         }
         let (error, description) = match exchange().await {
             Ok(tokens) => return Ok(tokens),
+            // RFC 8628 §3.5: on a connection failure the client polls less often and goes on — the
+            // user may be approving the code right now — until the code expires.
             Err(EndpointError::Transport(message)) => {
-                return Err(AuthError::Unreachable {
-                    token_url: token_url.to_string(),
-                    message,
-                });
+                interval = (interval * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
+                unreachable = Some(message);
+                continue;
             }
             Err(EndpointError::OAuth { error, description }) => (error, description),
         };
+        unreachable = None;
         match error.as_str() {
             "authorization_pending" => {}
             "slow_down" => interval += SLOW_DOWN_STEP,
@@ -273,6 +284,28 @@ mod tests {
             assert!(message.contains(expected), "{code}: {message}");
             assert!(!message.contains("Trace ID"), "{message}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_endpoint_is_polled_less_often_not_given_up_on() {
+        let auth = authorization(Duration::from_secs(2), Duration::from_secs(900));
+        let down = || Err(EndpointError::Transport("HTTP 503".into()));
+        let (result, times) = run(&auth, vec![down(), down(), Ok(token())]).await;
+        assert!(result.is_ok(), "{:?}", result.err());
+        let secs: Vec<u64> = times.iter().map(Duration::as_secs).collect();
+        assert_eq!(
+            secs,
+            vec![2, 6, 14],
+            "the interval doubles after each failure"
+        );
+
+        let auth = authorization(Duration::from_secs(5), Duration::from_secs(20));
+        let (result, _) = run(&auth, vec![down(), down()]).await;
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains("HTTP 503"),
+            "the last failure is the cause: {message}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -75,6 +75,11 @@ pub async fn post(
         return serde_json::from_slice(&body)
             .map_err(|e| EndpointError::Transport(format!("unreadable token response: {e}")));
     }
+    // A busy or failing endpoint is not a verdict on the grant, whatever its body says (Microsoft sends
+    // `temporarily_unavailable` with a 503): retry it like an unreachable one.
+    if status.as_u16() == 429 || status.is_server_error() {
+        return Err(EndpointError::Transport(format!("HTTP {status}")));
+    }
     #[derive(Deserialize)]
     struct ErrorBody {
         error: String,
