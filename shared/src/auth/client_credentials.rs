@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use oauth2::basic::BasicClient;
-use oauth2::{AsyncHttpClient, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
+use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::AuthError;
@@ -68,7 +68,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Guarded<'_> {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = self.0.call(request).await?;
+            let response = oauth2::AsyncHttpClient::call(self.0, request).await?;
             let status = response.status();
             if status.as_u16() == 429 || status.is_server_error() {
                 return Err(Transport::Unavailable(status.as_u16()));
