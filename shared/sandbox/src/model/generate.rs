@@ -26,6 +26,16 @@ pub trait Generator: Send + Sync + std::fmt::Debug {
     /// Called after a lookup field (index `field`) was blanked because its target row was deleted, so
     /// dependent fields can follow (e.g. a contact's business relation).
     fn reference_cleared(&self, _row: &mut [Value], _field: usize) {}
+
+    /// A new row with only its key set, for `new_row` to fill in.
+    fn keyed_row(&self, seq: u64) -> Vec<Value> {
+        let schema = self.schema();
+        let mut row = vec![Value::Null; schema.fields.len()];
+        for (name, v) in schema.key.iter().zip(self.key(seq)) {
+            put(schema, &mut row, name, v);
+        }
+        row
+    }
 }
 
 /// Gives generators the key of an existing row of another entity, for lookup fields.

@@ -85,6 +85,12 @@ const ADJECTIVES: &[&str] = &[
     "Basic",
 ];
 
+/// The number of an existing item for a line's reference, or blank while there are no items.
+pub fn pick(refs: &mut dyn RefPicker, rng: &mut Rng) -> Value {
+    refs.pick(NAME, rng)
+        .map_or_else(|| Value::interned(""), Value::Str)
+}
+
 pub fn number(seq: u64) -> String {
     format!("{}", 1000 + seq)
 }

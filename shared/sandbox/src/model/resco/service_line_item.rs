@@ -71,14 +71,9 @@ impl Generator for ServiceLineItemGenerator {
     }
 
     fn new_row(&self, seq: u64, rng: &mut Rng, refs: &mut dyn RefPicker) -> Vec<Value> {
-        let mut row = vec![Value::Null; SCHEMA.fields.len()];
-        for (name, v) in SCHEMA.key.iter().zip(self.key(seq)) {
-            put(&SCHEMA, &mut row, name, v);
-        }
+        let mut row = self.keyed_row(seq);
         let p = |row: &mut Vec<Value>, name: &str, v: Value| put(&SCHEMA, row, name, v);
-        let item = refs
-            .pick(item::NAME, rng)
-            .map_or_else(|| Value::interned(""), Value::Str);
+        let item = item::pick(refs, rng);
         p(&mut row, "serviceItemLineNo", Value::Int(10_000));
         p(&mut row, "type", Value::interned("Item"));
         p(
