@@ -166,6 +166,28 @@ impl ColumnType {
     }
 }
 
+/// A mapped value as JSON, in the form `ColumnType::convert` reads back (decimals as text, so no
+/// precision is lost; dates as `YYYY-MM-DD`; date-times as RFC 3339). Used for coupling keys and hashes
+/// and for showing the values of a failed record.
+pub fn value_json(value: &Value) -> Json {
+    let json = match value {
+        Value::Bool(v) => v.map(Json::from),
+        Value::TinyInt(v) => v.map(Json::from),
+        Value::SmallInt(v) => v.map(Json::from),
+        Value::Int(v) => v.map(Json::from),
+        Value::BigInt(v) => v.map(Json::from),
+        Value::Float(v) => v.map(Json::from),
+        Value::Double(v) => v.map(Json::from),
+        Value::String(v) => v.clone().map(Json::from),
+        Value::Decimal(v) => v.map(|d| Json::from(d.to_string())),
+        Value::ChronoDate(v) => v.map(|d| Json::from(d.format("%Y-%m-%d").to_string())),
+        Value::ChronoDateTimeWithTimeZone(v) => v.map(|d| Json::from(d.to_rfc3339())),
+        Value::Uuid(v) => v.map(|g| Json::from(g.to_string())),
+        other => Some(Json::from(format!("{other:?}"))),
+    };
+    json.unwrap_or(Json::Null)
+}
+
 /// OData sends Int64 as a JSON number, or as a string under `IEEE754Compatible=true`.
 fn integer(json: &Json) -> Result<i64, String> {
     match json {

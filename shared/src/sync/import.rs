@@ -365,9 +365,13 @@ pub(crate) async fn map_page(
                 if defers {
                     write.unpark.push(key.clone());
                 }
-                write
-                    .failures
-                    .push((key, format!("{}: {}", e.column, e.message), payload()));
+                let mapped = serde_json::to_string(&e.mapped).unwrap_or_default();
+                write.failures.push((
+                    key,
+                    format!("{}: {}", e.column, e.message),
+                    payload(),
+                    mapped,
+                ));
             }
         }
     }

@@ -155,7 +155,7 @@ async fn preview_page(
             .records
             .push(record(Op::Deferred, key, None, Some(reason)));
     }
-    for (key, message, _) in write.failures {
+    for (key, message, _, _) in write.failures {
         summary.error += 1;
         preview
             .records

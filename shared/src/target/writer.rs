@@ -24,8 +24,8 @@ const MAX_PARAMS: usize = 30_000;
 pub struct PageWrite {
     /// `(record key, values in mapping.columns order)`.
     pub rows: Vec<(String, Vec<Value>)>,
-    /// `(record key, message, source payload as JSON)`.
-    pub failures: Vec<(String, String, String)>,
+    /// `(record key, message, source payload as JSON, values mapped before the failure as JSON)`.
+    pub failures: Vec<(String, String, String, String)>,
     pub rows_read: u64,
     pub checkpoint: Option<Checkpoint>,
     /// `(record key, reason, source payload)` parked by a `defer` lookup.
