@@ -335,4 +335,33 @@ mod tests {
             assert_eq!(ty.sql(DbBackend::Sqlite), sqlite, "{edm}");
         }
     }
+
+    /// Coupling keys are stored with `value_json` and read back with `convert`: every type must come
+    /// back exactly, or a reconcile could not find the row it owns.
+    #[test]
+    fn value_json_reads_back_through_convert_for_every_type() {
+        let cases = [
+            (ColumnType::Text { max_len: Some(10) }, json!("C000042")),
+            (ColumnType::Int16, json!(-7)),
+            (ColumnType::Int32, json!(2_000_000_000)),
+            (ColumnType::Int64, json!("9007199254740993")),
+            (ColumnType::Decimal, json!("12345678901234567890.125")),
+            (ColumnType::Double, json!(1.5)),
+            (ColumnType::Bool, json!(true)),
+            (ColumnType::Date, json!("2026-02-28")),
+            (
+                ColumnType::Timestamp,
+                json!("2026-02-28T23:59:59.123+02:00"),
+            ),
+            (
+                ColumnType::Guid,
+                json!("6f9619ff-8b86-d011-b42d-00c04fc964ff"),
+            ),
+            (ColumnType::Text { max_len: None }, json!(null)),
+        ];
+        for (ty, source) in cases {
+            let value = ty.convert(&source).unwrap();
+            assert_eq!(ty.convert(&value_json(&value)).unwrap(), value, "{ty:?}");
+        }
+    }
 }
