@@ -1,4 +1,5 @@
-//! `ferry errors RUN_ID [--json]`: the records a run could not write, with why and what the source sent.
+//! `ferry errors RUN_ID [--json]`: the records a run could not write, with why, what the source sent
+//! and the values mapped before the failure.
 
 use std::process::ExitCode;
 
@@ -34,5 +35,10 @@ fn print(failures: &[RecordFailure]) {
             "open"
         };
         println!("{:<24} {state:<9} {}", f.record_key, f.message);
+        // How far the record got: the columns mapped before the failing one.
+        if let Some(mapped) = f.mapped.as_object().filter(|m| !m.is_empty()) {
+            let columns: Vec<String> = mapped.iter().map(|(c, v)| format!("{c}={v}")).collect();
+            println!("{:<24} {:<9} mapped: {}", "", "", columns.join(", "));
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! `ferry preview NAME [--limit N] [--full] [--json]`: what the next run would do, record by record,
+//! `ferry preview NAME [--limit N] [--full] [--reconcile] [--json]`: what the next run would do, record by record,
 //! without writing anything anywhere (the library function is `ferry_shared::sync::preview`).
 
 use std::process::ExitCode;
@@ -18,6 +18,10 @@ pub struct PreviewArgs {
     /// As `ferry run --full` would read: everything, not just what changed since the checkpoint.
     #[arg(long)]
     pub full: bool,
+    /// List the deletes a reconcile would make, even when the integration has no `deletes` setting
+    /// (with one, they are always listed).
+    #[arg(long)]
+    pub reconcile: bool,
     /// One JSON object: {"records":[{"op","key","changes"?,"error"?}],"summary":{…}}.
     #[arg(long)]
     pub json: bool,
@@ -35,6 +39,7 @@ pub(super) async fn command(settings: &Settings, args: PreviewArgs) -> anyhow::R
         PreviewOptions {
             limit: args.limit,
             full: args.full,
+            reconcile: args.reconcile,
         },
     )
     .await?;
@@ -67,4 +72,7 @@ fn print(preview: &Preview) {
         "read {}: {} insert, {} update, {} unchanged, {} delete, {} deferred, {} skipped, {} error",
         s.rows_read, s.insert, s.update, s.unchanged, s.delete, s.deferred, s.skipped, s.error
     );
+    if let Some(refused) = &s.delete_refused {
+        println!("deletes: {refused}");
+    }
 }

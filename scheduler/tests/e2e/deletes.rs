@@ -56,6 +56,19 @@ async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share() {
         env.table("customer", &["bc_no"], "bc_no").await.len(),
         4_950
     );
+    // Nor did it forget any coupling: the rows are still the integration's to reconcile later.
+    let coupled = env
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM ferry_couplings WHERE integration = 'customers'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(coupled, 4_950);
     env.finish().await;
 }
 

@@ -73,7 +73,25 @@ async fn retry_failed_replays_only_failed_records_and_clears_fixed_ones() {
             "{message}"
         );
         assert!(failure["resolved_at"].is_null());
+        // The values mapped before the failing column: the key, not the name that did not fit.
+        assert_eq!(
+            failure["mapped"],
+            serde_json::json!({ "no": failure["record_key"] }),
+            "{failure}"
+        );
     }
+
+    // The table shows them too, under each failure.
+    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["errors", &first.run_id.to_string()])
+        .envs(env.env_vars())
+        .env("FERRY__LOG__LEVEL", "warn")
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    let key = listed[0]["record_key"].as_str().unwrap();
+    assert!(table.contains(&format!("mapped: no=\"{key}\"")), "{table}");
 
     // Widen the column part of the way: only the failed records are re-read; some now fit.
     env.db

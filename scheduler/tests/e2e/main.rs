@@ -5,6 +5,7 @@ mod api;
 mod apply;
 mod auth;
 mod check;
+mod couplings;
 mod deletes;
 mod discover;
 mod failures;

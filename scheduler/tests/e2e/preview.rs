@@ -12,14 +12,15 @@ use crate::helpers::TestEnv;
 async fn footprint(env: &TestEnv) -> Vec<i64> {
     let sql = "SELECT (SELECT count(*) FROM ferry_runs), (SELECT count(*) FROM ferry_checkpoints), \
                (SELECT count(*) FROM ferry_run_errors), (SELECT count(*) FROM ferry_deferred), \
-               (SELECT count(*) FROM pg_class WHERE relname = 'customer')";
+               (SELECT count(*) FROM pg_class WHERE relname = 'customer'), \
+               (SELECT count(*) FROM ferry_couplings)";
     let row = env
         .db
         .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
         .await
         .unwrap()
         .unwrap();
-    (0..5).map(|i| row.try_get_by_index(i).unwrap()).collect()
+    (0..6).map(|i| row.try_get_by_index(i).unwrap()).collect()
 }
 
 #[tokio::test]
@@ -88,6 +89,7 @@ async fn preview_shows_updates_with_before_and_after() {
         PreviewOptions {
             limit: None,
             full: true,
+            reconcile: false,
         },
     )
     .await
@@ -140,6 +142,119 @@ async fn preview_shows_updates_with_before_and_after() {
         env.table("customer", &["bc_no", "name", "email"], "bc_no")
             .await,
         target_before
+    );
+    env.finish().await;
+}
+
+const OWNED: &str = r#"
+[[integration]]
+name = "owned"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "owned", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }, { from = "Name", to = "name" }]
+deletes = { detect = "reconcile", max_share = 0.1 }
+
+[[integration]]
+name = "plain"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "plain", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }]
+"#;
+
+#[tokio::test]
+async fn preview_lists_the_owned_rows_a_reconcile_would_delete_and_deletes_nothing() {
+    let env = TestEnv::start(200, 1).await;
+    env.apply(&env.write_definitions(OWNED)).await;
+    env.run("owned", Mode::Incremental).await;
+    env.run("plain", Mode::Incremental).await;
+    // A row nobody coupled: not the integration's to delete, so never listed.
+    env.db
+        .execute_unprepared("INSERT INTO owned (no, name) VALUES ('LOCAL-1', 'by hand')")
+        .await
+        .unwrap();
+    let gone = env.mutate("RescoCustomer", 0, 0, 5);
+    let before = footprint(&env).await;
+    let owned_before = env.table("owned", &["no", "name"], "no").await;
+
+    let look = |name: &'static str, reconcile: bool| {
+        let env = &env;
+        async move {
+            preview(
+                &env.db,
+                &env.credentials(),
+                ferry_shared::odata::client::http_client(),
+                50,
+                name,
+                PreviewOptions {
+                    reconcile,
+                    ..PreviewOptions::default()
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let deleted_keys = |p: &ferry_shared::sync::Preview| {
+        let mut keys: Vec<String> = p
+            .records
+            .iter()
+            .filter(|r| r.op == Op::Delete)
+            .map(|r| r.key.clone())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let mut expected = gone.deleted.clone();
+    expected.sort();
+
+    // `deletes` configured: listed without asking.
+    let owned = look("owned", false).await;
+    assert_eq!(deleted_keys(&owned), expected);
+    assert_eq!(owned.summary.delete, 5);
+    assert_eq!(owned.summary.delete_refused, None);
+    // No `deletes` setting: listed only when asked, as `ferry run --reconcile` would delete them.
+    assert_eq!(look("plain", false).await.summary.delete, 0);
+    assert_eq!(deleted_keys(&look("plain", true).await), expected);
+
+    // Past max_share (10%): still listed, with the reason the reconcile would refuse them.
+    env.mutate("RescoCustomer", 0, 0, 30);
+    let refused = look("owned", false).await;
+    assert_eq!(refused.summary.delete, 35);
+    let reason = refused.summary.delete_refused.clone().unwrap_or_default();
+    assert!(reason.contains("would delete 35 of 200 rows"), "{reason}");
+
+    // The command line says the same, as JSON.
+    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["preview", "plain", "--reconcile", "--json"])
+        .envs(env.env_vars())
+        .env("FERRY_TEST_BC_SECRET", "ferry-secret")
+        .env("FERRY__LOG__LEVEL", "warn")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["summary"]["delete"], 35, "{json}");
+    assert!(json["summary"]["delete_refused"].is_string(), "{json}");
+    let listed = json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["op"] == "delete")
+        .count();
+    assert_eq!(listed, 35);
+
+    assert_eq!(footprint(&env).await, before);
+    assert_eq!(
+        env.table("owned", &["no", "name"], "no").await,
+        owned_before
     );
     env.finish().await;
 }

@@ -8,7 +8,7 @@ mod types;
 
 pub use adopt::{column_type, table_columns};
 pub use transform::{Piece, Step, Transform};
-pub use types::ColumnType;
+pub use types::{ColumnType, value_json};
 
 use sea_orm::Value;
 use serde_json::Value as Json;
@@ -83,6 +83,9 @@ pub struct DriftError {
 pub struct RecordError {
     pub column: String,
     pub message: String,
+    /// The columns mapped before the failing one (column → value), so an operator sees how far the
+    /// record got (`ferry errors`).
+    pub mapped: serde_json::Map<String, Json>,
 }
 
 impl Mapping {
@@ -261,10 +264,30 @@ impl Mapping {
     /// `fail` lookup fails the record (not the page); `skip` and `defer` lookups may set it aside.
     pub fn map_row(&self, row: &Row, found: &PageLookups) -> Result<Mapped, RecordError> {
         let mut values = Vec::with_capacity(self.columns.len());
+        self.fill(row, found, &mut values).map_err(|mut e| {
+            e.mapped = self
+                .columns
+                .iter()
+                .zip(&values)
+                .map(|(c, v)| (c.name.clone(), value_json(v)))
+                .collect();
+            e
+        })
+    }
+
+    /// `map_row`'s work: pushes each column's value in order, so on failure `values` holds the columns
+    /// mapped before the failing one.
+    fn fill(
+        &self,
+        row: &Row,
+        found: &PageLookups,
+        values: &mut Vec<Value>,
+    ) -> Result<Mapped, RecordError> {
         for (i, column) in self.columns.iter().enumerate() {
             let fail = |message: String| RecordError {
                 column: column.name.clone(),
                 message,
+                mapped: serde_json::Map::new(),
             };
             let value = match &column.origin {
                 Origin::Constant(value) => value.clone(),
@@ -296,7 +319,7 @@ impl Mapping {
             };
             values.push(value);
         }
-        Ok(Mapped::Row(values))
+        Ok(Mapped::Row(std::mem::take(values)))
     }
 
     /// The target key of a row (for reconciling key sets).
@@ -313,6 +336,7 @@ impl Mapping {
         let fail = |message: String| RecordError {
             column: column.name.clone(),
             message,
+            mapped: serde_json::Map::new(),
         };
         let Origin::Field { name, transform } = &column.origin else {
             return Err(fail("not a source field".into()));

@@ -166,6 +166,28 @@ impl ColumnType {
     }
 }
 
+/// A mapped value as JSON, in the form `ColumnType::convert` reads back (decimals as text, so no
+/// precision is lost; dates as `YYYY-MM-DD`; date-times as RFC 3339). Used for coupling keys and hashes
+/// and for showing the values of a failed record.
+pub fn value_json(value: &Value) -> Json {
+    let json = match value {
+        Value::Bool(v) => v.map(Json::from),
+        Value::TinyInt(v) => v.map(Json::from),
+        Value::SmallInt(v) => v.map(Json::from),
+        Value::Int(v) => v.map(Json::from),
+        Value::BigInt(v) => v.map(Json::from),
+        Value::Float(v) => v.map(Json::from),
+        Value::Double(v) => v.map(Json::from),
+        Value::String(v) => v.clone().map(Json::from),
+        Value::Decimal(v) => v.map(|d| Json::from(d.to_string())),
+        Value::ChronoDate(v) => v.map(|d| Json::from(d.format("%Y-%m-%d").to_string())),
+        Value::ChronoDateTimeWithTimeZone(v) => v.map(|d| Json::from(d.to_rfc3339())),
+        Value::Uuid(v) => v.map(|g| Json::from(g.to_string())),
+        other => Some(Json::from(format!("{other:?}"))),
+    };
+    json.unwrap_or(Json::Null)
+}
+
 /// OData sends Int64 as a JSON number, or as a string under `IEEE754Compatible=true`.
 fn integer(json: &Json) -> Result<i64, String> {
     match json {
@@ -311,6 +333,35 @@ mod tests {
             let ty = ColumnType::from_edm(&property(edm, max));
             assert_eq!(ty.sql(DbBackend::Postgres), postgres, "{edm}");
             assert_eq!(ty.sql(DbBackend::Sqlite), sqlite, "{edm}");
+        }
+    }
+
+    /// Coupling keys are stored with `value_json` and read back with `convert`: every type must come
+    /// back exactly, or a reconcile could not find the row it owns.
+    #[test]
+    fn value_json_reads_back_through_convert_for_every_type() {
+        let cases = [
+            (ColumnType::Text { max_len: Some(10) }, json!("C000042")),
+            (ColumnType::Int16, json!(-7)),
+            (ColumnType::Int32, json!(2_000_000_000)),
+            (ColumnType::Int64, json!("9007199254740993")),
+            (ColumnType::Decimal, json!("12345678901234567890.125")),
+            (ColumnType::Double, json!(1.5)),
+            (ColumnType::Bool, json!(true)),
+            (ColumnType::Date, json!("2026-02-28")),
+            (
+                ColumnType::Timestamp,
+                json!("2026-02-28T23:59:59.123+02:00"),
+            ),
+            (
+                ColumnType::Guid,
+                json!("6f9619ff-8b86-d011-b42d-00c04fc964ff"),
+            ),
+            (ColumnType::Text { max_len: None }, json!(null)),
+        ];
+        for (ty, source) in cases {
+            let value = ty.convert(&source).unwrap();
+            assert_eq!(ty.convert(&value_json(&value)).unwrap(), value, "{ty:?}");
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct RecordFailure {
     pub message: String,
     /// The source row as it was read.
     pub payload: serde_json::Value,
+    /// The target columns mapped before the failure (column → value); empty for failures recorded
+    /// before Ferry kept them.
+    pub mapped: serde_json::Value,
     pub created_at: DateTime<FixedOffset>,
     /// When a later run wrote the record; `None` while it is still failing.
     pub resolved_at: Option<DateTime<FixedOffset>>,
@@ -29,7 +32,7 @@ pub async fn run_failures(
     let rows = db
         .query_all_raw(statement(
             db.get_database_backend(),
-            "SELECT run_id, integration, record_key, message, payload, created_at, resolved_at \
+            "SELECT run_id, integration, record_key, message, payload, created_at, resolved_at, mapped \
              FROM ferry_run_errors WHERE run_id = ? ORDER BY id",
             [run_id.into()],
         ))
@@ -45,6 +48,10 @@ pub async fn run_failures(
                 payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
                 created_at: r.try_get_by_index(5)?,
                 resolved_at: r.try_get_by_index(6)?,
+                mapped: r
+                    .try_get_by_index::<Option<String>>(7)?
+                    .and_then(|m| serde_json::from_str(&m).ok())
+                    .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             })
         })
         .collect()

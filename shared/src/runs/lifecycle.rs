@@ -310,32 +310,34 @@ pub async fn renew(db: &DatabaseConnection, lease: &Lease) -> Result<(), RunErro
     Ok(())
 }
 
-/// Stores the records of a page that could not be written, with their payloads.
+/// Stores the records of a page that could not be written, with their payloads and the values mapped
+/// before each failure: `(key, message, payload, mapped)`.
 pub async fn record_failures(
     txn: &impl ConnectionTrait,
     lease: &Lease,
-    failures: &[(String, String, String)],
+    failures: &[(String, String, String, String)],
 ) -> Result<(), RunError> {
     if failures.is_empty() {
         return Ok(());
     }
     let now = Utc::now().fixed_offset();
-    let mut values: Vec<Value> = Vec::with_capacity(failures.len() * 6);
+    let mut values: Vec<Value> = Vec::with_capacity(failures.len() * 7);
     let mut tuples = Vec::with_capacity(failures.len());
-    for (key, message, payload) in failures {
-        tuples.push("(?, ?, ?, ?, ?, ?)");
+    for (key, message, payload, mapped) in failures {
+        tuples.push("(?, ?, ?, ?, ?, ?, ?)");
         values.extend([
             lease.run_id.into(),
             lease.integration.clone().into(),
             key.clone().into(),
             message.clone().into(),
             payload.clone().into(),
+            mapped.clone().into(),
             now.into(),
         ]);
     }
     let text = format!(
-        "INSERT INTO ferry_run_errors (run_id, integration, record_key, message, payload, created_at) \
-         VALUES {}",
+        "INSERT INTO ferry_run_errors \
+         (run_id, integration, record_key, message, payload, mapped, created_at) VALUES {}",
         tuples.join(", ")
     );
     txn.execute_raw(statement(txn.get_database_backend(), &text, values))

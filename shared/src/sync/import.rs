@@ -19,7 +19,7 @@ use crate::odata::query::Query;
 use crate::runs::{self, Lease, Mode, RunError};
 use crate::source::Source;
 use crate::storage::entities::{checkpoint, integration};
-use crate::target::{PageWrite, create_table, write_page};
+use crate::target::{PageWrite, coupling, create_table, write_page};
 
 async fn definition(
     db: &DatabaseConnection,
@@ -170,6 +170,7 @@ pub(super) async fn import(
             let started = Instant::now();
             let rows = page.rows.len();
             let write = written(map_page(&ctx.db, &mapping, page.rows).await?);
+            let write = changed(&ctx.db, name, &mapping, write).await?;
             let mapped = started.elapsed();
             write_page(&ctx.db, lease, &mapping, write).await?;
             debug!(
@@ -276,7 +277,8 @@ async fn replay_parked(
             .iter()
             .filter_map(|p| serde_json::from_str(&p.payload).ok())
             .collect();
-        let mut write = written(map_page(&ctx.db, mapping, rows).await?);
+        let write = written(map_page(&ctx.db, mapping, rows).await?);
+        let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
         // Replays are not source reads and must not move the watermark.
         write.rows_read = 0;
         write.checkpoint = None;
@@ -314,12 +316,27 @@ async fn retry_failed(
         while let Some(url) = next.take() {
             let page = source.page(&url).await?;
             next = page.next.clone().filter(|n| *n != url);
-            let mut write = written(map_page(&ctx.db, mapping, page.rows).await?);
+            let write = written(map_page(&ctx.db, mapping, page.rows).await?);
+            let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
             write.checkpoint = None;
             write_page(&ctx.db, lease, mapping, write).await?;
         }
     }
     Ok(())
+}
+
+/// Leaves out the rows whose coupling says the target already holds them (counted `unchanged`), so a
+/// re-read costs no write; the rest carry their couplings to the writer.
+async fn changed(
+    db: &DatabaseConnection,
+    integration: &str,
+    mapping: &Mapping,
+    mut write: PageWrite,
+) -> Result<PageWrite, SyncError> {
+    coupling::skip_unchanged(db, integration, mapping, &mut write)
+        .await
+        .map_err(RunError::from)?;
+    Ok(write)
 }
 
 /// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
@@ -343,9 +360,8 @@ pub(crate) async fn map_page(
     let defers = mapping.defers();
     let mut high = None;
     for row in rows {
-        if let Some(v) = mapping.version(&row) {
-            high = high.max(Some(v));
-        }
+        let version = mapping.version(&row);
+        high = high.max(version);
         let key = mapping.record_key(&row);
         let payload = || serde_json::to_string(&row).unwrap_or_default();
         match mapping.map_row(&row, &found) {
@@ -353,6 +369,7 @@ pub(crate) async fn map_page(
                 if defers {
                     write.unpark.push(key.clone());
                 }
+                write.versions.push(version);
                 write.rows.push((key, values));
             }
             Ok(Mapped::Skip) => {
@@ -365,9 +382,13 @@ pub(crate) async fn map_page(
                 if defers {
                     write.unpark.push(key.clone());
                 }
-                write
-                    .failures
-                    .push((key, format!("{}: {}", e.column, e.message), payload()));
+                let mapped = serde_json::to_string(&e.mapped).unwrap_or_default();
+                write.failures.push((
+                    key,
+                    format!("{}: {}", e.column, e.message),
+                    payload(),
+                    mapped,
+                ));
             }
         }
     }

@@ -1,6 +1,10 @@
 //! Preview (a dry run): read what the next run would read, map it, compare it with the target, and say
 //! per record what a run would do. It writes nothing anywhere — no table is created, no checkpoint
 //! moves, no run is recorded, nothing is parked — so it is safe against production at any time.
+//!
+//! Deletes are listed when the integration detects them (`deletes = { detect = "reconcile", … }`) or
+//! when asked (`--reconcile`): the rows it owns through its couplings whose source key vanished — what
+//! a reconcile would delete now, whether or not `deletes.every` makes the next run reconcile.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +21,7 @@ use crate::odata::client::Row;
 use crate::odata::query::Query;
 use crate::runs::RunError;
 use crate::source::Source;
-use crate::target::quote;
+use crate::target::{coupling, quote};
 
 /// What to preview.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +30,9 @@ pub struct PreviewOptions {
     pub limit: Option<u64>,
     /// As `ferry run --full` would read: everything, not just what changed since the checkpoint.
     pub full: bool,
+    /// List the deletes a reconcile would make even when the definition has no `deletes` setting (as
+    /// `ferry run --reconcile` would). With a `deletes` setting they are always listed.
+    pub reconcile: bool,
 }
 
 /// What a run would do to one record.
@@ -69,6 +76,9 @@ pub struct PreviewSummary {
     pub deferred: u64,
     pub skipped: u64,
     pub error: u64,
+    /// Why a reconcile would refuse the deletes listed (past `max_share`): it would delete nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_refused: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -134,7 +144,51 @@ pub async fn preview(
         }
         preview_page(db, &mapping, rows, &mut preview).await?;
     }
+    if options.reconcile || def.deletes.is_some() {
+        let max_share = def
+            .deletes
+            .as_ref()
+            .and_then(|d| d.max_share)
+            .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
+        preview_deletes(
+            db,
+            &mapping,
+            &source,
+            integration,
+            max_share,
+            options.limit,
+            &mut preview,
+        )
+        .await?;
+    }
     Ok(preview)
+}
+
+/// The owned rows a reconcile would delete now (their source key vanished), read as a reconcile reads
+/// them: every source key, then this integration's couplings. At most `limit` are listed; the summary
+/// counts them all, and says when `max_share` would make the reconcile refuse.
+async fn preview_deletes(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    source: &Source,
+    integration: &str,
+    max_share: f64,
+    limit: Option<u64>,
+    preview: &mut Preview,
+) -> Result<(), SyncError> {
+    let (seen, _) = super::reconcile::source_keys(mapping, source).await?;
+    let (total, gone) = coupling::vanished(db, integration, &seen)
+        .await
+        .map_err(RunError::from)?;
+    preview.summary.delete = gone.len() as u64;
+    preview.summary.delete_refused = super::reconcile::refusal(total, gone.len(), max_share);
+    let listed = limit.map_or(gone.len(), |n| gone.len().min(n as usize));
+    for owned in gone.into_iter().take(listed) {
+        preview
+            .records
+            .push(record(Op::Delete, owned.source_key, None, None));
+    }
+    Ok(())
 }
 
 /// Maps a page exactly as a run would, then compares the mapped rows with the target in one query.
@@ -155,7 +209,7 @@ async fn preview_page(
             .records
             .push(record(Op::Deferred, key, None, Some(reason)));
     }
-    for (key, message, _) in write.failures {
+    for (key, message, _, _) in write.failures {
         summary.error += 1;
         preview
             .records

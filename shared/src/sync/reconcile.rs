@@ -1,16 +1,17 @@
 //! Delete detection by key-set reconciliation (DESIGN §3.5): BC tracks no deletes, so a reconcile reads
 //! only the key fields of the whole source entity (within the integration's filter), and deletes the
-//! target rows whose key is no longer there — all in one transaction, and only when no more than
-//! `deletes.max_share` of the rows would go; otherwise the run fails and deletes nothing.
+//! target rows this integration owns — through its coupling records — whose source key is no longer
+//! there, all in one transaction, and only when no more than `deletes.max_share` of the owned rows would
+//! go; otherwise the run fails and deletes nothing. A target row without a coupling of this integration
+//! (inserted by someone else, or by another integration) is never deleted.
 //!
 //! With `deletes.every`, an incremental run reconciles after its delta once that period has passed since
 //! the last reconcile committed (`ferry_reconciles`), so no separate schedule is needed.
-//!
-//! The rows an integration owns are the rows of its target table: one integration per table. (Coupling
-//! records per source key, which would let several integrations share a table, are not built yet.)
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, Value};
 use tracing::info;
 
 use super::error::SyncError;
@@ -20,12 +21,16 @@ use crate::odata::query::Query;
 use crate::runs::{Lease, RunError};
 use crate::source::Source;
 use crate::storage::statement;
+use crate::target::coupling::{self, Owned};
 use crate::target::quote;
 
 /// Share of rows a reconcile may delete when the definition does not say.
 pub const DEFAULT_MAX_SHARE: f64 = 0.1;
 
-/// Reads every source key, then deletes the vanished rows (or refuses, past `max_share`).
+/// Stay well below the bind parameter limits when deleting by key.
+const MAX_PARAMS: usize = 30_000;
+
+/// Reads every source key, then deletes the owned rows that vanished (or refuses, past `max_share`).
 pub(super) async fn reconcile(
     db: &DatabaseConnection,
     lease: &Lease,
@@ -33,128 +38,36 @@ pub(super) async fn reconcile(
     source: &Source,
     max_share: f64,
 ) -> Result<(), SyncError> {
-    let mut select = mapping.source_key.clone();
-    select.extend(key_fields(mapping));
-    select.dedup();
-    let query = Query {
-        select,
-        filter: mapping.filter.as_ref().map(filter::Expr::render),
-        orderby: Vec::new(),
-        top: None,
-    };
-    let mut keys: Vec<Vec<Value>> = Vec::new();
-    let mut next = Some(source.entity_url(&mapping.entity, &query));
-    while let Some(url) = next.take() {
-        let page = source.page(&url).await?;
-        next = page.next.clone().filter(|n| *n != url);
-        for row in &page.rows {
-            // A key that does not map cannot match a target row; the upsert path reports it.
-            if let Ok(key) = mapping.map_key(row) {
-                keys.push(key);
-            }
-        }
-    }
-    let seen = keys.len() as i64;
+    let (seen, read) = source_keys(mapping, source).await?;
     let txn = db.begin().await.map_err(RunError::from)?;
-    let key_columns: Vec<String> = mapping
-        .key_columns
-        .iter()
-        .map(|&i| quote(&mapping.columns[i].name))
-        .collect();
-    let types: Vec<String> = mapping
-        .key_columns
-        .iter()
-        .map(|&i| mapping.columns[i].ty.sql(DbBackend::Postgres))
-        .collect();
-    let table = quote(&mapping.table);
-    let columns: Vec<String> = key_columns
-        .iter()
-        .zip(&types)
-        .map(|(c, t)| format!("{c} {t}"))
-        .collect();
-    let exec = |sql: String, values: Vec<Value>| {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-    };
-    txn.execute_raw(exec(
-        format!(
-            "CREATE TEMP TABLE ferry_seen ({}) ON COMMIT DROP",
-            columns.join(", ")
-        ),
-        Vec::new(),
-    ))
-    .await
-    .map_err(RunError::from)?;
-    let width = key_columns.len();
-    for chunk in keys.chunks((30_000 / width).max(1)) {
-        let mut values = Vec::with_capacity(chunk.len() * width);
-        let tuples: Vec<String> = chunk
-            .iter()
-            .map(|key| {
-                let base = values.len();
-                values.extend(key.iter().cloned());
-                let marks: Vec<String> = (1..=width).map(|i| format!("${}", base + i)).collect();
-                format!("({})", marks.join(", "))
-            })
-            .collect();
-        txn.execute_raw(exec(
-            format!(
-                "INSERT INTO ferry_seen ({}) VALUES {}",
-                key_columns.join(", "),
-                tuples.join(", ")
-            ),
-            values,
-        ))
+    let (total, gone) = coupling::vanished(&txn, &lease.integration, &seen)
         .await
         .map_err(RunError::from)?;
-    }
-    let matches: Vec<String> = key_columns
-        .iter()
-        .map(|c| format!("s.{c} = t.{c}"))
-        .collect();
-    let vanished = format!(
-        "NOT EXISTS (SELECT 1 FROM ferry_seen s WHERE {})",
-        matches.join(" AND ")
+    info!(
+        run_id = lease.run_id,
+        total,
+        gone = gone.len(),
+        seen = seen.len(),
+        "reconciling"
     );
-    let counts = txn
-        .query_one_raw(exec(
-            format!("SELECT count(*), count(*) FILTER (WHERE {vanished}) FROM {table} t"),
-            Vec::new(),
-        ))
+    if let Some(refusal) = refusal(total, gone.len(), max_share) {
+        txn.rollback().await.map_err(RunError::from)?;
+        return Err(SyncError::Refused(refusal));
+    }
+    let deleted = delete_rows(&txn, mapping, &gone).await?;
+    let keys: Vec<String> = gone.into_iter().map(|o| o.source_key).collect();
+    coupling::forget(&txn, &lease.integration, &keys)
         .await
         .map_err(RunError::from)?;
-    let (total, gone): (i64, i64) = match counts {
-        Some(row) => (
-            row.try_get_by_index(0).map_err(RunError::from)?,
-            row.try_get_by_index(1).map_err(RunError::from)?,
-        ),
-        None => (0, 0),
-    };
-    info!(run_id = lease.run_id, total, gone, seen, "reconciling");
-    if total > 0 && gone as f64 > max_share * total as f64 {
-        txn.rollback().await.map_err(RunError::from)?;
-        return Err(SyncError::Refused(format!(
-            "reconcile would delete {gone} of {total} rows ({:.1}%), more than max_share {}%; \
-             nothing was deleted",
-            100.0 * gone as f64 / total as f64,
-            100.0 * max_share
-        )));
-    }
-    let deleted = txn
-        .execute_raw(exec(
-            format!("DELETE FROM {table} t WHERE {vanished}"),
-            Vec::new(),
-        ))
-        .await
-        .map_err(RunError::from)?
-        .rows_affected();
+    let backend = txn.get_database_backend();
     let progress = txn
         .execute_raw(statement(
-            DbBackend::Postgres,
+            backend,
             "UPDATE ferry_runs SET deleted = deleted + ?, rows_read = rows_read + ? \
              WHERE id = ? AND lease_owner = ? AND state = 'running'",
             [
                 (deleted as i64).into(),
-                seen.into(),
+                (read as i64).into(),
                 lease.run_id.into(),
                 lease.owner.clone().into(),
             ],
@@ -165,7 +78,7 @@ pub(super) async fn reconcile(
         return Err(RunError::LeaseLost(lease.run_id).into());
     }
     txn.execute_raw(statement(
-        DbBackend::Postgres,
+        backend,
         "INSERT INTO ferry_reconciles (integration, reconciled_at) VALUES (?, ?) \
          ON CONFLICT (integration) DO UPDATE SET reconciled_at = EXCLUDED.reconciled_at",
         [
@@ -179,6 +92,86 @@ pub(super) async fn reconcile(
     Ok(())
 }
 
+/// The source keys of every record within the integration's filter (key fields only), and how many
+/// rows were read.
+pub(super) async fn source_keys(
+    mapping: &Mapping,
+    source: &Source,
+) -> Result<(HashSet<String>, u64), SyncError> {
+    let query = Query {
+        select: mapping.source_key.clone(),
+        filter: mapping.filter.as_ref().map(filter::Expr::render),
+        orderby: Vec::new(),
+        top: None,
+    };
+    let mut keys = HashSet::new();
+    let mut read = 0;
+    let mut next = Some(source.entity_url(&mapping.entity, &query));
+    while let Some(url) = next.take() {
+        let page = source.page(&url).await?;
+        next = page.next.clone().filter(|n| *n != url);
+        read += page.rows.len() as u64;
+        keys.extend(page.rows.iter().map(|row| mapping.record_key(row)));
+    }
+    Ok((keys, read))
+}
+
+/// Why a reconcile must not delete `gone` of the `total` owned rows, or `None` when it may. The one
+/// place the `max_share` rule lives (runs and previews both ask it).
+pub(super) fn refusal(total: i64, gone: usize, max_share: f64) -> Option<String> {
+    (total > 0 && gone as f64 > max_share * total as f64).then(|| {
+        format!(
+            "reconcile would delete {gone} of {total} rows ({:.1}%), more than max_share {}%; \
+             nothing was deleted",
+            100.0 * gone as f64 / total as f64,
+            100.0 * max_share
+        )
+    })
+}
+
+/// Deletes the target rows of vanished couplings by their key, a chunk of keys per statement. Returns
+/// how many rows went (a row already removed by someone else counts nothing).
+async fn delete_rows(
+    txn: &impl ConnectionTrait,
+    mapping: &Mapping,
+    gone: &[Owned],
+) -> Result<u64, SyncError> {
+    let mut keys = Vec::with_capacity(gone.len());
+    for owned in gone {
+        let key = coupling::key_values(mapping, &owned.target_key).ok_or_else(|| {
+            SyncError::Definition(format!(
+                "the coupling of {:?} names target key {} which no longer fits the key columns of {}; \
+                 nothing was deleted",
+                owned.source_key, owned.target_key, mapping.table
+            ))
+        })?;
+        keys.push(key);
+    }
+    let columns: Vec<String> = mapping
+        .key_columns
+        .iter()
+        .map(|&i| quote(&mapping.columns[i].name))
+        .collect();
+    let width = columns.len();
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let mut deleted = 0;
+    for chunk in keys.chunks((MAX_PARAMS / width).max(1)) {
+        let tuples = vec![tuple.as_str(); chunk.len()].join(", ");
+        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        let sql = format!(
+            "DELETE FROM {} WHERE ({}) IN ({tuples})",
+            quote(&mapping.table),
+            columns.join(", ")
+        );
+        deleted += txn
+            .execute_raw(statement(txn.get_database_backend(), &sql, values))
+            .await
+            .map_err(RunError::from)?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
+
 /// Whether a reconcile is due: `every` has passed since the last one committed (or there was none).
 pub(super) async fn due(
     db: &DatabaseConnection,
@@ -187,7 +180,7 @@ pub(super) async fn due(
 ) -> Result<bool, SyncError> {
     let row = db
         .query_one_raw(statement(
-            DbBackend::Postgres,
+            db.get_database_backend(),
             "SELECT reconciled_at FROM ferry_reconciles WHERE integration = ?",
             [integration.into()],
         ))
@@ -201,27 +194,4 @@ pub(super) async fn due(
         None => true,
         Some(at) => Utc::now().fixed_offset() - at >= Duration::seconds(every_secs as i64),
     })
-}
-
-/// Source fields the target key columns come from (they may differ from `source.key`).
-fn key_fields(mapping: &Mapping) -> Vec<String> {
-    mapping
-        .key_columns
-        .iter()
-        .filter_map(|&i| match &mapping.columns[i].origin {
-            crate::mapping::Origin::Field { name, transform } => Some(
-                name.iter()
-                    .cloned()
-                    .chain(
-                        transform
-                            .iter()
-                            .flat_map(|t| t.fields())
-                            .map(str::to_string),
-                    )
-                    .collect::<Vec<_>>(),
-            ),
-            _ => None,
-        })
-        .flatten()
-        .collect()
 }

@@ -1,5 +1,7 @@
-//! The target side: creating the table an integration writes, and writing pages of mapped rows.
+//! The target side: creating the table an integration writes, writing pages of mapped rows, and the
+//! coupling records that say which rows an integration owns.
 
+pub mod coupling;
 mod table;
 mod writer;
 

@@ -24,8 +24,8 @@ const MAX_PARAMS: usize = 30_000;
 pub struct PageWrite {
     /// `(record key, values in mapping.columns order)`.
     pub rows: Vec<(String, Vec<Value>)>,
-    /// `(record key, message, source payload as JSON)`.
-    pub failures: Vec<(String, String, String)>,
+    /// `(record key, message, source payload as JSON, values mapped before the failure as JSON)`.
+    pub failures: Vec<(String, String, String, String)>,
     pub rows_read: u64,
     pub checkpoint: Option<Checkpoint>,
     /// `(record key, reason, source payload)` parked by a `defer` lookup.
@@ -34,6 +34,12 @@ pub struct PageWrite {
     pub unpark: Vec<String>,
     /// Keys of written records whose earlier failures are now resolved (when any are open).
     pub resolve: Vec<String>,
+    /// The source version of each of `rows`, in order, for their couplings.
+    pub versions: Vec<Option<i64>>,
+    /// Couplings of `rows`, stored with them (`coupling::skip_unchanged` fills this).
+    pub couplings: Vec<super::coupling::Coupling>,
+    /// Records left out of `rows` because their coupling says the target already holds these values.
+    pub unchanged: u64,
 }
 
 /// What one page changed.
@@ -56,6 +62,8 @@ pub async fn write_page(
     let txn = db.begin().await?;
     let mut counts = upsert(&txn, mapping, dedupe(mapping, page.rows)).await?;
     counts.failed = page.failures.len() as u64;
+    counts.unchanged += page.unchanged;
+    super::coupling::record(&txn, &lease.integration, &page.couplings).await?;
     runs::record_failures(&txn, lease, &page.failures).await?;
     if !page.resolve.is_empty() {
         runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;

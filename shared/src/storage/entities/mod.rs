@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod connection;
+pub mod coupling;
 pub mod credential;
 pub mod integration;
 pub mod run;

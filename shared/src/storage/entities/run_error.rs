@@ -13,6 +13,8 @@ pub struct Model {
     pub message: String,
     /// The source row as JSON.
     pub payload: String,
+    /// The values mapped before the failure, as a JSON object (column → value).
+    pub mapped: Option<String>,
     pub created_at: DateTimeWithTimeZone,
     /// When a later run wrote the record.
     pub resolved_at: Option<DateTimeWithTimeZone>,

@@ -5,6 +5,7 @@ mod m0001_initial;
 mod m0002_job_system;
 mod m0003_credentials;
 mod m0004_mapping;
+mod m0005_couplings;
 
 use sea_orm_migration::prelude::*;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_job_system::Migration),
             Box::new(m0003_credentials::Migration),
             Box::new(m0004_mapping::Migration),
+            Box::new(m0005_couplings::Migration),
         ]
     }
 

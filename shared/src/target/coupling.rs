@@ -1,0 +1,356 @@
+//! Coupling records (DESIGN §3.5, §8): one per (integration, source key), naming the target row that
+//! record became, the source version and a hash of the values last written. They answer two questions
+//! cheaply: which target rows does this integration own (a reconcile deletes only those; a row someone
+//! else inserted is never touched), and did this record change since it was written (an unchanged one
+//! — a `--full` re-read, the overlap window — is dropped before the writer, costing no target write).
+//!
+//! Per page: one SELECT of the known hashes for the page's keys (of rows still in the target), and one
+//! multi-row upsert of the couplings of the rows written, inside the page's transaction (so a coupling
+//! never claims a row whose write rolled back). A record without a coupling (a table from before
+//! couplings, or a new record) is written and so adopted.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::sea_query::ArrayType;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::table::quote;
+use super::writer::PageWrite;
+use crate::mapping::{ColumnType, Mapping, value_json};
+use crate::storage::statement;
+
+/// Stay well below the bind parameter limits (Postgres 65,535; SQLite 32,766).
+const MAX_PARAMS: usize = 30_000;
+
+/// What a written record becomes in `ferry_couplings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coupling {
+    /// The source key as text (`Mapping::record_key`).
+    pub source_key: String,
+    /// The target key's values as a JSON array, in `Mapping::key_columns` order.
+    pub target_key: String,
+    pub source_version: Option<i64>,
+    /// `hash` of the values written.
+    pub hash: String,
+}
+
+/// A target row an integration owns, as a reconcile needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned {
+    pub source_key: String,
+    pub target_key: String,
+}
+
+/// SHA-256 (hex) of a mapped row: each column's name and value. Naming the columns makes a changed
+/// mapping (a column added, renamed or re-sourced) count as a change, so the new mapping gets written.
+pub fn hash(mapping: &Mapping, values: &[Value]) -> String {
+    let mut hasher = Sha256::new();
+    for (column, value) in mapping.columns.iter().zip(values) {
+        hasher.update(column.name.as_bytes());
+        hasher.update([0x1f]);
+        hasher.update(value_json(value).to_string().as_bytes());
+        hasher.update([0x1e]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The target key of a mapped row as stored in a coupling.
+fn target_key(mapping: &Mapping, values: &[Value]) -> String {
+    Json::Array(
+        mapping
+            .key_columns
+            .iter()
+            .map(|&i| value_json(&values[i]))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// A coupling's target key back as typed values for the key columns; `None` when it no longer fits them
+/// (the key columns' types changed since it was written).
+pub fn key_values(mapping: &Mapping, target_key: &str) -> Option<Vec<Value>> {
+    let Json::Array(items) = serde_json::from_str(target_key).ok()? else {
+        return None;
+    };
+    if items.len() != mapping.key_columns.len() {
+        return None;
+    }
+    mapping
+        .key_columns
+        .iter()
+        .zip(&items)
+        .map(|(&i, json)| mapping.columns[i].ty.convert(json).ok())
+        .collect()
+}
+
+/// Drops the page's rows whose values equal what their coupling says was last written (counted as
+/// `unchanged`), and attaches the couplings of the rows left, for the writer to store with the page.
+pub async fn skip_unchanged(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    mapping: &Mapping,
+    write: &mut PageWrite,
+) -> Result<(), DbErr> {
+    let versions = std::mem::take(&mut write.versions);
+    if write.rows.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = write.rows.iter().map(|(k, _)| k.clone()).collect();
+    let known = known_hashes(db, integration, mapping, keys).await?;
+    let rows = std::mem::take(&mut write.rows);
+    let mut couplings = Vec::with_capacity(rows.len());
+    for ((key, values), source_version) in rows.into_iter().zip(versions) {
+        let hash = hash(mapping, &values);
+        if known.get(&key) == Some(&hash) {
+            write.unchanged += 1;
+            continue;
+        }
+        couplings.push(Coupling {
+            source_key: key.clone(),
+            target_key: target_key(mapping, &values),
+            source_version,
+            hash,
+        });
+        write.rows.push((key, values));
+    }
+    write.couplings = couplings;
+    Ok(())
+}
+
+/// The stored hashes of `keys` whose target row still exists, in one query (`= ANY` of one array on
+/// Postgres; an `IN` list elsewhere, chunked only past the parameter limit). A coupled row someone
+/// deleted from the target (or a dropped and recreated table) has no hash here, so it is written again.
+async fn known_hashes(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    mapping: &Mapping,
+    keys: Vec<String>,
+) -> Result<HashMap<String, String>, DbErr> {
+    let backend = db.get_database_backend();
+    let exists = format!(
+        "EXISTS (SELECT 1 FROM {} t WHERE {})",
+        quote(&mapping.table),
+        mapping
+            .key_columns
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| {
+                let column = &mapping.columns[i];
+                format!(
+                    "t.{} = {}",
+                    quote(&column.name),
+                    key_item(backend, column.ty, n)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    );
+    let mut statements = Vec::new();
+    if backend == DbBackend::Postgres {
+        let keys = keys.into_iter().map(|k| Value::String(Some(k))).collect();
+        statements.push(statement(
+            backend,
+            &format!(
+                "SELECT c.source_key, c.hash FROM ferry_couplings c \
+                 WHERE c.integration = ? AND c.source_key = ANY(?::text[]) AND {exists}"
+            ),
+            [
+                integration.into(),
+                Value::Array(ArrayType::String, Some(Box::new(keys))),
+            ],
+        ));
+    } else {
+        for chunk in keys.chunks(MAX_PARAMS) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = vec![integration.into()];
+            values.extend(chunk.iter().map(|k| Value::from(k.clone())));
+            statements.push(statement(
+                backend,
+                &format!(
+                    "SELECT c.source_key, c.hash FROM ferry_couplings c \
+                     WHERE c.integration = ? AND c.source_key IN ({marks}) AND {exists}"
+                ),
+                values,
+            ));
+        }
+    }
+    let mut known = HashMap::new();
+    for statement in statements {
+        for row in db.query_all_raw(statement).await? {
+            known.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        }
+    }
+    Ok(known)
+}
+
+/// Item `n` of a coupling's stored target key (`c.target_key`), as SQL of the key column's base type
+/// (never `varchar(n)`, whose cast would cut silently).
+fn key_item(backend: DbBackend, ty: ColumnType, n: usize) -> String {
+    if backend != DbBackend::Postgres {
+        return format!("json_extract(c.target_key, '$[{n}]')");
+    }
+    let cast = match ty {
+        ColumnType::Text { .. } => "text",
+        ColumnType::Int16 => "smallint",
+        ColumnType::Int32 => "integer",
+        ColumnType::Int64 => "bigint",
+        ColumnType::Decimal => "numeric",
+        ColumnType::Double => "float8",
+        ColumnType::Bool => "boolean",
+        ColumnType::Date => "date",
+        ColumnType::Timestamp => "timestamptz",
+        ColumnType::Guid => "uuid",
+    };
+    format!("(c.target_key::jsonb ->> {n})::{cast}")
+}
+
+/// Stores the couplings of a written page, in the page's transaction: one statement (`UNNEST` of four
+/// arrays on Postgres; multi-row `VALUES` elsewhere, chunked under the parameter limit). A key twice in
+/// one page keeps its last coupling, as the writer keeps its last row.
+pub async fn record(
+    txn: &impl ConnectionTrait,
+    integration: &str,
+    couplings: &[Coupling],
+) -> Result<(), DbErr> {
+    if couplings.is_empty() {
+        return Ok(());
+    }
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(couplings.len());
+    for (i, c) in couplings.iter().enumerate() {
+        last.insert(&c.source_key, i);
+    }
+    let unique: Vec<&Coupling> = couplings
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| last.get(c.source_key.as_str()) == Some(i))
+        .map(|(_, c)| c)
+        .collect();
+    let backend = txn.get_database_backend();
+    let now = Utc::now().fixed_offset();
+    let conflict = "ON CONFLICT (integration, source_key) DO UPDATE SET \
+                    target_key = EXCLUDED.target_key, source_version = EXCLUDED.source_version, \
+                    hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at";
+    let columns =
+        "ferry_couplings (integration, source_key, target_key, source_version, hash, updated_at)";
+    if backend == DbBackend::Postgres {
+        let array = |ty: ArrayType, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
+        let text = |f: fn(&Coupling) -> &String| -> Vec<Value> {
+            unique
+                .iter()
+                .map(|c| Value::String(Some(f(c).clone())))
+                .collect()
+        };
+        // `statement` numbers the placeholders in text order: integration, updated_at, then the arrays.
+        let values = vec![
+            integration.into(),
+            now.into(),
+            array(ArrayType::String, text(|c| &c.source_key)),
+            array(ArrayType::String, text(|c| &c.target_key)),
+            array(
+                ArrayType::BigInt,
+                unique
+                    .iter()
+                    .map(|c| Value::BigInt(c.source_version))
+                    .collect(),
+            ),
+            array(ArrayType::String, text(|c| &c.hash)),
+        ];
+        txn.execute_raw(statement(
+            backend,
+            &format!(
+                "INSERT INTO {columns} SELECT ?, s, t, v, h, ? FROM \
+                 UNNEST(?::text[], ?::text[], ?::bigint[], ?::text[]) AS u (s, t, v, h) {conflict}"
+            ),
+            values,
+        ))
+        .await?;
+        return Ok(());
+    }
+    for chunk in unique.chunks(MAX_PARAMS / 6) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        for c in chunk {
+            values.extend([
+                integration.into(),
+                c.source_key.clone().into(),
+                c.target_key.clone().into(),
+                Value::BigInt(c.source_version),
+                c.hash.clone().into(),
+                now.into(),
+            ]);
+        }
+        let tuples = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        txn.execute_raw(statement(
+            backend,
+            &format!("INSERT INTO {columns} VALUES {tuples} {conflict}"),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// How many target rows `integration` owns, and those whose source key is not in `seen`, read in key
+/// order a chunk at a time so only the vanished ones are held.
+pub async fn vanished(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    seen: &std::collections::HashSet<String>,
+) -> Result<(i64, Vec<Owned>), DbErr> {
+    let backend = db.get_database_backend();
+    let mut total = 0;
+    let mut gone = Vec::new();
+    let mut after = String::new();
+    loop {
+        let rows = db
+            .query_all_raw(statement(
+                backend,
+                "SELECT source_key, target_key FROM ferry_couplings \
+                 WHERE integration = ? AND source_key > ? ORDER BY source_key LIMIT 10000",
+                [integration.into(), after.clone().into()],
+            ))
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok((total, gone));
+        };
+        after = last.try_get_by_index(0)?;
+        total += rows.len() as i64;
+        for row in rows {
+            let source_key: String = row.try_get_by_index(0)?;
+            if !seen.contains(&source_key) {
+                gone.push(Owned {
+                    source_key,
+                    target_key: row.try_get_by_index(1)?,
+                });
+            }
+        }
+    }
+}
+
+/// Removes the couplings of `source_keys`: their rows were deleted.
+pub async fn forget(
+    txn: &impl ConnectionTrait,
+    integration: &str,
+    source_keys: &[String],
+) -> Result<(), DbErr> {
+    for chunk in source_keys.chunks(MAX_PARAMS) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut values: Vec<Value> = vec![integration.into()];
+        values.extend(chunk.iter().map(|k| Value::from(k.clone())));
+        txn.execute_raw(statement(
+            txn.get_database_backend(),
+            &format!(
+                "DELETE FROM ferry_couplings WHERE integration = ? AND source_key IN ({marks})"
+            ),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
