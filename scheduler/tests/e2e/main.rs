@@ -16,6 +16,7 @@ mod mapping;
 mod mapping_bench;
 mod odata;
 mod odata_service;
+mod overlap;
 mod preview;
 mod scheduler;
 mod secrets;

@@ -103,6 +103,11 @@ pub struct SourceDef {
     /// An OData `$filter` expression combined (and) with the version predicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// How far below the checkpoint each incremental run starts reading (DESIGN §3.4): a row's version
+    /// is taken when it is written, not when its transaction commits, so a slow transaction can become
+    /// visible below versions already read. Re-read rows that did not change cost no write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -204,6 +204,13 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "name at least one key field",
         );
     }
+    if i.source.overlap.is_some_and(|n| n < 0) {
+        report.push(
+            file,
+            format!("{at}.source.overlap"),
+            "must be zero or more versions",
+        );
+    }
     if i.source.version.trim().is_empty() {
         report.push(file, format!("{at}.source.version"), "must not be empty");
     }

@@ -129,12 +129,13 @@ pub(super) async fn import(
         Mode::Full => 0,
         Mode::Incremental | Mode::RetryFailed | Mode::Reconcile => watermark(&ctx.db, name).await?,
     };
+    let read_from = (watermark - def.source.overlap.unwrap_or(0)).max(0);
     let query = Query {
         select: mapping.select.clone(),
         filter: Some(crate::filter::with_version(
             mapping.filter.as_ref(),
             &mapping.version_field,
-            watermark,
+            read_from,
         )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,
@@ -144,6 +145,7 @@ pub(super) async fn import(
         run_id = lease.run_id,
         integration = name,
         watermark,
+        read_from,
         "reading delta"
     );
 
@@ -170,7 +172,11 @@ pub(super) async fn import(
             let started = Instant::now();
             let rows = page.rows.len();
             let write = written(map_page(&ctx.db, &mapping, page.rows).await?);
-            let write = changed(&ctx.db, name, &mapping, write).await?;
+            let mut write = changed(&ctx.db, name, &mapping, write).await?;
+            // Pages of the overlap window lie below the checkpoint; it never moves back.
+            if Checkpoint::version(write.checkpoint.as_ref()) <= watermark {
+                write.checkpoint = None;
+            }
             let mapped = started.elapsed();
             write_page(&ctx.db, lease, &mapping, write).await?;
             debug!(
