@@ -27,7 +27,14 @@ async fn a_busy_source_and_a_malformed_page_lose_nothing() {
     let run_id = world.trigger().await;
 
     world.wait_final(run_id, Duration::from_secs(300)).await;
-    let left: Value = http.get(&faults).send().await.unwrap().json().await.unwrap();
+    let left: Value = http
+        .get(&faults)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         left.as_array().map(Vec::len),
         Some(2),

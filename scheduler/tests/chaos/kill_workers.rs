@@ -19,8 +19,13 @@ async fn twenty_sigkills_lose_and_duplicate_nothing() {
     let mut holder_kills = 0;
     for i in 0..KILLS {
         let point = ((i as f64 + 0.5 + world.rng.f64()) * slice) as i64;
-        if !world.wait_rows(run_id, point, Duration::from_secs(180)).await {
-            world.fail(&format!("the run ended after {i} kills: too few rows to attack"));
+        if !world
+            .wait_rows(run_id, point, Duration::from_secs(180))
+            .await
+        {
+            world.fail(&format!(
+                "the run ended after {i} kills: too few rows to attack"
+            ));
         }
         // Anywhere in a page: reading, mapping, writing or committing.
         let delay = Duration::from_millis(world.rng.u64(0..250));
@@ -50,7 +55,9 @@ async fn twenty_sigkills_lose_and_duplicate_nothing() {
                 .await;
             let error = again.error.clone().unwrap_or_default();
             if again.state == "running" && !error.contains(&format!("attempt {lost}")) {
-                world.fail(&format!("attempt {lost} was lost, the run says: {again:#?}"));
+                world.fail(&format!(
+                    "attempt {lost} was lost, the run says: {again:#?}"
+                ));
             }
         }
     }

@@ -33,15 +33,19 @@ pub fn rows() -> usize {
 /// The suite's seed: `FERRY_CHAOS_SEED`, or the clock. Each scenario mixes its name in, so scenarios
 /// differ but one printed number replays them all.
 pub fn seed(scenario: &str) -> u64 {
-    let base = std::env::var("FERRY_CHAOS_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-        });
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        std::env::var("FERRY_CHAOS_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    % 1_000_000_000
+            })
+    });
     println!("chaos seed {base} (replay: FERRY_CHAOS_SEED={base}), scenario {scenario}");
     scenario
         .bytes()

@@ -33,9 +33,15 @@ impl PrivatePostgres {
             run(Command::new("chown").args(["-R", "postgres:", path(&server.dir)]));
         }
         let data = server.data();
-        run(server
-            .command("initdb")
-            .args(["-D", path(&data), "-A", "trust", "-U", "postgres", "--no-sync"]));
+        run(server.command("initdb").args([
+            "-D",
+            path(&data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]));
         server.pg_ctl_start();
         server
     }
@@ -54,9 +60,14 @@ impl PrivatePostgres {
 
     /// `-m immediate`, so a scenario sees what a crashed database does to open connections.
     pub fn stop(&self) {
-        run(self
-            .command("pg_ctl")
-            .args(["-D", path(&self.data()), "-m", "immediate", "-w", "stop"]));
+        run(self.command("pg_ctl").args([
+            "-D",
+            path(&self.data()),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]));
     }
 
     fn pg_ctl_start(&self) {
@@ -114,7 +125,9 @@ fn server_bin() -> PathBuf {
         return dir.into();
     }
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries under /usr/lib/postgresql (deploy/test.sh installs them)")
+        .expect(
+            "PostgreSQL server binaries under /usr/lib/postgresql (deploy/test.sh installs them)",
+        )
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let version = e.file_name().to_str()?.parse().ok()?;
@@ -123,7 +136,10 @@ fn server_bin() -> PathBuf {
         })
         .collect();
     found.sort();
-    found.pop().expect("an initdb under /usr/lib/postgresql/*/bin").1
+    found
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+        .1
 }
 
 fn running_as_root() -> bool {

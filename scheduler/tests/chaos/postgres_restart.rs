@@ -16,7 +16,11 @@ async fn postgres_crash_restarted_mid_import_loses_nothing() {
 
     for share in [4, 2] {
         let point = rows / share + world.rng.i64(0..rows / 8);
-        assert!(world.wait_rows(run_id, point, Duration::from_secs(180)).await);
+        assert!(
+            world
+                .wait_rows(run_id, point, Duration::from_secs(180))
+                .await
+        );
         let postgres = world.postgres.as_ref().expect("a private server");
         tokio::task::block_in_place(|| postgres.restart());
         println!("postgres crash-restarted at {point} rows");

@@ -15,7 +15,11 @@ async fn redis_restarted_empty_mid_import_loses_nothing() {
     let run_id = world.trigger().await;
 
     let point = rows / 5 + world.rng.i64(0..rows / 5);
-    assert!(world.wait_rows(run_id, point, Duration::from_secs(180)).await);
+    assert!(
+        world
+            .wait_rows(run_id, point, Duration::from_secs(180))
+            .await
+    );
     world.redis.kill().await;
     let outage = Duration::from_millis(world.rng.u64(200..2000));
     println!("redis down at {point} rows for {outage:?}");
@@ -24,13 +28,19 @@ async fn redis_restarted_empty_mid_import_loses_nothing() {
     verify::checkpoint_behind_rows(&world, &versions).await;
 
     let point = rows / 2 + world.rng.i64(0..rows / 5);
-    assert!(world.wait_rows(run_id, point, Duration::from_secs(180)).await);
+    assert!(
+        world
+            .wait_rows(run_id, point, Duration::from_secs(180))
+            .await
+    );
     let run = world
         .wait_run(run_id, "held", Duration::from_secs(30), |r| {
             r.lease_owner.is_some()
         })
         .await;
-    let holder = world.lease_holder(&run).expect("a live worker holds the lease");
+    let holder = world
+        .lease_holder(&run)
+        .expect("a live worker holds the lease");
     world.kill_and_restart_worker(holder).await;
     println!("lease holder {holder} killed at {point} rows");
 

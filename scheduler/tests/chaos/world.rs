@@ -65,7 +65,9 @@ impl World {
             .unwrap_or_else(admin_url);
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("ferry_chaos_{}", &id[..16]);
-        let admin = Database::connect(&admin_url).await.expect("Postgres answers");
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("Postgres answers");
         admin
             .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
             .await
@@ -121,7 +123,10 @@ impl World {
             let worker = world.spawn_worker(n);
             world.workers.push(worker);
         }
-        println!("scenario {scenario}: {rows} rows, logs in {}", world.dir.display());
+        println!(
+            "scenario {scenario}: {rows} rows, logs in {}",
+            world.dir.display()
+        );
         world
     }
 
@@ -136,7 +141,7 @@ impl World {
             ("FERRY__SECRETS__MASTER_KEY", TEST_MASTER_KEY.into()),
             ("FERRY__WORKER__CONCURRENCY", "1".into()),
             ("FERRY__WORKER__LEASE_SECS", LEASE_SECS.to_string()),
-            ("FERRY__WORKER__PAGE_SIZE", "1000".into()),
+            ("FERRY__WORKER__PAGE_SIZE", "500".into()),
             ("FERRY__WORKER__POLL_INTERVAL_MS", "100".into()),
             ("FERRY__SCHEDULER__TICK_MS", "200".into()),
             ("FERRY__SCHEDULER__RECONCILE_SECS", "1".into()),
