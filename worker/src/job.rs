@@ -2,7 +2,6 @@
 //! database, so the handler reports success to apalis whenever it handled the job, and apalis' own retries
 //! never multiply attempts.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,6 @@ use apalis::prelude::*;
 use ferry_shared::queue::{self, SyncJob};
 use ferry_shared::runs::Claim;
 use ferry_shared::sync::{SyncContext, execute};
-use futures::FutureExt;
 use tracing::{Instrument, error, info, info_span, warn};
 
 /// A busy integration's queued run is looked at again after this long.
@@ -23,15 +21,16 @@ pub(crate) struct WorkerState {
     pub owner: String,
 }
 
-/// Runs the job inside `catch_unwind`, so a panic fails one run, not the worker (a panicked run keeps
-/// its lease until it expires and is then recovered).
+/// Runs the job on a task of its own. A panic there fails one run, not the worker (a panicked run's
+/// lease is no longer renewed; it expires and the run is recovered). And when apalis drops this future
+/// because its backend failed (Redis restarted), the run in hand still finishes and settles: that needs
+/// only the database, so a Redis restart costs no attempt.
 pub(crate) async fn sync(job: SyncJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
     let span = info_span!("job", run_id = job.run_id, worker = %state.owner);
-    let work = AssertUnwindSafe(handle(job, state)).catch_unwind();
-    match work.instrument(span).await {
+    match tokio::spawn(handle(job, state).instrument(span)).await {
         Ok(result) => result,
-        Err(_) => {
-            error!(run_id = job.run_id, "run panicked");
+        Err(e) => {
+            error!(run_id = job.run_id, error = %e, "run panicked");
             Ok(())
         }
     }

@@ -6,6 +6,7 @@ mod name;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use apalis::prelude::*;
 use ferry_shared::queue;
@@ -17,63 +18,132 @@ use tokio_util::sync::CancellationToken;
 
 pub use name::worker_name;
 
+/// After the queue connection broke, the worker is rebuilt after this long (doubling up to a minute), so
+/// a restarting Redis is waited for rather than ending the process.
+const REBUILD_AFTER: Duration = Duration::from_millis(500);
+const REBUILD_MAX: Duration = Duration::from_secs(60);
+
 /// Runs workers until `shutdown` completes. Then no new job is taken, each run in hand stops after its
 /// current page (committed with its checkpoint) and is handed back to the queue, and the process returns
 /// within `worker.shutdown_grace_secs`; a run still busy after that keeps its lease until it expires and
 /// the reconciler gives it to another worker.
+///
+/// When the queue connection breaks (Redis restarted or unreachable) apalis ends the worker with an
+/// error; the worker is then rebuilt under a fresh name, with a backoff, for as long as the process runs.
+/// Redis is only the doorbell: a run the lost worker had in hand keeps nothing alive (its lease renewer
+/// ends with it) and is recovered by the reconciler once its lease expires.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = storage::connect(&settings.database).await?;
     let heartbeat = settings.worker.lease() / 3;
-    let backend = queue::storage(&settings.queue, heartbeat).await?;
-    let name = worker_name();
+    let mut backend = Some(queue::storage(&settings.queue, heartbeat).await?);
     let stopping = CancellationToken::new();
-    let credentials = Credentials::new(db.clone(), &settings.secrets)?;
-    let state = Arc::new(job::WorkerState {
-        sync: SyncContext {
-            db,
-            http: ferry_shared::odata::client::http_client(),
-            settings: settings.worker.clone(),
-            credentials,
-            metadata: MetadataCache::default(),
-            retry: settings.retry.clone(),
-            queue: backend.clone(),
-            stopping: stopping.clone(),
-            callback_secret: settings
-                .api
-                .callback_secret
-                .clone()
-                .or_else(|| settings.api.token.clone()),
-        },
-        owner: name.clone(),
+    let signalled = stopping.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signalled.cancel();
     });
-    tracing::info!(worker = %name, queue = %queue::queue_name(&settings.queue), "worker started");
+    let credentials = Credentials::new(db.clone(), &settings.secrets)?;
+    let mut wait = REBUILD_AFTER;
+    loop {
+        let backend = match backend.take() {
+            Some(backend) => backend,
+            None => match queue::storage(&settings.queue, heartbeat).await {
+                Ok(backend) => backend,
+                Err(e) => {
+                    tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "queue unreachable; retrying");
+                    if pause(&stopping, &mut wait).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            },
+        };
+        let name = worker_name();
+        let state = Arc::new(job::WorkerState {
+            sync: SyncContext {
+                db: db.clone(),
+                http: ferry_shared::odata::client::http_client(),
+                settings: settings.worker.clone(),
+                credentials: credentials.clone(),
+                metadata: MetadataCache::default(),
+                retry: settings.retry.clone(),
+                queue: backend.clone(),
+                stopping: stopping.clone(),
+                callback_secret: settings
+                    .api
+                    .callback_secret
+                    .clone()
+                    .or_else(|| settings.api.token.clone()),
+            },
+            owner: name.clone(),
+        });
+        tracing::info!(worker = %name, queue = %queue::queue_name(&settings.queue), "worker started");
+        let started = tokio::time::Instant::now();
+        let worked = work(&settings, &name, backend, state, &stopping).await;
+        if started.elapsed() > REBUILD_MAX {
+            wait = REBUILD_AFTER;
+        }
+        match worked {
+            Ok(()) => {
+                tracing::info!(worker = %name, "worker stopped");
+                return Ok(());
+            }
+            Err(e) if stopping.is_cancelled() => return Err(e),
+            Err(e) => {
+                tracing::warn!(worker = %name, error = %e, wait_ms = wait.as_millis() as u64,
+                    "queue connection lost; worker is rebuilt");
+                if pause(&stopping, &mut wait).await {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// One apalis worker on `backend` until shutdown (Ok) or until its backend fails (Err).
+async fn work(
+    settings: &Settings,
+    name: &str,
+    backend: queue::SyncStorage,
+    state: Arc<job::WorkerState>,
+    stopping: &CancellationToken,
+) -> anyhow::Result<()> {
     // Woken at once by a push, and by the interval as a fallback (a missed wake-up, a delayed job).
     let (wake_ups, listener) = queue::wake_ups(&settings.queue);
     let polling = Strategy::new()
         .stream(wake_ups)
         .interval(settings.worker.poll_interval());
-    let worker = WorkerBuilder::new(name.as_str())
+    let worker = WorkerBuilder::new(name)
         .backend(backend.poll_with_strategy(polling))
         .concurrency(settings.worker.concurrency.max(1))
         .data(state)
         .build(job::sync);
     let signalled = stopping.clone();
     let working = worker.run_until(async move {
-        shutdown.await;
-        signalled.cancel();
+        signalled.cancelled().await;
         Ok::<(), std::io::Error>(())
     });
     let grace = settings.worker.shutdown_grace();
-    tokio::select! {
-        result = working => result?,
+    let result = tokio::select! {
+        result = working => result.map_err(anyhow::Error::from),
         _ = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
             tracing::warn!(worker = %name, "grace period over; leaving runs to lease expiry");
+            Ok(())
         }
-    }
+    };
     listener.abort();
-    tracing::info!(worker = %name, "worker stopped");
-    Ok(())
+    result
+}
+
+/// Waits `wait` (doubling it for next time, capped); true when shutdown came meanwhile.
+async fn pause(stopping: &CancellationToken, wait: &mut Duration) -> bool {
+    let stopped = tokio::select! {
+        _ = stopping.cancelled() => true,
+        _ = tokio::time::sleep(*wait) => false,
+    };
+    *wait = (*wait * 2).min(REBUILD_MAX);
+    stopped
 }

@@ -210,23 +210,7 @@ impl TestEnv {
         columns: &[&str],
         key: &str,
     ) -> Vec<Vec<Option<String>>> {
-        let select: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
-        let sql = format!(
-            "SELECT {} FROM \"{table}\" ORDER BY \"{key}\"",
-            select.join(", ")
-        );
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(self.db.get_database_backend(), sql))
-            .await
-            .expect("query target");
-        rows.iter()
-            .map(|row| {
-                (0..columns.len())
-                    .map(|i| row.try_get_by_index::<Option<String>>(i).unwrap())
-                    .collect()
-            })
-            .collect()
+        table_rows(&self.db, table, columns, key).await
     }
 
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
@@ -339,6 +323,31 @@ impl TestEnv {
     }
 }
 
+/// Every row of a target table in `db`, each SQL expression of `columns` as text, ordered by `key`.
+pub async fn table_rows(
+    db: &DatabaseConnection,
+    table: &str,
+    columns: &[&str],
+    key: &str,
+) -> Vec<Vec<Option<String>>> {
+    let select: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
+    let sql = format!(
+        "SELECT {} FROM \"{table}\" ORDER BY \"{key}\"",
+        select.join(", ")
+    );
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query target");
+    rows.iter()
+        .map(|row| {
+            (0..columns.len())
+                .map(|i| row.try_get_by_index::<Option<String>>(i).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
 /// The master key of every test (32 bytes of 0x2a, base64); never used outside tests.
 pub const TEST_MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
@@ -404,7 +413,7 @@ pub fn text(value: &Value) -> Option<String> {
 }
 
 /// Target columns (as SQL) and the source field each must equal, with how the source value is compared.
-const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
+pub const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
     ("bc_no", "No"),
     ("bc_id", "id"),
     ("name", "Name"),
@@ -428,7 +437,7 @@ const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
 
 /// The source value as the target should hold it: e-mail lower-cased by its transform, time stamps in
 /// epoch milliseconds, the constant `origin`.
-fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<String> {
+pub fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<String> {
     match field {
         "-" => Some("bc".into()),
         "Email" => text(&row[field]).map(|s| s.to_lowercase()),
@@ -445,9 +454,14 @@ fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<String>
 
 /// Asserts the `customer` table equals the sandbox's RescoCustomer rows, field by field.
 pub async fn assert_customers_equal_source(env: &TestEnv) {
+    assert_customers_equal_source_in(&env.db, &env.sandbox).await
+}
+
+/// Asserts `db`'s `customer` table equals `sandbox`'s RescoCustomer rows, field by field.
+pub async fn assert_customers_equal_source_in(db: &DatabaseConnection, sandbox: &Sandbox) {
     let columns: Vec<&str> = CUSTOMER_COLUMNS.iter().map(|(c, _)| *c).collect();
-    let target = env.table("customer", &columns, "bc_no").await;
-    let source = env.sandbox.rows("RescoCustomer");
+    let target = table_rows(db, "customer", &columns, "bc_no").await;
+    let source = sandbox.rows("RescoCustomer");
     assert_eq!(target.len(), source.len(), "row count");
     for (got, row) in target.iter().zip(&source) {
         for (i, (column, field)) in CUSTOMER_COLUMNS.iter().enumerate() {

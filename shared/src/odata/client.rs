@@ -45,13 +45,15 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Worth retrying from the checkpoint: the source was busy or unreachable, not wrong.
+    /// Worth retrying from the checkpoint: the source was busy or unreachable, not wrong. An unreadable
+    /// body counts as unreachable: a 200 whose JSON is garbled (a proxy's error page, a body cut short)
+    /// is gone on the next read, and one that stays garbled still fails after `retry.max_attempts`.
     pub fn is_retriable(&self) -> bool {
         match self {
             SourceError::Auth(e) => e.is_retriable(),
             SourceError::Http { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
-            SourceError::Transport { .. } => true,
-            SourceError::Decode { .. } | SourceError::Metadata(_) | SourceError::Schema(_) => false,
+            SourceError::Transport { .. } | SourceError::Decode { .. } => true,
+            SourceError::Metadata(_) | SourceError::Schema(_) => false,
         }
     }
 }
@@ -113,8 +115,30 @@ impl ODataClient {
         })
     }
 
-    /// A GET with the bearer token; on 401 the token is renewed once and the request repeated.
+    /// A GET that rides out a busy moment: 429/502/503 are repeated here a few times after a short
+    /// backoff (or the server's Retry-After, when it is short), so one busy answer costs a request, not
+    /// a run attempt; a source that stays busy (or asks for a long wait) reaches the run-level retry.
     async fn get(&self, url: &Url, accept: &str) -> Result<reqwest::Response, SourceError> {
+        let mut busy = 0;
+        loop {
+            match self.get_once(url, accept).await {
+                Err(SourceError::Http {
+                    status: 429 | 502 | 503,
+                    retry_after,
+                    ..
+                }) if busy < BUSY_RETRIES
+                    && retry_after.is_none_or(|s| s <= MAX_BUSY_WAIT_SECS) =>
+                {
+                    busy += 1;
+                    tokio::time::sleep(busy_wait(busy, retry_after)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A GET with the bearer token; on 401 the token is renewed once and the request repeated.
+    async fn get_once(&self, url: &Url, accept: &str) -> Result<reqwest::Response, SourceError> {
         for attempt in 0..2 {
             let mut request = self
                 .http
@@ -196,6 +220,21 @@ impl ODataClient {
     }
 }
 
+/// Busy answers repeated per request before the run-level retry takes over.
+const BUSY_RETRIES: u32 = 4;
+/// A longer Retry-After is left to the run-level retry, which frees the worker meanwhile.
+const MAX_BUSY_WAIT_SECS: u64 = 10;
+
+/// 250 ms, 500 ms, 1 s, 2 s (each with jitter in [0.5, 1)), or the server's Retry-After.
+fn busy_wait(busy: u32, retry_after: Option<u64>) -> Duration {
+    match retry_after {
+        Some(seconds) => Duration::from_secs(seconds),
+        None => {
+            Duration::from_millis(250 << (busy - 1).min(4)).mul_f64(0.5 + fastrand::f64() / 2.0)
+        }
+    }
+}
+
 /// A URL for messages: scheme, host and path, without the query.
 fn display(url: &Url) -> String {
     let mut shown = url.clone();
@@ -259,7 +298,7 @@ mod tests {
             url: "http://bc/x".into(),
             message: "not JSON".into(),
         };
-        assert!(!decode.is_retriable());
+        assert!(decode.is_retriable(), "a garbled page is read again");
         let refused = SourceError::Auth(AuthError::Refused {
             token_url: "http://login/token".into(),
             message: "invalid_client".into(),

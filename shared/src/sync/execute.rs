@@ -48,7 +48,7 @@ pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Clai
     let mode = Mode::parse(&run.mode);
     let renewer = spawn_renewer(ctx.db.clone(), lease.clone());
     let result = import(ctx, lease, &run.integration, run.definition_version, mode).await;
-    renewer.abort();
+    drop(renewer);
     settle(ctx, lease, run.attempt, result).await?;
     Ok(claim)
 }
@@ -124,10 +124,21 @@ async fn push(ctx: &SyncContext, run_id: i64, delay: Option<Duration>) {
     }
 }
 
+/// The lease renewer, aborted when dropped: also when the run's future panics or is dropped unfinished
+/// (a worker rebuilt after losing Redis). A run nobody executes must stop being renewed, so its lease
+/// expires and the reconciler gives it to another worker instead of it staying `running` for ever.
+struct Renewer(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Keeps the lease alive while a page is read or written, so a slow source does not look like a dead
 /// worker.
-fn spawn_renewer(db: DatabaseConnection, lease: Lease) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+fn spawn_renewer(db: DatabaseConnection, lease: Lease) -> Renewer {
+    Renewer(tokio::spawn(async move {
         let every = (lease.duration / 3).max(Duration::from_millis(100));
         loop {
             tokio::time::sleep(every).await;
@@ -138,5 +149,5 @@ fn spawn_renewer(db: DatabaseConnection, lease: Lease) -> tokio::task::JoinHandl
                 }
             }
         }
-    })
+    }))
 }

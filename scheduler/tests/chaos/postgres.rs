@@ -1,0 +1,166 @@
+//! A PostgreSQL server of the chaos suite's own (initdb + pg_ctl under a temp dir, loopback only), so a
+//! scenario can crash and restart it without touching the shared server every other test uses. It stops
+//! itself when dropped, also when the test panics.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug)]
+pub struct PrivatePostgres {
+    /// The server's `bin` directory (initdb, pg_ctl).
+    bin: PathBuf,
+    /// The temp dir holding the cluster, its socket and its log; removed on drop.
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// initdb (trust auth, user `postgres`) and start on a free loopback port.
+    pub fn start() -> PrivatePostgres {
+        let bin = server_bin();
+        let dir = std::env::temp_dir().join(format!(
+            "ferry-chaos-pg-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = PrivatePostgres {
+            bin,
+            dir,
+            port: super::free_port(),
+        };
+        if running_as_root() {
+            // PostgreSQL refuses to run as root; the cluster belongs to the `postgres` account.
+            run(Command::new("chown").args(["-R", "postgres:", path(&server.dir)]));
+        }
+        let data = server.data();
+        run(server.command("initdb").args([
+            "-D",
+            path(&data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]));
+        server.pg_ctl_start();
+        server
+    }
+
+    /// The admin URL (database `postgres`).
+    pub fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Crash-stops the server (`-m immediate`: no checkpoint, connections cut, WAL recovery on start)
+    /// and starts it again on the same port.
+    pub fn restart(&self) {
+        self.stop();
+        self.pg_ctl_start();
+    }
+
+    /// `-m immediate`, so a scenario sees what a crashed database does to open connections.
+    pub fn stop(&self) {
+        run(self.command("pg_ctl").args([
+            "-D",
+            path(&self.data()),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]));
+    }
+
+    fn pg_ctl_start(&self) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c full_page_writes=off \
+             -c max_connections=100",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("postgres.log");
+        run(self.command("pg_ctl").args([
+            "-D",
+            path(&self.data()),
+            "-l",
+            path(&log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options.as_str(),
+            "start",
+        ]));
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// A server program, as the `postgres` account when this process is root.
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", path(&self.data()), "-m", "immediate", "-w", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The newest installed server's bin dir (`FERRY_CHAOS_PG_BIN` overrides).
+fn server_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("FERRY_CHAOS_PG_BIN") {
+        return dir.into();
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect(
+            "PostgreSQL server binaries under /usr/lib/postgresql (deploy/test.sh installs them)",
+        )
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+        .1
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// Runs a setup command to completion; its output is shown when it fails.
+fn run(command: &mut Command) {
+    let output = command.output().expect("command starts");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
