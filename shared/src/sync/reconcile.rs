@@ -10,7 +10,7 @@
 //! records per source key, which would let several integrations share a table, are not built yet.)
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Value};
 use tracing::info;
 
 use super::error::SyncError;
@@ -55,7 +55,10 @@ pub(super) async fn reconcile(
         }
     }
     let seen = keys.len() as i64;
-    let txn = db.begin().await.map_err(RunError::from)?;
+    let txn = crate::storage::begin_write(db)
+        .await
+        .map_err(RunError::from)?;
+    let backend = db.get_database_backend();
     let key_columns: Vec<String> = mapping
         .key_columns
         .iter()
@@ -64,7 +67,7 @@ pub(super) async fn reconcile(
     let types: Vec<String> = mapping
         .key_columns
         .iter()
-        .map(|&i| mapping.columns[i].ty.sql(DbBackend::Postgres))
+        .map(|&i| mapping.columns[i].ty.sql(backend))
         .collect();
     let table = quote(&mapping.table);
     let columns: Vec<String> = key_columns
@@ -72,12 +75,23 @@ pub(super) async fn reconcile(
         .zip(&types)
         .map(|(c, t)| format!("{c} {t}"))
         .collect();
-    let exec = |sql: String, values: Vec<Value>| {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    let exec = |sql: String, values: Vec<Value>| statement(backend, &sql, values);
+    // Postgres drops the scratch table at commit; SQLite keeps a temp table for the connection's life,
+    // so one left by an earlier reconcile on this pooled connection is dropped first (and at the end).
+    let scratch = if backend == DbBackend::Sqlite {
+        txn.execute_raw(exec(
+            "DROP TABLE IF EXISTS temp.ferry_seen".into(),
+            Vec::new(),
+        ))
+        .await
+        .map_err(RunError::from)?;
+        ""
+    } else {
+        " ON COMMIT DROP"
     };
     txn.execute_raw(exec(
         format!(
-            "CREATE TEMP TABLE ferry_seen ({}) ON COMMIT DROP",
+            "CREATE TEMP TABLE ferry_seen ({}){scratch}",
             columns.join(", ")
         ),
         Vec::new(),
@@ -90,10 +104,11 @@ pub(super) async fn reconcile(
         let tuples: Vec<String> = chunk
             .iter()
             .map(|key| {
-                let base = values.len();
-                values.extend(key.iter().cloned());
-                let marks: Vec<String> = (1..=width).map(|i| format!("${}", base + i)).collect();
-                format!("({})", marks.join(", "))
+                values.extend(key.iter().cloned().map(|v| match backend {
+                    DbBackend::Sqlite => crate::target::sqlite_stored(v),
+                    _ => v,
+                }));
+                format!("({})", vec!["?"; width].join(", "))
             })
             .collect();
         txn.execute_raw(exec(
@@ -141,7 +156,7 @@ pub(super) async fn reconcile(
     }
     let deleted = txn
         .execute_raw(exec(
-            format!("DELETE FROM {table} t WHERE {vanished}"),
+            format!("DELETE FROM {table} AS t WHERE {vanished}"),
             Vec::new(),
         ))
         .await
@@ -149,7 +164,7 @@ pub(super) async fn reconcile(
         .rows_affected();
     let progress = txn
         .execute_raw(statement(
-            DbBackend::Postgres,
+            backend,
             "UPDATE ferry_runs SET deleted = deleted + ?, rows_read = rows_read + ? \
              WHERE id = ? AND lease_owner = ? AND state = 'running'",
             [
@@ -164,8 +179,13 @@ pub(super) async fn reconcile(
     if progress.rows_affected() != 1 {
         return Err(RunError::LeaseLost(lease.run_id).into());
     }
+    if backend == DbBackend::Sqlite {
+        txn.execute_raw(exec("DROP TABLE temp.ferry_seen".into(), Vec::new()))
+            .await
+            .map_err(RunError::from)?;
+    }
     txn.execute_raw(statement(
-        DbBackend::Postgres,
+        backend,
         "INSERT INTO ferry_reconciles (integration, reconciled_at) VALUES (?, ?) \
          ON CONFLICT (integration) DO UPDATE SET reconciled_at = EXCLUDED.reconciled_at",
         [
@@ -187,7 +207,7 @@ pub(super) async fn due(
 ) -> Result<bool, SyncError> {
     let row = db
         .query_one_raw(statement(
-            DbBackend::Postgres,
+            db.get_database_backend(),
             "SELECT reconciled_at FROM ferry_reconciles WHERE integration = ?",
             [integration.into()],
         ))

@@ -1,7 +1,9 @@
 //! The target side: creating the table an integration writes, and writing pages of mapped rows.
 
+mod sqlite;
 mod table;
 mod writer;
 
+pub(crate) use sqlite::stored as sqlite_stored;
 pub use table::{create_table, quote};
 pub use writer::{PageCounts, PageWrite, write_page};
