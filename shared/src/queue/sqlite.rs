@@ -94,15 +94,10 @@ pub(super) fn wake_ups(
     let (mut tx, rx) = futures::channel::mpsc::channel::<()>(1);
     let mut rings = doorbell(key(&settings.url, &queue_name(settings))).subscribe();
     let task = tokio::spawn(async move {
-        loop {
-            match rings.recv().await {
-                // A lagged receiver still means "something was pushed".
-                Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // A full channel means a wake-up is already pending: dropping this one is fine.
-                    let _ = tx.try_send(());
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
+        // A lagged receiver still means "something was pushed"; only a closed bell ends the loop.
+        while let Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = rings.recv().await {
+            // A full channel means a wake-up is already pending: dropping this one is fine.
+            let _ = tx.try_send(());
         }
     });
     (rx, task)
