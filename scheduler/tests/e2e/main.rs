@@ -1,5 +1,5 @@
-//! End-to-end tests: the BC sandbox over HTTP, a real Postgres database and a real Redis queue per test,
-//! the real worker. One test binary, like zero2prod's `tests/api`.
+//! End-to-end tests: the BC sandbox over HTTP, a real Postgres database and a real Redis queue (or one
+//! SQLite file) per test, the real worker. One test binary, like zero2prod's `tests/api`.
 
 mod api;
 mod apply;
@@ -18,4 +18,5 @@ mod odata_service;
 mod preview;
 mod scheduler;
 mod secrets;
+mod serve;
 mod sync;
