@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
-use ferry_shared::queue::SyncStorage;
+use std::time::Duration;
+
+use apalis_redis::{ConnectionManager, RedisStorage};
+use chrono::{DateTime, Utc};
+use ferry_shared::queue::{SyncJob, SyncStorage};
 use ferry_shared::storage::statement;
 use redis::AsyncCommands;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -31,7 +34,7 @@ pub struct Worker {
     pub alive: bool,
 }
 
-/// Raw counts of the Redis queue's keys.
+/// Raw counts of the queue engine's own bookkeeping (Redis keys, or apalis-sqlite's `Jobs` table).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RedisJobs {
     pub active: i64,
@@ -55,7 +58,7 @@ pub struct QueueDepth {
 pub async fn read(
     db: &DatabaseConnection,
     queue: &mut SyncStorage,
-    alive_within: std::time::Duration,
+    alive_within: Duration,
 ) -> anyhow::Result<QueueDepth> {
     let now = Utc::now();
     let day_ago = (now - chrono::Duration::days(1)).fixed_offset();
@@ -100,27 +103,22 @@ pub async fn read(
         })
         .map(|at| (now - at.with_timezone(&Utc)).num_milliseconds().max(0) as f64 / 1000.0);
     let sum = |f: fn(&IntegrationDepth) -> i64| integrations.values().map(f).sum::<i64>();
-    let config = queue.get_config().clone();
-    let conn = queue.get_connection();
-    let registered: Vec<(String, f64)> =
-        conn.zrange_withscores(config.workers_set(), 0, -1).await?;
-    let workers = registered
-        .into_iter()
-        .map(|(name, seen)| {
-            let age = now.timestamp() as f64 - seen;
-            Worker {
-                name,
-                last_heartbeat: chrono::DateTime::from_timestamp(seen as i64, 0)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default(),
-                alive: age <= alive_within.as_secs_f64(),
-            }
-        })
-        .collect();
-    let jobs = RedisJobs {
-        active: conn.llen(config.active_jobs_list()).await?,
-        scheduled: conn.zcard(config.scheduled_jobs_set()).await?,
-        dead: conn.scard(config.dead_jobs_set()).await?,
+    let (workers, jobs) = match queue {
+        SyncStorage::Redis(queue) => redis_bookkeeping(queue, now, alive_within).await?,
+        SyncStorage::Sqlite(queue) => {
+            let kept = ferry_shared::queue::sqlite::bookkeeping(queue).await?;
+            let workers = kept
+                .workers
+                .into_iter()
+                .map(|(name, seen)| worker(name, seen as f64, now, alive_within))
+                .collect();
+            let jobs = RedisJobs {
+                active: kept.active,
+                scheduled: kept.scheduled,
+                dead: kept.dead,
+            };
+            (workers, jobs)
+        }
     };
     Ok(QueueDepth {
         queued: sum(|d| d.queued),
@@ -132,4 +130,37 @@ pub async fn read(
         workers,
         jobs,
     })
+}
+
+fn worker(name: String, seen: f64, now: DateTime<Utc>, alive_within: Duration) -> Worker {
+    let age = now.timestamp() as f64 - seen;
+    Worker {
+        name,
+        last_heartbeat: chrono::DateTime::from_timestamp(seen as i64, 0)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+        alive: age <= alive_within.as_secs_f64(),
+    }
+}
+
+/// Workers and raw job counts from the Redis queue's keys.
+async fn redis_bookkeeping(
+    queue: &mut RedisStorage<SyncJob, ConnectionManager>,
+    now: DateTime<Utc>,
+    alive_within: Duration,
+) -> anyhow::Result<(Vec<Worker>, RedisJobs)> {
+    let config = queue.get_config().clone();
+    let conn = queue.get_connection();
+    let registered: Vec<(String, f64)> =
+        conn.zrange_withscores(config.workers_set(), 0, -1).await?;
+    let workers = registered
+        .into_iter()
+        .map(|(name, seen)| worker(name, seen, now, alive_within))
+        .collect();
+    let jobs = RedisJobs {
+        active: conn.llen(config.active_jobs_list()).await?,
+        scheduled: conn.zcard(config.scheduled_jobs_set()).await?,
+        dead: conn.scard(config.dead_jobs_set()).await?,
+    };
+    Ok((workers, jobs))
 }

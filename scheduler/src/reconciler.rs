@@ -49,6 +49,16 @@ pub async fn prune(
         info!(pruned, "old runs deleted");
     }
     let jobs = Duration::from_secs(settings.retention.jobs_hours * 3_600);
+    let queue = match queue {
+        SyncStorage::Redis(queue) => queue,
+        SyncStorage::Sqlite(queue) => {
+            let pruned = ferry_shared::queue::sqlite::prune(queue, jobs).await?;
+            if pruned > 0 {
+                info!(pruned, "old jobs pruned in the SQLite queue");
+            }
+            return Ok(());
+        }
+    };
     use apalis_core::backend::Vacuum;
     let vacuumed = queue.vacuum_before(jobs).await?;
     let config = queue.get_config().clone();

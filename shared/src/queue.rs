@@ -1,5 +1,8 @@
-//! The job queue (apalis on Redis). A job only carries a run id: the run row in the database is the
-//! truth, and the job is the doorbell that tells a worker to look at it (invariant 1).
+//! The job queue: apalis on Redis, or on SQLite for one-process mode (`queue.url = "sqlite:…"`). A job
+//! only carries a run id: the run row in the database is the truth, and the job is the doorbell that
+//! tells a worker to look at it (invariant 1).
+
+pub mod sqlite;
 
 use std::time::Duration;
 
@@ -16,8 +19,12 @@ pub struct SyncJob {
     pub run_id: i64,
 }
 
-/// The apalis storage of sync jobs.
-pub type SyncStorage = RedisStorage<SyncJob, ConnectionManager>;
+/// The apalis storage of sync jobs, on whichever engine `queue.url` names.
+#[derive(Debug, Clone)]
+pub enum SyncStorage {
+    Redis(RedisStorage<SyncJob, ConnectionManager>),
+    Sqlite(apalis_sqlite::SqliteStorage<SyncJob>),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -32,12 +39,33 @@ pub fn queue_name(settings: &QueueSettings) -> String {
     format!("{}:sync", settings.prefix)
 }
 
-/// Connects to Redis and opens the sync queue with explicit settings: apalis' serde defaults differ from
-/// its `Default` (DESIGN §5), so nothing is left to either.
+/// Whether `url` names a SQLite queue (`sqlite:…`); anything else is a Redis URL.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Opens the sync queue `settings.url` names.
 pub async fn storage(
     settings: &QueueSettings,
     heartbeat: Duration,
 ) -> Result<SyncStorage, QueueError> {
+    if is_sqlite(&settings.url) {
+        sqlite::storage(settings, heartbeat)
+            .await
+            .map(SyncStorage::Sqlite)
+    } else {
+        redis_storage(settings, heartbeat)
+            .await
+            .map(SyncStorage::Redis)
+    }
+}
+
+/// Connects to Redis and opens the sync queue with explicit settings: apalis' serde defaults differ from
+/// its `Default` (DESIGN §5), so nothing is left to either.
+async fn redis_storage(
+    settings: &QueueSettings,
+    heartbeat: Duration,
+) -> Result<RedisStorage<SyncJob, ConnectionManager>, QueueError> {
     let conn = apalis_redis::connect(settings.url.as_str())
         .await
         .map_err(|e| QueueError::Connect(e.to_string()))?;
@@ -47,6 +75,20 @@ pub async fn storage(
         .missed_heartbeats(3)
         .batch_size(1);
     Ok(RedisStorage::new(conn).with_config(config))
+}
+
+/// Whether the queue answers (for readiness checks).
+pub async fn ping(storage: &mut SyncStorage) -> bool {
+    match storage {
+        SyncStorage::Redis(storage) => redis::cmd("PING")
+            .query_async::<String>(storage.get_connection())
+            .await
+            .is_ok(),
+        SyncStorage::Sqlite(storage) => sea_orm::sqlx::query("SELECT 1")
+            .execute(storage.pool())
+            .await
+            .is_ok(),
+    }
 }
 
 /// The Redis pub/sub channel that wakes idle workers the moment a job is pushed. apalis itself parks an
@@ -73,6 +115,19 @@ pub async fn push(
             .ceil() as u64;
         task = task.run_at_timestamp(seconds);
     }
+    let storage = match storage {
+        SyncStorage::Redis(storage) => storage,
+        SyncStorage::Sqlite(storage) => {
+            storage
+                .push_task(task.build())
+                .await
+                .map_err(|e| QueueError::Push(e.to_string()))?;
+            if delay.is_none() {
+                sqlite::ring(storage);
+            }
+            return Ok(());
+        }
+    };
     storage
         .push_task(task.build())
         .await
@@ -89,14 +144,18 @@ pub async fn push(
     Ok(())
 }
 
-/// A stream that yields whenever a job is pushed (see `wake_channel`), resubscribing after Redis drops
-/// the connection. Ends when the returned task is aborted.
+/// A stream that yields whenever a job is pushed (see `wake_channel`; on SQLite, a push in this process:
+/// see `sqlite::wake_ups`), resubscribing after Redis drops the connection. Ends when the returned task
+/// is aborted.
 pub fn wake_ups(
     settings: &QueueSettings,
 ) -> (
     futures::channel::mpsc::Receiver<()>,
     tokio::task::JoinHandle<()>,
 ) {
+    if is_sqlite(&settings.url) {
+        return sqlite::wake_ups(settings);
+    }
     let (mut tx, rx) = futures::channel::mpsc::channel::<()>(1);
     let url = settings.url.clone();
     let channel = wake_channel(settings);

@@ -14,6 +14,7 @@ use ferry_shared::secrets::Credentials;
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
 use ferry_shared::sync::{MetadataCache, SyncContext};
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use name::worker_name;
@@ -116,16 +117,27 @@ async fn work(
     let polling = Strategy::new()
         .stream(wake_ups)
         .interval(settings.worker.poll_interval());
-    let worker = WorkerBuilder::new(name)
-        .backend(backend.poll_with_strategy(polling))
-        .concurrency(settings.worker.concurrency.max(1))
-        .data(state)
-        .build(job::sync);
     let signalled = stopping.clone();
-    let working = worker.run_until(async move {
+    let until = async move {
         signalled.cancelled().await;
         Ok::<(), std::io::Error>(())
-    });
+    };
+    // The two engines are different types to apalis, so the builder is spelled once per engine.
+    macro_rules! work {
+        ($backend:expr) => {
+            WorkerBuilder::new(name)
+                .backend($backend.poll_with_strategy(polling))
+                .concurrency(settings.worker.concurrency.max(1))
+                .data(state)
+                .build(job::sync)
+                .run_until(until)
+                .boxed()
+        };
+    }
+    let working = match backend {
+        queue::SyncStorage::Redis(backend) => work!(backend),
+        queue::SyncStorage::Sqlite(backend) => work!(backend),
+    };
     let grace = settings.worker.shutdown_grace();
     let result = tokio::select! {
         result = working => result.map_err(anyhow::Error::from),

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use redis::AsyncCommands;
 use sea_orm::ConnectionTrait;
 
 use super::AppState;
@@ -16,8 +15,7 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     let db = state.db.execute_unprepared("SELECT 1").await.is_ok();
     let mut queue = state.queue.clone();
-    let redis: Result<bool, _> = queue.get_connection().exists("ferry:readyz").await;
-    if db && redis.is_ok() {
+    if db && ferry_shared::queue::ping(&mut queue).await {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")

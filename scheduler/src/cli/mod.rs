@@ -68,6 +68,15 @@ pub enum Command {
     Scheduler,
     /// Execute runs from the queue in this process (the same as `ferry-worker`), until stopped.
     Worker,
+    /// One-process mode: the scheduler, the API and N workers in this process, until stopped.
+    Serve {
+        /// Workers to run in this process (each runs `worker.concurrency` runs at a time).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// See Ferry work with nothing installed: a sandbox Business Central, a SQLite file in the current
+    /// folder, the example integrations run through the real queue and workers, and their summaries.
+    Demo(crate::demo::DemoArgs),
     /// Queue depth: runs queued, retrying, running and dead per integration, workers alive.
     Queue {
         /// One JSON object instead of tables.
@@ -142,13 +151,17 @@ pub enum KeysCommand {
 
 /// Runs one command; the exit code says whether it did what was asked.
 pub async fn main(args: Args) -> ExitCode {
-    let settings = match Settings::load(args.config.as_deref()) {
+    let mut settings = match Settings::load(args.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Command::Demo(_) = args.command {
+        // The demo's output is its summary; workers' routine lines would bury it.
+        settings.log.level = crate::demo::LOG_LEVEL.into();
+    }
     ferry_shared::telemetry::init(&settings.log);
     let result = match args.command {
         Command::Apply { paths } => apply::command(&settings, &paths).await,
@@ -166,6 +179,12 @@ pub async fn main(args: Args) -> ExitCode {
         Command::Worker => ferry_worker::run(settings, ferry_shared::shutdown::signal())
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Serve { workers } => {
+            crate::serve::run(settings, workers, ferry_shared::shutdown::signal())
+                .await
+                .map(|_| ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => crate::demo::run(settings, args).await,
         Command::Queue { json } => queue::command(&settings, json).await,
         Command::Auth(AuthCommand::Login { connection }) => {
             auth::login(&settings, &connection).await

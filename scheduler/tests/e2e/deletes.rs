@@ -1,15 +1,19 @@
-//! Delete detection by key-set reconciliation: `ferry run NAME --reconcile`, bounded by `max_share`.
+//! Delete detection by key-set reconciliation: `ferry run NAME --reconcile`, bounded by `max_share`, on
+//! both backends.
 
 use ferry_shared::runs::Mode;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::helpers::{TestEnv, assert_customers_equal_source};
+use crate::helpers::{Backend, TestEnv, assert_customers_equal_source};
 
-#[tokio::test]
-async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share() {
-    let env = TestEnv::start(5_000, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    reconcile_deletes_vanished_rows_and_refuses_past_max_share
+);
+async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share(backend: Backend) {
+    let env = TestEnv::start_on(backend, 5_000, 1).await;
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "  { to = \"origin\", value = \"bc\" },\n]",
@@ -72,9 +76,12 @@ async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn reconcile_respects_the_filter_and_keeps_rows_still_at_the_source() {
-    let env = TestEnv::start(400, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    reconcile_respects_the_filter_and_keeps_rows_still_at_the_source
+);
+async fn reconcile_respects_the_filter_and_keeps_rows_still_at_the_source(backend: Backend) {
+    let env = TestEnv::start_on(backend, 400, 1).await;
     env.apply(&env.write_definitions(
         r#"
 [[integration]]
@@ -106,9 +113,12 @@ deletes = { detect = "reconcile", max_share = 0.5 }
     env.finish().await;
 }
 
-#[tokio::test]
-async fn an_incremental_run_reconciles_once_every_has_passed() {
-    let env = TestEnv::start(200, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    an_incremental_run_reconciles_once_every_has_passed
+);
+async fn an_incremental_run_reconciles_once_every_has_passed(backend: Backend) {
+    let env = TestEnv::start_on(backend, 200, 1).await;
     env.apply(&env.write_definitions(
         r#"
 [[integration]]
@@ -138,10 +148,14 @@ deletes = { detect = "reconcile", every = "1h" }
     );
 
     // Pretend the last reconcile was two hours ago, instead of waiting for it.
+    let two_hours_earlier = match env.backend {
+        Backend::Postgres => "reconciled_at - interval '2 hours'",
+        Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%f+00:00', reconciled_at, '-2 hours')",
+    };
     env.db
-        .execute_unprepared(
-            "UPDATE ferry_reconciles SET reconciled_at = reconciled_at - interval '2 hours'",
-        )
+        .execute_unprepared(&format!(
+            "UPDATE ferry_reconciles SET reconciled_at = {two_hours_earlier}"
+        ))
         .await
         .unwrap();
     let due = env.run("kept", Mode::Incremental).await;

@@ -1,5 +1,6 @@
-//! The test harness: each test gets its own Postgres database, its own Redis key prefix, its own
-//! sandbox on a free port and its own worker, so tests run in parallel without seeing each other.
+//! The test harness: each test gets its own Postgres database and Redis key prefix — or, on the SQLite
+//! backend, its own SQLite file holding database and queue — its own sandbox on a free port and its own
+//! worker, so tests run in parallel without seeing each other.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,12 +26,50 @@ pub fn redis_url() -> String {
     std::env::var("FERRY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Where a test keeps Ferry's database and queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh Postgres database and a Redis key prefix.
+    Postgres,
+    /// One fresh SQLite file for the database and the queue (one-process mode).
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(db: &DatabaseConnection) -> Backend {
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
+}
+
+/// Runs an `async fn NAME(backend: Backend)` scenario as two tests, `NAME::postgres` and
+/// `NAME::sqlite`, so every invariant is exercised on both engines by the default `cargo test`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[$attr:meta])* $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+            $(#[$attr])*
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+        }
+    };
+}
+
 /// A test's private world.
 pub struct TestEnv {
     pub settings: Settings,
     pub db: DatabaseConnection,
     pub sandbox: Sandbox,
     pub dir: PathBuf,
+    pub backend: Backend,
     database: String,
     worker: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
     schedulers: Vec<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
@@ -39,39 +78,68 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh database and queue prefix, a sandbox with `customers` rows, and one running worker.
     pub async fn start(customers: usize, contacts: usize) -> TestEnv {
-        let mut env = TestEnv::without_worker(customers, contacts).await;
+        TestEnv::start_on(Backend::Postgres, customers, contacts).await
+    }
+
+    /// Like `start`, on `backend`.
+    pub async fn start_on(backend: Backend, customers: usize, contacts: usize) -> TestEnv {
+        let mut env = TestEnv::without_worker_on(backend, customers, contacts).await;
         env.start_worker();
         env
     }
 
     pub async fn without_worker(customers: usize, contacts: usize) -> TestEnv {
-        TestEnv::with_sandbox(SandboxConfig {
-            customers,
-            contacts,
-            seed: 7,
-            ..SandboxConfig::default()
-        })
+        TestEnv::without_worker_on(Backend::Postgres, customers, contacts).await
+    }
+
+    /// Like `without_worker`, on `backend`.
+    pub async fn without_worker_on(backend: Backend, customers: usize, contacts: usize) -> TestEnv {
+        TestEnv::with_sandbox_on(
+            backend,
+            SandboxConfig {
+                customers,
+                contacts,
+                seed: 7,
+                ..SandboxConfig::default()
+            },
+        )
         .await
     }
 
     /// Like `without_worker`, with a sandbox configured by the test (token lifetimes, device codes).
     pub async fn with_sandbox(config: SandboxConfig) -> TestEnv {
+        TestEnv::with_sandbox_on(Backend::Postgres, config).await
+    }
+
+    /// Like `with_sandbox`, on `backend`.
+    pub async fn with_sandbox_on(backend: Backend, config: SandboxConfig) -> TestEnv {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("ferry_test_{}", &id[..16]);
-        let admin = Database::connect(admin_url())
-            .await
-            .expect("test Postgres answers");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
+        let dir = std::env::temp_dir().join(format!("ferry-test-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
         let mut settings = Settings::load(None).expect("default settings");
-        let mut url = url_of(&admin_url());
-        url.set_path(&format!("/{database}"));
-        settings.database.url = url.to_string();
+        match backend {
+            Backend::Postgres => {
+                let admin = Database::connect(admin_url())
+                    .await
+                    .expect("test Postgres answers");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url = url_of(&admin_url());
+                url.set_path(&format!("/{database}"));
+                settings.database.url = url.to_string();
+                settings.queue.url = redis_url();
+            }
+            Backend::Sqlite => {
+                let url = format!("sqlite:{}", dir.join("ferry.db").display());
+                settings.database.url = url.clone();
+                settings.queue.url = url;
+            }
+        }
         settings.database.max_connections = 5;
-        settings.queue.url = redis_url();
         settings.queue.prefix = format!("ferry-test-{id}");
         settings.worker.concurrency = 1;
         settings.worker.poll_interval_ms = 20;
@@ -92,13 +160,12 @@ impl TestEnv {
         let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), config)
             .await
             .expect("sandbox starts");
-        let dir = std::env::temp_dir().join(format!("ferry-test-{id}"));
-        std::fs::create_dir_all(&dir).unwrap();
         TestEnv {
             settings,
             db,
             sandbox,
             dir,
+            backend,
             database,
             worker: None,
             schedulers: Vec::new(),
@@ -291,11 +358,16 @@ impl TestEnv {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    /// Stops the worker and sandbox, drops the database and the queue's keys.
+    /// Stops the worker and sandbox, drops the database and the queue's keys (or the SQLite file).
     pub async fn finish(mut self) {
         self.stop_schedulers().await;
         self.stop_worker().await;
         self.db.clone().close().await.ok();
+        if self.backend == Backend::Sqlite {
+            std::fs::remove_dir_all(&self.dir).ok();
+            self.sandbox.stop().await;
+            return;
+        }
         let admin = Database::connect(admin_url()).await.unwrap();
         admin
             .execute_unprepared(&format!(
@@ -330,7 +402,13 @@ pub async fn table_rows(
     columns: &[&str],
     key: &str,
 ) -> Vec<Vec<Option<String>>> {
-    let select: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match Backend::of(db) {
+            Backend::Postgres => format!("({c})::text"),
+            Backend::Sqlite => format!("CAST(({c}) AS TEXT)"),
+        })
+        .collect();
     let sql = format!(
         "SELECT {} FROM \"{table}\" ORDER BY \"{key}\"",
         select.join(", ")
@@ -427,10 +505,7 @@ pub const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
     ("phone", "PhoneNo"),
     ("home_page", "HomePage"),
     ("primary_contact_no", "PrimaryContacNo"),
-    (
-        "(extract(epoch from modified_at) * 1000)::bigint",
-        "SystemModifiedAt",
-    ),
+    (MODIFIED_AT_MS, "SystemModifiedAt"),
     ("row_version", "RowVersionNumber"),
     ("origin", "-"),
 ];
@@ -452,6 +527,17 @@ pub fn expected(field: &str, row: &serde_json::Map<String, Value>) -> Option<Str
     }
 }
 
+/// Stands for `modified_at` in epoch milliseconds, spelled per backend by `epoch_ms`.
+const MODIFIED_AT_MS: &str = "modified_at in epoch ms";
+
+/// `modified_at` as epoch milliseconds (Postgres: timestamptz; SQLite: RFC 3339 text).
+fn epoch_ms(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "(extract(epoch from modified_at) * 1000)::bigint",
+        Backend::Sqlite => "CAST(round(unixepoch(modified_at, 'subsec') * 1000) AS INTEGER)",
+    }
+}
+
 /// Asserts the `customer` table equals the sandbox's RescoCustomer rows, field by field.
 pub async fn assert_customers_equal_source(env: &TestEnv) {
     assert_customers_equal_source_in(&env.db, &env.sandbox).await
@@ -459,7 +545,14 @@ pub async fn assert_customers_equal_source(env: &TestEnv) {
 
 /// Asserts `db`'s `customer` table equals `sandbox`'s RescoCustomer rows, field by field.
 pub async fn assert_customers_equal_source_in(db: &DatabaseConnection, sandbox: &Sandbox) {
-    let columns: Vec<&str> = CUSTOMER_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let backend = Backend::of(db);
+    let columns: Vec<&str> = CUSTOMER_COLUMNS
+        .iter()
+        .map(|(c, _)| match *c {
+            MODIFIED_AT_MS => epoch_ms(backend),
+            c => c,
+        })
+        .collect();
     let target = table_rows(db, "customer", &columns, "bc_no").await;
     let source = sandbox.rows("RescoCustomer");
     assert_eq!(target.len(), source.len(), "row count");

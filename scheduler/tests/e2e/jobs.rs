@@ -7,7 +7,7 @@ use ferry_shared::runs::{self, Mode};
 use sea_orm::{ConnectionTrait, Statement};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{TestEnv, assert_customers_equal_source};
+use crate::helpers::{Backend, TestEnv, assert_customers_equal_source};
 
 /// Polls the run until `ready` says so (bounded), returning the last state seen.
 async fn wait_until(
@@ -46,9 +46,12 @@ fn worker_process(env: &TestEnv) -> Child {
         .expect("ferry worker starts")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_whose_worker_is_killed_is_finished_by_another_worker() {
-    let mut env = TestEnv::without_worker(30_000, 10).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_run_whose_worker_is_killed_is_finished_by_another_worker
+);
+async fn a_run_whose_worker_is_killed_is_finished_by_another_worker(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 30_000, 10).await;
     env.settings.worker.lease_secs = 3;
     env.settings.worker.page_size = 100;
     env.apply(&env.write_definitions("")).await;
@@ -153,9 +156,12 @@ async fn a_run_whose_job_was_wiped_from_redis_still_completes() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_stopped_mid_run_hands_the_run_back_at_its_checkpoint() {
-    let mut env = TestEnv::without_worker(30_000, 10).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_worker_stopped_mid_run_hands_the_run_back_at_its_checkpoint
+);
+async fn a_worker_stopped_mid_run_hands_the_run_back_at_its_checkpoint(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 30_000, 10).await;
     env.settings.worker.page_size = 100;
     env.apply(&env.write_definitions("")).await;
     env.start_worker();
@@ -207,9 +213,12 @@ async fn a_worker_stopped_mid_run_hands_the_run_back_at_its_checkpoint() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn an_unreachable_source_is_retried_with_backoff_then_fails_with_the_cause() {
-    let mut env = TestEnv::without_worker(1, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    an_unreachable_source_is_retried_with_backoff_then_fails_with_the_cause
+);
+async fn an_unreachable_source_is_retried_with_backoff_then_fails_with_the_cause(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 1, 1).await;
     env.settings.retry.max_attempts = 3;
     let file = env.write_definitions("");
     let unreachable = std::fs::read_to_string(&file)
@@ -229,9 +238,12 @@ async fn an_unreachable_source_is_retried_with_backoff_then_fails_with_the_cause
     env.finish().await;
 }
 
-#[tokio::test]
-async fn a_refused_sign_in_is_not_retried() {
-    let env = TestEnv::start(1, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_refused_sign_in_is_not_retried
+);
+async fn a_refused_sign_in_is_not_retried(backend: Backend) {
+    let env = TestEnv::start_on(backend, 1, 1).await;
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file)
         .unwrap()
@@ -268,9 +280,12 @@ async fn a_busy_token_endpoint_is_retried_not_taken_for_a_refusal() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_schedulers_enqueue_each_tick_at_most_once() {
-    let mut env = TestEnv::start(20, 2).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    two_schedulers_enqueue_each_tick_at_most_once
+);
+async fn two_schedulers_enqueue_each_tick_at_most_once(backend: Backend) {
+    let mut env = TestEnv::start_on(backend, 20, 2).await;
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "direction = \"import\"",

@@ -7,7 +7,7 @@ use ferry_scheduler::cli;
 use ferry_shared::runs::{Mode, RunSummary};
 use sea_orm::ConnectionTrait;
 
-use crate::helpers::{TestEnv, text};
+use crate::helpers::{Backend, TestEnv, text};
 
 /// Contacts with a lookup on CustomerNo → customer.bc_no, selecting the customer's name.
 fn contacts(missing: &str) -> String {
@@ -75,9 +75,12 @@ async fn assert_names_resolved(env: &TestEnv) {
     }
 }
 
-#[tokio::test]
-async fn deferred_contacts_resolve_once_customers_are_imported() {
-    let env = TestEnv::start(400, 700).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    deferred_contacts_resolve_once_customers_are_imported
+);
+async fn deferred_contacts_resolve_once_customers_are_imported(backend: Backend) {
+    let env = TestEnv::start_on(backend, 400, 700).await;
     env.apply(&env.write_definitions(&contacts("defer"))).await;
     let (with, without) = contact_counts(&env);
     assert!(with > 0 && without > 0, "the sandbox mixes both");
@@ -104,8 +107,8 @@ async fn deferred_contacts_resolve_once_customers_are_imported() {
     let deferred_total = env
         .db
         .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT value::bigint FROM ferry_counters WHERE metric = 'ferry_rows_total' \
+            env.db.get_database_backend(),
+            "SELECT CAST(value AS BIGINT) FROM ferry_counters WHERE metric = 'ferry_rows_total' \
              AND labels = 'integration=\"contacts\",op=\"deferred\"'",
         ))
         .await
@@ -119,9 +122,12 @@ async fn deferred_contacts_resolve_once_customers_are_imported() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn null_writes_the_record_without_the_reference() {
-    let env = TestEnv::start(100, 200).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    null_writes_the_record_without_the_reference
+);
+async fn null_writes_the_record_without_the_reference(backend: Backend) {
+    let env = TestEnv::start_on(backend, 100, 200).await;
     env.apply(&env.write_definitions(&contacts("null"))).await;
     let run = env.run("contacts", Mode::Incremental).await;
     assert_eq!(run.status, "succeeded");
@@ -137,9 +143,12 @@ async fn null_writes_the_record_without_the_reference() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn skip_leaves_unresolved_records_out() {
-    let env = TestEnv::start(100, 200).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    skip_leaves_unresolved_records_out
+);
+async fn skip_leaves_unresolved_records_out(backend: Backend) {
+    let env = TestEnv::start_on(backend, 100, 200).await;
     env.apply(&env.write_definitions(&contacts("skip"))).await;
     let (_, without) = contact_counts(&env);
     let run = env.run("contacts", Mode::Incremental).await;
@@ -149,9 +158,12 @@ async fn skip_leaves_unresolved_records_out() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn fail_records_each_unresolved_record_as_failed() {
-    let env = TestEnv::start(100, 200).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    fail_records_each_unresolved_record_as_failed
+);
+async fn fail_records_each_unresolved_record_as_failed(backend: Backend) {
+    let env = TestEnv::start_on(backend, 100, 200).await;
     env.apply(&env.write_definitions(&contacts("fail"))).await;
     let (with, without) = contact_counts(&env);
     env.run("customers", Mode::Incremental).await;
@@ -185,9 +197,12 @@ async fn fail_records_each_unresolved_record_as_failed() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn a_composite_lookup_resolves_service_lines_to_their_order() {
-    let env = TestEnv::start(50, 50).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_composite_lookup_resolves_service_lines_to_their_order
+);
+async fn a_composite_lookup_resolves_service_lines_to_their_order(backend: Backend) {
+    let env = TestEnv::start_on(backend, 50, 50).await;
     env.apply(&env.write_definitions(
         r#"
 [[integration]]

@@ -1,5 +1,5 @@
-//! End-to-end tests: the BC sandbox over HTTP, a real Postgres database and a real Redis queue per test,
-//! the real worker. One test binary, like zero2prod's `tests/api`.
+//! End-to-end tests: the BC sandbox over HTTP, a real Postgres database and a real Redis queue (or one
+//! SQLite file) per test, the real worker. One test binary, like zero2prod's `tests/api`.
 
 mod api;
 mod apply;
@@ -20,5 +20,6 @@ mod overlap;
 mod preview;
 mod scheduler;
 mod secrets;
+mod serve;
 mod storage;
 mod sync;

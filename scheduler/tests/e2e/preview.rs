@@ -2,30 +2,38 @@
 
 use ferry_shared::runs::Mode;
 use ferry_shared::sync::{Op, PreviewOptions, preview};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::helpers::TestEnv;
+use crate::helpers::{Backend, TestEnv};
 
 /// Row counts of Ferry's own tables and whether the target exists: all must stay as they were.
 async fn footprint(env: &TestEnv) -> Vec<i64> {
-    let sql = "SELECT (SELECT count(*) FROM ferry_runs), (SELECT count(*) FROM ferry_checkpoints), \
-               (SELECT count(*) FROM ferry_run_errors), (SELECT count(*) FROM ferry_deferred), \
-               (SELECT count(*) FROM pg_class WHERE relname = 'customer'), \
-               (SELECT count(*) FROM ferry_couplings)";
+    let tables = match env.backend {
+        Backend::Postgres => "pg_class WHERE relname = 'customer'",
+        Backend::Sqlite => "sqlite_master WHERE type = 'table' AND name = 'customer'",
+    };
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM ferry_runs), (SELECT count(*) FROM ferry_checkpoints), \
+         (SELECT count(*) FROM ferry_run_errors), (SELECT count(*) FROM ferry_deferred), \
+         (SELECT count(*) FROM {tables}), (SELECT count(*) FROM ferry_couplings)"
+    );
     let row = env
         .db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .query_one_raw(Statement::from_string(env.db.get_database_backend(), sql))
         .await
         .unwrap()
         .unwrap();
     (0..6).map(|i| row.try_get_by_index(i).unwrap()).collect()
 }
 
-#[tokio::test]
-async fn preview_lists_inserts_and_writes_nothing() {
-    let env = TestEnv::start(300, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    preview_lists_inserts_and_writes_nothing
+);
+async fn preview_lists_inserts_and_writes_nothing(backend: Backend) {
+    let env = TestEnv::start_on(backend, 300, 1).await;
     env.apply(&env.write_definitions("")).await;
     let before = footprint(&env).await;
 
@@ -69,9 +77,12 @@ async fn preview_lists_inserts_and_writes_nothing() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn preview_shows_updates_with_before_and_after() {
-    let env = TestEnv::start(200, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    preview_shows_updates_with_before_and_after
+);
+async fn preview_shows_updates_with_before_and_after(backend: Backend) {
+    let env = TestEnv::start_on(backend, 200, 1).await;
     env.apply(&env.write_definitions("")).await;
     env.run("customers", Mode::Incremental).await;
     let changed = env.mutate("RescoCustomer", 3, 10, 0);

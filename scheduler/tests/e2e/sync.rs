@@ -1,14 +1,17 @@
-//! The import path end to end: sandbox → queue → worker → Postgres.
+//! The import path end to end: sandbox → queue → worker → database, on Postgres + Redis and on SQLite.
 
 use ferry_shared::queue;
 use ferry_shared::runs::{Claim, Mode};
 use ferry_shared::sync::execute;
 
-use crate::helpers::{TestEnv, assert_customers_equal_source};
+use crate::helpers::{Backend, TestEnv, assert_customers_equal_source};
 
-#[tokio::test]
-async fn full_import_equals_the_source_field_by_field() {
-    let env = TestEnv::start(1_234, 50).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    full_import_equals_the_source_field_by_field
+);
+async fn full_import_equals_the_source_field_by_field(backend: Backend) {
+    let env = TestEnv::start_on(backend, 1_234, 50).await;
     env.apply(&env.write_definitions("")).await;
 
     let run = env.run("customers", Mode::Incremental).await;
@@ -33,9 +36,12 @@ async fn full_import_equals_the_source_field_by_field() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn second_run_writes_exactly_the_changed_rows() {
-    let env = TestEnv::start(800, 20).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    second_run_writes_exactly_the_changed_rows
+);
+async fn second_run_writes_exactly_the_changed_rows(backend: Backend) {
+    let env = TestEnv::start_on(backend, 800, 20).await;
     env.apply(&env.write_definitions("")).await;
     let first = env.run("customers", Mode::Incremental).await;
     assert_eq!(first.inserted, 800);
@@ -58,9 +64,12 @@ async fn second_run_writes_exactly_the_changed_rows() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn a_full_run_rereads_everything_and_writes_nothing_unchanged() {
-    let env = TestEnv::start(300, 10).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_full_run_rereads_everything_and_writes_nothing_unchanged
+);
+async fn a_full_run_rereads_everything_and_writes_nothing_unchanged(backend: Backend) {
+    let env = TestEnv::start_on(backend, 300, 10).await;
     env.apply(&env.write_definitions("")).await;
     env.run("customers", Mode::Incremental).await;
 
@@ -72,9 +81,12 @@ async fn a_full_run_rereads_everything_and_writes_nothing_unchanged() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn a_duplicated_job_applies_once() {
-    let env = TestEnv::start(200, 10).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_duplicated_job_applies_once
+);
+async fn a_duplicated_job_applies_once(backend: Backend) {
+    let env = TestEnv::start_on(backend, 200, 10).await;
     env.apply(&env.write_definitions("")).await;
     let run = env.run("customers", Mode::Incremental).await;
     assert_eq!(run.inserted, 200);
@@ -109,9 +121,12 @@ async fn a_duplicated_job_applies_once() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn triggers_coalesce_into_the_queued_run() {
-    let env = TestEnv::without_worker(50, 5).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    triggers_coalesce_into_the_queued_run
+);
+async fn triggers_coalesce_into_the_queued_run(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 50, 5).await;
     env.apply(&env.write_definitions("")).await;
     let first =
         ferry_scheduler::cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)

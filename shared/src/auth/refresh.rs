@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::token_endpoint::{self, EndpointError, short_description};
@@ -37,7 +36,9 @@ impl RefreshGrant {
         rejected: Option<&[u8; 32]>,
     ) -> Result<(SecretString, Duration), AuthError> {
         let db_error = |e: sea_orm::DbErr| AuthError::Secrets(SecretsError::Database(e));
-        let txn = self.credentials.db().begin().await.map_err(db_error)?;
+        let txn = crate::storage::begin_write(self.credentials.db())
+            .await
+            .map_err(db_error)?;
         let locked = self
             .credentials
             .lock_sign_in(&txn, &self.connection)

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -59,7 +59,7 @@ pub async fn apply(
     db: &DatabaseConnection,
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
-    let txn = db.begin().await?;
+    let txn = crate::storage::begin_write(db).await?;
     let mut applied = Vec::new();
     for (_, def) in &set.connections {
         applied.push(apply_connection(&txn, def).await?);

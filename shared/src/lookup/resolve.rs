@@ -34,6 +34,26 @@ pub fn tuple(lookup: &Lookup, row: &Row) -> Option<Vec<String>> {
 /// Reads the match and select columns' types. A missing table leaves `match_types` unset, so every
 /// lookup is unresolved (the referenced integration may simply not have run yet).
 pub async fn prepare(db: &impl ConnectionTrait, lookup: &mut Lookup) -> Result<ColumnType, DbErr> {
+    let types = if db.get_database_backend() == DbBackend::Sqlite {
+        super::sqlite::column_types(db, &lookup.table).await?
+    } else {
+        postgres_column_types(db, lookup).await?
+    };
+    lookup.match_types = lookup
+        .match_columns
+        .iter()
+        .map(|c| types.get(c).cloned())
+        .collect();
+    Ok(types
+        .get(&lookup.select)
+        .map(|t| column_type(t))
+        .unwrap_or(ColumnType::Text { max_len: None }))
+}
+
+async fn postgres_column_types(
+    db: &impl ConnectionTrait,
+    lookup: &Lookup,
+) -> Result<HashMap<String, String>, DbErr> {
     let sql = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
                WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
     let rows = db
@@ -50,15 +70,7 @@ pub async fn prepare(db: &impl ConnectionTrait, lookup: &mut Lookup) -> Result<C
             row.try_get_by_index::<String>(1)?,
         );
     }
-    lookup.match_types = lookup
-        .match_columns
-        .iter()
-        .map(|c| types.get(c).cloned())
-        .collect();
-    Ok(types
-        .get(&lookup.select)
-        .map(|t| column_type(t))
-        .unwrap_or(ColumnType::Text { max_len: None }))
+    Ok(types)
 }
 
 /// Resolves `lookups` for `rows`: one statement per lookup for the whole page.
@@ -76,7 +88,15 @@ pub async fn resolve_page(
             }
         }
         let mut found = HashMap::new();
-        if let (Some(types), false) = (&lookup.match_types, wanted.is_empty()) {
+        if let (Some(_), false, DbBackend::Sqlite) = (
+            &lookup.match_types,
+            wanted.is_empty(),
+            db.get_database_backend(),
+        ) {
+            let wanted: Vec<Vec<String>> = wanted.into_iter().collect();
+            let rows = super::sqlite::find(db, lookup, &wanted).await?;
+            read_found(lookup, ty, rows, &mut found)?;
+        } else if let (Some(types), false) = (&lookup.match_types, wanted.is_empty()) {
             let wanted: Vec<Vec<String>> = wanted.into_iter().collect();
             let arrays: Vec<Value> = (0..lookup.from.len())
                 .map(|i| {
@@ -112,19 +132,30 @@ pub async fn resolve_page(
                     arrays,
                 ))
                 .await?;
-            for row in rows {
-                let key: Vec<String> = (0..lookup.from.len())
-                    .map(|i| row.try_get_by_index::<String>(i))
-                    .collect::<Result<_, _>>()?;
-                let json: Option<String> = row.try_get_by_index(lookup.from.len())?;
-                let json: Json = json
-                    .and_then(|j| serde_json::from_str(&j).ok())
-                    .unwrap_or(Json::Null);
-                let value = ty.convert(&json).unwrap_or_else(|_| ty.null());
-                found.insert(key, value);
-            }
+            read_found(lookup, ty, rows, &mut found)?;
         }
         page.found.push(found);
     }
     Ok(page)
+}
+
+/// Reads `(tuple…, selected value as JSON text)` rows into `found`, converting to the column's type.
+fn read_found(
+    lookup: &Lookup,
+    ty: &ColumnType,
+    rows: Vec<sea_orm::QueryResult>,
+    found: &mut HashMap<Vec<String>, Value>,
+) -> Result<(), DbErr> {
+    for row in rows {
+        let key: Vec<String> = (0..lookup.from.len())
+            .map(|i| row.try_get_by_index::<String>(i))
+            .collect::<Result<_, _>>()?;
+        let json: Option<String> = row.try_get_by_index(lookup.from.len())?;
+        let json: Json = json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or(Json::Null);
+        let value = ty.convert(&json).unwrap_or_else(|_| ty.null());
+        found.insert(key, value);
+    }
+    Ok(())
 }

@@ -66,8 +66,10 @@ pub async fn open_failures(
     let rows = db
         .query_all_raw(statement(
             db.get_database_backend(),
-            "SELECT DISTINCT ON (record_key) record_key, payload FROM ferry_run_errors \
-             WHERE integration = ? AND resolved_at IS NULL ORDER BY record_key, id DESC",
+            "SELECT e.record_key, e.payload FROM ferry_run_errors e \
+             WHERE e.integration = ? AND e.resolved_at IS NULL AND e.id = (SELECT max(l.id) \
+             FROM ferry_run_errors l WHERE l.integration = e.integration \
+             AND l.record_key = e.record_key AND l.resolved_at IS NULL) ORDER BY e.record_key",
             [integration.into()],
         ))
         .await?;

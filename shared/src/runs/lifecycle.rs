@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionTrait, Value,
+    QueryOrder, SqlErr, Value,
 };
 
 use super::{Mode, RunError, RunState, Trigger, counters};
@@ -367,7 +367,7 @@ pub async fn finish(
         ),
         Outcome::Failed(message) => ("'failed'", Some(message)),
     };
-    let txn = db.begin().await?;
+    let txn = crate::storage::begin_write(db).await?;
     let update = statement(
         txn.get_database_backend(),
         &format!(

@@ -2,9 +2,7 @@
 //! back runs whose worker died (its lease expired). Duplicated jobs are harmless (invariant 1).
 
 use chrono::{DateTime, FixedOffset, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::{RunError, counters};
 use crate::storage::entities::run;
@@ -76,7 +74,7 @@ async fn fail_expired(
     now: DateTime<FixedOffset>,
     reason: &str,
 ) -> Result<bool, RunError> {
-    let txn = db.begin().await?;
+    let txn = crate::storage::begin_write(db).await?;
     let done = txn
         .execute_raw(statement(
             txn.get_database_backend(),

@@ -1,7 +1,6 @@
 //! `ferry keys rotate`: re-seal every stored credential under the current master key, in one
 //! transaction, so afterwards the previous keys can be thrown away.
 
-use sea_orm::TransactionTrait;
 use serde::Serialize;
 
 use super::store::{all_locked, reseal};
@@ -20,7 +19,7 @@ pub struct Rotation {
 pub async fn rotate(credentials: &Credentials) -> Result<Rotation, SecretsError> {
     let keyring = credentials.keyring()?;
     let current = keyring.current().id().to_string();
-    let txn = credentials.db().begin().await?;
+    let txn = crate::storage::begin_write(credentials.db()).await?;
     let mut rotation = Rotation {
         key_id: current.clone(),
         resealed: 0,

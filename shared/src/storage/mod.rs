@@ -7,7 +7,8 @@ pub mod migrations;
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -29,7 +30,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .max_connections(settings.max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(sqlite_options);
     let db = Database::connect(options)
         .await
         .map_err(StorageError::Connect)?;
@@ -77,6 +79,39 @@ async fn migrate(db: &DatabaseConnection, url: &str) -> Result<(), StorageError>
     outcome.map_err(StorageError::Migrate)
 }
 
+/// How long a SQLite connection waits for another writer before giving up with SQLITE_BUSY. SQLite
+/// serialises writers; a page write holds the lock for milliseconds, so waiting is always right.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SQLite settings every connection gets: the file is created on first use (`ferry demo` starts from an
+/// empty folder), WAL lets readers run beside the one writer, and writers wait rather than fail.
+pub fn sqlite_options(
+    options: sea_orm::sqlx::sqlite::SqliteConnectOptions,
+) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+}
+
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken (or
+/// waited for) up front, so a transaction that reads before it writes never fails half-way with
+/// SQLITE_BUSY when another connection wrote in between — the SQLite equivalent of the row locks
+/// (`SELECT … FOR UPDATE`) Postgres takes inside the same transactions.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 /// A statement with `?` placeholders, written as the backend wants them (`$1, $2, …` on Postgres).
 /// Ferry's SQL never has a `?` inside a literal; values always travel as parameters.
 pub fn statement(
@@ -116,6 +151,15 @@ pub fn is_retriable(error: &DbErr) -> bool {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
+                // SQLite: SQLITE_BUSY (5) / SQLITE_LOCKED (6) and their extended codes, left over after
+                // the busy timeout.
+                sqlx::Error::Database(db)
+                    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
+                {
+                    db.code()
+                        .and_then(|code| code.parse::<i32>().ok())
+                        .is_some_and(|n| matches!(n & 0xff, 5 | 6))
+                }
                 sqlx::Error::Database(db) => db.code().is_some_and(|code| {
                     code.starts_with("08")
                         || matches!(

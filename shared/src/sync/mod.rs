@@ -7,6 +7,7 @@ mod execute;
 mod import;
 mod metadata_cache;
 mod preview;
+mod preview_sqlite;
 mod reconcile;
 mod retry;
 

@@ -243,7 +243,7 @@ fn record(
     }
 }
 
-type Compared = (Op, Option<BTreeMap<String, Change>>);
+pub(super) type Compared = (Op, Option<BTreeMap<String, Change>>);
 
 /// For each mapped row: insert (no target row with its key), update (with each changed column) or
 /// unchanged. Compared by the database (`IS DISTINCT FROM` on the column's own type), as the upsert does.
@@ -252,6 +252,9 @@ async fn compare(
     mapping: &Mapping,
     rows: &[(String, Vec<Value>)],
 ) -> Result<Vec<Compared>, sea_orm::DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        return super::preview_sqlite::compare(db, mapping, rows).await;
+    }
     let existing = table_columns(db, &mapping.table).await?;
     if rows.is_empty() || existing.is_empty() || db.get_database_backend() != DbBackend::Postgres {
         return Ok(rows.iter().map(|_| (Op::Insert, None)).collect());

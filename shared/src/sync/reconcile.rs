@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use tracing::info;
 
 use super::error::SyncError;
@@ -39,7 +39,9 @@ pub(super) async fn reconcile(
     max_share: f64,
 ) -> Result<(), SyncError> {
     let (seen, read) = source_keys(mapping, source).await?;
-    let txn = db.begin().await.map_err(RunError::from)?;
+    let txn = crate::storage::begin_write(db)
+        .await
+        .map_err(RunError::from)?;
     let (total, gone) = coupling::vanished(&txn, &lease.integration, &seen)
         .await
         .map_err(RunError::from)?;
@@ -157,14 +159,24 @@ async fn delete_rows(
     let mut deleted = 0;
     for chunk in keys.chunks((MAX_PARAMS / width).max(1)) {
         let tuples = vec![tuple.as_str(); chunk.len()].join(", ");
-        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        let backend = txn.get_database_backend();
+        let values: Vec<Value> = chunk
+            .iter()
+            .flatten()
+            .cloned()
+            .map(|v| match backend {
+                // Stored as the SQLite writer stores them (GUIDs as text), or nothing would match.
+                sea_orm::DbBackend::Sqlite => crate::target::sqlite_stored(v),
+                _ => v,
+            })
+            .collect();
         let sql = format!(
             "DELETE FROM {} WHERE ({}) IN ({tuples})",
             quote(&mapping.table),
             columns.join(", ")
         );
         deleted += txn
-            .execute_raw(statement(txn.get_database_backend(), &sql, values))
+            .execute_raw(statement(backend, &sql, values))
             .await
             .map_err(RunError::from)?
             .rows_affected();

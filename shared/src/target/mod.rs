@@ -2,8 +2,10 @@
 //! coupling records that say which rows an integration owns.
 
 pub mod coupling;
+mod sqlite;
 mod table;
 mod writer;
 
+pub(crate) use sqlite::stored as sqlite_stored;
 pub use table::{create_table, quote};
 pub use writer::{PageCounts, PageWrite, write_page};

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
-    TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, Value,
 };
 
 use super::table::quote;
@@ -59,7 +58,7 @@ pub async fn write_page(
     mapping: &Mapping,
     page: PageWrite,
 ) -> Result<PageCounts, RunError> {
-    let txn = db.begin().await?;
+    let txn = crate::storage::begin_write(db).await?;
     let mut counts = upsert(&txn, mapping, dedupe(mapping, page.rows)).await?;
     counts.failed = page.failures.len() as u64;
     counts.unchanged += page.unchanged;
@@ -122,7 +121,8 @@ fn key_text(mapping: &Mapping, values: &[Value]) -> String {
 ///
 /// On Postgres a page is one statement over `UNNEST` of one array per column: a fixed, short statement
 /// (planned once, cached) with one parameter per column instead of one per value, which is what makes
-/// big pages cheap. Elsewhere it is a multi-row `VALUES`, chunked under the parameter limit.
+/// big pages cheap. Elsewhere it is a multi-row `VALUES`, chunked under the parameter limit; SQLite has
+/// its own statements (`super::sqlite`).
 async fn upsert(
     txn: &DatabaseTransaction,
     mapping: &Mapping,
@@ -132,6 +132,9 @@ async fn upsert(
         return Ok(PageCounts::default());
     }
     let backend = txn.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        return super::sqlite::upsert(txn, mapping, rows).await;
+    }
     let mut statements = Vec::new();
     // Lookup columns take the referenced table's types, which the array path does not know yet.
     let rows = if backend == DbBackend::Postgres && mapping.lookups.is_empty() {

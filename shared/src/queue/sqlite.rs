@@ -1,0 +1,164 @@
+//! The sync queue on SQLite (apalis-sqlite), for one-process mode: `queue.url = "sqlite:…"`, usually the
+//! same file as `database.url`, so a whole installation is one file. The database stays the truth
+//! (invariant 1); this queue is only the doorbell, like Redis.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+use apalis_core::backend::BackendConfig;
+use apalis_sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteStorage};
+use tokio::sync::broadcast;
+
+use super::{QueueError, SyncJob, queue_name};
+use crate::settings::QueueSettings;
+
+/// Connections of one queue handle. SQLite has one writer at a time; a few connections cover a
+/// heartbeat, a fetch and a push at once.
+const POOL_SIZE: u32 = 4;
+
+/// Setting the schema up twice at once in one process would race on apalis' migration table.
+static SETUP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// In-process doorbells, one per (queue file, queue name): the SQLite queue has no pub/sub, and in
+/// one-process mode the pusher and the workers share the process. Workers in another process find the
+/// job at their next poll (`worker.poll_interval_ms`).
+static DOORBELLS: LazyLock<Mutex<HashMap<String, broadcast::Sender<()>>>> =
+    LazyLock::new(Mutex::default);
+
+/// Opens the SQLite queue, creating the file and apalis' tables when missing, with the same explicit
+/// heartbeat settings as the Redis queue.
+pub async fn storage(
+    settings: &QueueSettings,
+    heartbeat: Duration,
+) -> Result<SqliteStorage<SyncJob>, QueueError> {
+    let connect = |e: apalis_sqlite::SqlxError| QueueError::Connect(e.to_string());
+    let options = crate::storage::sqlite_options(
+        SqliteConnectOptions::from_str(&settings.url).map_err(connect)?,
+    );
+    let pool = SqlitePoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect_with(options)
+        .await
+        .map_err(connect)?;
+    {
+        let _one_at_a_time = SETUP.lock().await;
+        // Another process may be migrating the same file; a second try sees its work done.
+        let mut attempt = 0;
+        while let Err(e) = SqliteStorage::<()>::setup(&pool).await {
+            attempt += 1;
+            if attempt == 3 {
+                return Err(QueueError::Connect(e.to_string()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let config = apalis_sqlite::Config::default()
+        .queue(queue_name(settings))
+        .database_url(settings.url.clone())
+        .heartbeat_interval(heartbeat)
+        .missed_heartbeats(3)
+        .batch_size(1);
+    Ok(SqliteStorage::new(&pool).with_config(config))
+}
+
+fn doorbell(key: String) -> broadcast::Sender<()> {
+    let mut bells = DOORBELLS.lock().unwrap_or_else(|e| e.into_inner());
+    bells
+        .entry(key)
+        .or_insert_with(|| broadcast::channel(1).0)
+        .clone()
+}
+
+fn key(url: &str, queue: &str) -> String {
+    format!("{url}#{queue}")
+}
+
+/// Wakes this process' idle workers of `storage`'s queue after a push.
+pub(super) fn ring(storage: &SqliteStorage<SyncJob>) {
+    let config = storage.config();
+    let url = config.database_url.clone().unwrap_or_default();
+    // No receiver means no idle worker here: nothing to do.
+    let _ = doorbell(key(&url, config.queue.as_ref())).send(());
+}
+
+/// A stream that yields whenever a job is pushed to this queue in this process. Ends when the returned
+/// task is aborted.
+pub(super) fn wake_ups(
+    settings: &QueueSettings,
+) -> (
+    futures::channel::mpsc::Receiver<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (mut tx, rx) = futures::channel::mpsc::channel::<()>(1);
+    let mut rings = doorbell(key(&settings.url, &queue_name(settings))).subscribe();
+    let task = tokio::spawn(async move {
+        // A lagged receiver still means "something was pushed"; only a closed bell ends the loop.
+        while let Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = rings.recv().await {
+            // A full channel means a wake-up is already pending: dropping this one is fine.
+            let _ = tx.try_send(());
+        }
+    });
+    (rx, task)
+}
+
+/// Raw job counts and registered workers of a SQLite queue, for `ferry queue` and `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Bookkeeping {
+    /// `(worker name, last heartbeat as Unix seconds)`.
+    pub workers: Vec<(String, i64)>,
+    /// Jobs due now or being worked on.
+    pub active: i64,
+    /// Jobs waiting for a later time.
+    pub scheduled: i64,
+    pub dead: i64,
+}
+
+/// Reads the queue's own tables directly (apalis-sqlite's `Jobs` and `Workers`).
+pub async fn bookkeeping(
+    storage: &SqliteStorage<SyncJob>,
+) -> Result<Bookkeeping, apalis_sqlite::SqlxError> {
+    use sea_orm::sqlx;
+    let queue = storage.config().queue.to_string();
+    let workers = sqlx::query_as::<_, (String, i64)>(
+        "SELECT id, last_seen FROM Workers WHERE worker_type = ? ORDER BY id",
+    )
+    .bind(&queue)
+    .fetch_all(storage.pool())
+    .await?;
+    let (active, scheduled, dead) = sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT \
+           COALESCE(SUM(status = 'Running' OR (status = 'Pending' AND run_at <= unixepoch())), 0), \
+           COALESCE(SUM(status = 'Pending' AND run_at > unixepoch()), 0), \
+           COALESCE(SUM(status IN ('Failed', 'Killed')), 0) \
+         FROM Jobs WHERE job_type = ?",
+    )
+    .bind(&queue)
+    .fetch_one(storage.pool())
+    .await?;
+    Ok(Bookkeeping {
+        workers,
+        active,
+        scheduled,
+        dead,
+    })
+}
+
+/// Deletes finished jobs older than `age`. apalis' own `vacuum_before` would also `VACUUM` — rewriting
+/// the whole file, which in one-process mode is Ferry's whole database.
+pub async fn prune(
+    storage: &SqliteStorage<SyncJob>,
+    age: Duration,
+) -> Result<u64, apalis_sqlite::SqlxError> {
+    use sea_orm::sqlx;
+    let done = sqlx::query(
+        "DELETE FROM Jobs WHERE job_type = ? AND status IN ('Done', 'Failed', 'Killed') \
+         AND COALESCE(done_at, run_at) < unixepoch() - ?",
+    )
+    .bind(storage.config().queue.to_string())
+    .bind(age.as_secs() as i64)
+    .execute(storage.pool())
+    .await?;
+    Ok(done.rows_affected())
+}

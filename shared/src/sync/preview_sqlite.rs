@@ -1,0 +1,108 @@
+//! Preview's comparison with the target on SQLite: the same question as on Postgres (which mapped rows
+//! would be inserts, updates with which columns, or unchanged), asked with SQLite's `IS NOT` (the
+//! upsert's own test) and `json_quote` instead of arrays, casts and `to_json`.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use serde_json::Value as Json;
+
+use super::preview::{Change, Compared, Op};
+use crate::mapping::Mapping;
+use crate::target::quote;
+
+/// SQLite's default limit is 32,766 bound parameters per statement; stay below.
+const MAX_PARAMS: usize = 30_000;
+
+/// For each mapped row, in order: insert, update (with each changed column) or unchanged.
+pub(super) async fn compare(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    rows: &[(String, Vec<Value>)],
+) -> Result<Vec<Compared>, DbErr> {
+    let exists = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT count(*) FROM pragma_table_info(?)",
+            [mapping.table.clone().into()],
+        ))
+        .await?
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0)
+        > 0;
+    if rows.is_empty() || !exists {
+        return Ok(rows.iter().map(|_| (Op::Insert, None)).collect());
+    }
+    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
+    let width = columns.len() + 1;
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let on: Vec<String> = mapping
+        .key_columns
+        .iter()
+        .map(|&k| format!("t.{0} = i.{0}", columns[k]))
+        .collect();
+    let mut select = vec![
+        "i.\"#\"".to_string(),
+        format!("t.{} IS NOT NULL", columns[mapping.key_columns[0]]),
+    ];
+    for c in &columns {
+        select.push(format!(
+            "(t.{c} IS NOT i.{c}), json_quote(t.{c}), json_quote(i.{c})"
+        ));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
+        for (i, (_, row)) in chunk.iter().enumerate() {
+            values.push((i as i64).into());
+            values.extend(row.iter().cloned().map(crate::target::sqlite_stored));
+        }
+        let sql = format!(
+            "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",
+            columns.join(", "),
+            vec![tuple.as_str(); chunk.len()].join(", "),
+            select.join(", "),
+            quote(&mapping.table),
+            on.join(" AND "),
+        );
+        let found = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
+            .await?;
+        for row in found {
+            if !row.try_get_by_index::<bool>(1)? {
+                out.push((Op::Insert, None));
+                continue;
+            }
+            let mut changes = BTreeMap::new();
+            for (c, column) in mapping.columns.iter().enumerate() {
+                let at = 2 + c * 3;
+                if row.try_get_by_index::<bool>(at)? {
+                    let json = |i: usize| -> Result<Json, DbErr> {
+                        let text: Option<String> = row.try_get_by_index(i)?;
+                        Ok(text
+                            .and_then(|t| serde_json::from_str(&t).ok())
+                            .unwrap_or(Json::Null))
+                    };
+                    changes.insert(
+                        column.name.clone(),
+                        Change {
+                            before: json(at + 1)?,
+                            after: json(at + 2)?,
+                        },
+                    );
+                }
+            }
+            out.push(if changes.is_empty() {
+                (Op::Unchanged, None)
+            } else {
+                (Op::Update, Some(changes))
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,118 @@
+//! The upsert on SQLite. SQLite has no `xmax` to tell an insert from an update and no data-changing
+//! statement inside a `WITH`, so each batch is two statements in the page's transaction: count the
+//! batch's keys already present, then `INSERT … ON CONFLICT DO UPDATE … WHERE changed RETURNING 1`.
+//! The transaction holds SQLite's one write lock (`BEGIN IMMEDIATE`), so nothing changes in between.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
+
+use super::table::quote;
+use super::writer::PageCounts;
+use crate::mapping::Mapping;
+
+/// SQLite's default limit is 32,766 bound parameters per statement; stay below.
+const MAX_PARAMS: usize = 30_000;
+
+/// Upserts unique-keyed `rows` (see `writer::dedupe`), counting inserted, updated and unchanged rows.
+pub(super) async fn upsert(
+    txn: &DatabaseTransaction,
+    mapping: &Mapping,
+    rows: Vec<Vec<Value>>,
+) -> Result<PageCounts, DbErr> {
+    let mut counts = PageCounts::default();
+    let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
+    for batch in rows.chunks(chunk) {
+        let n = batch.len() as u64;
+        let existing = match txn
+            .query_one_raw(existing_statement(mapping, batch))
+            .await?
+        {
+            Some(row) => row.try_get_by_index::<i64>(0)? as u64,
+            None => 0,
+        };
+        let written = txn
+            .query_all_raw(insert_statement(mapping, batch))
+            .await?
+            .len() as u64;
+        let inserted = n - existing;
+        counts.inserted += inserted;
+        counts.updated += written.saturating_sub(inserted);
+        counts.unchanged += n - written;
+    }
+    Ok(counts)
+}
+
+/// A value as SQLite should store it. GUIDs go in as their text form: the column is `text`, and the
+/// driver would bind a `Uuid` as a 16-byte blob that reads back as neither text nor the source's value.
+pub(crate) fn stored(value: Value) -> Value {
+    match value {
+        Value::Uuid(uuid) => Value::String(uuid.map(|u| u.hyphenated().to_string())),
+        other => other,
+    }
+}
+
+fn tuples(width: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; width].join(", "));
+    vec![one; rows].join(", ")
+}
+
+/// `SELECT count(*) FROM t WHERE (k…) IN (VALUES (?…), …)`.
+fn existing_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
+    let key: Vec<String> = mapping
+        .key_columns
+        .iter()
+        .map(|&i| quote(&mapping.columns[i].name))
+        .collect();
+    let values: Vec<Value> = batch
+        .iter()
+        .flat_map(|row| mapping.key_columns.iter().map(|&i| stored(row[i].clone())))
+        .collect();
+    let sql = format!(
+        "SELECT count(*) FROM {} WHERE ({}) IN (VALUES {})",
+        quote(&mapping.table),
+        key.join(", "),
+        tuples(key.len(), batch.len())
+    );
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+}
+
+/// `INSERT INTO t (…) VALUES … ON CONFLICT (key) DO UPDATE SET … WHERE <some column changed>
+/// RETURNING 1`: a row comes back only when it was inserted or really changed.
+fn insert_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
+    let table = quote(&mapping.table);
+    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
+    let key: Vec<&str> = mapping
+        .key_columns
+        .iter()
+        .map(|&i| columns[i].as_str())
+        .collect();
+    let others: Vec<&str> = (0..columns.len())
+        .filter(|i| !mapping.key_columns.contains(i))
+        .map(|i| columns[i].as_str())
+        .collect();
+    let conflict = if others.is_empty() {
+        // Only key columns: an existing row can never differ.
+        "DO NOTHING".to_string()
+    } else {
+        let set: Vec<String> = others
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let changed: Vec<String> = others
+            .iter()
+            .map(|c| format!("{table}.{c} IS NOT excluded.{c}"))
+            .collect();
+        format!(
+            "DO UPDATE SET {} WHERE {}",
+            set.join(", "),
+            changed.join(" OR ")
+        )
+    };
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) {conflict} RETURNING 1",
+        columns.join(", "),
+        tuples(columns.len(), batch.len()),
+        key.join(", "),
+    );
+    let values: Vec<Value> = batch.iter().flatten().cloned().map(stored).collect();
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+}
