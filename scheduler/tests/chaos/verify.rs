@@ -5,7 +5,7 @@
 use ferry_shared::storage::entities::run;
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::helpers::{CUSTOMER_COLUMNS, expected};
+use crate::helpers::{Backend, CUSTOMER_COLUMNS, customer_column_sql, expected};
 use crate::world::World;
 
 /// Every source row's version, ascending: the source does not change during a scenario, so "the rows
@@ -121,6 +121,7 @@ async fn target_equals_source(world: &World) {
     source.sort_by(|a, b| a["No"].as_str().cmp(&b["No"].as_str()));
     let mut select = vec!["count(*)::text".to_string()];
     for (column, _) in CUSTOMER_COLUMNS {
+        let column = customer_column_sql(Backend::Postgres, column);
         select.push(format!(
             "md5(string_agg(COALESCE(({column})::text, '\\N'), E'\\n' ORDER BY bc_no COLLATE \"C\"))"
         ));

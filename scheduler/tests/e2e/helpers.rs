@@ -538,6 +538,14 @@ fn epoch_ms(backend: Backend) -> &'static str {
     }
 }
 
+/// The SQL expression that reads one of `CUSTOMER_COLUMNS` on `backend`.
+pub fn customer_column_sql(backend: Backend, column: &'static str) -> &'static str {
+    match column {
+        MODIFIED_AT_MS => epoch_ms(backend),
+        c => c,
+    }
+}
+
 /// Asserts the `customer` table equals the sandbox's RescoCustomer rows, field by field.
 pub async fn assert_customers_equal_source(env: &TestEnv) {
     assert_customers_equal_source_in(&env.db, &env.sandbox).await
@@ -548,10 +556,7 @@ pub async fn assert_customers_equal_source_in(db: &DatabaseConnection, sandbox: 
     let backend = Backend::of(db);
     let columns: Vec<&str> = CUSTOMER_COLUMNS
         .iter()
-        .map(|(c, _)| match *c {
-            MODIFIED_AT_MS => epoch_ms(backend),
-            c => c,
-        })
+        .map(|(c, _)| customer_column_sql(backend, c))
         .collect();
     let target = table_rows(db, "customer", &columns, "bc_no").await;
     let source = sandbox.rows("RescoCustomer");
