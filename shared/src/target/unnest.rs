@@ -65,7 +65,10 @@ fn column_arrays(values: Vec<Value>, declared: ColumnType) -> Result<ColumnArray
         return Err(values);
     }
     let nulls = values.iter().any(is_null).then(|| {
-        let mask = values.iter().map(|v| Value::Bool(Some(is_null(v)))).collect();
+        let mask = values
+            .iter()
+            .map(|v| Value::Bool(Some(is_null(v))))
+            .collect();
         Value::Array(ArrayType::Bool, Some(Box::new(mask)))
     });
     let values = if nulls.is_some() {
