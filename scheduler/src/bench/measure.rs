@@ -10,6 +10,7 @@ use redis::AsyncCommands;
 use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+use super::cpu::{CpuSnapshot, CpuSplit};
 use super::{Args, BenchEnv, ImportFigures, median, quantile};
 use crate::cli::{trigger, wait_for};
 
@@ -19,12 +20,15 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Full import of `rows` customers through one worker, the COPY reference, a delta, and peak RSS.
 pub async fn import(args: &Args, rows: usize) -> anyhow::Result<ImportFigures> {
     let (mut imports, mut copies, mut deltas, mut rss) = (vec![], vec![], vec![], vec![]);
+    let mut splits: Vec<CpuSplit> = Vec::new();
     for repetition in 0..args.repeat {
         eprintln!("full import of {rows} rows, repetition {}", repetition + 1);
         let mut env = BenchEnv::start(&args.database_url, &args.redis_url, rows).await?;
-        env.start_worker()?;
+        let worker = env.start_worker()?;
+        let before = CpuSnapshot::take(&env.db, worker).await;
         let run_id = trigger(&env.db, &env.settings, "customers", Mode::Incremental).await?;
         let run = wait_for(&env.db, run_id, RUN_TIMEOUT).await?;
+        splits.push(before.until(&CpuSnapshot::take(&env.db, worker).await));
         anyhow::ensure!(
             run.status == "succeeded" && run.inserted == rows as i64,
             "import did not succeed: {run:?}"
@@ -47,6 +51,12 @@ pub async fn import(args: &Args, rows: usize) -> anyhow::Result<ImportFigures> {
         rss.push(env.worker_peak_rss_mb());
         env.finish().await?;
     }
+    let cpu = |part: fn(&CpuSplit) -> f64| median(&mut splits.iter().map(part).collect::<Vec<_>>());
+    let cpu = CpuSplit {
+        worker_s: cpu(|c| c.worker_s),
+        sandbox_s: cpu(|c| c.sandbox_s),
+        postgres_s: cpu(|c| c.postgres_s),
+    };
     let import_rows_per_sec = median(&mut imports);
     let copy_rows_per_sec = median(&mut copies);
     Ok(ImportFigures {
@@ -56,6 +66,7 @@ pub async fn import(args: &Args, rows: usize) -> anyhow::Result<ImportFigures> {
         share_of_copy: import_rows_per_sec / copy_rows_per_sec,
         delta_ms: median(&mut deltas),
         worker_peak_rss_mb: median(&mut rss),
+        cpu,
     })
 }
 

@@ -2,6 +2,7 @@
 //! sandbox on this machine, each as the median of several repetitions, with the physical reference
 //! (`COPY` of the same rows into the same database) measured in the same run.
 
+mod cpu;
 mod env;
 mod measure;
 
@@ -57,6 +58,9 @@ pub struct ImportFigures {
     pub share_of_copy: f64,
     pub delta_ms: f64,
     pub worker_peak_rss_mb: f64,
+    /// CPU seconds of the import per process (median over repetitions), so a slow import names its
+    /// bottleneck: the sandbox serving pages, the worker, or Postgres.
+    pub cpu: cpu::CpuSplit,
 }
 
 #[derive(Debug, Serialize)]
@@ -104,6 +108,20 @@ fn print_table(report: &Report) {
             i.share_of_copy * 100.0,
             i.delta_ms,
             i.worker_peak_rss_mb
+        );
+    }
+    println!(
+        "\n{:>10} {:>13} {:>13} {:>14} {:>19}",
+        "ROWS", "WORKER cpu s", "SANDBOX cpu s", "POSTGRES cpu s", "SANDBOX rows/cpu-s"
+    );
+    for i in &report.imports {
+        println!(
+            "{:>10} {:>13.2} {:>13.2} {:>14.2} {:>19.0}",
+            i.rows,
+            i.cpu.worker_s,
+            i.cpu.sandbox_s,
+            i.cpu.postgres_s,
+            i.rows as f64 / i.cpu.sandbox_s.max(0.01)
         );
     }
     println!(

@@ -345,14 +345,19 @@ impl Mapping {
             .as_ref()
             .and_then(|n| row.get(n))
             .unwrap_or(&Json::Null);
+        // Untransformed values convert straight from the row: one copy per value, not two.
+        let transformed;
         let value = match transform {
-            Some(t) => t.apply(raw, row).map_err(fail)?,
-            None => raw.clone(),
+            Some(t) => {
+                transformed = t.apply(raw, row).map_err(fail)?;
+                &transformed
+            }
+            None => raw,
         };
         if value.is_null() && (column.not_null || self.key_columns.contains(&i)) {
             return Err(fail("null in a NOT NULL column".into()));
         }
-        column.ty.convert(&value).map_err(fail)
+        column.ty.convert(value).map_err(fail)
     }
 
     /// Whether records may be parked, so written records must leave the parking.

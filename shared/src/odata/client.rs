@@ -58,6 +58,14 @@ impl SourceError {
     }
 }
 
+/// The parts of a page body Ferry reads.
+#[derive(serde::Deserialize)]
+struct PageBody {
+    value: Vec<Row>,
+    #[serde(rename = "@odata.nextLink")]
+    next: Option<String>,
+}
+
 /// An authenticated client for one OData service root.
 #[derive(Debug, Clone)]
 pub struct ODataClient {
@@ -180,22 +188,14 @@ impl ODataClient {
             url: display(url),
             message,
         };
-        let mut document: Map<String, Value> =
+        // Straight into rows: no intermediate `Value` tree for the page, other annotations skipped.
+        let document: PageBody =
             serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
-        let rows = match document.remove("value") {
-            Some(Value::Array(values)) => values
-                .into_iter()
-                .map(|v| match v {
-                    Value::Object(row) => Ok(row),
-                    other => Err(decode(format!("a row is not an object: {other}"))),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => return Err(decode("no \"value\" array".into())),
+        let next = match document.next {
+            Some(link) => Some(self.resolve(&link)?),
+            None => None,
         };
-        let next = match document.get("@odata.nextLink") {
-            Some(Value::String(link)) => Some(self.resolve(link)?),
-            _ => None,
-        };
+        let rows = document.value;
         Ok(Page { rows, next })
     }
 

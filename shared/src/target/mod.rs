@@ -4,6 +4,7 @@
 pub mod coupling;
 mod sqlite;
 mod table;
+mod unnest;
 mod writer;
 
 pub(crate) use sqlite::stored as sqlite_stored;

@@ -5,14 +5,13 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, Value,
 };
 
 use super::table::quote;
 use crate::checkpoint::Checkpoint;
-use crate::mapping::{ColumnType, Mapping};
+use crate::mapping::Mapping;
 use crate::runs::{self, Lease, RunError};
 
 /// Postgres accepts at most 65,535 bind parameters per statement; stay well below.
@@ -136,10 +135,9 @@ async fn upsert(
         return super::sqlite::upsert(txn, mapping, rows).await;
     }
     let mut statements = Vec::new();
-    // Lookup columns take the referenced table's types, which the array path does not know yet.
-    let rows = if backend == DbBackend::Postgres && mapping.lookups.is_empty() {
+    let rows = if backend == DbBackend::Postgres {
         let n = rows.len() as u64;
-        match unnest_statement(mapping, rows) {
+        match super::unnest::statement(mapping, rows) {
             Ok(statement) => {
                 statements.push((n, statement));
                 Vec::new()
@@ -172,105 +170,6 @@ async fn upsert(
     Ok(counts)
 }
 
-/// The Postgres array type for a parameter array whose elements are `element`: base types only, so a
-/// cast never truncates (`varchar(n)` would cut silently; length is checked per record instead).
-fn array_cast(element: &ArrayType) -> Option<&'static str> {
-    Some(match element {
-        ArrayType::String => "text[]",
-        ArrayType::SmallInt => "smallint[]",
-        ArrayType::Int => "integer[]",
-        ArrayType::BigInt => "bigint[]",
-        ArrayType::Decimal => "numeric[]",
-        ArrayType::Float => "float4[]",
-        ArrayType::Double => "float8[]",
-        ArrayType::Bool => "boolean[]",
-        ArrayType::ChronoDate => "date[]",
-        ArrayType::ChronoDateTimeWithTimeZone => "timestamptz[]",
-        ArrayType::Uuid => "uuid[]",
-        _ => return None,
-    })
-}
-
-/// One column's values as a typed parameter array. The element type comes from the values themselves
-/// (a lookup may bring another type than the source field's), nulls take that type; `None` when the
-/// column mixes types or has one Postgres arrays are not built for here.
-fn column_array(
-    values: Vec<Value>,
-    declared: ColumnType,
-) -> Result<(Value, &'static str), Vec<Value>> {
-    let sample = values
-        .iter()
-        .find(|v| v.as_null() != **v)
-        .map(Value::as_null)
-        .unwrap_or_else(|| declared.null());
-    let element = sample.array_type();
-    let Some(cast) = array_cast(&element) else {
-        return Err(values);
-    };
-    if values
-        .iter()
-        .any(|v| v.as_null() != *v && v.array_type() != element)
-    {
-        return Err(values);
-    }
-    let values = values
-        .into_iter()
-        .map(|v| if v.as_null() == v { sample.clone() } else { v })
-        .collect();
-    Ok((Value::Array(element, Some(Box::new(values))), cast))
-}
-
-/// The page as one `UNNEST` statement, or the rows back when a column cannot travel as an array.
-fn unnest_statement(
-    mapping: &Mapping,
-    rows: Vec<Vec<Value>>,
-) -> Result<Statement, Vec<Vec<Value>>> {
-    let width = mapping.columns.len();
-    let height = rows.len();
-    let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(height)).collect();
-    for row in rows {
-        for (column, value) in columns.iter_mut().zip(row) {
-            column.push(value);
-        }
-    }
-    let mut casts = Vec::with_capacity(width);
-    let mut arrays = Vec::with_capacity(width);
-    let mut columns = columns.into_iter();
-    for (i, def) in mapping.columns.iter().enumerate() {
-        let values = columns.next().unwrap_or_default();
-        match column_array(values, def.ty) {
-            Ok((array, cast)) => {
-                casts.push(format!("${}::{cast}", i + 1));
-                arrays.push(array);
-            }
-            Err(values) => {
-                // Give the rows back, rebuilt from the arrays made so far and the rest.
-                let mut rebuilt: Vec<Vec<Value>> =
-                    (0..height).map(|_| Vec::with_capacity(width)).collect();
-                let done = arrays.into_iter().map(|a| match a {
-                    Value::Array(_, Some(items)) => *items,
-                    _ => Vec::new(),
-                });
-                for column in done.chain([values]).chain(columns) {
-                    for (row, value) in rebuilt.iter_mut().zip(column) {
-                        row.push(value);
-                    }
-                }
-                return Err(rebuilt);
-            }
-        }
-    }
-    let sql = insert_sql(
-        mapping,
-        &format!("SELECT * FROM UNNEST({})", casts.join(", ")),
-    );
-    Ok(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        arrays,
-    ))
-}
-
 fn values_statement(backend: DbBackend, mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
     let width = mapping.columns.len();
     let mut values = Vec::with_capacity(batch.len() * width);
@@ -290,7 +189,7 @@ fn values_statement(backend: DbBackend, mapping: &Mapping, batch: Vec<Vec<Value>
 /// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed)`, answering one row: how
 /// many rows were written and how many of those were inserts (`xmax = 0`), so the counts cost no
 /// per-row traffic.
-fn insert_sql(mapping: &Mapping, rows: &str) -> String {
+pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
     let table = quote(&mapping.table);
     let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
     let key: Vec<&str> = mapping
