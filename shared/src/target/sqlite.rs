@@ -6,7 +6,7 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
 
 use super::table::quote;
-use super::writer::PageCounts;
+use super::writer::{PageCounts, Upsert, upsert_parts};
 use crate::mapping::Mapping;
 
 /// SQLite's default limit is 32,766 bound parameters per statement; stay below.
@@ -78,40 +78,23 @@ fn existing_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
 /// `INSERT INTO t (…) VALUES … ON CONFLICT (key) DO UPDATE SET … WHERE <some column changed>
 /// RETURNING 1`: a row comes back only when it was inserted or really changed.
 fn insert_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
-    let table = quote(&mapping.table);
-    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
-    let key: Vec<&str> = mapping
-        .key_columns
-        .iter()
-        .map(|&i| columns[i].as_str())
-        .collect();
-    let others: Vec<&str> = (0..columns.len())
-        .filter(|i| !mapping.key_columns.contains(i))
-        .map(|i| columns[i].as_str())
-        .collect();
-    let conflict = if others.is_empty() {
-        // Only key columns: an existing row can never differ.
-        "DO NOTHING".to_string()
-    } else {
-        let set: Vec<String> = others
+    let Upsert {
+        table,
+        columns,
+        key,
+        conflict,
+    } = upsert_parts(mapping, |current, incoming| {
+        let changed: Vec<String> = current
             .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
+            .zip(incoming)
+            .map(|(c, i)| format!("{c} IS NOT {i}"))
             .collect();
-        let changed: Vec<String> = others
-            .iter()
-            .map(|c| format!("{table}.{c} IS NOT excluded.{c}"))
-            .collect();
-        format!(
-            "DO UPDATE SET {} WHERE {}",
-            set.join(", "),
-            changed.join(" OR ")
-        )
-    };
+        changed.join(" OR ")
+    });
     let sql = format!(
-        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) {conflict} RETURNING 1",
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({key}) {conflict} RETURNING 1",
         columns.join(", "),
         tuples(columns.len(), batch.len()),
-        key.join(", "),
     );
     let values: Vec<Value> = batch.iter().flatten().cloned().map(stored).collect();
     Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)

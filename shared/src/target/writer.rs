@@ -171,25 +171,26 @@ async fn upsert(
 }
 
 fn values_statement(backend: DbBackend, mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
-    let width = mapping.columns.len();
-    let mut values = Vec::with_capacity(batch.len() * width);
-    let mut tuples = Vec::with_capacity(batch.len());
-    for row in batch {
-        let start = values.len();
-        let placeholders: Vec<String> = (1..=width)
-            .map(|i| placeholder(backend, start + i))
-            .collect();
-        tuples.push(format!("({})", placeholders.join(",")));
-        values.extend(row);
-    }
-    let sql = insert_sql(mapping, &format!("VALUES {}", tuples.join(", ")));
-    Statement::from_sql_and_values(backend, sql, values)
+    let tuple = format!("({})", vec!["?"; mapping.columns.len()].join(","));
+    let tuples = vec![tuple.as_str(); batch.len()].join(", ");
+    let sql = insert_sql(mapping, &format!("VALUES {tuples}"));
+    crate::storage::statement(backend, &sql, batch.into_iter().flatten())
 }
 
-/// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed)`, answering one row: how
-/// many rows were written and how many of those were inserts (`xmax = 0`), so the counts cost no
-/// per-row traffic.
-pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
+/// The parts of `INSERT INTO t (columns) … ON CONFLICT (key) <conflict>` both engines share. An existing
+/// row is rewritten only when a non-key column differs; `differs` spells that test for the engine, given
+/// the existing and the incoming column references.
+pub(super) struct Upsert {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub key: String,
+    pub conflict: String,
+}
+
+pub(super) fn upsert_parts(
+    mapping: &Mapping,
+    differs: impl Fn(&[String], &[String]) -> String,
+) -> Upsert {
     let table = quote(&mapping.table);
     let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
     let key: Vec<&str> = mapping
@@ -212,26 +213,41 @@ pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
         let current: Vec<String> = others.iter().map(|c| format!("{table}.{c}")).collect();
         let incoming: Vec<String> = others.iter().map(|c| format!("EXCLUDED.{c}")).collect();
         format!(
-            "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            "DO UPDATE SET {} WHERE {}",
             set.join(", "),
+            differs(&current, &incoming)
+        )
+    };
+    Upsert {
+        key: key.join(", "),
+        table,
+        columns,
+        conflict,
+    }
+}
+
+/// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed)`, answering one row: how
+/// many rows were written and how many of those were inserts (`xmax = 0`), so the counts cost no
+/// per-row traffic. Postgres only.
+pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
+    let Upsert {
+        table,
+        columns,
+        key,
+        conflict,
+    } = upsert_parts(mapping, |current, incoming| {
+        format!(
+            "({}) IS DISTINCT FROM ({})",
             current.join(", "),
             incoming.join(", ")
         )
-    };
+    });
     format!(
-        "WITH written AS (INSERT INTO {table} ({}) {rows} ON CONFLICT ({}) {conflict} \
+        "WITH written AS (INSERT INTO {table} ({}) {rows} ON CONFLICT ({key}) {conflict} \
          RETURNING (xmax = 0) AS inserted) \
          SELECT count(*), count(*) FILTER (WHERE inserted) FROM written",
         columns.join(", "),
-        key.join(", "),
     )
-}
-
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_string(),
-    }
 }
 
 async fn save_checkpoint(
@@ -239,17 +255,10 @@ async fn save_checkpoint(
     integration: &str,
     checkpoint: &Checkpoint,
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    let sql = format!(
-        "INSERT INTO ferry_checkpoints (integration, value, updated_at) VALUES ({}, {}, {}) \
+    txn.execute_raw(crate::storage::statement(
+        txn.get_database_backend(),
+        "INSERT INTO ferry_checkpoints (integration, value, updated_at) VALUES (?, ?, ?) \
          ON CONFLICT (integration) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-        placeholder(backend, 1),
-        placeholder(backend, 2),
-        placeholder(backend, 3)
-    );
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
         [
             integration.into(),
             checkpoint.to_json().into(),
