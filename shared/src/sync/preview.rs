@@ -312,35 +312,44 @@ async fn compare(
             ))
             .await?;
         for row in found {
-            if !row.try_get_by_index::<bool>(1)? {
-                out.push((Op::Insert, None));
-                continue;
-            }
-            let mut changes = BTreeMap::new();
-            for (c, name) in names.iter().enumerate() {
-                let at = 2 + c * 3;
-                if row.try_get_by_index::<bool>(at)? {
-                    let json = |i: usize| -> Result<Json, sea_orm::DbErr> {
-                        let text: Option<String> = row.try_get_by_index(i)?;
-                        Ok(text
-                            .and_then(|t| serde_json::from_str(&t).ok())
-                            .unwrap_or(Json::Null))
-                    };
-                    changes.insert(
-                        name.to_string(),
-                        Change {
-                            before: json(at + 1)?,
-                            after: json(at + 2)?,
-                        },
-                    );
-                }
-            }
-            out.push(if changes.is_empty() {
-                (Op::Unchanged, None)
-            } else {
-                (Op::Update, Some(changes))
-            });
+            out.push(compared(&row, names.iter().map(|n| n.to_string()))?);
         }
     }
     Ok(out)
+}
+
+/// Reads one row of a comparison query — `#`, whether the target has the key, then per column
+/// (differs, target value as JSON text, mapped value as JSON text) — into its operation. Both engines'
+/// queries answer in this shape.
+pub(super) fn compared(
+    row: &sea_orm::QueryResult,
+    columns: impl Iterator<Item = String>,
+) -> Result<(Op, Option<BTreeMap<String, Change>>), sea_orm::DbErr> {
+    if !row.try_get_by_index::<bool>(1)? {
+        return Ok((Op::Insert, None));
+    }
+    let json = |i: usize| -> Result<Json, sea_orm::DbErr> {
+        let text: Option<String> = row.try_get_by_index(i)?;
+        Ok(text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Json::Null))
+    };
+    let mut changes = BTreeMap::new();
+    for (c, name) in columns.enumerate() {
+        let at = 2 + c * 3;
+        if row.try_get_by_index::<bool>(at)? {
+            changes.insert(
+                name,
+                Change {
+                    before: json(at + 1)?,
+                    after: json(at + 2)?,
+                },
+            );
+        }
+    }
+    Ok(if changes.is_empty() {
+        (Op::Unchanged, None)
+    } else {
+        (Op::Update, Some(changes))
+    })
 }

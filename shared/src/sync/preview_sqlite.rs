@@ -2,12 +2,9 @@
 //! would be inserts, updates with which columns, or unchanged), asked with SQLite's `IS NOT` (the
 //! upsert's own test) and `json_quote` instead of arrays, casts and `to_json`.
 
-use std::collections::BTreeMap;
-
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
-use serde_json::Value as Json;
 
-use super::preview::{Change, Compared, Op};
+use super::preview::{Compared, Op, compared};
 use crate::mapping::Mapping;
 use crate::target::quote;
 
@@ -74,34 +71,10 @@ pub(super) async fn compare(
             ))
             .await?;
         for row in found {
-            if !row.try_get_by_index::<bool>(1)? {
-                out.push((Op::Insert, None));
-                continue;
-            }
-            let mut changes = BTreeMap::new();
-            for (c, column) in mapping.columns.iter().enumerate() {
-                let at = 2 + c * 3;
-                if row.try_get_by_index::<bool>(at)? {
-                    let json = |i: usize| -> Result<Json, DbErr> {
-                        let text: Option<String> = row.try_get_by_index(i)?;
-                        Ok(text
-                            .and_then(|t| serde_json::from_str(&t).ok())
-                            .unwrap_or(Json::Null))
-                    };
-                    changes.insert(
-                        column.name.clone(),
-                        Change {
-                            before: json(at + 1)?,
-                            after: json(at + 2)?,
-                        },
-                    );
-                }
-            }
-            out.push(if changes.is_empty() {
-                (Op::Unchanged, None)
-            } else {
-                (Op::Update, Some(changes))
-            });
+            out.push(compared(
+                &row,
+                mapping.columns.iter().map(|c| c.name.clone()),
+            )?);
         }
     }
     Ok(out)
