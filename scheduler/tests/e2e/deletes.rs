@@ -163,3 +163,60 @@ deletes = { detect = "reconcile", every = "1h" }
     assert_eq!(env.table("kept", &["no"], "no").await.len(), 196);
     env.finish().await;
 }
+
+crate::on_both_backends!(
+    #[tokio::test]
+    a_flag_marks_vanished_rows_instead_of_deleting_them
+);
+async fn a_flag_marks_vanished_rows_instead_of_deleting_them(backend: Backend) {
+    let env = TestEnv::start_on(backend, 200, 1).await;
+    let file = env.write_definitions("");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  { to = \"origin\", value = \"bc\" },\n]",
+        "  { to = \"origin\", value = \"bc\" },\n]\ndeletes = { detect = \"reconcile\", max_share = 0.5, flag = \"deleted_at\" }",
+    );
+    assert!(text.contains("flag = "));
+    std::fs::write(&file, text).unwrap();
+    env.apply(&file).await;
+    assert_eq!(env.run("customers", Mode::Incremental).await.inserted, 200);
+
+    let gone = env.mutate("RescoCustomer", 0, 0, 7);
+    let run = env.run("customers", Mode::Reconcile).await;
+    assert_eq!(
+        (run.status.as_str(), run.deleted),
+        ("succeeded", 7),
+        "{:?}",
+        run.error
+    );
+    let flagged = || async {
+        env.table(
+            "customer",
+            &[
+                "bc_no",
+                "CASE WHEN deleted_at IS NULL THEN 'live' ELSE 'flagged' END",
+            ],
+            "bc_no",
+        )
+        .await
+        .into_iter()
+        .filter(|row| row[1].as_deref() == Some("flagged"))
+        .map(|row| row[0].clone().unwrap())
+        .collect::<Vec<String>>()
+    };
+    let mut expected = gone.deleted.clone();
+    expected.sort();
+    assert_eq!(flagged().await, expected, "exactly the vanished rows");
+    assert_eq!(
+        env.table("customer", &["bc_no"], "bc_no").await.len(),
+        200,
+        "nothing was deleted"
+    );
+
+    // Writing other rows leaves the flags alone, and flagged rows are no longer reconciled.
+    env.mutate("RescoCustomer", 0, 10, 0);
+    let delta = env.run("customers", Mode::Incremental).await;
+    assert_eq!(delta.updated, 10);
+    assert_eq!(env.run("customers", Mode::Reconcile).await.deleted, 0);
+    assert_eq!(flagged().await, expected);
+    env.finish().await;
+}

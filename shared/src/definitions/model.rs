@@ -156,4 +156,9 @@ pub struct DeletesDef {
     pub every: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_share: Option<f64>,
+    /// Flag vanished rows instead of deleting them: this timestamp column of the target gets the time
+    /// the reconcile saw them gone, and every write of the row sets it back to NULL, so a row that
+    /// comes back is live again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
 }

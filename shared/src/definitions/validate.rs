@@ -347,6 +347,23 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
                 format!("not a period like \"30m\", \"1h\" or \"1d\": {every:?}"),
             );
         }
+        if let Some(flag) = &deletes.flag {
+            if !is_identifier(flag) {
+                report.push(
+                    file,
+                    format!("{at}.deletes.flag"),
+                    "not a valid column name",
+                );
+            } else if !columns.insert(flag.as_str()) {
+                report.push(
+                    file,
+                    format!("{at}.deletes.flag"),
+                    format!(
+                        "column {flag:?} is already mapped; the flag needs a column of its own"
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -70,12 +70,13 @@ fn lookup_mistakes_are_each_reported() {
 #[test]
 fn delete_mistakes_are_each_reported() {
     let found = keys(&errors(
-        r#"deletes = { detect = "cdc", every = "hourly", max_share = 1.5 }"#,
+        r#"deletes = { detect = "cdc", every = "hourly", max_share = 1.5, flag = "bc_no" }"#,
     ));
     for expected in [
         "deletes.detect: unknown detection \"cdc\"",
         "deletes.max_share: a share of the rows",
         "deletes.every: not a period",
+        "deletes.flag: column \"bc_no\" is already mapped",
     ] {
         assert!(
             found.iter().any(|f| f.contains(expected)),

@@ -68,6 +68,8 @@ pub struct Mapping {
     pub filter: Option<crate::filter::Expr>,
     /// Lookups, each with the type of the column it fills (set by `prepare_lookups`).
     pub lookups: Vec<Lookup>,
+    /// `deletes.flag`: the timestamp column a reconcile sets on vanished rows instead of deleting them.
+    pub delete_flag: Option<String>,
 }
 
 /// Why an integration does not fit its source: every missing entity or field, listed at once.
@@ -172,6 +174,16 @@ impl Mapping {
             });
             lookups.push(Lookup::from_def(def));
         }
+        // The delete flag is written NULL with every row, so a row that is written is live.
+        let delete_flag = def.deletes.as_ref().and_then(|d| d.flag.clone());
+        if let Some(flag) = &delete_flag {
+            columns.push(Column {
+                name: flag.clone(),
+                ty: ColumnType::Timestamp,
+                origin: Origin::Constant(ColumnType::Timestamp.null()),
+                not_null: false,
+            });
+        }
         for name in def.source.key.iter().chain([&def.source.version]) {
             if entity.property(name).is_none() {
                 problems.push(missing(entity, name));
@@ -232,6 +244,7 @@ impl Mapping {
             create: def.target.create,
             filter,
             lookups,
+            delete_flag,
         })
     }
 

@@ -56,7 +56,7 @@ pub(super) async fn reconcile(
         txn.rollback().await.map_err(RunError::from)?;
         return Err(SyncError::Refused(refusal));
     }
-    let deleted = delete_rows(&txn, mapping, &gone).await?;
+    let deleted = remove_rows(&txn, mapping, &gone).await?;
     let keys: Vec<String> = gone.into_iter().map(|o| o.source_key).collect();
     coupling::forget(&txn, &lease.integration, &keys)
         .await
@@ -131,9 +131,11 @@ pub(super) fn refusal(total: i64, gone: usize, max_share: f64) -> Option<String>
     })
 }
 
-/// Deletes the target rows of vanished couplings by their key, a chunk of keys per statement. Returns
-/// how many rows went (a row already removed by someone else counts nothing).
-async fn delete_rows(
+/// Deletes the target rows of vanished couplings by their key — or, with `deletes.flag`, stamps their
+/// flag column — a chunk of keys per statement. Returns how many rows went (a row already removed or
+/// flagged by someone else counts nothing). Either way the couplings are forgotten after this, so a row
+/// that comes back is written (and unflagged) as new.
+async fn remove_rows(
     txn: &impl ConnectionTrait,
     mapping: &Mapping,
     gone: &[Owned],
@@ -170,11 +172,27 @@ async fn delete_rows(
                 _ => v,
             })
             .collect();
-        let sql = format!(
-            "DELETE FROM {} WHERE ({}) IN ({tuples})",
-            quote(&mapping.table),
-            columns.join(", ")
-        );
+        let (sql, values) = match &mapping.delete_flag {
+            None => (
+                format!(
+                    "DELETE FROM {} WHERE ({}) IN ({tuples})",
+                    quote(&mapping.table),
+                    columns.join(", ")
+                ),
+                values,
+            ),
+            Some(flag) => (
+                format!(
+                    "UPDATE {} SET {flag} = ? WHERE ({}) IN ({tuples}) AND {flag} IS NULL",
+                    quote(&mapping.table),
+                    columns.join(", "),
+                    flag = quote(flag),
+                ),
+                std::iter::once(Utc::now().fixed_offset().into())
+                    .chain(values)
+                    .collect(),
+            ),
+        };
         deleted += txn
             .execute_raw(statement(backend, &sql, values))
             .await
