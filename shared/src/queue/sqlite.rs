@@ -37,6 +37,7 @@ pub async fn storage(
     let options = crate::storage::sqlite_options(
         SqliteConnectOptions::from_str(&settings.url).map_err(connect)?,
     );
+    let file = options.get_filename().to_path_buf();
     let pool = SqlitePoolOptions::new()
         .max_connections(POOL_SIZE)
         .connect_with(options)
@@ -44,15 +45,12 @@ pub async fn storage(
         .map_err(connect)?;
     {
         let _one_at_a_time = SETUP.lock().await;
-        // Another process may be migrating the same file; a second try sees its work done.
-        let mut attempt = 0;
-        while let Err(e) = SqliteStorage::<()>::setup(&pool).await {
-            attempt += 1;
-            if attempt == 3 {
-                return Err(QueueError::Connect(e.to_string()));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let _no_other_process = setup_lock(file)
+            .await
+            .map_err(|e| QueueError::Connect(format!("locking the queue file for setup: {e}")))?;
+        SqliteStorage::<()>::setup(&pool)
+            .await
+            .map_err(|e| QueueError::Connect(e.to_string()))?;
     }
     let config = apalis_sqlite::Config::default()
         .queue(queue_name(settings))
@@ -61,6 +59,23 @@ pub async fn storage(
         .missed_heartbeats(3)
         .batch_size(1);
     Ok(SqliteStorage::new(&pool).with_config(config))
+}
+
+/// Holds an exclusive `flock` on the queue file while apalis sets its tables up. Its migrations take no
+/// lock on SQLite, so two processes starting on one file at once (a `ferry worker` beside `ferry
+/// serve`) could interleave them (one renames `Jobs` while the other copies it) and leave a table
+/// without its newer columns. On Linux `flock` does not interact with SQLite's own `fcntl` locks.
+/// `None` for an in-memory database or a file not created yet (then no other process can hold it).
+async fn setup_lock(file: std::path::PathBuf) -> std::io::Result<Option<std::fs::File>> {
+    tokio::task::spawn_blocking(move || {
+        let Ok(handle) = std::fs::File::open(&file) else {
+            return Ok(None);
+        };
+        handle.lock()?;
+        Ok(Some(handle))
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 fn doorbell(key: String) -> broadcast::Sender<()> {

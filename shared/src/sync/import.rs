@@ -2,19 +2,20 @@
 //! page's highest version is a safe place to resume from.
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
 
 use tracing::{debug, info};
 
 use super::error::SyncError;
 use super::execute::SyncContext;
+use super::pipeline::{MappedPage, Stages};
 use crate::checkpoint::Checkpoint;
 use crate::definitions::{IntegrationDef, load_connection, parse_every};
 use crate::drift::check_source;
 use crate::lookup::{PageLookups, parked_records, resolve_page};
 use crate::mapping::{DriftError, Mapped, Mapping};
-use crate::odata::client::{Page, Row, SourceError};
+use crate::odata::client::{Row, SourceError};
 use crate::odata::query::Query;
 use crate::runs::{self, Lease, Mode, RunError};
 use crate::source::Source;
@@ -104,14 +105,8 @@ pub(super) async fn import(
     let clears = runs::has_open_failures(&ctx.db, name)
         .await
         .map_err(RunError::from)?;
-    let written = |mut write: PageWrite| {
-        if clears {
-            write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
-        }
-        write
-    };
     match mode {
-        Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, &written).await,
+        Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, clears).await,
         Mode::Reconcile => {
             let max_share = def
                 .deletes
@@ -123,7 +118,7 @@ pub(super) async fn import(
         Mode::Incremental | Mode::Full => {}
     }
     if mapping.defers() {
-        replay_parked(ctx, lease, &mapping, &written).await?;
+        replay_parked(ctx, lease, &mapping, clears).await?;
     }
     let watermark = match mode {
         Mode::Full => 0,
@@ -149,42 +144,34 @@ pub(super) async fn import(
         "reading delta"
     );
 
-    // One page in flight while the previous one is written.
-    let (pages, mut incoming) = mpsc::channel::<(Result<Page, SourceError>, Duration)>(1);
-    // The reader owns its connector; a reconcile after the delta uses its own handle.
+    // A first load has no couplings to compare with: it leaves out the query for them.
+    let coupled = coupling::any(&ctx.db, name).await.map_err(RunError::from)?;
+    // A reconcile after the delta uses its own handle; the reader owns this one.
     let source_for_reconcile = source.clone();
-    let reader = tokio::spawn(async move {
-        let mut next = Some(first);
-        while let Some(url) = next.take() {
-            let started = Instant::now();
-            let page = source.page(&url).await;
-            if let Ok(page) = &page {
-                next = page.next.clone().filter(|n| *n != url);
-            }
-            if pages.send((page, started.elapsed())).await.is_err() {
-                return;
-            }
-        }
-    });
+    let mapping = Arc::new(mapping);
+    let mut stages = Stages::start(source, first, ctx.db.clone(), mapping.clone(), clears);
     let result = async {
-        while let Some((page, fetched)) = incoming.recv().await {
-            let page = page?;
+        while let Some(page) = stages.next().await {
+            let MappedPage { write, fetch, map } = page?;
             let started = Instant::now();
-            let rows = page.rows.len();
-            let write = written(map_page(&ctx.db, &mapping, page.rows).await?);
-            let mut write = changed(&ctx.db, name, &mapping, write).await?;
+            let rows = write.rows_read;
+            let mut write = if coupled {
+                changed(&ctx.db, name, &mapping, write).await?
+            } else {
+                write
+            };
             // Pages of the overlap window lie below the checkpoint; it never moves back.
             if Checkpoint::version(write.checkpoint.as_ref()) <= watermark {
                 write.checkpoint = None;
             }
-            let mapped = started.elapsed();
             write_page(&ctx.db, lease, &mapping, write).await?;
+            stages.page_written();
             debug!(
                 run_id = lease.run_id,
                 rows,
-                fetch_ms = fetched.as_millis() as u64,
-                map_ms = mapped.as_millis() as u64,
-                write_ms = (started.elapsed() - mapped).as_millis() as u64,
+                fetch_ms = fetch.as_millis() as u64,
+                map_ms = map.as_millis() as u64,
+                write_ms = started.elapsed().as_millis() as u64,
                 "page written"
             );
             // Stop between pages: what is committed stays, the next worker resumes from it.
@@ -195,7 +182,7 @@ pub(super) async fn import(
         Ok(())
     }
     .await;
-    reader.abort();
+    drop(stages);
     let result = match result {
         // A rejected query on cached metadata may be drift the cache has not seen: look again, so the
         // run fails naming the field rather than with the server's words.
@@ -263,7 +250,7 @@ async fn replay_parked(
     ctx: &SyncContext,
     lease: &Lease,
     mapping: &Mapping,
-    written: &impl Fn(PageWrite) -> PageWrite,
+    clears: bool,
 ) -> Result<(), SyncError> {
     let mut after = String::new();
     loop {
@@ -283,7 +270,7 @@ async fn replay_parked(
             .iter()
             .filter_map(|p| serde_json::from_str(&p.payload).ok())
             .collect();
-        let write = written(map_page(&ctx.db, mapping, rows).await?);
+        let write = resolving(clears, map_page(&ctx.db, mapping, rows).await?);
         let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
         // Replays are not source reads and must not move the watermark.
         write.rows_read = 0;
@@ -302,7 +289,7 @@ async fn retry_failed(
     lease: &Lease,
     mapping: &Mapping,
     source: &Source,
-    written: &impl Fn(PageWrite) -> PageWrite,
+    clears: bool,
 ) -> Result<(), SyncError> {
     let open = runs::open_failures(&ctx.db, &lease.integration)
         .await
@@ -322,13 +309,21 @@ async fn retry_failed(
         while let Some(url) = next.take() {
             let page = source.page(&url).await?;
             next = page.next.clone().filter(|n| *n != url);
-            let write = written(map_page(&ctx.db, mapping, page.rows).await?);
+            let write = resolving(clears, map_page(&ctx.db, mapping, page.rows).await?);
             let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
             write.checkpoint = None;
             write_page(&ctx.db, lease, mapping, write).await?;
         }
     }
     Ok(())
+}
+
+/// When the integration has open failures (`clears`), a written record resolves its own.
+pub(super) fn resolving(clears: bool, mut write: PageWrite) -> PageWrite {
+    if clears {
+        write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
+    }
+    write
 }
 
 /// Leaves out the rows whose coupling says the target already holds them (counted `unchanged`), so a
@@ -346,7 +341,8 @@ async fn changed(
 }
 
 /// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
-/// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each.
+/// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each. Each
+/// mapped row gets its coupling (and so its hash) here, off the writer's path.
 pub(crate) async fn map_page(
     db: &DatabaseConnection,
     mapping: &Mapping,
@@ -359,6 +355,11 @@ pub(crate) async fn map_page(
             .await
             .map_err(RunError::from)?
     };
+    Ok(crate::cpu::heavy(|| map_rows(mapping, rows, &found)))
+}
+
+/// `map_page`'s CPU-bound part, once lookups are resolved.
+fn map_rows(mapping: &Mapping, rows: Vec<Row>, found: &PageLookups) -> PageWrite {
     let mut write = PageWrite {
         rows_read: rows.len() as u64,
         ..PageWrite::default()
@@ -370,12 +371,14 @@ pub(crate) async fn map_page(
         high = high.max(version);
         let key = mapping.record_key(&row);
         let payload = || serde_json::to_string(&row).unwrap_or_default();
-        match mapping.map_row(&row, &found) {
+        match mapping.map_row(&row, found) {
             Ok(Mapped::Row(values)) => {
                 if defers {
                     write.unpark.push(key.clone());
                 }
-                write.versions.push(version);
+                write
+                    .couplings
+                    .push(coupling::couple(mapping, key.clone(), version, &values));
                 write.rows.push((key, values));
             }
             Ok(Mapped::Skip) => {
@@ -399,5 +402,5 @@ pub(crate) async fn map_page(
         }
     }
     write.checkpoint = high.map(|value| Checkpoint::Version { value });
-    Ok(write)
+    write
 }

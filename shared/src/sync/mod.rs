@@ -6,6 +6,7 @@ mod error;
 mod execute;
 mod import;
 mod metadata_cache;
+mod pipeline;
 mod preview;
 mod preview_sqlite;
 mod reconcile;

@@ -44,21 +44,56 @@ pub struct Owned {
     pub target_key: String,
 }
 
-/// SHA-256 (hex) of a mapped row: each column's name and value. Naming the columns makes a changed
-/// mapping (a column added, renamed or re-sourced) count as a change, so the new mapping gets written.
+/// SHA-256 (hex) of a mapped row: each column's name and value (as JSON). Naming the columns makes a
+/// changed mapping (a column added, renamed or re-sourced) count as a change, so the new mapping gets
+/// written. It runs once per record on the hot path, so values are fed to the hasher as they are
+/// serialized, with no intermediate JSON value or string.
 pub fn hash(mapping: &Mapping, values: &[Value]) -> String {
     let mut hasher = Sha256::new();
     for (column, value) in mapping.columns.iter().zip(values) {
         hasher.update(column.name.as_bytes());
         hasher.update([0x1f]);
-        hasher.update(value_json(value).to_string().as_bytes());
+        write_json(&mut Feed(&mut hasher), value);
         hasher.update([0x1e]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
+}
+
+/// Writes the text of `value_json(value)`; the common kinds without building it.
+fn write_json(out: &mut impl std::io::Write, value: &Value) {
+    let written = match value {
+        Value::String(Some(text)) => serde_json::to_writer(out, text.as_str()),
+        Value::BigInt(Some(n)) => serde_json::to_writer(out, n),
+        Value::Int(Some(n)) => serde_json::to_writer(out, n),
+        other if other.as_null() == *other => serde_json::to_writer(out, &()),
+        other => serde_json::to_writer(out, &value_json(other)),
+    };
+    // Writing into a hasher cannot fail, and these values always serialize.
+    debug_assert!(written.is_ok());
+}
+
+/// An `io::Write` into a hasher.
+struct Feed<'a>(&'a mut Sha256);
+
+impl std::io::Write for Feed<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        text.push(DIGITS[usize::from(b >> 4)] as char);
+        text.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    text
 }
 
 /// The target key of a mapped row as stored in a coupling.
@@ -90,38 +125,66 @@ pub fn key_values(mapping: &Mapping, target_key: &str) -> Option<Vec<Value>> {
         .collect()
 }
 
-/// Drops the page's rows whose values equal what their coupling says was last written (counted as
-/// `unchanged`), and attaches the couplings of the rows left, for the writer to store with the page.
+/// The coupling a mapped record will have once written.
+pub fn couple(
+    mapping: &Mapping,
+    source_key: String,
+    source_version: Option<i64>,
+    values: &[Value],
+) -> Coupling {
+    Coupling {
+        source_key,
+        target_key: target_key(mapping, values),
+        source_version,
+        hash: hash(mapping, values),
+    }
+}
+
+/// Drops the page's rows (and their couplings) whose values equal what their coupling says was last
+/// written, counting them `unchanged`. Must run after the previous page committed: a hash read before
+/// could be one that page is about to replace.
 pub async fn skip_unchanged(
     db: &impl ConnectionTrait,
     integration: &str,
     mapping: &Mapping,
     write: &mut PageWrite,
 ) -> Result<(), DbErr> {
-    let versions = std::mem::take(&mut write.versions);
     if write.rows.is_empty() {
         return Ok(());
     }
-    let keys: Vec<String> = write.rows.iter().map(|(k, _)| k.clone()).collect();
+    let keys: Vec<String> = write
+        .couplings
+        .iter()
+        .map(|c| c.source_key.clone())
+        .collect();
     let known = known_hashes(db, integration, mapping, keys).await?;
+    if known.is_empty() {
+        return Ok(());
+    }
     let rows = std::mem::take(&mut write.rows);
-    let mut couplings = Vec::with_capacity(rows.len());
-    for ((key, values), source_version) in rows.into_iter().zip(versions) {
-        let hash = hash(mapping, &values);
-        if known.get(&key) == Some(&hash) {
+    let couplings = std::mem::take(&mut write.couplings);
+    for (row, coupling) in rows.into_iter().zip(couplings) {
+        if known.get(&coupling.source_key) == Some(&coupling.hash) {
             write.unchanged += 1;
             continue;
         }
-        couplings.push(Coupling {
-            source_key: key.clone(),
-            target_key: target_key(mapping, &values),
-            source_version,
-            hash,
-        });
-        write.rows.push((key, values));
+        write.rows.push(row);
+        write.couplings.push(coupling);
     }
-    write.couplings = couplings;
     Ok(())
+}
+
+/// Whether `integration` has any coupling yet. A run that starts without one (a first load) can leave
+/// out `skip_unchanged`: only rows it wrote itself could be found, and writing those again is harmless.
+pub async fn any(db: &impl ConnectionTrait, integration: &str) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(statement(
+            db.get_database_backend(),
+            "SELECT 1 FROM ferry_couplings WHERE integration = ? LIMIT 1",
+            [integration.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
 }
 
 /// The stored hashes of `keys` whose target row still exists, in one query (`= ANY` of one array on
@@ -353,4 +416,52 @@ pub async fn forget(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, NaiveDate};
+    use rust_decimal::Decimal;
+
+    /// Stored hashes stay valid: the streaming writer spells every value as `value_json` does.
+    #[test]
+    fn values_are_written_as_value_json_spells_them() {
+        let values = [
+            Value::String(Some("plain".into())),
+            Value::String(Some("quote \" back\\ \u{1} tab\t é 😀".into())),
+            Value::String(None),
+            Value::BigInt(Some(-9_007_199_254_740_993)),
+            Value::BigInt(None),
+            Value::Int(Some(42)),
+            Value::SmallInt(Some(-7)),
+            Value::Bool(Some(true)),
+            Value::Bool(None),
+            Value::Double(Some(0.1)),
+            Value::Double(Some(f64::NAN)),
+            Value::Decimal(Some(Decimal::new(-12345, 3))),
+            Value::ChronoDate(Some(NaiveDate::from_ymd_opt(2026, 2, 28).expect("a date"))),
+            Value::ChronoDateTimeWithTimeZone(Some(
+                DateTime::parse_from_rfc3339("2026-11-28T08:00:00.123+01:00").expect("a time"),
+            )),
+            Value::Uuid(Some(uuid::Uuid::from_u128(0x1234))),
+            Value::Uuid(None),
+        ];
+        for value in values {
+            let mut written = Vec::new();
+            write_json(&mut written, &value);
+            assert_eq!(
+                String::from_utf8(written).expect("utf-8"),
+                value_json(&value).to_string(),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_per_byte() {
+        let bytes = [0x00, 0x0f, 0xa0, 0xff, 0x5c];
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), expected);
+    }
 }
