@@ -6,7 +6,6 @@
 pub mod auth;
 pub mod callback;
 pub mod checkpoint;
-pub mod cpu;
 pub mod definitions;
 pub mod dispatch;
 pub mod drift;

@@ -116,13 +116,16 @@ pub async fn resolve_page(
                 .map(|(i, (c, ty))| format!("t.{} = k.k{i}::{ty}", quote(c)))
                 .collect();
             let keys: Vec<String> = names.iter().map(|n| format!("k.{n}")).collect();
+            // One index probe per wanted tuple (a LATERAL with LIMIT is never flattened into a hash
+            // join), so a page's lookups cost the same in a table of a thousand rows or ten million.
             let sql = format!(
-                "SELECT {}, to_json(t.{})::text FROM {} t JOIN unnest({}) AS k({}) ON {}",
+                "SELECT {}, to_json(t.v)::text FROM unnest({}) AS k({}) CROSS JOIN LATERAL \
+                 (SELECT t.{} AS v FROM {} t WHERE {} LIMIT 1) AS t",
                 keys.join(", "),
-                quote(&lookup.select),
-                quote(&lookup.table),
                 params.join(", "),
                 names.join(", "),
+                quote(&lookup.select),
+                quote(&lookup.table),
                 join.join(" AND "),
             );
             let rows = db

@@ -189,8 +189,8 @@ impl ODataClient {
             message,
         };
         // Straight into rows: no intermediate `Value` tree for the page, other annotations skipped.
-        let document: PageBody = crate::cpu::heavy(|| serde_json::from_slice(&body))
-            .map_err(|e| decode(e.to_string()))?;
+        let document: PageBody =
+            serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
         let next = match document.next {
             Some(link) => Some(self.resolve(&link)?),
             None => None,

@@ -355,7 +355,7 @@ pub(crate) async fn map_page(
             .await
             .map_err(RunError::from)?
     };
-    Ok(crate::cpu::heavy(|| map_rows(mapping, rows, &found)))
+    Ok(map_rows(mapping, rows, &found))
 }
 
 /// `map_page`'s CPU-bound part, once lookups are resolved.

@@ -1,7 +1,8 @@
-//! The delta's three stages, each a page ahead of the next, so the source, the mapping and the database
-//! work at the same time: the reader fetches and parses pages, the mapper maps and hashes them, and the
-//! run's own task writes them, one transaction per page. Pages keep the source's order end to end, so
-//! each commit's checkpoint is still a safe place to resume from.
+//! The delta in two stages, so the source and the database work at the same time: the reader fetches,
+//! parses, maps and hashes the next page while the run's own task writes the previous one, one
+//! transaction per page. Pages keep the source's order, so each commit's checkpoint is still a safe
+//! place to resume from. Two stages, not three: a separate mapper would hold two more parsed pages (the
+//! bulk of a worker's memory) for no gain, since writing is the slower stage.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,6 @@ use url::Url;
 use super::error::SyncError;
 use super::import::{map_page, resolving};
 use crate::mapping::Mapping;
-use crate::odata::client::{Page, SourceError};
 use crate::source::Source;
 use crate::target::PageWrite;
 
@@ -26,15 +26,14 @@ pub struct MappedPage {
     pub map: Duration,
 }
 
-/// The running reader and mapper; both stop when this is dropped.
+/// The running reader; it stops when this is dropped.
 pub struct Stages {
     mapped: mpsc::Receiver<Result<MappedPage, SyncError>>,
-    /// Present when the mapping looks rows up in its own target table: the mapper then waits for each
+    /// Present when the mapping looks rows up in its own target table: the reader then waits for each
     /// page to be written before it maps the next, so a lookup sees every earlier page, as it would
     /// one page at a time.
     written: Option<Arc<Semaphore>>,
     _reader: AbortOnDropHandle<()>,
-    _mapper: AbortOnDropHandle<()>,
 }
 
 impl Stages {
@@ -46,27 +45,23 @@ impl Stages {
         mapping: Arc<Mapping>,
         clears: bool,
     ) -> Stages {
-        let (pages, fetched) = mpsc::channel(1);
-        let (mapped_pages, mapped) = mpsc::channel(1);
+        let (pages, mapped) = mpsc::channel(1);
         let written = mapping
             .lookups
             .iter()
             .any(|l| l.table == mapping.table)
             .then(|| Arc::new(Semaphore::new(1)));
-        let reader = tokio::spawn(read(source, first, pages));
-        let mapper = tokio::spawn(map(
+        let reader = Reader {
+            source,
             db,
             mapping,
             clears,
-            written.clone(),
-            fetched,
-            mapped_pages,
-        ));
+            written: written.clone(),
+        };
         Stages {
             mapped,
             written,
-            _reader: AbortOnDropHandle::new(reader),
-            _mapper: AbortOnDropHandle::new(mapper),
+            _reader: AbortOnDropHandle::new(tokio::spawn(reader.run(first, pages))),
         }
     }
 
@@ -75,7 +70,7 @@ impl Stages {
         self.mapped.recv().await
     }
 
-    /// Tells the mapper the page it handed over is committed.
+    /// Tells the reader the page it handed over is committed.
     pub fn page_written(&self) {
         if let Some(written) = &self.written {
             written.add_permits(1);
@@ -83,55 +78,53 @@ impl Stages {
     }
 }
 
-/// Fetches page after page, following `@odata.nextLink`, one page ahead of the mapper.
-async fn read(
+/// The first stage: fetches page after page (following `@odata.nextLink`) and maps each.
+struct Reader {
     source: Source,
-    first: Url,
-    pages: mpsc::Sender<(Result<Page, SourceError>, Duration)>,
-) {
-    let mut next = Some(first);
-    while let Some(url) = next.take() {
-        let started = Instant::now();
-        let page = source.page(&url).await;
-        if let Ok(page) = &page {
-            next = page.next.clone().filter(|n| *n != url);
-        }
-        if pages.send((page, started.elapsed())).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Maps each fetched page (lookups, transforms, coupling hashes), one page ahead of the writer.
-async fn map(
     db: DatabaseConnection,
     mapping: Arc<Mapping>,
     clears: bool,
     written: Option<Arc<Semaphore>>,
-    mut fetched: mpsc::Receiver<(Result<Page, SourceError>, Duration)>,
-    mapped: mpsc::Sender<Result<MappedPage, SyncError>>,
-) {
-    while let Some((page, fetch)) = fetched.recv().await {
-        if let Some(written) = &written {
-            match written.acquire().await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return,
+}
+
+impl Reader {
+    async fn run(self, first: Url, pages: mpsc::Sender<Result<MappedPage, SyncError>>) {
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page = self.page(&url).await;
+            if let Ok((_, Some(link))) = &page
+                && *link != url
+            {
+                next = Some(link.clone());
+            }
+            let failed = page.is_err();
+            if pages.send(page.map(|(page, _)| page)).await.is_err() || failed {
+                return;
             }
         }
+    }
+
+    /// One page, mapped, and the link to the next.
+    async fn page(&self, url: &Url) -> Result<(MappedPage, Option<Url>), SyncError> {
         let started = Instant::now();
-        let result = match page {
-            Ok(page) => map_page(&db, &mapping, page.rows)
+        let page = self.source.page(url).await?;
+        let fetch = started.elapsed();
+        if let Some(written) = &self.written {
+            written
+                .acquire()
                 .await
-                .map(|write| MappedPage {
-                    write: resolving(clears, write),
-                    fetch,
-                    map: started.elapsed(),
-                }),
-            Err(e) => Err(e.into()),
-        };
-        let failed = result.is_err();
-        if mapped.send(result).await.is_err() || failed {
-            return;
+                .map_err(|_| SyncError::Stopped)?
+                .forget();
         }
+        let started = Instant::now();
+        let write = map_page(&self.db, &self.mapping, page.rows).await?;
+        Ok((
+            MappedPage {
+                write: resolving(self.clears, write),
+                fetch,
+                map: started.elapsed(),
+            },
+            page.next,
+        ))
     }
 }

@@ -218,15 +218,19 @@ async fn known_hashes(
     let mut statements = Vec::new();
     if backend == DbBackend::Postgres {
         let keys = keys.into_iter().map(|k| Value::String(Some(k))).collect();
+        // One index probe per key, whatever the statistics say: as a plain join (`= ANY`, or a
+        // semi-join for the EXISTS) the planner scans both whole tables for a page of keys, which
+        // costs a page time proportional to the table (200 ms at a million rows) instead of 20 ms.
         statements.push(statement(
             backend,
             &format!(
-                "SELECT c.source_key, c.hash FROM ferry_couplings c \
-                 WHERE c.integration = ? AND c.source_key = ANY(?::text[]) AND {exists}"
+                "SELECT k.key, c.hash FROM UNNEST(?::text[]) AS k (key) CROSS JOIN LATERAL \
+                 (SELECT c.hash FROM ferry_couplings c \
+                  WHERE c.integration = ? AND c.source_key = k.key AND {exists} LIMIT 1) AS c"
             ),
             [
-                integration.into(),
                 Value::Array(ArrayType::String, Some(Box::new(keys))),
+                integration.into(),
             ],
         ));
     } else {
