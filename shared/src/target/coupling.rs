@@ -278,8 +278,8 @@ fn key_item(backend: DbBackend, ty: ColumnType, n: usize) -> String {
     format!("(c.target_key::jsonb ->> {n})::{cast}")
 }
 
-/// Stores the couplings of a written page, in the page's transaction: one statement (`UNNEST` of four
-/// arrays on Postgres; multi-row `VALUES` elsewhere, chunked under the parameter limit). A key twice in
+/// Stores the couplings of a written page, in the page's transaction: one statement (`unnest` of four
+/// arrays on Postgres, as `writer` does; multi-row `VALUES` elsewhere, chunked under the parameter limit). A key twice in
 /// one page keeps its last coupling, as the writer keeps its last row.
 pub async fn record(
     txn: &impl ConnectionTrait,
@@ -333,7 +333,8 @@ pub async fn record(
             backend,
             &format!(
                 "INSERT INTO {columns} SELECT ?, s, t, v, h, ? FROM \
-                 UNNEST(?::text[], ?::text[], ?::bigint[], ?::text[]) AS u (s, t, v, h) {conflict}"
+                 (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, \
+                  unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {conflict}"
             ),
             values,
         ))

@@ -1,4 +1,4 @@
-//! The Postgres page statement: one `INSERT … SELECT FROM UNNEST(typed arrays)` per page, one binary
+//! The Postgres page statement: one `INSERT … SELECT unnest(typed array), …` per page, one binary
 //! array parameter per column instead of one parameter per value. The statement text depends only on
 //! the mapping (and on which columns hold nulls), so it is prepared once and reused page after page.
 //!
@@ -108,27 +108,30 @@ pub(super) fn statement(
             Err(values) => return Err(rebuild(built, values, columns, height, width)),
         }
     }
-    let (mut params, mut names, mut select) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut arrays, mut select) = (Vec::new(), Vec::new());
     let mut values = Vec::with_capacity(width * 2);
     for (i, column) in built.into_iter().enumerate() {
         values.push(column.values);
-        params.push(format!("${}::{}", values.len(), column.cast));
-        names.push(format!("c{i}"));
+        arrays.push(format!(
+            "unnest(${}::{}) AS c{i}",
+            values.len(),
+            column.cast
+        ));
         match column.nulls {
             Some(mask) => {
                 values.push(mask);
-                params.push(format!("${}::boolean[]", values.len()));
-                names.push(format!("n{i}"));
+                arrays.push(format!("unnest(${}::boolean[]) AS n{i}", values.len()));
                 select.push(format!("CASE WHEN u.n{i} THEN NULL ELSE u.c{i} END"));
             }
             None => select.push(format!("u.c{i}")),
         }
     }
+    // `unnest` in the select list streams the arrays in step; `FROM UNNEST(a, b, …)` would first copy
+    // every row into a tuplestore, which costs a fifth of the statement.
     let rows = format!(
-        "SELECT {} FROM UNNEST({}) AS u({})",
+        "SELECT {} FROM (SELECT {}) AS u",
         select.join(", "),
-        params.join(", "),
-        names.join(", ")
+        arrays.join(", ")
     );
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,
