@@ -149,7 +149,15 @@ pub(super) async fn import(
     // A reconcile after the delta uses its own handle; the reader owns this one.
     let source_for_reconcile = source.clone();
     let mapping = Arc::new(mapping);
-    let mut stages = Stages::start(source, first, ctx.db.clone(), mapping.clone(), clears);
+    let final_rows = (!coupled).then(|| name.to_string());
+    let mut stages = Stages::start(
+        source,
+        first,
+        ctx.db.clone(),
+        mapping.clone(),
+        clears,
+        final_rows,
+    );
     let result = async {
         while let Some(page) = stages.next().await {
             let MappedPage { write, fetch, map } = page?;

@@ -37,13 +37,16 @@ pub struct Stages {
 }
 
 impl Stages {
-    /// Starts reading at `first` and mapping what is read.
+    /// Starts reading at `first` and mapping what is read. `final_rows` names the integration when the
+    /// writer will not drop any of a page's rows (no couplings to compare with): then the reader also
+    /// builds the page's statements.
     pub fn start(
         source: Source,
         first: Url,
         db: DatabaseConnection,
         mapping: Arc<Mapping>,
         clears: bool,
+        final_rows: Option<String>,
     ) -> Stages {
         let (pages, mapped) = mpsc::channel(1);
         let written = mapping
@@ -56,6 +59,7 @@ impl Stages {
             db,
             mapping,
             clears,
+            final_rows,
             written: written.clone(),
         };
         Stages {
@@ -84,6 +88,7 @@ struct Reader {
     db: DatabaseConnection,
     mapping: Arc<Mapping>,
     clears: bool,
+    final_rows: Option<String>,
     written: Option<Arc<Semaphore>>,
 }
 
@@ -117,10 +122,16 @@ impl Reader {
                 .forget();
         }
         let started = Instant::now();
-        let write = map_page(&self.db, &self.mapping, page.rows).await?;
+        let mut write = resolving(
+            self.clears,
+            map_page(&self.db, &self.mapping, page.rows).await?,
+        );
+        if let Some(integration) = &self.final_rows {
+            write.prepare(self.db.get_database_backend(), &self.mapping, integration);
+        }
         Ok((
             MappedPage {
-                write: resolving(self.clears, write),
+                write,
                 fetch,
                 map: started.elapsed(),
             },

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::sea_query::ArrayType;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
@@ -279,69 +279,20 @@ fn key_item(backend: DbBackend, ty: ColumnType, n: usize) -> String {
 }
 
 /// Stores the couplings of a written page, in the page's transaction: one statement (`unnest` of four
-/// arrays on Postgres, as `writer` does; multi-row `VALUES` elsewhere, chunked under the parameter limit). A key twice in
-/// one page keeps its last coupling, as the writer keeps its last row.
+/// arrays on Postgres, as `writer` does; multi-row `VALUES` elsewhere, chunked under the parameter
+/// limit). A key twice in one page keeps its last coupling, as the writer keeps its last row.
 pub async fn record(
     txn: &impl ConnectionTrait,
     integration: &str,
     couplings: &[Coupling],
 ) -> Result<(), DbErr> {
-    if couplings.is_empty() {
-        return Ok(());
-    }
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(couplings.len());
-    for (i, c) in couplings.iter().enumerate() {
-        last.insert(&c.source_key, i);
-    }
-    let unique: Vec<&Coupling> = couplings
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| last.get(c.source_key.as_str()) == Some(i))
-        .map(|(_, c)| c)
-        .collect();
     let backend = txn.get_database_backend();
-    let now = Utc::now().fixed_offset();
-    let conflict = "ON CONFLICT (integration, source_key) DO UPDATE SET \
-                    target_key = EXCLUDED.target_key, source_version = EXCLUDED.source_version, \
-                    hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at";
-    let columns =
-        "ferry_couplings (integration, source_key, target_key, source_version, hash, updated_at)";
-    if backend == DbBackend::Postgres {
-        let array = |ty: ArrayType, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
-        let text = |f: fn(&Coupling) -> &String| -> Vec<Value> {
-            unique
-                .iter()
-                .map(|c| Value::String(Some(f(c).clone())))
-                .collect()
-        };
-        // `statement` numbers the placeholders in text order: integration, updated_at, then the arrays.
-        let values = vec![
-            integration.into(),
-            now.into(),
-            array(ArrayType::String, text(|c| &c.source_key)),
-            array(ArrayType::String, text(|c| &c.target_key)),
-            array(
-                ArrayType::BigInt,
-                unique
-                    .iter()
-                    .map(|c| Value::BigInt(c.source_version))
-                    .collect(),
-            ),
-            array(ArrayType::String, text(|c| &c.hash)),
-        ];
-        txn.execute_raw(statement(
-            backend,
-            &format!(
-                "INSERT INTO {columns} SELECT ?, s, t, v, h, ? FROM \
-                 (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, \
-                  unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {conflict}"
-            ),
-            values,
-        ))
-        .await?;
+    if let Some(statement) = record_statement(backend, integration, couplings) {
+        txn.execute_raw(statement).await?;
         return Ok(());
     }
-    for chunk in unique.chunks(MAX_PARAMS / 6) {
+    for chunk in last_of_each(couplings).chunks(MAX_PARAMS / 6) {
+        let now = Utc::now().fixed_offset();
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
         for c in chunk {
             values.extend([
@@ -356,12 +307,76 @@ pub async fn record(
         let tuples = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         txn.execute_raw(statement(
             backend,
-            &format!("INSERT INTO {columns} VALUES {tuples} {conflict}"),
+            &format!("INSERT INTO {COUPLING_COLUMNS} VALUES {tuples} {ON_CONFLICT}"),
             values,
         ))
         .await?;
     }
     Ok(())
+}
+
+const COUPLING_COLUMNS: &str =
+    "ferry_couplings (integration, source_key, target_key, source_version, hash, updated_at)";
+const ON_CONFLICT: &str = "ON CONFLICT (integration, source_key) DO UPDATE SET \
+                           target_key = EXCLUDED.target_key, source_version = EXCLUDED.source_version, \
+                           hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at";
+
+/// The Postgres statement storing `couplings` (`None` when there are none, or on another engine), built
+/// apart from its execution so it can be prepared ahead of the page's transaction.
+pub(super) fn record_statement(
+    backend: DbBackend,
+    integration: &str,
+    couplings: &[Coupling],
+) -> Option<Statement> {
+    if backend != DbBackend::Postgres || couplings.is_empty() {
+        return None;
+    }
+    let unique = last_of_each(couplings);
+    let array = |ty: ArrayType, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
+    let text = |f: fn(&Coupling) -> &String| -> Vec<Value> {
+        unique
+            .iter()
+            .map(|c| Value::String(Some(f(c).clone())))
+            .collect()
+    };
+    // `statement` numbers the placeholders in text order: integration, updated_at, then the arrays.
+    let values = vec![
+        integration.into(),
+        Utc::now().fixed_offset().into(),
+        array(ArrayType::String, text(|c| &c.source_key)),
+        array(ArrayType::String, text(|c| &c.target_key)),
+        array(
+            ArrayType::BigInt,
+            unique
+                .iter()
+                .map(|c| Value::BigInt(c.source_version))
+                .collect(),
+        ),
+        array(ArrayType::String, text(|c| &c.hash)),
+    ];
+    Some(statement(
+        backend,
+        &format!(
+            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, v, h, ? FROM \
+             (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, \
+              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {ON_CONFLICT}"
+        ),
+        values,
+    ))
+}
+
+/// The last coupling of each source key, in order.
+fn last_of_each(couplings: &[Coupling]) -> Vec<&Coupling> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(couplings.len());
+    for (i, c) in couplings.iter().enumerate() {
+        last.insert(&c.source_key, i);
+    }
+    couplings
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| last.get(c.source_key.as_str()) == Some(i))
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// How many target rows `integration` owns, and those whose source key is not in `seen`, read in key

@@ -38,6 +38,38 @@ pub struct PageWrite {
     pub couplings: Vec<super::coupling::Coupling>,
     /// Records left out of `rows` because their coupling says the target already holds these values.
     pub unchanged: u64,
+    /// `rows` and `couplings` already turned into statements (`prepare`), so the write itself is only
+    /// their execution.
+    pub prepared: Option<Prepared>,
+}
+
+/// A page's Postgres statements, built ahead of its transaction: `(rows, upsert)` pairs and the
+/// couplings' insert.
+#[derive(Debug)]
+pub struct Prepared {
+    upserts: Vec<(u64, Statement)>,
+    couplings: Option<Statement>,
+}
+
+impl PageWrite {
+    /// Builds the page's statements now (pure CPU: dedupe, one array per column), so a stage ahead of
+    /// the writer can do it while the previous page is written. Only once `rows` are final (after
+    /// `coupling::skip_unchanged`). Postgres only: SQLite's upsert reads inside the transaction, so
+    /// elsewhere it is left to `write_page`.
+    pub fn prepare(&mut self, backend: DbBackend, mapping: &Mapping, integration: &str) {
+        if backend != DbBackend::Postgres || self.prepared.is_some() {
+            return;
+        }
+        let rows = dedupe(mapping, std::mem::take(&mut self.rows));
+        self.prepared = Some(Prepared {
+            upserts: upsert_statements(backend, mapping, rows),
+            couplings: super::coupling::record_statement(
+                backend,
+                integration,
+                &std::mem::take(&mut self.couplings),
+            ),
+        });
+    }
 }
 
 /// What one page changed.
@@ -55,13 +87,32 @@ pub async fn write_page(
     db: &DatabaseConnection,
     lease: &Lease,
     mapping: &Mapping,
-    page: PageWrite,
+    mut page: PageWrite,
 ) -> Result<PageCounts, RunError> {
+    let backend = db.get_database_backend();
+    page.prepare(backend, mapping, &lease.integration);
     let txn = crate::storage::begin_write(db).await?;
-    let mut counts = upsert(&txn, mapping, dedupe(mapping, page.rows)).await?;
+    let mut counts = match page.prepared.take() {
+        Some(prepared) => {
+            let counts = execute_upserts(&txn, prepared.upserts).await?;
+            if let Some(couplings) = prepared.couplings {
+                txn.execute_raw(couplings).await?;
+            }
+            counts
+        }
+        None => {
+            let rows = dedupe(mapping, page.rows);
+            let counts = if backend == DbBackend::Sqlite {
+                super::sqlite::upsert(&txn, mapping, rows).await?
+            } else {
+                execute_upserts(&txn, upsert_statements(backend, mapping, rows)).await?
+            };
+            super::coupling::record(&txn, &lease.integration, &page.couplings).await?;
+            counts
+        }
+    };
     counts.failed = page.failures.len() as u64;
     counts.unchanged += page.unchanged;
-    super::coupling::record(&txn, &lease.integration, &page.couplings).await?;
     runs::record_failures(&txn, lease, &page.failures).await?;
     if !page.resolve.is_empty() {
         runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
@@ -118,23 +169,19 @@ fn key_text(mapping: &Mapping, values: &[Value]) -> String {
 /// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged rows from
 /// what the statement returns (a row comes back only when it was written; `xmax = 0` marks an insert).
 ///
-/// On Postgres a page is one statement over `UNNEST` of one array per column: a fixed, short statement
+/// On Postgres a page is one statement over `unnest` of one array per column: a fixed, short statement
 /// (planned once, cached) with one parameter per column instead of one per value, which is what makes
 /// big pages cheap. Elsewhere it is a multi-row `VALUES`, chunked under the parameter limit; SQLite has
 /// its own statements (`super::sqlite`).
-async fn upsert(
-    txn: &DatabaseTransaction,
+fn upsert_statements(
+    backend: DbBackend,
     mapping: &Mapping,
     rows: Vec<Vec<Value>>,
-) -> Result<PageCounts, DbErr> {
-    if rows.is_empty() {
-        return Ok(PageCounts::default());
-    }
-    let backend = txn.get_database_backend();
-    if backend == DbBackend::Sqlite {
-        return super::sqlite::upsert(txn, mapping, rows).await;
-    }
+) -> Vec<(u64, Statement)> {
     let mut statements = Vec::new();
+    if rows.is_empty() {
+        return statements;
+    }
     let rows = if backend == DbBackend::Postgres {
         let n = rows.len() as u64;
         match super::unnest::statement(mapping, rows) {
@@ -156,6 +203,14 @@ async fn upsert(
             values_statement(backend, mapping, batch),
         ));
     }
+    statements
+}
+
+/// Runs `upsert_statements`' statements, adding up what each answers.
+async fn execute_upserts(
+    txn: &DatabaseTransaction,
+    statements: Vec<(u64, Statement)>,
+) -> Result<PageCounts, DbErr> {
     let mut counts = PageCounts::default();
     for (n, statement) in statements {
         let Some(row) = txn.query_one_raw(statement).await? else {
