@@ -27,6 +27,9 @@ pub enum SyncError {
     /// The worker is shutting down; the committed pages stay, the rest is for another worker.
     #[error("worker stopping")]
     Stopped,
+    /// A bug (a panic) ended part of the run; the committed pages stay.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<ApplyError> for SyncError {
@@ -48,7 +51,7 @@ impl SyncError {
             | SyncError::Drift(_)
             | SyncError::Definition(_)
             | SyncError::Refused(_) => false,
-            SyncError::Stopped => false,
+            SyncError::Stopped | SyncError::Internal(_) => false,
         }
     }
 

@@ -33,7 +33,7 @@ pub struct Stages {
     /// page to be written before it maps the next, so a lookup sees every earlier page, as it would
     /// one page at a time.
     written: Option<Arc<Semaphore>>,
-    _reader: AbortOnDropHandle<()>,
+    reader: AbortOnDropHandle<()>,
 }
 
 impl Stages {
@@ -65,13 +65,23 @@ impl Stages {
         Stages {
             mapped,
             written,
-            _reader: AbortOnDropHandle::new(tokio::spawn(reader.run(first, pages))),
+            reader: AbortOnDropHandle::new(tokio::spawn(reader.run(first, pages))),
         }
     }
 
     /// The next mapped page, or `None` after the last one.
     pub async fn next(&mut self) -> Option<Result<MappedPage, SyncError>> {
-        self.mapped.recv().await
+        if let Some(page) = self.mapped.recv().await {
+            return Some(page);
+        }
+        // The channel also closes when the reader panicked: that must fail the run, not end it as if
+        // the source had no more pages.
+        match (&mut self.reader).await {
+            Err(e) if e.is_panic() => Some(Err(SyncError::Internal(format!(
+                "reading pages panicked: {e}"
+            )))),
+            _ => None,
+        }
     }
 
     /// Tells the reader the page it handed over is committed.
