@@ -86,7 +86,7 @@ fn column_arrays(values: Vec<Value>, declared: ColumnType) -> Result<ColumnArray
     })
 }
 
-/// The page as one `UNNEST` statement, or the rows back when a column cannot travel as an array.
+/// The page as one `unnest` statement, or the rows back when a column cannot travel as an array.
 pub(super) fn statement(
     mapping: &Mapping,
     rows: Vec<Vec<Value>>,

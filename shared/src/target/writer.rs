@@ -32,9 +32,7 @@ pub struct PageWrite {
     pub unpark: Vec<String>,
     /// Keys of written records whose earlier failures are now resolved (when any are open).
     pub resolve: Vec<String>,
-    /// The source version of each of `rows`, in order, for their couplings.
-    pub versions: Vec<Option<i64>>,
-    /// Couplings of `rows`, stored with them (`coupling::skip_unchanged` fills this).
+    /// The coupling of each of `rows`, in order (`map_page` makes them), stored with them.
     pub couplings: Vec<super::coupling::Coupling>,
     /// Records left out of `rows` because their coupling says the target already holds these values.
     pub unchanged: u64,
