@@ -25,14 +25,14 @@ pub async fn reconcile(
         match recovered {
             Recovered::Requeued(run_id) => {
                 info!(run_id, "worker lost; run re-queued at its checkpoint");
-                dispatch::push(db, queue, run_id).await?;
+                dispatch::push(db, queue, run_id, None).await?;
             }
             Recovered::Failed(run_id) => warn!(run_id, "worker lost; run failed"),
         }
     }
     for run_id in runs::lost_jobs(db, settings.scheduler.requeue_after()).await? {
         info!(run_id, "queued run's job re-pushed");
-        dispatch::push(db, queue, run_id).await?;
+        dispatch::push(db, queue, run_id, None).await?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! reconciler — goes through here.
 
 use crate::queue::{self, QueueError, SyncStorage};
-use crate::runs::{self, Enqueued, NewRun, RunError, Trigger};
+use crate::runs::{self, Enqueued, NewRun, RunError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -20,20 +20,21 @@ pub async fn dispatch(
     new: &NewRun,
 ) -> Result<Enqueued, DispatchError> {
     let enqueued = runs::enqueue(db, new).await?;
-    // A run joined by a person or a workflow may have been a waiting retry made due now: ring again.
-    if enqueued.created || new.trigger != Trigger::Schedule {
-        push(db, queue, enqueued.run_id).await?;
+    if enqueued.ring {
+        push(db, queue, enqueued.run_id, None).await?;
     }
     Ok(enqueued)
 }
 
-/// Pushes a run's job now and notes when.
+/// Pushes a run's job, due after `delay`, and records the push: the one way a job enters the queue,
+/// so the run row always knows when its last job is due (the reconciler's test for a lost one).
 pub async fn push(
     db: &sea_orm::DatabaseConnection,
     queue: &mut SyncStorage,
     run_id: i64,
+    delay: Option<std::time::Duration>,
 ) -> Result<(), DispatchError> {
-    queue::push(queue, run_id, None).await?;
-    runs::mark_pushed(db, run_id).await?;
+    queue::push(queue, run_id, delay).await?;
+    runs::mark_pushed(db, run_id, delay).await?;
     Ok(())
 }

@@ -3,16 +3,12 @@
 //! never multiply attempts.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use apalis::prelude::*;
-use ferry_shared::queue::{self, SyncJob};
+use ferry_shared::queue::SyncJob;
 use ferry_shared::runs::Claim;
-use ferry_shared::sync::{SyncContext, execute};
+use ferry_shared::sync::{SyncContext, execute, push};
 use tracing::{Instrument, error, info, info_span, warn};
-
-/// A busy integration's queued run is looked at again after this long.
-const BUSY_RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub(crate) struct WorkerState {
@@ -41,21 +37,15 @@ async fn handle(job: SyncJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDy
         match execute(&state.sync, job.run_id, &state.owner).await {
             Ok(Claim::Claimed(..)) => info!("run finished"),
             Ok(Claim::NotQueued) => info!("run is not queued (duplicate job); dropped"),
-            Ok(Claim::NotYet(due)) => {
-                let wait = (due.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                    .to_std()
-                    .unwrap_or_default();
+            Ok(Claim::NotYet(wait)) => {
                 info!(
                     wait_ms = wait.as_millis() as u64,
                     "run not due yet; job pushed for its retry time"
                 );
-                let mut requeue = state.sync.queue.clone();
-                queue::push(&mut requeue, job.run_id, Some(wait)).await?;
+                push(&state.sync, job.run_id, Some(wait)).await;
             }
             Ok(Claim::Busy) => {
-                info!("integration busy; job handed back");
-                let mut requeue = state.sync.queue.clone();
-                queue::push(&mut requeue, job.run_id, Some(BUSY_RETRY)).await?;
+                info!("integration busy; job dropped, the running run's worker rings when it ends");
             }
             Err(e) => warn!(error = %e, "run could not be executed"),
         }

@@ -93,7 +93,9 @@ async fn apply_connection(
     let outcome = match existing {
         Some(row) if row.digest == digest => ApplyOutcome::Unchanged,
         Some(row) => {
+            let version = row.version + 1;
             let mut row: connection::ActiveModel = row.into();
+            row.version = Set(version);
             row.kind = Set(kind_name(def));
             row.definition = Set(json);
             row.digest = Set(digest);
@@ -109,6 +111,7 @@ async fn apply_connection(
                 digest: Set(digest),
                 created_at: Set(now),
                 updated_at: Set(now),
+                version: Set(1),
                 ..Default::default()
             }
             .insert(db)
@@ -194,6 +197,14 @@ pub async fn load_connection(
     db: &impl ConnectionTrait,
     name: &str,
 ) -> Result<Option<ConnectionDef>, ApplyError> {
+    Ok(stored_connection(db, name).await?.map(|(_, def)| def))
+}
+
+/// A stored connection definition by name, with its version (runs record the one they executed).
+pub async fn stored_connection(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<(i32, ConnectionDef)>, ApplyError> {
     let Some(row) = connection::Entity::find()
         .filter(connection::Column::Name.eq(name))
         .one(db)
@@ -205,5 +216,5 @@ pub async fn load_connection(
         name: name.to_string(),
         source,
     })?;
-    Ok(Some(def))
+    Ok(Some((row.version, def)))
 }

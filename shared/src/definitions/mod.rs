@@ -7,7 +7,10 @@ mod validate;
 #[cfg(test)]
 mod validate_tests;
 
-pub use apply::{Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection};
+pub use apply::{
+    Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection,
+    stored_connection,
+};
 pub use load::{DefinitionError, DefinitionSet, load_files};
 pub use model::*;
 pub use validate::{is_identifier, parse_every, transform_known};

@@ -13,24 +13,66 @@ use sea_orm::{
 use super::{Mode, RunError, RunState, Trigger, counters};
 use crate::checkpoint::Checkpoint;
 use crate::definitions::latest_integration;
-use crate::storage::entities::{checkpoint, run};
-use crate::storage::statement;
+use crate::storage::entities::run;
+use crate::storage::{clock, statement};
 use crate::target::PageCounts;
 
-/// A worker's hold on a running run. Every write checks it, so a worker that lost its lease (it stalled
-/// and another took over) cannot write.
+/// A worker slot's hold on a running run: one claim. Every write of the running run is fenced on the
+/// claim's token, so a slot whose lease was taken away (it stalled, the run was re-queued and claimed
+/// again — by another worker or by another slot of the same one) commits nothing.
 #[derive(Debug, Clone)]
 pub struct Lease {
     pub run_id: i64,
     pub integration: String,
+    /// The worker that holds it, for operators; fencing is the token's job.
     pub owner: String,
+    /// New for every claim of the run (a counter on the run row).
+    pub token: i64,
     pub duration: Duration,
 }
 
-impl Lease {
-    fn expires_at(&self) -> DateTime<FixedOffset> {
-        (Utc::now() + self.duration).fixed_offset()
+/// What a fenced write does with the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// Extends it by its duration, on the database's clock: every write is also a renewal.
+    Renew,
+    /// Gives it up: the run leaves `running`.
+    Release,
+}
+
+/// `UPDATE ferry_runs SET <set> …` of the running run `lease` holds, or `LeaseLost` (and nothing
+/// written) when the claim is no longer current. The one place the fence lives: every write of a
+/// running run goes through it. `set` is SQL with `?` for `values` (may be empty).
+pub(super) async fn fenced(
+    conn: &impl ConnectionTrait,
+    lease: &Lease,
+    set: &str,
+    mut values: Vec<Value>,
+    hold: Hold,
+) -> Result<(), RunError> {
+    let backend = conn.get_database_backend();
+    let expiry = match hold {
+        Hold::Renew => {
+            values.push(clock::millis(lease.duration).into());
+            clock::after(backend)
+        }
+        Hold::Release => "NULL",
+    };
+    let set = if set.is_empty() {
+        String::new()
+    } else {
+        format!("{set}, ")
+    };
+    let text = format!(
+        "UPDATE ferry_runs SET {set}lease_expires_at = {expiry} \
+         WHERE id = ? AND lease_token = ? AND state = 'running'"
+    );
+    values.extend([lease.run_id.into(), lease.token.into()]);
+    let done = conn.execute_raw(statement(backend, &text, values)).await?;
+    if done.rows_affected() != 1 {
+        return Err(RunError::LeaseLost(lease.run_id));
     }
+    Ok(())
 }
 
 /// A request for a run.
@@ -63,6 +105,10 @@ pub struct Enqueued {
     pub run_id: i64,
     /// False when the trigger coalesced into a run already queued (or already made for this tick).
     pub created: bool,
+    /// The run needs a job pushed now: it is new, or the trigger made a waiting retry due. A trigger
+    /// that only joins a queued run pushes nothing, so a run has one live job however often it is
+    /// asked for.
+    pub ring: bool,
 }
 
 fn is_unique_violation(e: &DbErr) -> bool {
@@ -80,24 +126,21 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
     let backend = db.get_database_backend();
     // A conflicting queued run can be claimed between our insert and our read; a few tries settle it.
     for _ in 0..5 {
-        let checkpoint_before = checkpoint::Entity::find_by_id(new.integration.clone())
-            .one(db)
-            .await?
-            .map(|c| c.value);
         let insert = statement(
             backend,
-            "INSERT INTO ferry_runs (integration, definition_version, mode, trigger, state, attempt, \
-             scheduled_for, queued_at, rows_read, inserted, updated, unchanged, deleted, failed, \
-             checkpoint_before, callback_url, callback_status) \
-             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, 0, 0, 0, 0, 0, 0, ?, ?, ?) RETURNING id",
+            &format!(
+                "INSERT INTO ferry_runs (integration, definition_version, mode, trigger, state, \
+                 attempt, scheduled_for, queued_at, rows_read, inserted, updated, unchanged, deleted, \
+                 failed, callback_url, callback_status) \
+                 VALUES (?, ?, ?, ?, 'queued', 0, ?, {now}, 0, 0, 0, 0, 0, 0, ?, ?) RETURNING id",
+                now = clock::now(backend)
+            ),
             [
                 new.integration.clone().into(),
                 version.into(),
                 new.mode.as_str().into(),
                 new.trigger.as_str().into(),
                 new.scheduled_for.into(),
-                Utc::now().fixed_offset().into(),
-                checkpoint_before.into(),
                 new.callback_url.clone().into(),
                 new.callback_url.as_ref().map(|_| "pending").into(),
             ],
@@ -107,6 +150,7 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
                 return Ok(Enqueued {
                     run_id: row.try_get_by_index(0)?,
                     created: true,
+                    ring: true,
                 });
             }
             Ok(None) => return Err(RunError::Database(DbErr::RecordNotInserted)),
@@ -124,12 +168,13 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
                     .await?;
                 if let Some(existing) = existing {
                     join_mode(db, &existing, new.mode).await?;
-                    if new.trigger != Trigger::Schedule && existing.retry_at.is_some() {
-                        make_due(db, existing.id).await?;
-                    }
+                    let ring = new.trigger != Trigger::Schedule
+                        && existing.retry_at.is_some()
+                        && make_due(db, existing.id).await?;
                     return Ok(Enqueued {
                         run_id: existing.id,
                         created: false,
+                        ring,
                     });
                 }
             }
@@ -177,22 +222,38 @@ async fn join_mode(
     })
 }
 
-async fn make_due(db: &DatabaseConnection, run_id: i64) -> Result<(), RunError> {
-    db.execute_raw(statement(
-        db.get_database_backend(),
-        "UPDATE ferry_runs SET retry_at = NULL WHERE id = ? AND state = 'queued'",
-        [run_id.into()],
-    ))
-    .await?;
-    Ok(())
+/// Makes a waiting retry due now; true when it was still waiting.
+async fn make_due(db: &DatabaseConnection, run_id: i64) -> Result<bool, RunError> {
+    let done = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE ferry_runs SET retry_at = NULL \
+             WHERE id = ? AND state = 'queued' AND retry_at IS NOT NULL",
+            [run_id.into()],
+        ))
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// Notes that a run's job was pushed now, so the reconciler leaves it alone for a while.
-pub async fn mark_pushed(db: &DatabaseConnection, run_id: i64) -> Result<(), RunError> {
+/// Records that a job of the run was pushed, due after `delay`: every push is recorded, so the
+/// reconciler re-pushes only a run whose last job is long overdue (invariant 1: one live job per
+/// queued run).
+pub async fn mark_pushed(
+    db: &DatabaseConnection,
+    run_id: i64,
+    delay: Option<Duration>,
+) -> Result<(), RunError> {
+    let backend = db.get_database_backend();
     db.execute_raw(statement(
-        db.get_database_backend(),
-        "UPDATE ferry_runs SET pushed_at = ? WHERE id = ?",
-        [Utc::now().fixed_offset().into(), run_id.into()],
+        backend,
+        &format!(
+            "UPDATE ferry_runs SET pushed_at = {due} WHERE id = ?",
+            due = clock::after(backend)
+        ),
+        [
+            clock::millis(delay.unwrap_or_default()).into(),
+            run_id.into(),
+        ],
     ))
     .await?;
     Ok(())
@@ -202,37 +263,41 @@ pub async fn mark_pushed(db: &DatabaseConnection, run_id: i64) -> Result<(), Run
 #[derive(Debug)]
 pub enum Claim {
     Claimed(Box<(Lease, run::Model)>),
-    /// Another run of the same integration is running; this one stays queued.
+    /// Another run of the same integration is running; this one stays queued, and the job is dropped:
+    /// the running run's worker pushes it when that run ends (`next_queued`).
     Busy,
-    /// Queued but waiting for its retry time (the job came early): push it again for then.
-    NotYet(DateTime<FixedOffset>),
+    /// Queued but waiting for its retry time, this long from now (the job came early): push it again
+    /// for then.
+    NotYet(Duration),
     /// Running elsewhere or finished: this job is a duplicate and is dropped.
     NotQueued,
 }
 
-/// queued → running, in one conditional UPDATE. Each claim is an attempt.
+/// queued → running, in one conditional UPDATE that draws the claim's fencing token and sets the
+/// lease's expiry on the database's clock. Each claim is an attempt.
 pub async fn claim(
     db: &DatabaseConnection,
     run_id: i64,
     owner: &str,
     lease_for: Duration,
 ) -> Result<Claim, RunError> {
-    let now = Utc::now().fixed_offset();
+    let backend = db.get_database_backend();
+    let now = clock::now(backend);
     let update = statement(
-        db.get_database_backend(),
-        "UPDATE ferry_runs SET state = 'running', lease_owner = ?, lease_expires_at = ?, \
-         started_at = COALESCE(started_at, ?), attempt = attempt + 1, retry_at = NULL \
-         WHERE id = ? AND state = 'queued' AND (retry_at IS NULL OR retry_at <= ?)",
-        [
-            owner.into(),
-            (Utc::now() + lease_for).fixed_offset().into(),
-            now.into(),
-            run_id.into(),
-            now.into(),
-        ],
+        backend,
+        &format!(
+            "UPDATE ferry_runs SET state = 'running', lease_owner = ?, \
+             lease_token = COALESCE(lease_token, 0) + 1, lease_expires_at = {expiry}, \
+             started_at = COALESCE(started_at, {now}), attempt = attempt + 1, retry_at = NULL \
+             WHERE id = ? AND state = 'queued' AND (retry_at IS NULL OR retry_at <= {now}) \
+             RETURNING lease_token",
+            expiry = clock::after(backend),
+        ),
+        [owner.into(), clock::millis(lease_for).into(), run_id.into()],
     );
-    match db.execute_raw(update).await {
-        Ok(done) if done.rows_affected() == 1 => {
+    match db.query_one_raw(update).await {
+        Ok(Some(row)) => {
+            let token: i64 = row.try_get_by_index(0)?;
             let model = run::Entity::find_by_id(run_id)
                 .one(db)
                 .await?
@@ -241,23 +306,50 @@ pub async fn claim(
                 run_id,
                 integration: model.integration.clone(),
                 owner: owner.to_string(),
+                token,
                 duration: lease_for,
             };
             Ok(Claim::Claimed(Box::new((lease, model))))
         }
-        Ok(_) => {
-            let current = run::Entity::find_by_id(run_id).one(db).await?;
-            Ok(match current {
-                Some(run) if run.state == RunState::Queued.as_str() => match run.retry_at {
-                    Some(at) if at > now => Claim::NotYet(at),
-                    _ => Claim::NotQueued,
-                },
-                _ => Claim::NotQueued,
-            })
-        }
+        Ok(None) => Ok(match queued_wait(db, run_id).await? {
+            Some(wait) if !wait.is_zero() => Claim::NotYet(wait),
+            _ => Claim::NotQueued,
+        }),
         Err(e) if is_unique_violation(&e) => Ok(Claim::Busy),
         Err(e) => Err(e.into()),
     }
+}
+
+/// For a queued run, how long until it is due (zero when it is); `None` when it is not queued.
+async fn queued_wait(db: &impl ConnectionTrait, run_id: i64) -> Result<Option<Duration>, RunError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(statement(
+            backend,
+            &format!(
+                "SELECT {} FROM ferry_runs WHERE id = ? AND state = 'queued'",
+                clock::millis_until(backend, "COALESCE(retry_at, queued_at)")
+            ),
+            [run_id.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let millis: f64 = row.try_get_by_index(0)?;
+    Ok(Some(Duration::from_millis(millis.max(0.0).ceil() as u64)))
+}
+
+/// The queued run of `integration` and how long until it is due, if there is one: what a worker
+/// whose run of the integration just ended pushes next.
+pub async fn next_queued(
+    db: &impl ConnectionTrait,
+    integration: &str,
+) -> Result<Option<(i64, Duration)>, RunError> {
+    let Some(run_id) = queued_run(db, integration).await? else {
+        return Ok(None);
+    };
+    Ok(queued_wait(db, run_id).await?.map(|wait| (run_id, wait)))
 }
 
 /// Adds a page's counts to the run and renews its lease, inside the page's transaction.
@@ -268,46 +360,70 @@ pub async fn add_progress(
     counts: PageCounts,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<(), RunError> {
-    let update = statement(
-        txn.get_database_backend(),
-        "UPDATE ferry_runs SET rows_read = rows_read + ?, inserted = inserted + ?, \
-         updated = updated + ?, unchanged = unchanged + ?, failed = failed + ?, \
-         checkpoint_after = COALESCE(?, checkpoint_after), lease_expires_at = ? \
-         WHERE id = ? AND lease_owner = ? AND state = 'running'",
-        [
+    fenced(
+        txn,
+        lease,
+        "rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, \
+         unchanged = unchanged + ?, failed = failed + ?, \
+         checkpoint_after = COALESCE(?, checkpoint_after)",
+        vec![
             (rows_read as i64).into(),
             (counts.inserted as i64).into(),
             (counts.updated as i64).into(),
             (counts.unchanged as i64).into(),
             (counts.failed as i64).into(),
             checkpoint.map(Checkpoint::to_json).into(),
-            lease.expires_at().into(),
-            lease.run_id.into(),
-            lease.owner.clone().into(),
         ],
-    );
-    if txn.execute_raw(update).await?.rows_affected() != 1 {
-        return Err(RunError::LeaseLost(lease.run_id));
+        Hold::Renew,
+    )
+    .await
+}
+
+/// Adds a reconcile's deletes and the keys it read, inside its transaction.
+pub async fn add_deleted(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    rows_read: u64,
+    deleted: u64,
+) -> Result<(), RunError> {
+    fenced(
+        txn,
+        lease,
+        "deleted = deleted + ?, rows_read = rows_read + ?",
+        vec![(deleted as i64).into(), (rows_read as i64).into()],
+        Hold::Renew,
+    )
+    .await
+}
+
+/// What a run starts from, recorded once it knows: the connection version it executes, the
+/// checkpoint it reads from (`None`: from the start) and, when it reads everything although it was
+/// asked for an incremental run, `Mode::Full` and why. A later attempt that resumes after committed
+/// pages keeps the first attempt's `checkpoint_before`.
+pub async fn record_start(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    connection_version: i32,
+    checkpoint_before: Option<&str>,
+    full_because: Option<&str>,
+) -> Result<(), RunError> {
+    let mut set = "connection_version = ?, checkpoint_before = CASE WHEN checkpoint_after IS NULL \
+                   THEN ? ELSE checkpoint_before END"
+        .to_string();
+    let mut values: Vec<Value> = vec![
+        connection_version.into(),
+        checkpoint_before.map(str::to_string).into(),
+    ];
+    if let Some(reason) = full_because {
+        set.push_str(", mode = ?, reason = ?");
+        values.extend([Mode::Full.as_str().into(), reason.to_string().into()]);
     }
-    Ok(())
+    fenced(db, lease, &set, values, Hold::Renew).await
 }
 
 /// Extends the lease while a long page is read; `LeaseLost` when it is no longer ours.
 pub async fn renew(db: &DatabaseConnection, lease: &Lease) -> Result<(), RunError> {
-    let update = statement(
-        db.get_database_backend(),
-        "UPDATE ferry_runs SET lease_expires_at = ? \
-         WHERE id = ? AND lease_owner = ? AND state = 'running'",
-        [
-            lease.expires_at().into(),
-            lease.run_id.into(),
-            lease.owner.clone().into(),
-        ],
-    );
-    if db.execute_raw(update).await?.rows_affected() != 1 {
-        return Err(RunError::LeaseLost(lease.run_id));
-    }
-    Ok(())
+    fenced(db, lease, "", Vec::new(), Hold::Renew).await
 }
 
 /// Stores the records of a page that could not be written, with their payloads and the values mapped
@@ -368,23 +484,18 @@ pub async fn finish(
         Outcome::Failed(message) => ("'failed'", Some(message)),
     };
     let txn = crate::storage::begin_write(db).await?;
-    let update = statement(
-        txn.get_database_backend(),
+    let backend = txn.get_database_backend();
+    fenced(
+        &txn,
+        lease,
         &format!(
-            "UPDATE ferry_runs SET state = {state}, finished_at = ?, error = ?, retry_at = NULL, \
-             lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = ? AND lease_owner = ? AND state = 'running'"
+            "state = {state}, finished_at = {now}, error = ?, retry_at = NULL, lease_owner = NULL",
+            now = clock::now(backend)
         ),
-        [
-            Utc::now().fixed_offset().into(),
-            error.into(),
-            lease.run_id.into(),
-            lease.owner.clone().into(),
-        ],
-    );
-    if txn.execute_raw(update).await?.rows_affected() != 1 {
-        return Err(RunError::LeaseLost(lease.run_id));
-    }
+        vec![error.into()],
+        Hold::Release,
+    )
+    .await?;
     let finished = run::Entity::find_by_id(lease.run_id)
         .one(&txn)
         .await?
@@ -403,33 +514,39 @@ pub enum HandedBack {
     Superseded(i64),
 }
 
-/// running → queued, keeping the checkpoint: for a retriable failure (`retry_at` = when, `error` = why;
-/// the attempt counts) or a graceful shutdown (`error` = None; the attempt is given back).
+/// running → queued, keeping the checkpoint: for a retriable failure (due again after `retry_in`, on
+/// the database's clock; `error` = why; the attempt counts) or a graceful shutdown (`error` = None;
+/// the attempt is given back).
 pub async fn hand_back(
     db: &DatabaseConnection,
     lease: &Lease,
-    retry_at: Option<DateTime<FixedOffset>>,
+    retry_in: Option<Duration>,
     error: Option<String>,
 ) -> Result<HandedBack, RunError> {
     let attempt_change = if error.is_none() { " - 1" } else { "" };
-    let update = statement(
-        db.get_database_backend(),
+    let backend = db.get_database_backend();
+    let handed = fenced(
+        db,
+        lease,
         &format!(
-            "UPDATE ferry_runs SET state = 'queued', retry_at = ?, error = COALESCE(?, error), \
-             lease_owner = NULL, lease_expires_at = NULL, attempt = attempt{attempt_change} \
-             WHERE id = ? AND lease_owner = ? AND state = 'running'"
+            "state = 'queued', retry_at = {due}, error = COALESCE(?, error), lease_owner = NULL, \
+             attempt = attempt{attempt_change}",
+            due = match retry_in {
+                Some(_) => clock::after(backend),
+                None => "NULL",
+            }
         ),
-        [
-            retry_at.into(),
-            error.clone().into(),
-            lease.run_id.into(),
-            lease.owner.clone().into(),
-        ],
-    );
-    match db.execute_raw(update).await {
-        Ok(done) if done.rows_affected() == 1 => Ok(HandedBack::Requeued),
-        Ok(_) => Err(RunError::LeaseLost(lease.run_id)),
-        Err(e) if is_unique_violation(&e) => {
+        retry_in
+            .map(|wait| Value::from(clock::millis(wait)))
+            .into_iter()
+            .chain([Value::from(error.clone())])
+            .collect(),
+        Hold::Release,
+    )
+    .await;
+    match handed {
+        Ok(()) => Ok(HandedBack::Requeued),
+        Err(RunError::Database(e)) if is_unique_violation(&e) => {
             let queued = queued_run(db, &lease.integration)
                 .await?
                 .unwrap_or_default();
@@ -444,7 +561,7 @@ pub async fn hand_back(
             .await?;
             Ok(HandedBack::Superseded(queued))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -13,8 +13,8 @@ pub use failures::{
     RecordFailure, has_open_failures, open_failures, resolve_failures, run_failures,
 };
 pub use lifecycle::{
-    Claim, Enqueued, HandedBack, Lease, NewRun, Outcome, add_progress, claim, enqueue, finish,
-    hand_back, mark_pushed, record_failures, renew,
+    Claim, Enqueued, HandedBack, Lease, NewRun, Outcome, add_deleted, add_progress, claim, enqueue,
+    finish, hand_back, mark_pushed, next_queued, record_failures, record_start, renew,
 };
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
 

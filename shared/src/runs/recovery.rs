@@ -1,12 +1,13 @@
 //! What the reconciler does with runs the queue lost: re-push jobs of runs that stayed queued, and take
 //! back runs whose worker died (its lease expired). Duplicated jobs are harmless (invariant 1).
 
-use chrono::{DateTime, FixedOffset, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, SqlErr};
+use tracing::warn;
 
 use super::{RunError, counters};
 use crate::storage::entities::run;
-use crate::storage::statement;
+use crate::storage::{clock, statement};
 
 /// What `recover_expired` did with one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,70 +18,96 @@ pub enum Recovered {
     Failed(i64),
 }
 
-/// Runs still `running` after their lease expired: their worker is gone. Each goes back to `queued`
-/// (resuming from its checkpoint) unless it used up its attempts.
+/// Runs still `running` after their lease expired (on the database's clock): their worker is gone.
+/// Each goes back to `queued` (resuming from its checkpoint) unless it used up its attempts. A run
+/// whose row cannot be had now (a frozen worker's transaction holds its lock until `lock_timeout`)
+/// is left for the next pass and does not hold up the others.
 pub async fn recover_expired(
     db: &DatabaseConnection,
     max_attempts: i32,
 ) -> Result<Vec<Recovered>, RunError> {
-    let now = Utc::now().fixed_offset();
-    let expired = run::Entity::find()
-        .filter(run::Column::State.eq("running"))
-        .filter(run::Column::LeaseExpiresAt.lt(now))
-        .all(db)
+    let backend = db.get_database_backend();
+    let now = clock::now(backend);
+    let expired = db
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT id, attempt FROM ferry_runs WHERE state = 'running' \
+                 AND lease_expires_at < {now} ORDER BY id"
+            ),
+            [],
+        ))
         .await?;
     let mut recovered = Vec::new();
-    for run in expired {
-        if run.attempt < max_attempts {
-            let requeue = statement(
-                db.get_database_backend(),
-                "UPDATE ferry_runs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
-                 error = ? WHERE id = ? AND state = 'running' AND lease_expires_at < ?",
-                [
-                    format!("worker lost during attempt {}", run.attempt).into(),
-                    run.id.into(),
-                    now.into(),
-                ],
-            );
-            match db.execute_raw(requeue).await {
-                Ok(done) if done.rows_affected() == 1 => {
-                    recovered.push(Recovered::Requeued(run.id));
-                    continue;
-                }
-                Ok(_) => continue,
-                Err(e) if e.sql_err().is_none() => return Err(e.into()),
-                // Another run is queued for the integration: it continues from the checkpoint.
-                Err(_) => {}
-            }
-        }
-        let reason = if run.attempt < max_attempts {
-            "worker lost; a queued run continues from the checkpoint".to_string()
-        } else {
-            format!(
-                "worker lost during attempt {} of {max_attempts}",
-                run.attempt
-            )
-        };
-        if fail_expired(db, run.id, now, &reason).await? {
-            recovered.push(Recovered::Failed(run.id));
+    for row in expired {
+        let run_id: i64 = row.try_get_by_index(0)?;
+        let attempt: i32 = row.try_get_by_index(1)?;
+        match recover_one(db, run_id, attempt, max_attempts).await {
+            Ok(Some(done)) => recovered.push(done),
+            Ok(None) => {}
+            Err(e) => warn!(run_id, error = %e, "expired run not recovered this pass"),
         }
     }
     Ok(recovered)
 }
 
+async fn recover_one(
+    db: &DatabaseConnection,
+    run_id: i64,
+    attempt: i32,
+    max_attempts: i32,
+) -> Result<Option<Recovered>, RunError> {
+    let backend = db.get_database_backend();
+    let now = clock::now(backend);
+    if attempt < max_attempts {
+        let requeue = statement(
+            backend,
+            &format!(
+                "UPDATE ferry_runs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
+                 error = ? WHERE id = ? AND state = 'running' AND lease_expires_at < {now}"
+            ),
+            [
+                format!("worker lost during attempt {attempt}").into(),
+                run_id.into(),
+            ],
+        );
+        match db.execute_raw(requeue).await {
+            Ok(done) if done.rows_affected() == 1 => return Ok(Some(Recovered::Requeued(run_id))),
+            Ok(_) => return Ok(None),
+            Err(e) if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(e.into());
+            }
+            // Another run is queued for the integration: it continues from the checkpoint.
+            Err(_) => {}
+        }
+    }
+    let reason = if attempt < max_attempts {
+        "worker lost; a queued run continues from the checkpoint".to_string()
+    } else {
+        format!("worker lost during attempt {attempt} of {max_attempts}")
+    };
+    Ok(fail_expired(db, run_id, &reason)
+        .await?
+        .then_some(Recovered::Failed(run_id)))
+}
+
 async fn fail_expired(
     db: &DatabaseConnection,
     run_id: i64,
-    now: DateTime<FixedOffset>,
     reason: &str,
 ) -> Result<bool, RunError> {
     let txn = crate::storage::begin_write(db).await?;
+    let backend = txn.get_database_backend();
+    let now = clock::now(backend);
     let done = txn
         .execute_raw(statement(
-            txn.get_database_backend(),
-            "UPDATE ferry_runs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, \
-             lease_expires_at = NULL WHERE id = ? AND state = 'running' AND lease_expires_at < ?",
-            [reason.into(), now.into(), run_id.into(), now.into()],
+            backend,
+            &format!(
+                "UPDATE ferry_runs SET state = 'failed', error = ?, finished_at = {now}, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id = ? AND state = 'running' AND lease_expires_at < {now}"
+            ),
+            [reason.into(), run_id.into()],
         ))
         .await?;
     if done.rows_affected() != 1 {
@@ -93,21 +120,29 @@ async fn fail_expired(
     Ok(true)
 }
 
-/// Queued runs that are due but whose job was last pushed more than `older_than` ago (or never): their
-/// job may be lost (Redis restarted empty, a push failed).
+/// Queued runs whose job may be lost (Redis restarted empty, a push failed): due, their last job was
+/// due more than `older_than` ago (or none was pushed), and no run of their integration holds a live
+/// lease — that run's worker pushes the queued one when it ends. So a run waiting behind a long one
+/// gets no job at all until it can start, and never more than one.
 pub async fn lost_jobs(
     db: &impl ConnectionTrait,
     older_than: std::time::Duration,
 ) -> Result<Vec<i64>, RunError> {
-    let now = Utc::now();
-    let cutoff = (now - older_than).fixed_offset();
+    let backend = db.get_database_backend();
+    let now = clock::now(backend);
     let rows = db
         .query_all_raw(statement(
-            db.get_database_backend(),
-            "SELECT id FROM ferry_runs WHERE state = 'queued' \
-             AND (retry_at IS NULL OR retry_at <= ?) AND COALESCE(pushed_at, queued_at) < ? \
-             ORDER BY id",
-            [now.fixed_offset().into(), cutoff.into()],
+            backend,
+            &format!(
+                "SELECT q.id FROM ferry_runs q WHERE q.state = 'queued' \
+                 AND (q.retry_at IS NULL OR q.retry_at <= {now}) \
+                 AND COALESCE(q.pushed_at, q.queued_at) < {cutoff} \
+                 AND NOT EXISTS (SELECT 1 FROM ferry_runs r WHERE r.integration = q.integration \
+                 AND r.state = 'running' AND r.lease_expires_at >= {now}) \
+                 ORDER BY q.id",
+                cutoff = clock::after(backend)
+            ),
+            [(-clock::millis(older_than)).into()],
         ))
         .await?;
     Ok(rows

@@ -1,6 +1,7 @@
 //! Ferry's database: connecting and migrating. Ferry's own tables are `ferry_*`; synced target tables
 //! live beside them in the same database.
 
+pub mod clock;
 pub mod entities;
 pub mod migrations;
 

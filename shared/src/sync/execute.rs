@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -12,8 +11,8 @@ use tracing::{info, warn};
 use super::error::SyncError;
 use super::import::import;
 use super::retry::backoff;
-use crate::queue::{self, SyncStorage};
-use crate::runs::{self, Claim, HandedBack, Lease, Mode, Outcome, RunError, RunSummary};
+use crate::queue::SyncStorage;
+use crate::runs::{self, Claim, HandedBack, Lease, Outcome, RunError, RunSummary};
 use crate::secrets::Credentials;
 use crate::settings::{RetrySettings, WorkerSettings};
 use crate::sync::MetadataCache;
@@ -45,12 +44,25 @@ pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Clai
         return Ok(claim);
     };
     let (lease, run) = &**claimed;
-    let mode = Mode::parse(&run.mode);
     let renewer = spawn_renewer(ctx.db.clone(), lease.clone());
-    let result = import(ctx, lease, &run.integration, run.definition_version, mode).await;
+    let result = import(ctx, lease, run).await;
     drop(renewer);
-    settle(ctx, lease, run.attempt, result).await?;
+    if settle(ctx, lease, run.attempt, result).await? == Settled::Ended {
+        // A run of the integration that waited behind this one had its job dropped: ring for it.
+        if let Some((next, wait)) = runs::next_queued(&ctx.db, &lease.integration).await? {
+            push(ctx, next, (!wait.is_zero()).then_some(wait)).await;
+        }
+    }
     Ok(claim)
+}
+
+/// Where `settle` left the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Finished (or superseded): the integration is free.
+    Ended,
+    /// Queued again with its job pushed, or taken over by another claim: nothing more to do here.
+    Elsewhere,
 }
 
 /// Turns the import's result into the run's next state.
@@ -59,12 +71,15 @@ async fn settle(
     lease: &Lease,
     attempt: i32,
     result: Result<(), SyncError>,
-) -> Result<(), RunError> {
+) -> Result<Settled, RunError> {
     let error = match result {
-        Ok(()) => return finish(ctx, lease, Outcome::Completed).await,
+        Ok(()) => {
+            finish(ctx, lease, Outcome::Completed).await?;
+            return Ok(Settled::Ended);
+        }
         Err(SyncError::Run(RunError::LeaseLost(id))) => {
             warn!(run_id = id, "lease lost; another worker owns the run now");
-            return Ok(());
+            return Ok(Settled::Elsewhere);
         }
         Err(error) => error,
     };
@@ -73,20 +88,13 @@ async fn settle(
             run_id = lease.run_id,
             "worker stopping; run handed back at its checkpoint"
         );
-        if runs::hand_back(&ctx.db, lease, None, None).await? == HandedBack::Requeued {
-            push(ctx, lease.run_id, None).await;
-        }
-        return Ok(());
+        return handed_back(ctx, lease, None, None).await;
     }
     if error.is_retriable() && attempt < ctx.retry.max_attempts {
         let wait = backoff(&ctx.retry, attempt, error.retry_after());
         warn!(run_id = lease.run_id, attempt, error = %error, wait_ms = wait.as_millis() as u64, "retrying run");
-        let at = (Utc::now() + wait).fixed_offset();
         let message = format!("attempt {attempt}: {error}");
-        if runs::hand_back(&ctx.db, lease, Some(at), Some(message)).await? == HandedBack::Requeued {
-            push(ctx, lease.run_id, Some(wait)).await;
-        }
-        return Ok(());
+        return handed_back(ctx, lease, Some(wait), Some(message)).await;
     }
     warn!(run_id = lease.run_id, attempt, error = %error, "run failed");
     let message = if error.is_retriable() {
@@ -94,7 +102,24 @@ async fn settle(
     } else {
         error.to_string()
     };
-    finish(ctx, lease, Outcome::Failed(message)).await
+    finish(ctx, lease, Outcome::Failed(message)).await?;
+    Ok(Settled::Ended)
+}
+
+/// Hands the run back to the queue, due after `retry_in`, and pushes its job.
+async fn handed_back(
+    ctx: &SyncContext,
+    lease: &Lease,
+    retry_in: Option<Duration>,
+    error: Option<String>,
+) -> Result<Settled, RunError> {
+    match runs::hand_back(&ctx.db, lease, retry_in, error).await? {
+        HandedBack::Requeued => {
+            push(ctx, lease.run_id, retry_in).await;
+            Ok(Settled::Elsewhere)
+        }
+        HandedBack::Superseded(_) => Ok(Settled::Ended),
+    }
 }
 
 async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<(), RunError> {
@@ -114,13 +139,10 @@ async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<()
 }
 
 /// Pushes a run's job; if the push fails the reconciler re-pushes it, since the row says `queued`.
-async fn push(ctx: &SyncContext, run_id: i64, delay: Option<Duration>) {
+pub async fn push(ctx: &SyncContext, run_id: i64, delay: Option<Duration>) {
     let mut queue = ctx.queue.clone();
-    match queue::push(&mut queue, run_id, delay).await {
-        Ok(()) => {
-            let _ = runs::mark_pushed(&ctx.db, run_id).await;
-        }
-        Err(e) => warn!(run_id, error = %e, "push failed; the reconciler will re-push"),
+    if let Err(e) = crate::dispatch::push(&ctx.db, &mut queue, run_id, delay).await {
+        warn!(run_id, error = %e, "push failed; the reconciler will re-push");
     }
 }
 

@@ -10,8 +10,8 @@ use tracing::{debug, info};
 use super::error::SyncError;
 use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
-use crate::checkpoint::Checkpoint;
-use crate::definitions::{IntegrationDef, load_connection, parse_every};
+use crate::checkpoint::{self, Checkpoint, Measured, Track};
+use crate::definitions::{IntegrationDef, parse_every, stored_connection};
 use crate::drift::check_source;
 use crate::lookup::{PageLookups, parked_records, resolve_page};
 use crate::mapping::{DriftError, Mapped, Mapping};
@@ -19,7 +19,7 @@ use crate::odata::client::{Row, SourceError};
 use crate::odata::query::Query;
 use crate::runs::{self, Lease, Mode, RunError};
 use crate::source::Source;
-use crate::storage::entities::{checkpoint, integration};
+use crate::storage::entities::{integration, run};
 use crate::target::{PageWrite, coupling, create_table, write_page};
 
 async fn definition(
@@ -54,27 +54,94 @@ pub(super) async fn latest_definition(
 
 /// The committed checkpoint's version (0 before the first page).
 pub(super) async fn watermark(db: &DatabaseConnection, name: &str) -> Result<i64, SyncError> {
-    let stored = checkpoint::Entity::find_by_id(name.to_string())
-        .one(db)
+    let stored = checkpoint::load(db, name).await.map_err(RunError::from)?;
+    Ok(Checkpoint::version(stored.as_ref().map(|s| &s.checkpoint)))
+}
+
+/// Where a run starts reading, and how it records its position.
+struct Start {
+    /// Versions up to this one are already written (0: read everything).
+    watermark: i64,
+    track: Track,
+}
+
+/// Decides where a run of `mode` starts (DESIGN §2, invariant 7), and records it on the run. An
+/// incremental run whose checkpoint was measured with other definitions (another company, a wider
+/// filter, more fields) reads everything instead, saying why. A full run that is retried resumes
+/// from the last page it committed itself.
+async fn start(
+    ctx: &SyncContext,
+    lease: &Lease,
+    run: &run::Model,
+    connection_version: i32,
+    measured: Measured,
+) -> Result<Start, SyncError> {
+    let mode = Mode::parse(&run.mode);
+    let stored = checkpoint::load(&ctx.db, &lease.integration)
         .await
-        .map_err(RunError::from)?
-        .and_then(|c| Checkpoint::from_json(&c.value).ok());
-    Ok(Checkpoint::version(stored.as_ref()))
+        .map_err(RunError::from)?;
+    let changed = stored
+        .as_ref()
+        .and_then(|s| s.measured.as_ref())
+        .and_then(|before| before.change(&measured));
+    if mode == Mode::Reconcile
+        && let Some(why) = &changed
+    {
+        return Err(SyncError::Refused(format!(
+            "{why} since the rows were last read, so the coupled keys belong to another source; \
+             run a full import first (ferry run {} --full), then reconcile",
+            lease.integration
+        )));
+    }
+    let full_because = (mode == Mode::Incremental).then_some(changed).flatten();
+    let full = mode == Mode::Full || full_because.is_some();
+    let (watermark, before) = if full {
+        let own = run
+            .checkpoint_after
+            .as_deref()
+            .and_then(|c| Checkpoint::from_json(c).ok());
+        (Checkpoint::version(own.as_ref()), None)
+    } else {
+        let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
+        (
+            Checkpoint::version(checkpoint),
+            stored.as_ref().map(|s| s.json.as_str()),
+        )
+    };
+    runs::record_start(
+        &ctx.db,
+        lease,
+        connection_version,
+        before,
+        full_because.as_deref(),
+    )
+    .await?;
+    if let Some(why) = &full_because {
+        info!(run_id = lease.run_id, reason = %why, "the checkpoint no longer holds; reading everything");
+    }
+    Ok(Start {
+        watermark,
+        track: Track {
+            measured,
+            forward_only: !full,
+        },
+    })
 }
 
 pub(super) async fn import(
     ctx: &SyncContext,
     lease: &Lease,
-    name: &str,
-    version: i32,
-    mode: Mode,
+    run: &run::Model,
 ) -> Result<(), SyncError> {
-    let def = definition(&ctx.db, name, version).await?;
-    let connection = load_connection(&ctx.db, &def.connection)
+    let name = run.integration.as_str();
+    let mode = Mode::parse(&run.mode);
+    let def = definition(&ctx.db, name, run.definition_version).await?;
+    let (connection_version, connection) = stored_connection(&ctx.db, &def.connection)
         .await?
         .ok_or_else(|| {
             SyncError::Definition(format!("connection {:?} is not stored", def.connection))
         })?;
+    let measured = Measured::of(&connection, &def);
     let source = Source::connect(
         &connection,
         &ctx.credentials,
@@ -105,6 +172,7 @@ pub(super) async fn import(
     let clears = runs::has_open_failures(&ctx.db, name)
         .await
         .map_err(RunError::from)?;
+    let Start { watermark, track } = start(ctx, lease, run, connection_version, measured).await?;
     match mode {
         Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, clears).await,
         Mode::Reconcile => {
@@ -120,10 +188,6 @@ pub(super) async fn import(
     if mapping.defers() {
         replay_parked(ctx, lease, &mapping, clears).await?;
     }
-    let watermark = match mode {
-        Mode::Full => 0,
-        Mode::Incremental | Mode::RetryFailed | Mode::Reconcile => watermark(&ctx.db, name).await?,
-    };
     let read_from = (watermark - def.source.overlap.unwrap_or(0)).max(0);
     let query = Query {
         select: mapping.select.clone(),
@@ -172,7 +236,7 @@ pub(super) async fn import(
             if Checkpoint::version(write.checkpoint.as_ref()) <= watermark {
                 write.checkpoint = None;
             }
-            write_page(&ctx.db, lease, &mapping, write).await?;
+            write_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
             stages.page_written();
             debug!(
                 run_id = lease.run_id,
@@ -283,7 +347,7 @@ async fn replay_parked(
         // Replays are not source reads and must not move the watermark.
         write.rows_read = 0;
         write.checkpoint = None;
-        write_page(&ctx.db, lease, mapping, write).await?;
+        write_page(&ctx.db, lease, mapping, write, None).await?;
     }
 }
 
@@ -320,7 +384,7 @@ async fn retry_failed(
             let write = resolving(clears, map_page(&ctx.db, mapping, page.rows).await?);
             let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
             write.checkpoint = None;
-            write_page(&ctx.db, lease, mapping, write).await?;
+            write_page(&ctx.db, lease, mapping, write, None).await?;
         }
     }
     Ok(())

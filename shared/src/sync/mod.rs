@@ -13,7 +13,7 @@ mod reconcile;
 mod retry;
 
 pub use error::SyncError;
-pub use execute::{SyncContext, execute};
+pub use execute::{SyncContext, execute, push};
 pub use metadata_cache::MetadataCache;
 pub use preview::{Change, Op, Preview, PreviewOptions, PreviewRecord, PreviewSummary, preview};
 pub use retry::backoff;

@@ -18,7 +18,7 @@ use super::error::SyncError;
 use crate::filter;
 use crate::mapping::Mapping;
 use crate::odata::query::Query;
-use crate::runs::{Lease, RunError};
+use crate::runs::{self, Lease, RunError};
 use crate::source::Source;
 use crate::storage::statement;
 use crate::target::coupling::{self, Owned};
@@ -61,24 +61,8 @@ pub(super) async fn reconcile(
     coupling::forget(&txn, &lease.integration, &keys)
         .await
         .map_err(RunError::from)?;
+    runs::add_deleted(&txn, lease, read, deleted).await?;
     let backend = txn.get_database_backend();
-    let progress = txn
-        .execute_raw(statement(
-            backend,
-            "UPDATE ferry_runs SET deleted = deleted + ?, rows_read = rows_read + ? \
-             WHERE id = ? AND lease_owner = ? AND state = 'running'",
-            [
-                (deleted as i64).into(),
-                (read as i64).into(),
-                lease.run_id.into(),
-                lease.owner.clone().into(),
-            ],
-        ))
-        .await
-        .map_err(RunError::from)?;
-    if progress.rows_affected() != 1 {
-        return Err(RunError::LeaseLost(lease.run_id).into());
-    }
     txn.execute_raw(statement(
         backend,
         "INSERT INTO ferry_reconciles (integration, reconciled_at) VALUES (?, ?) \

@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, Value,
 };
 
 use super::table::quote;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{self, Track};
 use crate::mapping::Mapping;
 use crate::runs::{self, Lease, RunError};
 
@@ -25,7 +24,7 @@ pub struct PageWrite {
     /// `(record key, message, source payload as JSON, values mapped before the failure as JSON)`.
     pub failures: Vec<(String, String, String, String)>,
     pub rows_read: u64,
-    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint: Option<crate::checkpoint::Checkpoint>,
     /// `(record key, reason, source payload)` parked by a `defer` lookup.
     pub deferred: Vec<(String, String, String)>,
     /// Keys of records handled in this page that must leave the parking (integrations with `defer`).
@@ -80,13 +79,18 @@ pub struct PageCounts {
 }
 
 /// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
-/// another worker has taken the run over.
+/// another claim has taken the run over. The page's checkpoint is saved as `track` says; a page
+/// written without one (a replay, a retry by key) moves no checkpoint.
 pub async fn write_page(
     db: &DatabaseConnection,
     lease: &Lease,
     mapping: &Mapping,
     mut page: PageWrite,
+    track: Option<&Track>,
 ) -> Result<PageCounts, RunError> {
+    if track.is_none() {
+        page.checkpoint = None;
+    }
     let backend = db.get_database_backend();
     page.prepare(backend, mapping, &lease.integration);
     let txn = crate::storage::begin_write(db).await?;
@@ -118,8 +122,15 @@ pub async fn write_page(
     if !page.unpark.is_empty() || !page.deferred.is_empty() {
         crate::lookup::park_and_unpark(&txn, lease, &page.unpark, &page.deferred).await?;
     }
-    if let Some(checkpoint) = &page.checkpoint {
-        save_checkpoint(&txn, &lease.integration, checkpoint).await?;
+    if let (Some(checkpoint), Some(track)) = (&page.checkpoint, track) {
+        checkpoint::save(
+            &txn,
+            &lease.integration,
+            checkpoint,
+            &track.measured,
+            track.forward_only,
+        )
+        .await?;
     }
     runs::add_progress(
         &txn,
@@ -301,23 +312,4 @@ pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
          SELECT count(*), count(*) FILTER (WHERE inserted) FROM written",
         columns.join(", "),
     )
-}
-
-async fn save_checkpoint(
-    txn: &DatabaseTransaction,
-    integration: &str,
-    checkpoint: &Checkpoint,
-) -> Result<(), DbErr> {
-    txn.execute_raw(crate::storage::statement(
-        txn.get_database_backend(),
-        "INSERT INTO ferry_checkpoints (integration, value, updated_at) VALUES (?, ?, ?) \
-         ON CONFLICT (integration) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-        [
-            integration.into(),
-            checkpoint.to_json().into(),
-            Utc::now().fixed_offset().into(),
-        ],
-    ))
-    .await?;
-    Ok(())
 }

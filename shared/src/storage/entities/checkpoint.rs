@@ -10,6 +10,10 @@ pub struct Model {
     /// A typed, opaque value (see `crate::checkpoint::Checkpoint`) as JSON.
     pub value: String,
     pub updated_at: DateTimeWithTimeZone,
+    /// The version watermark as a number, so incremental writes never lower it.
+    pub position: Option<i64>,
+    /// What the checkpoint was measured with (`crate::checkpoint::Measured`) as JSON.
+    pub measured: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub digest: String,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    /// Counts changes of the definition; every run records the one it executed.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

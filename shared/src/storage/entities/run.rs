@@ -34,6 +34,12 @@ pub struct Model {
     pub pushed_at: Option<DateTimeWithTimeZone>,
     pub callback_url: Option<String>,
     pub callback_status: Option<String>,
+    /// The fencing token of the current claim (see `crate::runs::Lease`).
+    pub lease_token: Option<i64>,
+    /// Why the run reads what it reads when that differs from its mode ("filter changed").
+    pub reason: Option<String>,
+    /// The version of the connection definition the run executed.
+    pub connection_version: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,3 +28,18 @@ impl Checkpoint {
         }
     }
 }
+
+mod measured;
+mod store;
+
+pub use measured::Measured;
+pub use store::{Stored, load, save};
+
+/// How a run records its position with each page it commits.
+#[derive(Debug, Clone)]
+pub struct Track {
+    /// What the run's source is, saved with the checkpoint.
+    pub measured: Measured,
+    /// Incremental runs never lower the stored watermark; a full re-read may.
+    pub forward_only: bool,
+}

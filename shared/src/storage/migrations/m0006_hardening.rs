@@ -1,0 +1,57 @@
+//! Hardening the run lifecycle (issue 13): a fencing token per claim, why a run read what it read, the
+//! connection version a run executed, and what a checkpoint measured.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+#[derive(Debug, DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            // A new value for every claim; every write of the running run is fenced on it, so a slot
+            // whose lease was taken away (even one of the same worker process) commits nothing.
+            big_integer_null("lease_token"),
+            // Why the run reads what it reads when that is not its mode's default ("filter changed").
+            text_null("reason"),
+            // The version of the connection definition the run executed.
+            integer_null("connection_version"),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("ferry_runs")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        for column in [
+            // The version watermark as a number, so an incremental write can refuse to lower it.
+            big_integer_null("position"),
+            // What the checkpoint was measured with (connection URL and company, entity, filter,
+            // fields), as JSON: a change means the next run re-reads from the start.
+            text_null("measured"),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("ferry_checkpoints")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("ferry_connections")
+                    .add_column(integer("version").default(1))
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}
