@@ -72,9 +72,18 @@ ensure_redis() {
   exit 1
 }
 
+# libfaketime runs a worker with a skewed clock in the lease tests (Debian's faketime package).
+ensure_faketime() {
+  if ! command -v faketime >/dev/null; then
+    echo "installing faketime…" >&2
+    apt_install faketime
+  fi
+}
+
 ensure_services() {
   ensure_postgres
   ensure_redis
+  ensure_faketime
   export FERRY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT}/postgres"
   export FERRY_TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"
 }

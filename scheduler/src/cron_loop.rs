@@ -7,12 +7,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use ferry_shared::definitions::IntegrationDef;
-use ferry_shared::dispatch::dispatch;
+use ferry_shared::dispatch::{DispatchError, dispatch};
 use ferry_shared::queue::SyncStorage;
-use ferry_shared::runs::{Mode, NewRun, Trigger};
+use ferry_shared::runs::{Mode, NewRun, RunError, Trigger};
 use ferry_shared::storage::entities::{integration, run};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
-use tracing::info;
+use tracing::{info, warn};
 
 /// Bounds the walk over fire times after a long downtime with a very frequent schedule.
 const MAX_FIRES_WALKED: usize = 100_000;
@@ -78,10 +78,22 @@ impl Cron {
                 scheduled_for: Some(tick.fixed_offset()),
                 callback_url: None,
             };
-            let enqueued = dispatch(db, queue, &new).await?;
-            followed.last = tick;
-            if enqueued.created {
-                info!(integration = %name, run_id = enqueued.run_id, %tick, "scheduled run enqueued");
+            // One integration's refusal (a mode conflict with its queued run) or failure is its own:
+            // the others' ticks still go out. A refused tick is not retried; a failed one is.
+            match dispatch(db, queue, &new).await {
+                Ok(enqueued) => {
+                    followed.last = tick;
+                    if enqueued.created {
+                        info!(integration = %name, run_id = enqueued.run_id, %tick, "scheduled run enqueued");
+                    }
+                }
+                Err(DispatchError::Run(e @ RunError::ModeConflict { .. })) => {
+                    followed.last = tick;
+                    warn!(integration = %name, %tick, error = %e, "tick skipped");
+                }
+                Err(e) => {
+                    warn!(integration = %name, %tick, error = %e, "tick not enqueued; retrying next step")
+                }
             }
         }
         Ok(())

@@ -50,6 +50,7 @@ pub async fn run_with_listener(
     let mut leading = false;
     let mut last_reconcile = tokio::time::Instant::now() - settings.scheduler.reconcile();
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
+    let mut upkeep: Option<tokio::task::JoinHandle<()>> = None;
     let mut tick = tokio::time::interval(settings.scheduler.tick());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -76,18 +77,26 @@ pub async fn run_with_listener(
         if let Err(e) = cron.step(&db, &mut queue, Utc::now()).await {
             warn!(error = %e, "cron step failed; retrying next tick");
         }
-        if last_reconcile.elapsed() >= settings.scheduler.reconcile() {
+        // Recovery and pruning wait on rows other processes may hold, so they run beside this loop, one
+        // pass at a time: a stuck row delays neither cron ticks nor leadership renewal.
+        if last_reconcile.elapsed() >= settings.scheduler.reconcile()
+            && upkeep.as_ref().is_none_or(|pass| pass.is_finished())
+        {
             last_reconcile = tokio::time::Instant::now();
-            if let Err(e) = reconciler::reconcile(&db, &mut queue, &settings).await {
-                warn!(error = %e, "reconcile failed; retrying next time");
+            let prune = last_prune.elapsed() >= PRUNE_EVERY;
+            if prune {
+                last_prune = last_reconcile;
             }
+            upkeep = Some(tokio::spawn(upkeep_pass(
+                db.clone(),
+                queue.clone(),
+                settings.clone(),
+                prune,
+            )));
         }
-        if last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = tokio::time::Instant::now();
-            if let Err(e) = reconciler::prune(&db, &mut queue, &settings).await {
-                warn!(error = %e, "prune failed; retrying next time");
-            }
-        }
+    }
+    if let Some(pass) = upkeep {
+        pass.abort();
     }
     if leading && let Err(e) = leadership.release(&db).await {
         warn!(error = %e, "could not release leadership; it expires by itself");
@@ -96,4 +105,19 @@ pub async fn run_with_listener(
     let _ = server.await;
     info!("scheduler stopped");
     Ok(())
+}
+
+/// One reconcile pass (and, when due, a prune), off the leader loop.
+async fn upkeep_pass(
+    db: sea_orm::DatabaseConnection,
+    mut queue: queue::SyncStorage,
+    settings: Settings,
+    prune: bool,
+) {
+    if let Err(e) = reconciler::reconcile(&db, &mut queue, &settings).await {
+        warn!(error = %e, "reconcile failed; retrying next time");
+    }
+    if prune && let Err(e) = reconciler::prune(&db, &mut queue, &settings).await {
+        warn!(error = %e, "prune failed; retrying next time");
+    }
 }

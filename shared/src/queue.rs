@@ -98,13 +98,30 @@ pub fn wake_channel(settings: &QueueSettings) -> String {
     format!("{}:sync:wake", settings.prefix)
 }
 
+/// Moves one job from apalis' scheduled set onto its active list, in one step. apalis schedules every
+/// push at the pushing process's clock and promotes it once the *fetching* worker's clock has passed
+/// that second, so a worker whose clock is behind would not see a job that is due now for as long as
+/// it lags. A job pushed to run now skips that comparison: no process clock decides when it starts.
+static DUE_NOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"if redis.call('zrem', KEYS[1], ARGV[1]) == 1 then
+            redis.call('rpush', KEYS[2], ARGV[1])
+            redis.call('del', KEYS[3])
+            redis.call('lpush', KEYS[3], 1)
+          end
+          return 1",
+    )
+});
+
 /// Pushes the job of a run, to run now or after `delay`.
 pub async fn push(
     storage: &mut SyncStorage,
     run_id: i64,
     delay: Option<Duration>,
 ) -> Result<(), QueueError> {
-    let mut task = TaskBuilder::new(SyncJob { run_id });
+    let id = ulid::Ulid::generate().to_string();
+    let mut task = TaskBuilder::new(SyncJob { run_id })
+        .task_id(apalis_core::task::task_id::TaskId::from_string(id.clone()));
     if let Some(delay) = delay {
         // apalis schedules in whole seconds; round up so the job never arrives before it is due.
         let due = std::time::SystemTime::now() + delay;
@@ -133,6 +150,15 @@ pub async fn push(
         .await
         .map_err(|e| QueueError::Push(e.to_string()))?;
     if delay.is_none() {
+        let config = storage.get_config().clone();
+        DUE_NOW
+            .key(config.scheduled_jobs_set())
+            .key(config.active_jobs_list())
+            .key(config.signal_list())
+            .arg(&id)
+            .invoke_async::<i64>(storage.get_connection())
+            .await
+            .map_err(|e| QueueError::Push(e.to_string()))?;
         // Best effort: a worker that misses the wake-up still finds the job at its next poll.
         let channel = format!("{}:wake", storage.get_config().queue.as_ref());
         let _: Result<i64, _> = redis::cmd("PUBLISH")

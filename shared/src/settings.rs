@@ -33,6 +33,12 @@ pub struct DatabaseSettings {
     /// `postgres://…` or `sqlite:…`.
     pub url: String,
     pub max_connections: u32,
+    /// PostgreSQL's `lock_timeout` on Ferry's sessions (0: none).
+    pub lock_timeout_ms: u64,
+    /// PostgreSQL's `statement_timeout` on Ferry's sessions (0: none).
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL's `idle_in_transaction_session_timeout` on Ferry's sessions (0: none).
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,6 +11,7 @@ mod discover;
 mod failures;
 mod helpers;
 mod jobs;
+mod leases;
 mod lookups;
 mod mapping;
 mod mapping_bench;

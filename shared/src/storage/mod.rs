@@ -26,18 +26,35 @@ pub enum StorageError {
 
 /// Connects and applies pending migrations, so every binary starts on the current schema.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StorageError> {
+    let timeouts = session_timeouts(settings);
     let mut options = ConnectOptions::new(settings.url.clone());
     options
         .max_connections(settings.max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(sqlite_options);
+        .map_sqlx_sqlite_opts(sqlite_options)
+        .map_sqlx_postgres_opts(move |options| options.options(timeouts.clone()));
     let db = Database::connect(options)
         .await
         .map_err(StorageError::Connect)?;
     migrate(&db, &settings.url).await?;
     Ok(db)
+}
+
+/// The PostgreSQL session settings that keep one stuck session from stalling the rest (see
+/// `config/default.toml`). The migration session does without them: it waits for the migration lock
+/// as long as another process migrates.
+fn session_timeouts(settings: &DatabaseSettings) -> [(&'static str, String); 3] {
+    [
+        ("lock_timeout", settings.lock_timeout_ms),
+        ("statement_timeout", settings.statement_timeout_ms),
+        (
+            "idle_in_transaction_session_timeout",
+            settings.idle_in_transaction_timeout_ms,
+        ),
+    ]
+    .map(|(name, ms)| (name, ms.to_string()))
 }
 
 /// An arbitrary constant naming Ferry's migration lock among the database's advisory locks.
