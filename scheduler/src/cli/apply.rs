@@ -36,6 +36,9 @@ pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::R
                     .map(|v| format!(" (version {v})"))
                     .unwrap_or_default();
                 println!("{:<9} {} {}{version}", a.outcome, a.kind, a.name);
+                if let Some(note) = &a.note {
+                    println!("          note: {note}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

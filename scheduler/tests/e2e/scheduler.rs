@@ -47,3 +47,51 @@ async fn scheduled_integrations_run_on_their_cron() {
     assert_eq!(ticks.len(), total, "no tick enqueued twice");
     env.finish().await;
 }
+
+/// One integration's refused tick (its queued reconcile cannot absorb an incremental run) is its own:
+/// the same cron pass still enqueues every other integration's tick.
+#[tokio::test]
+async fn a_refused_tick_does_not_hold_up_the_other_integrations() {
+    let env = TestEnv::without_worker(10, 1).await;
+    let integration = |name: &str| {
+        format!(
+            r#"
+[[integration]]
+name = "{name}"
+connection = "bc"
+schedule = "* * * * * *"
+source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
+target = {{ table = "{name}", key = ["no"], create = true }}
+fields = [{{ from = "No", to = "no" }}]
+"#
+        )
+    };
+    let others: Vec<String> = (1..=10).map(|n| format!("tick_{n:02}")).collect();
+    let mut extra = integration("refusing");
+    for name in &others {
+        extra.push_str(&integration(name));
+    }
+    env.apply(&env.write_definitions(&extra)).await;
+    ferry_scheduler::cli::trigger(&env.db, &env.settings, "refusing", runs::Mode::Reconcile)
+        .await
+        .unwrap();
+
+    let mut queue = ferry_shared::queue::storage(&env.settings.queue, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut cron = ferry_scheduler::cron_loop::Cron::default();
+    let start = chrono::Utc::now();
+    cron.step(&env.db, &mut queue, start).await.unwrap();
+    cron.step(&env.db, &mut queue, start + chrono::Duration::seconds(2))
+        .await
+        .expect("a refused tick does not fail the pass");
+
+    for name in &others {
+        let listed = runs::list(&env.db, Some(name), 10).await.unwrap();
+        assert!(
+            listed.iter().any(|r| r.trigger == "schedule"),
+            "{name} got its tick"
+        );
+    }
+    env.finish().await;
+}

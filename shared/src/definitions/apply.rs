@@ -41,6 +41,9 @@ pub struct Applied {
     pub outcome: ApplyOutcome,
     /// The integration version now current (connections are not versioned).
     pub version: Option<i32>,
+    /// What the change means for the next run, e.g. "the filter changed: the next run reads
+    /// everything again" when the checkpoint no longer holds (DESIGN §2, invariant 7).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +70,55 @@ pub async fn apply(
     for (_, def) in &set.integrations {
         applied.push(apply_integration(&txn, def).await?);
     }
+    for line in &mut applied {
+        if line.outcome == ApplyOutcome::Updated {
+            line.note = rereads(&txn, line).await?;
+        }
+    }
     txn.commit().await?;
     Ok(applied)
+}
+
+/// For an updated definition: the integrations whose checkpoint it invalidates and why, as a note.
+async fn rereads(db: &impl ConnectionTrait, line: &Applied) -> Result<Option<String>, ApplyError> {
+    let names: Vec<String> = if line.kind == "integration" {
+        vec![line.name.clone()]
+    } else {
+        let mut names: Vec<String> = integration::Entity::find()
+            .filter(integration::Column::Connection.eq(&line.name))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| row.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let mut notes = Vec::new();
+    for name in names {
+        let Some((_, def)) = latest_integration(db, &name).await? else {
+            continue;
+        };
+        if def.connection != line.name && line.kind == "connection" {
+            continue;
+        }
+        let Some((_, connection)) = stored_connection(db, &def.connection).await? else {
+            continue;
+        };
+        let now = crate::checkpoint::Measured::of(&connection, &def);
+        let stored = crate::checkpoint::load(db, &name).await?;
+        if let Some(why) = stored
+            .and_then(|s| s.measured)
+            .and_then(|before| before.change(&now))
+        {
+            notes.push(format!(
+                "{name}: {why}, so its next run reads everything again (its checkpoint was \
+                 measured on the old source)"
+            ));
+        }
+    }
+    Ok((!notes.is_empty()).then(|| notes.join("; ")))
 }
 
 fn canonical<T: serde::Serialize>(def: &T) -> (String, String) {
@@ -124,6 +174,7 @@ async fn apply_connection(
         name: def.name.clone(),
         outcome,
         version: None,
+        note: None,
     })
 }
 
@@ -163,6 +214,7 @@ async fn apply_integration(
         name: def.name.clone(),
         outcome,
         version: Some(version),
+        note: None,
     })
 }
 

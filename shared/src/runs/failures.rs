@@ -120,3 +120,33 @@ pub async fn resolve_failures(
     }
     Ok(())
 }
+
+/// `(key, payload)` of the open failures of `integration` among `keys`: what a page about to record
+/// failures compares with, so a failure already open for the same payload is not logged twice.
+pub(super) async fn open_payloads<'a>(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    keys: impl Iterator<Item = &'a str>,
+) -> Result<std::collections::HashSet<(String, String)>, DbErr> {
+    let keys: Vec<&str> = keys.collect();
+    let mut open = std::collections::HashSet::new();
+    for chunk in keys.chunks(10_000) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut values: Vec<Value> = vec![integration.into()];
+        values.extend(chunk.iter().map(|k| Value::from(k.to_string())));
+        let rows = db
+            .query_all_raw(statement(
+                db.get_database_backend(),
+                &format!(
+                    "SELECT record_key, payload FROM ferry_run_errors WHERE integration = ? \
+                     AND resolved_at IS NULL AND record_key IN ({marks})"
+                ),
+                values,
+            ))
+            .await?;
+        for row in rows {
+            open.insert((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+        }
+    }
+    Ok(open)
+}

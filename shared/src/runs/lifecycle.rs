@@ -427,19 +427,35 @@ pub async fn renew(db: &DatabaseConnection, lease: &Lease) -> Result<(), RunErro
 }
 
 /// Stores the records of a page that could not be written, with their payloads and the values mapped
-/// before each failure: `(key, message, payload, mapped)`.
+/// before each failure: `(key, message, payload, mapped)`. A record whose failure is already open
+/// with the same payload (the overlap window or a full re-read read it again, unchanged) is not
+/// logged again, so an unchanged bad record does not leave every run `partial`. Returns how many
+/// failures were new.
 pub async fn record_failures(
     txn: &impl ConnectionTrait,
     lease: &Lease,
     failures: &[(String, String, String, String)],
-) -> Result<(), RunError> {
+) -> Result<u64, RunError> {
     if failures.is_empty() {
-        return Ok(());
+        return Ok(0);
+    }
+    let open = super::failures::open_payloads(
+        txn,
+        &lease.integration,
+        failures.iter().map(|(key, ..)| key.as_str()),
+    )
+    .await?;
+    let new: Vec<_> = failures
+        .iter()
+        .filter(|(key, _, payload, _)| !open.contains(&(key.clone(), payload.clone())))
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
     }
     let now = Utc::now().fixed_offset();
-    let mut values: Vec<Value> = Vec::with_capacity(failures.len() * 7);
-    let mut tuples = Vec::with_capacity(failures.len());
-    for (key, message, payload, mapped) in failures {
+    let mut values: Vec<Value> = Vec::with_capacity(new.len() * 7);
+    let mut tuples = Vec::with_capacity(new.len());
+    for (key, message, payload, mapped) in &new {
         tuples.push("(?, ?, ?, ?, ?, ?, ?)");
         values.extend([
             lease.run_id.into(),
@@ -458,7 +474,7 @@ pub async fn record_failures(
     );
     txn.execute_raw(statement(txn.get_database_backend(), &text, values))
         .await?;
-    Ok(())
+    Ok(new.len() as u64)
 }
 
 /// How a run ended, as the worker saw it.

@@ -186,8 +186,12 @@ pub struct RunSummary {
     pub integration: String,
     pub status: String,
     pub mode: String,
+    /// Why the run read what it read, when that differs from what was asked ("the filter changed").
+    pub reason: Option<String>,
     pub trigger: String,
     pub definition_version: i32,
+    /// The version of the connection definition the run executed (once it started).
+    pub connection_version: Option<i32>,
     pub attempt: i32,
     pub inserted: i64,
     pub updated: i64,
@@ -221,8 +225,10 @@ impl From<run::Model> for RunSummary {
             integration: run.integration,
             status: run.state,
             mode: run.mode,
+            reason: run.reason,
             trigger: run.trigger,
             definition_version: run.definition_version,
+            connection_version: run.connection_version,
             attempt: run.attempt,
             inserted: run.inserted,
             updated: run.updated,

@@ -5,6 +5,7 @@
 //! bulk of a worker's memory) for no gain, since writing is the slower stage.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
@@ -58,7 +59,7 @@ impl Stages {
             source,
             db,
             mapping,
-            clears,
+            clears: AtomicBool::new(clears),
             final_rows,
             written: written.clone(),
         };
@@ -97,7 +98,10 @@ struct Reader {
     source: Source,
     db: DatabaseConnection,
     mapping: Arc<Mapping>,
-    clears: bool,
+    /// Whether written records resolve failures: the integration had open ones when the run began,
+    /// or a page of this run recorded some (a record failing early in a run and written later in it
+    /// ends resolved).
+    clears: AtomicBool,
     final_rows: Option<String>,
     written: Option<Arc<Semaphore>>,
 }
@@ -132,10 +136,11 @@ impl Reader {
                 .forget();
         }
         let started = Instant::now();
-        let mut write = resolving(
-            self.clears,
-            map_page(&self.db, &self.mapping, page.rows).await?,
-        );
+        let mapped = map_page(&self.db, &self.mapping, page.rows).await?;
+        if !mapped.failures.is_empty() {
+            self.clears.store(true, Ordering::Relaxed);
+        }
+        let mut write = resolving(self.clears.load(Ordering::Relaxed), mapped);
         if let Some(integration) = &self.final_rows {
             write.prepare(self.db.get_database_backend(), &self.mapping, integration);
         }

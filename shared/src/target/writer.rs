@@ -113,9 +113,9 @@ pub async fn write_page(
             counts
         }
     };
-    counts.failed = page.failures.len() as u64;
-    counts.unchanged += page.unchanged;
-    runs::record_failures(&txn, lease, &page.failures).await?;
+    counts.failed = runs::record_failures(&txn, lease, &page.failures).await?;
+    // A record whose failure is already open for the same payload was read again unchanged.
+    counts.unchanged += page.unchanged + (page.failures.len() as u64 - counts.failed);
     if !page.resolve.is_empty() {
         runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
     }
