@@ -21,6 +21,7 @@ mod odata;
 mod odata_service;
 mod overlap;
 mod preview;
+mod recovery;
 mod scheduler;
 mod secrets;
 mod serve;
