@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
-use ferry_shared::storage::statement;
+use ferry_shared::storage::{clock, statement};
 
 const LEASE_NAME: &str = "scheduler";
 
@@ -20,19 +19,24 @@ pub struct Leadership {
 
 impl Leadership {
     /// Takes the lease when it is free or expired, or renews it when it is ours. True when we lead.
+    /// Expiry is set and judged on the database's clock, so no scheduler's clock decides who leads.
     pub async fn acquire_or_renew(&self, db: &DatabaseConnection) -> Result<bool, DbErr> {
-        let now = Utc::now();
+        let backend = db.get_database_backend();
         let done = db
             .execute_raw(statement(
-                db.get_database_backend(),
-                "INSERT INTO ferry_leases (name, owner, expires_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at \
-                 WHERE ferry_leases.owner = EXCLUDED.owner OR ferry_leases.expires_at < ?",
+                backend,
+                &format!(
+                    "INSERT INTO ferry_leases (name, owner, expires_at) VALUES (?, ?, {expiry}) \
+                     ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, \
+                     expires_at = EXCLUDED.expires_at \
+                     WHERE ferry_leases.owner = EXCLUDED.owner OR ferry_leases.expires_at < {now}",
+                    expiry = clock::after(backend),
+                    now = clock::now(backend),
+                ),
                 [
                     LEASE_NAME.into(),
                     self.owner.clone().into(),
-                    (now + self.lease).fixed_offset().into(),
-                    now.fixed_offset().into(),
+                    clock::millis(self.lease).into(),
                 ],
             ))
             .await?;

@@ -427,24 +427,29 @@ pub async fn renew(db: &DatabaseConnection, lease: &Lease) -> Result<(), RunErro
 }
 
 /// Stores the records of a page that could not be written, with their payloads and the values mapped
-/// before each failure: `(key, message, payload, mapped)`. A record whose failure is already open
-/// with the same payload (the overlap window or a full re-read read it again, unchanged) is not
-/// logged again, so an unchanged bad record does not leave every run `partial`. Returns how many
-/// failures were new.
+/// before each failure: `(key, message, payload, mapped)`. With `known_once`, a record whose failure
+/// is already open with the same payload (the overlap window or a full re-read met it again,
+/// unchanged) is not logged again, so an unchanged bad record does not leave every run `partial`;
+/// a retry of failed records asked for them, so it logs each outcome. Returns how many were logged.
 pub async fn record_failures(
     txn: &impl ConnectionTrait,
     lease: &Lease,
     failures: &[(String, String, String, String)],
+    known_once: bool,
 ) -> Result<u64, RunError> {
     if failures.is_empty() {
         return Ok(0);
     }
-    let open = super::failures::open_payloads(
-        txn,
-        &lease.integration,
-        failures.iter().map(|(key, ..)| key.as_str()),
-    )
-    .await?;
+    let open = if known_once {
+        super::failures::open_payloads(
+            txn,
+            &lease.integration,
+            failures.iter().map(|(key, ..)| key.as_str()),
+        )
+        .await?
+    } else {
+        Default::default()
+    };
     let new: Vec<_> = failures
         .iter()
         .filter(|(key, _, payload, _)| !open.contains(&(key.clone(), payload.clone())))

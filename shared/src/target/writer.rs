@@ -113,8 +113,9 @@ pub async fn write_page(
             counts
         }
     };
-    counts.failed = runs::record_failures(&txn, lease, &page.failures).await?;
-    // A record whose failure is already open for the same payload was read again unchanged.
+    // A page read in source order meets records again (the overlap, a full re-read): one whose failure
+    // is already open for the same payload was read again unchanged, and is not logged twice.
+    counts.failed = runs::record_failures(&txn, lease, &page.failures, track.is_some()).await?;
     counts.unchanged += page.unchanged + (page.failures.len() as u64 - counts.failed);
     if !page.resolve.is_empty() {
         runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
