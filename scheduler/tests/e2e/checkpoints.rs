@@ -4,35 +4,9 @@
 use std::time::Duration;
 
 use ferry_scheduler::cli;
-use ferry_shared::runs::{self, Mode};
+use ferry_shared::runs::Mode;
 
 use crate::helpers::{Backend, TestEnv, assert_customers_equal_source};
-
-/// Makes every customer page take `ms` milliseconds.
-async fn slow_pages(env: &TestEnv, ms: u64) {
-    env.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "route": "*/RescoCustomer*", "latency_ms": ms, "rate": 1.0 }),
-    )
-    .await;
-}
-
-/// Polls run `run_id` until `done` holds (bounded).
-async fn wait_until(
-    env: &TestEnv,
-    run_id: i64,
-    what: &str,
-    done: impl Fn(&runs::RunSummary) -> bool,
-) {
-    for _ in 0..600 {
-        let run = runs::get(&env.db, run_id).await.unwrap().unwrap();
-        if done(&run.into()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run_id}: {what} within 30 s");
-}
 
 /// The `ferry apply` output for `file`.
 fn apply_output(env: &TestEnv, file: &std::path::Path) -> String {
@@ -136,15 +110,13 @@ async fn a_retried_full_run_resumes_from_its_last_committed_page(backend: Backen
     let mut env = TestEnv::without_worker_on(backend, 3_000, 5).await;
     env.settings.worker.page_size = 500;
     env.apply(&env.write_definitions("")).await;
-    slow_pages(&env, 300).await;
+    env.slow_pages(300).await;
     let run_id = cli::trigger(&env.db, &env.settings, "customers", Mode::Full)
         .await
         .unwrap();
     env.start_worker();
-    wait_until(&env, run_id, "two pages committed", |r| {
-        r.rows_read >= 1_000
-    })
-    .await;
+    env.wait_until(run_id, "two pages committed", |r| r.rows_read >= 1_000)
+        .await;
     // One connection reset: a retriable failure, so the run is handed back and tried again. The
     // first matching rule wins, so the reset goes in before the latency.
     reqwest::Client::new()
@@ -157,7 +129,7 @@ async fn a_retried_full_run_resumes_from_its_last_committed_page(backend: Backen
         serde_json::json!({ "route": "*/RescoCustomer*", "kind": "reset", "count": 1 }),
     )
     .await;
-    slow_pages(&env, 300).await;
+    env.slow_pages(300).await;
     let run = cli::wait_for(&env.db, run_id, Duration::from_secs(120))
         .await
         .unwrap();
@@ -183,12 +155,13 @@ async fn checkpoint_before_is_where_the_run_started() {
     let mut env = TestEnv::without_worker(2_000, 5).await;
     env.settings.worker.page_size = 500;
     env.apply(&env.write_definitions("")).await;
-    slow_pages(&env, 300).await;
+    env.slow_pages(300).await;
     let first = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
         .await
         .unwrap();
     env.start_worker();
-    wait_until(&env, first, "a first page committed", |r| r.rows_read > 0).await;
+    env.wait_until(first, "a first page committed", |r| r.rows_read > 0)
+        .await;
     let second = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
         .await
         .unwrap();

@@ -323,6 +323,31 @@ impl TestEnv {
         response.json().await.expect("JSON")
     }
 
+    /// Makes every sandbox customer request take `ms` milliseconds, so a run lasts long enough to be
+    /// interfered with.
+    pub async fn slow_pages(&self, ms: u64) {
+        self.control(
+            "/_sandbox/faults",
+            serde_json::json!({ "route": "*/RescoCustomer*", "latency_ms": ms, "rate": 1.0 }),
+        )
+        .await;
+    }
+
+    /// Polls run `run_id` until `done` holds for it; panics naming `what` after 30 s.
+    pub async fn wait_until(&self, run_id: i64, what: &str, done: impl Fn(&RunSummary) -> bool) {
+        for _ in 0..600 {
+            let run = ferry_shared::runs::get(&self.db, run_id)
+                .await
+                .unwrap()
+                .unwrap();
+            if done(&run.into()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {run_id}: {what} within 30 s");
+    }
+
     /// Every token and secret the sandbox has issued or accepts (`GET /_sandbox/issued`).
     pub async fn issued_secrets(&self) -> Vec<String> {
         let issued: Value = reqwest::get(format!("{}/_sandbox/issued", self.sandbox.base_url()))

@@ -10,32 +10,6 @@ use sea_orm::ConnectionTrait;
 
 use crate::helpers::{Backend, TestEnv, assert_customers_equal_source};
 
-/// Makes every sandbox data request take `ms` milliseconds, so a run is slow enough to interfere with.
-async fn slow_pages(env: &TestEnv, ms: u64) {
-    env.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "route": "*/RescoCustomer*", "latency_ms": ms, "rate": 1.0 }),
-    )
-    .await;
-}
-
-/// Polls `run_id` until `done` holds for it (bounded).
-async fn wait_until(
-    env: &TestEnv,
-    run_id: i64,
-    what: &str,
-    done: impl Fn(&runs::RunSummary) -> bool,
-) {
-    for _ in 0..600 {
-        let run = runs::get(&env.db, run_id).await.unwrap().unwrap();
-        if done(&run.clone().into()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run_id}: {what} within 30 s");
-}
-
 crate::on_both_backends!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_slot_whose_lease_was_taken_commits_nothing_even_under_the_same_worker_name
@@ -48,7 +22,7 @@ async fn a_slot_whose_lease_was_taken_commits_nothing_even_under_the_same_worker
 ) {
     let env = TestEnv::without_worker_on(backend, 3_000, 10).await;
     env.apply(&env.write_definitions("")).await;
-    slow_pages(&env, 400).await;
+    env.slow_pages(400).await;
     let run_id = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
         .await
         .unwrap();
@@ -57,7 +31,8 @@ async fn a_slot_whose_lease_was_taken_commits_nothing_even_under_the_same_worker
         let ctx = ctx.clone();
         tokio::spawn(async move { execute(&ctx, run_id, "worker-1").await })
     };
-    wait_until(&env, run_id, "a first page committed", |r| r.rows_read > 0).await;
+    env.wait_until(run_id, "a first page committed", |r| r.rows_read > 0)
+        .await;
 
     // The lease expires (as if the process had been frozen) and the reconciler takes the run back.
     env.db
@@ -165,15 +140,13 @@ async fn a_queued_run_behind_a_running_one_has_at_most_one_live_job() {
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;
     // Ten pages of three seconds: a run of about 30 s.
-    slow_pages(&env, 3_000).await;
+    env.slow_pages(3_000).await;
     let running = cli::trigger(&env.db, &env.settings, "customers", Mode::Full)
         .await
         .unwrap();
     env.start_worker();
-    wait_until(&env, running, "the long run started", |r| {
-        r.status == "running"
-    })
-    .await;
+    env.wait_until(running, "the long run started", |r| r.status == "running")
+        .await;
     let queued = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
         .await
         .unwrap();
