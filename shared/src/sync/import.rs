@@ -10,7 +10,8 @@ use tracing::{debug, info};
 use super::error::SyncError;
 use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
-use crate::checkpoint::{self, Checkpoint, Measured, Track};
+use super::start::Start;
+use crate::checkpoint::{self, Checkpoint, Measured};
 use crate::definitions::{IntegrationDef, parse_every, stored_connection};
 use crate::drift::check_source;
 use crate::lookup::{PageLookups, parked_records, resolve_page};
@@ -58,76 +59,6 @@ pub(super) async fn watermark(db: &DatabaseConnection, name: &str) -> Result<i64
     Ok(Checkpoint::version(stored.as_ref().map(|s| &s.checkpoint)))
 }
 
-/// Where a run starts reading, and how it records its position.
-struct Start {
-    /// Versions up to this one are already written (0: read everything).
-    watermark: i64,
-    track: Track,
-}
-
-/// Decides where a run of `mode` starts (DESIGN §2, invariant 7), and records it on the run. An
-/// incremental run whose checkpoint was measured with other definitions (another company, a wider
-/// filter, more fields) reads everything instead, saying why. A full run that is retried resumes
-/// from the last page it committed itself.
-async fn start(
-    ctx: &SyncContext,
-    lease: &Lease,
-    run: &run::Model,
-    connection_version: i32,
-    measured: Measured,
-) -> Result<Start, SyncError> {
-    let mode = Mode::parse(&run.mode);
-    let stored = checkpoint::load(&ctx.db, &lease.integration)
-        .await
-        .map_err(RunError::from)?;
-    let changed = stored
-        .as_ref()
-        .and_then(|s| s.measured.as_ref())
-        .and_then(|before| before.change(&measured));
-    if mode == Mode::Reconcile
-        && let Some(why) = &changed
-    {
-        return Err(SyncError::Refused(format!(
-            "{why} since the rows were last read, so the coupled keys belong to another source; \
-             run a full import first (ferry run {} --full), then reconcile",
-            lease.integration
-        )));
-    }
-    let full_because = (mode == Mode::Incremental).then_some(changed).flatten();
-    let full = mode == Mode::Full || full_because.is_some();
-    let (watermark, before) = if full {
-        let own = run
-            .checkpoint_after
-            .as_deref()
-            .and_then(|c| Checkpoint::from_json(c).ok());
-        (Checkpoint::version(own.as_ref()), None)
-    } else {
-        let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
-        (
-            Checkpoint::version(checkpoint),
-            stored.as_ref().map(|s| s.json.as_str()),
-        )
-    };
-    runs::record_start(
-        &ctx.db,
-        lease,
-        connection_version,
-        before,
-        full_because.as_deref(),
-    )
-    .await?;
-    if let Some(why) = &full_because {
-        info!(run_id = lease.run_id, reason = %why, "the checkpoint no longer holds; reading everything");
-    }
-    Ok(Start {
-        watermark,
-        track: Track {
-            measured,
-            forward_only: !full,
-        },
-    })
-}
-
 pub(super) async fn import(
     ctx: &SyncContext,
     lease: &Lease,
@@ -172,7 +103,8 @@ pub(super) async fn import(
     let clears = runs::has_open_failures(&ctx.db, name)
         .await
         .map_err(RunError::from)?;
-    let Start { watermark, track } = start(ctx, lease, run, connection_version, measured).await?;
+    let Start { watermark, track } =
+        super::start::start(ctx, lease, run, connection_version, measured).await?;
     match mode {
         Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, clears).await,
         Mode::Reconcile => {

@@ -11,6 +11,7 @@ mod preview;
 mod preview_sqlite;
 mod reconcile;
 mod retry;
+mod start;
 
 pub use error::SyncError;
 pub use execute::{SyncContext, execute, push};

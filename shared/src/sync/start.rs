@@ -1,0 +1,79 @@
+//! Where a run starts reading (DESIGN §2, invariant 7): from the committed checkpoint, from the
+//! start, or from its own last committed page, and what it records about that on the run.
+
+use super::error::SyncError;
+use super::execute::SyncContext;
+use crate::checkpoint::{self, Checkpoint, Measured, Track};
+use crate::runs::{self, Lease, Mode, RunError};
+use crate::storage::entities::run;
+use tracing::info;
+
+/// Where a run starts reading, and how it records its position.
+pub(super) struct Start {
+    /// Versions up to this one are already written (0: read everything).
+    pub watermark: i64,
+    pub track: Track,
+}
+
+/// Decides where a run of `mode` starts (DESIGN §2, invariant 7), and records it on the run. An
+/// incremental run whose checkpoint was measured with other definitions (another company, a wider
+/// filter, more fields) reads everything instead, saying why. A full run that is retried resumes
+/// from the last page it committed itself.
+pub(super) async fn start(
+    ctx: &SyncContext,
+    lease: &Lease,
+    run: &run::Model,
+    connection_version: i32,
+    measured: Measured,
+) -> Result<Start, SyncError> {
+    let mode = Mode::parse(&run.mode);
+    let stored = checkpoint::load(&ctx.db, &lease.integration)
+        .await
+        .map_err(RunError::from)?;
+    let changed = stored
+        .as_ref()
+        .and_then(|s| s.measured.as_ref())
+        .and_then(|before| before.change(&measured));
+    if mode == Mode::Reconcile
+        && let Some(why) = &changed
+    {
+        return Err(SyncError::Refused(format!(
+            "{why} since the rows were last read, so the coupled keys belong to another source; \
+             run a full import first (ferry run {} --full), then reconcile",
+            lease.integration
+        )));
+    }
+    let full_because = (mode == Mode::Incremental).then_some(changed).flatten();
+    let full = mode == Mode::Full || full_because.is_some();
+    let (watermark, before) = if full {
+        let own = run
+            .checkpoint_after
+            .as_deref()
+            .and_then(|c| Checkpoint::from_json(c).ok());
+        (Checkpoint::version(own.as_ref()), None)
+    } else {
+        let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
+        (
+            Checkpoint::version(checkpoint),
+            stored.as_ref().map(|s| s.json.as_str()),
+        )
+    };
+    runs::record_start(
+        &ctx.db,
+        lease,
+        connection_version,
+        before,
+        full_because.as_deref(),
+    )
+    .await?;
+    if let Some(why) = &full_because {
+        info!(run_id = lease.run_id, reason = %why, "the checkpoint no longer holds; reading everything");
+    }
+    Ok(Start {
+        watermark,
+        track: Track {
+            measured,
+            forward_only: !full,
+        },
+    })
+}
