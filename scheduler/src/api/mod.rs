@@ -2,6 +2,7 @@
 //! `/healthz` and `/readyz` are open; everything else needs `Authorization: Bearer <api.token>`.
 
 mod auth;
+mod cancel;
 mod error;
 mod health;
 mod metrics;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/api/v1/integrations/{name}/runs", post(runs::trigger))
         .route("/api/v1/runs/{id}", get(runs::get_one))
+        .route("/api/v1/runs/{id}/cancel", post(cancel::cancel))
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/queue", get(runs::queue))
         .route("/metrics", get(metrics::render))

@@ -2,6 +2,7 @@
 
 mod apply;
 mod auth;
+mod cancel;
 mod check;
 mod connection;
 mod discover;
@@ -54,6 +55,8 @@ pub enum Command {
     },
     /// Show what the next run would do, record by record, writing nothing.
     Preview(preview::PreviewArgs),
+    /// Cancel a run: a queued one at once, a running one after the page in hand.
+    Cancel { run_id: i64 },
     /// List recent runs, newest first.
     Runs {
         /// Only runs of this integration.
@@ -168,6 +171,7 @@ pub async fn main(args: Args) -> ExitCode {
         Command::Run(options) => run::command(&settings, options).await,
         Command::Errors { run_id, json } => errors::command(&settings, run_id, json).await,
         Command::Preview(args) => preview::command(&settings, args).await,
+        Command::Cancel { run_id } => cancel::command(&settings, run_id).await,
         Command::Runs {
             integration,
             limit,

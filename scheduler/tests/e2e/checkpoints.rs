@@ -119,11 +119,7 @@ async fn a_retried_full_run_resumes_from_its_last_committed_page(backend: Backen
         .await;
     // One connection reset: a retriable failure, so the run is handed back and tried again. The
     // first matching rule wins, so the reset goes in before the latency.
-    reqwest::Client::new()
-        .delete(format!("{}/_sandbox/faults", env.sandbox.base_url()))
-        .send()
-        .await
-        .unwrap();
+    env.clear_faults().await;
     env.control(
         "/_sandbox/faults",
         serde_json::json!({ "route": "*/RescoCustomer*", "kind": "reset", "count": 1 }),

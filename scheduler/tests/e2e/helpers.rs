@@ -333,6 +333,16 @@ impl TestEnv {
         .await;
     }
 
+    /// Removes every fault rule of the sandbox (`DELETE /_sandbox/faults`).
+    pub async fn clear_faults(&self) {
+        let answer = reqwest::Client::new()
+            .delete(format!("{}/_sandbox/faults", self.sandbox.base_url()))
+            .send()
+            .await
+            .expect("sandbox answers");
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+
     /// Polls run `run_id` until `done` holds for it; panics naming `what` after 30 s.
     pub async fn wait_until(&self, run_id: i64, what: &str, done: impl Fn(&RunSummary) -> bool) {
         for _ in 0..600 {

@@ -4,6 +4,7 @@
 mod api;
 mod apply;
 mod auth;
+mod cancel;
 mod check;
 mod checkpoints;
 mod couplings;

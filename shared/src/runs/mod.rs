@@ -3,11 +3,13 @@
 //! Every transition is one conditional UPDATE, so the database decides races: a worker *claims* a
 //! queued run (invariant 1), writes only while it holds the lease, and finishes only its own run.
 
+mod cancel;
 mod counters;
 mod failures;
 mod lifecycle;
 mod recovery;
 
+pub use cancel::{CancelError, Cancelled, cancel, cancel_requested, end_cancelled};
 pub use counters::{DURATION_BUCKETS, count_finished, label};
 pub use failures::{
     RecordFailure, has_open_failures, open_failures, resolve_failures, run_failures,

@@ -27,6 +27,9 @@ pub enum SyncError {
     /// The worker is shutting down; the committed pages stay, the rest is for another worker.
     #[error("worker stopping")]
     Stopped,
+    /// Someone cancelled the run (who, as recorded); the committed pages stay.
+    #[error("cancelled by {0}")]
+    Cancelled(String),
     /// A bug (a panic) ended part of the run; the committed pages stay.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,7 +54,7 @@ impl SyncError {
             | SyncError::Drift(_)
             | SyncError::Definition(_)
             | SyncError::Refused(_) => false,
-            SyncError::Stopped | SyncError::Internal(_) => false,
+            SyncError::Stopped | SyncError::Cancelled(_) | SyncError::Internal(_) => false,
         }
     }
 

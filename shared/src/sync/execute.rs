@@ -83,6 +83,12 @@ async fn settle(
         }
         Err(error) => error,
     };
+    if let SyncError::Cancelled(by) = &error {
+        info!(run_id = lease.run_id, by = %by, "run cancelled at a page boundary");
+        let ended = runs::end_cancelled(&ctx.db, lease, by).await?;
+        report(ctx, ended).await;
+        return Ok(Settled::Ended);
+    }
     if matches!(error, SyncError::Stopped) {
         info!(
             run_id = lease.run_id,
@@ -124,6 +130,12 @@ async fn handed_back(
 
 async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<(), RunError> {
     let finished = runs::finish(&ctx.db, lease, outcome).await?;
+    report(ctx, finished).await;
+    Ok(())
+}
+
+/// Reports a run that ended to the workflow that asked for it.
+async fn report(ctx: &SyncContext, finished: crate::storage::entities::run::Model) {
     if let Some(url) = finished.callback_url.clone() {
         let summary = RunSummary::from(finished);
         crate::callback::deliver(
@@ -135,7 +147,6 @@ async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<()
         )
         .await;
     }
-    Ok(())
 }
 
 /// Pushes a run's job; if the push fails the reconciler re-pushes it, since the row says `queued`.

@@ -182,6 +182,9 @@ pub(super) async fn import(
             if ctx.stopping.is_cancelled() {
                 return Err(SyncError::Stopped);
             }
+            if let Some(by) = runs::cancel_requested(&ctx.db, lease).await? {
+                return Err(SyncError::Cancelled(by));
+            }
         }
         Ok(())
     }

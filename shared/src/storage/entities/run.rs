@@ -40,6 +40,8 @@ pub struct Model {
     pub reason: Option<String>,
     /// The version of the connection definition the run executed.
     pub connection_version: Option<i32>,
+    /// Who asked the running run to stop (it ends `cancelled` at its next page boundary).
+    pub cancel_requested_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ impl MigrationTrait for Migration {
             text_null("reason"),
             // The version of the connection definition the run executed.
             integer_null("connection_version"),
+            // Who asked a running run to stop; its worker ends it at the next page boundary.
+            text_null("cancel_requested_by"),
         ] {
             manager
                 .alter_table(
