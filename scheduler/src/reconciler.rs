@@ -28,6 +28,12 @@ pub async fn reconcile(
                 dispatch::push(db, queue, run_id, None).await?;
             }
             Recovered::Failed(run_id) => warn!(run_id, "worker lost; run failed"),
+            Recovered::Interrupted(run_id) => {
+                info!(
+                    run_id,
+                    "worker lost; the queued run of its integration continues"
+                )
+            }
         }
     }
     for run_id in runs::lost_jobs(db, settings.scheduler.requeue_after()).await? {

@@ -131,3 +131,40 @@ async fn a_stuck_run_row_stalls_neither_ticks_nor_leadership_nor_other_recoverie
     assert_eq!(other.status, "succeeded", "{:?}", other.error);
     env.finish().await;
 }
+
+/// A run whose worker was lost while another run of its integration waited is not a failure: its work
+/// goes on in the queued run, so it ends `interrupted`, and neither the dead count nor
+/// `ferry_runs_total{status="failed"}` counts it.
+#[tokio::test]
+async fn a_lost_run_superseded_by_a_queued_one_is_interrupted_not_failed() {
+    let env = TestEnv::without_worker(20, 5).await;
+    env.apply(&env.write_definitions("")).await;
+    let lost = frozen_run(&env, "customers").await;
+    let queued = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
+        .await
+        .unwrap();
+    assert_ne!(queued, lost);
+
+    let recovered = runs::recover_expired(&env.db, 5).await.unwrap();
+    assert_eq!(recovered, vec![runs::Recovered::Interrupted(lost)]);
+    let run = runs::get(&env.db, lost).await.unwrap().unwrap();
+    assert_eq!(run.state, "interrupted");
+    assert_eq!(
+        run.error.as_deref(),
+        Some("worker lost; a queued run continues from the checkpoint")
+    );
+    let counted = |status: &str| {
+        format!(
+            "SELECT count(*) FROM ferry_counters WHERE metric = 'ferry_runs_total' \
+             AND labels LIKE '%status=\"{status}\"%'"
+        )
+    };
+    assert_eq!(scalar(&env, &counted("interrupted")).await, 1);
+    assert_eq!(scalar(&env, &counted("failed")).await, 0);
+    assert_eq!(
+        runs::lost_jobs(&env.db, Duration::ZERO).await.unwrap(),
+        vec![queued],
+        "the queued run gets its job: nothing holds the integration now"
+    );
+    env.finish().await;
+}

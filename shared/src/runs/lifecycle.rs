@@ -488,6 +488,8 @@ pub enum Outcome {
     /// Completed: `succeeded`, or `partial` when some records failed.
     Completed,
     Failed(String),
+    /// Its work goes on in another (queued) run: `interrupted`, with why.
+    Interrupted(String),
 }
 
 /// running → final state, releasing the lease and counting the run for metrics, in one transaction.
@@ -503,6 +505,7 @@ pub async fn finish(
             None,
         ),
         Outcome::Failed(message) => ("'failed'", Some(message)),
+        Outcome::Interrupted(message) => ("'interrupted'", Some(message)),
     };
     let txn = crate::storage::begin_write(db).await?;
     let backend = txn.get_database_backend();
@@ -575,7 +578,7 @@ pub async fn hand_back(
             finish(
                 db,
                 lease,
-                Outcome::Failed(format!(
+                Outcome::Interrupted(format!(
                     "{why}; queued run {queued} continues from the checkpoint"
                 )),
             )

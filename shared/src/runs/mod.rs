@@ -1,4 +1,5 @@
-//! Runs and their state machine: queued → running → succeeded | partial | failed | cancelled.
+//! Runs and their state machine: queued → running → succeeded | partial | failed | cancelled |
+//! interrupted.
 //!
 //! Every transition is one conditional UPDATE, so the database decides races: a worker *claims* a
 //! queued run (invariant 1), writes only while it holds the lease, and finishes only its own run.
@@ -41,6 +42,10 @@ pub enum RunState {
     Partial,
     Failed,
     Cancelled,
+    /// Ended before it finished, but nothing was given up: its work goes on in the queued run of the
+    /// same integration, from the checkpoint (a lost worker, or a retry, met a run already queued).
+    /// Not a failure: alerts and the dead count leave it out.
+    Interrupted,
 }
 
 impl RunState {
@@ -52,6 +57,7 @@ impl RunState {
             RunState::Partial => "partial",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
+            RunState::Interrupted => "interrupted",
         }
     }
 
@@ -63,6 +69,7 @@ impl RunState {
             RunState::Partial,
             RunState::Failed,
             RunState::Cancelled,
+            RunState::Interrupted,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)

@@ -5,7 +5,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, SqlErr};
 use tracing::warn;
 
-use super::{RunError, counters};
+use super::{RunError, RunState, counters};
 use crate::storage::entities::run;
 use crate::storage::{clock, statement};
 
@@ -14,8 +14,10 @@ use crate::storage::{clock, statement};
 pub enum Recovered {
     /// Queued again; push its job.
     Requeued(i64),
-    /// Out of attempts (or another run is already queued): failed.
+    /// Out of attempts: failed.
     Failed(i64),
+    /// Another run of the integration is queued and continues from the checkpoint: interrupted.
+    Interrupted(i64),
 }
 
 /// Runs still `running` after their lease expired (on the database's clock): their worker is gone.
@@ -81,19 +83,32 @@ async fn recover_one(
             Err(_) => {}
         }
     }
-    let reason = if attempt < max_attempts {
-        "worker lost; a queued run continues from the checkpoint".to_string()
+    // Out of attempts, the work is given up: failed. Otherwise a queued run of the integration takes it
+    // over from the checkpoint: interrupted, not failed.
+    let (state, reason, recovered) = if attempt < max_attempts {
+        (
+            RunState::Interrupted,
+            "worker lost; a queued run continues from the checkpoint".to_string(),
+            Recovered::Interrupted(run_id),
+        )
     } else {
-        format!("worker lost during attempt {attempt} of {max_attempts}")
+        (
+            RunState::Failed,
+            format!("worker lost during attempt {attempt} of {max_attempts}"),
+            Recovered::Failed(run_id),
+        )
     };
-    Ok(fail_expired(db, run_id, &reason)
+    Ok(end_expired(db, run_id, state, &reason)
         .await?
-        .then_some(Recovered::Failed(run_id)))
+        .then_some(recovered))
 }
 
-async fn fail_expired(
+/// Ends an expired run as `state` with `reason`, counted for metrics; false when it was no longer
+/// expired (its worker renewed in time, or another pass ended it).
+async fn end_expired(
     db: &DatabaseConnection,
     run_id: i64,
+    state: RunState,
     reason: &str,
 ) -> Result<bool, RunError> {
     let txn = crate::storage::begin_write(db).await?;
@@ -103,11 +118,11 @@ async fn fail_expired(
         .execute_raw(statement(
             backend,
             &format!(
-                "UPDATE ferry_runs SET state = 'failed', error = ?, finished_at = {now}, \
+                "UPDATE ferry_runs SET state = ?, error = ?, finished_at = {now}, \
                  lease_owner = NULL, lease_expires_at = NULL \
                  WHERE id = ? AND state = 'running' AND lease_expires_at < {now}"
             ),
-            [reason.into(), run_id.into()],
+            [state.as_str().into(), reason.into(), run_id.into()],
         ))
         .await?;
     if done.rows_affected() != 1 {
