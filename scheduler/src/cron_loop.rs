@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use ferry_shared::definitions::IntegrationDef;
-use ferry_shared::dispatch::{DispatchError, dispatch};
+use ferry_shared::dispatch::dispatch;
 use ferry_shared::queue::SyncStorage;
 use ferry_shared::runs::{Mode, NewRun, RunError, Trigger};
 use ferry_shared::storage::entities::{integration, run};
@@ -87,7 +87,7 @@ impl Cron {
                         info!(integration = %name, run_id = enqueued.run_id, %tick, "scheduled run enqueued");
                     }
                 }
-                Err(DispatchError::Run(e @ RunError::ModeConflict { .. })) => {
+                Err(e @ RunError::ModeConflict { .. }) => {
                     followed.last = tick;
                     warn!(integration = %name, %tick, error = %e, "tick skipped");
                 }

@@ -75,22 +75,26 @@ pub async fn trigger(
         callback_url: body.callback_url,
     };
     let mut queue = state.queue.clone();
-    let enqueued = dispatch(&state.db, &mut queue, &new)
+    let dispatched = dispatch(&state.db, &mut queue, &new)
         .await
         .map_err(|e| match e {
-            ferry_shared::dispatch::DispatchError::Run(RunError::UnknownIntegration(_)) => {
-                ApiError::new(StatusCode::NOT_FOUND, e.to_string())
-            }
-            ferry_shared::dispatch::DispatchError::Run(RunError::ModeConflict { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, e.to_string())
-            }
+            RunError::UnknownIntegration(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            RunError::ModeConflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             other => ApiError::internal(other),
         })?;
     let run_id = match &key {
-        Some(key) => remember(&state, key, &name, enqueued.run_id).await?,
-        None => enqueued.run_id,
+        Some(key) => remember(&state, key, &name, dispatched.run_id).await?,
+        None => dispatched.run_id,
     };
-    Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))))
+    // The run is recorded either way; with the queue down its job follows once the queue answers.
+    let dispatch = match dispatched.pending {
+        Some(_) => "pending",
+        None => "queued",
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "run_id": run_id, "dispatch": dispatch })),
+    ))
 }
 
 /// The run an idempotency key already stands for.

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args as ClapArgs;
-use ferry_shared::dispatch::dispatch;
-use ferry_shared::queue;
+use ferry_shared::dispatch::dispatch_connecting;
 use ferry_shared::runs::{self, Mode, NewRun, RunState, RunSummary};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
@@ -43,9 +42,21 @@ pub async fn trigger(
     integration: &str,
     mode: Mode,
 ) -> anyhow::Result<i64> {
-    let mut queue = queue::storage(&settings.queue, settings.worker.lease() / 3).await?;
-    let enqueued = dispatch(db, &mut queue, &NewRun::manual(integration, mode)).await?;
-    Ok(enqueued.run_id)
+    let dispatched = dispatch_connecting(
+        db,
+        &settings.queue,
+        settings.worker.lease() / 3,
+        &NewRun::manual(integration, mode),
+    )
+    .await?;
+    if let Some(why) = &dispatched.pending {
+        eprintln!(
+            "warning: run {} is recorded, but its job is not in the queue yet ({why}); the \
+             scheduler pushes it once the queue answers",
+            dispatched.run_id
+        );
+    }
+    Ok(dispatched.run_id)
 }
 
 /// Polls the run row until it reaches a final state; the database is the truth, not the queue.

@@ -22,9 +22,18 @@ mod odata;
 mod odata_service;
 mod overlap;
 mod preview;
+#[path = "../chaos/redis.rs"]
+mod private_redis;
+mod queue_down;
 mod recovery;
 mod scheduler;
 mod secrets;
 mod serve;
 mod storage;
 mod sync;
+
+/// A free loopback port (for servers a test starts itself).
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
