@@ -39,7 +39,7 @@ pub(super) async fn command(
 /// A fixed-width table for people.
 pub(super) fn print_table(summaries: &[RunSummary]) {
     println!(
-        "{:>6}  {:<20} {:<10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9}",
+        "{:>6}  {:<20} {:<11} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>9} {:>9}",
         "RUN",
         "INTEGRATION",
         "STATUS",
@@ -49,12 +49,14 @@ pub(super) fn print_table(summaries: &[RunSummary]) {
         "DELETED",
         "FAILED",
         "DEFERRED",
+        "SKIPPED",
+        "COLLAPSED",
         "UNCHANGED",
         "MS"
     );
     for s in summaries {
         println!(
-            "{:>6}  {:<20} {:<10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9}",
+            "{:>6}  {:<20} {:<11} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>9} {:>9}",
             s.run_id,
             s.integration,
             s.status,
@@ -64,6 +66,8 @@ pub(super) fn print_table(summaries: &[RunSummary]) {
             s.deleted,
             s.failed,
             s.deferred,
+            s.skipped,
+            s.collapsed,
             s.unchanged,
             s.duration_ms
                 .map(|d| d.to_string())

@@ -15,7 +15,8 @@ pub struct ParkedRecord {
     pub payload: String,
 }
 
-/// Removes `unpark` keys, parks `deferred` `(key, reason, payload)` and adds their count to the run.
+/// Removes `unpark` keys and parks `deferred` `(key, reason, payload)` (the run counts them with the
+/// page's other counts).
 pub async fn park_and_unpark(
     txn: &impl ConnectionTrait,
     lease: &Lease,
@@ -67,12 +68,6 @@ pub async fn park_and_unpark(
         ))
         .await?;
     }
-    txn.execute_raw(statement(
-        backend,
-        "UPDATE ferry_runs SET deferred = deferred + ? WHERE id = ?",
-        [(deferred.len() as i64).into(), lease.run_id.into()],
-    ))
-    .await?;
     Ok(())
 }
 

@@ -69,6 +69,8 @@ pub async fn count_finished(db: &impl ConnectionTrait, run: &run::Model) -> Resu
         ("deleted", run.deleted),
         ("failed", run.failed),
         ("deferred", run.deferred),
+        ("skipped", run.skipped),
+        ("collapsed", run.collapsed),
     ] {
         if n > 0 {
             add(

@@ -364,7 +364,8 @@ pub async fn add_progress(
         txn,
         lease,
         "rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, \
-         unchanged = unchanged + ?, failed = failed + ?, \
+         unchanged = unchanged + ?, failed = failed + ?, skipped = skipped + ?, \
+         deferred = deferred + ?, collapsed = collapsed + ?, \
          checkpoint_after = COALESCE(?, checkpoint_after)",
         vec![
             (rows_read as i64).into(),
@@ -372,6 +373,9 @@ pub async fn add_progress(
             (counts.updated as i64).into(),
             (counts.unchanged as i64).into(),
             (counts.failed as i64).into(),
+            (counts.skipped as i64).into(),
+            (counts.deferred as i64).into(),
+            (counts.collapsed as i64).into(),
             checkpoint.map(Checkpoint::to_json).into(),
         ],
         Hold::Renew,
@@ -492,6 +496,12 @@ pub enum Outcome {
     Interrupted(String),
 }
 
+/// The reason a completed run whose rows collapsed is `partial`, in SQL.
+/// (No `?` in it: `statement` takes every `?` for a parameter.)
+const COLLAPSED: &str = "CASE WHEN collapsed > 0 THEN collapsed || ' rows mapped to a target key that \
+    another row of the same page also mapped to; the last of each was written: check that source.key \
+    is the entity''s key and that no transform folds target.key values together' ELSE NULL END";
+
 /// running → final state, releasing the lease and counting the run for metrics, in one transaction.
 /// Only the lease holder can finish a run.
 pub async fn finish(
@@ -499,13 +509,16 @@ pub async fn finish(
     lease: &Lease,
     outcome: Outcome,
 ) -> Result<run::Model, RunError> {
-    let (state, error): (&str, Option<String>) = match outcome {
+    // A completed run is `partial` when records failed or rows collapsed onto one target key; the
+    // latter is said in `error`, since no failed record shows it.
+    let (state, error, message): (&str, &str, Option<String>) = match outcome {
         Outcome::Completed => (
-            "CASE WHEN failed > 0 THEN 'partial' ELSE 'succeeded' END",
+            "CASE WHEN failed > 0 OR collapsed > 0 THEN 'partial' ELSE 'succeeded' END",
+            COLLAPSED,
             None,
         ),
-        Outcome::Failed(message) => ("'failed'", Some(message)),
-        Outcome::Interrupted(message) => ("'interrupted'", Some(message)),
+        Outcome::Failed(message) => ("'failed'", "?", Some(message)),
+        Outcome::Interrupted(message) => ("'interrupted'", "?", Some(message)),
     };
     let txn = crate::storage::begin_write(db).await?;
     let backend = txn.get_database_backend();
@@ -513,10 +526,11 @@ pub async fn finish(
         &txn,
         lease,
         &format!(
-            "state = {state}, finished_at = {now}, error = ?, retry_at = NULL, lease_owner = NULL",
+            "state = {state}, finished_at = {now}, error = {error}, retry_at = NULL, \
+             lease_owner = NULL",
             now = clock::now(backend)
         ),
-        vec![error.into()],
+        message.into_iter().map(Value::from).collect(),
         Hold::Release,
     )
     .await?;

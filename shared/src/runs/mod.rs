@@ -209,6 +209,11 @@ pub struct RunSummary {
     pub failed: i64,
     /// Records parked by a `defer` lookup; retried on later runs.
     pub deferred: i64,
+    /// Records a `skip` lookup left out.
+    pub skipped: i64,
+    /// Rows that mapped to a target key another row of the same page also mapped to: the last one of
+    /// them was written. Any makes the run `partial`.
+    pub collapsed: i64,
     pub rows_read: i64,
     pub duration_ms: Option<i64>,
     pub queued_at: DateTime<FixedOffset>,
@@ -245,6 +250,8 @@ impl From<run::Model> for RunSummary {
             deleted: run.deleted,
             failed: run.failed,
             deferred: run.deferred,
+            skipped: run.skipped,
+            collapsed: run.collapsed,
             rows_read: run.rows_read,
             queued_at: run.queued_at,
             started_at: run.started_at,

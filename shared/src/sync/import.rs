@@ -279,8 +279,8 @@ async fn replay_parked(
             .collect();
         let write = resolving(clears, map_page(&ctx.db, mapping, rows).await?);
         let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
-        // Replays are not source reads and must not move the watermark.
-        write.rows_read = 0;
+        // Replayed records count as read (from the parking, not the source), so the run's counts add
+        // up; they must not move the watermark.
         write.checkpoint = None;
         write_page(&ctx.db, lease, mapping, write, None).await?;
     }
@@ -389,6 +389,7 @@ fn map_rows(mapping: &Mapping, rows: Vec<Row>, found: &PageLookups) -> PageWrite
                 write.rows.push((key, values));
             }
             Ok(Mapped::Skip) => {
+                write.skipped += 1;
                 if defers {
                     write.unpark.push(key);
                 }

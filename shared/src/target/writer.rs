@@ -35,6 +35,8 @@ pub struct PageWrite {
     pub couplings: Vec<super::coupling::Coupling>,
     /// Records left out of `rows` because their coupling says the target already holds these values.
     pub unchanged: u64,
+    /// Records the mapping left out (a `skip` lookup did not resolve).
+    pub skipped: u64,
     /// `rows` and `couplings` already turned into statements (`prepare`), so the write itself is only
     /// their execution.
     pub prepared: Option<Prepared>,
@@ -46,6 +48,8 @@ pub struct PageWrite {
 pub struct Prepared {
     upserts: Vec<(u64, Statement)>,
     couplings: Option<Statement>,
+    /// Rows `dedupe` left out.
+    collapsed: u64,
 }
 
 impl PageWrite {
@@ -57,8 +61,9 @@ impl PageWrite {
         if backend != DbBackend::Postgres || self.prepared.is_some() {
             return;
         }
-        let rows = dedupe(mapping, std::mem::take(&mut self.rows));
+        let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut self.rows));
         self.prepared = Some(Prepared {
+            collapsed,
             upserts: upsert_statements(backend, mapping, rows),
             couplings: super::coupling::record_statement(
                 backend,
@@ -69,13 +74,16 @@ impl PageWrite {
     }
 }
 
-/// What one page changed.
+/// What became of each row of a page: together they add up to the rows read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PageCounts {
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
     pub failed: u64,
+    pub skipped: u64,
+    pub deferred: u64,
+    pub collapsed: u64,
 }
 
 /// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
@@ -96,23 +104,27 @@ pub async fn write_page(
     let txn = crate::storage::begin_write(db).await?;
     let mut counts = match page.prepared.take() {
         Some(prepared) => {
-            let counts = execute_upserts(&txn, prepared.upserts).await?;
+            let mut counts = execute_upserts(&txn, prepared.upserts).await?;
             if let Some(couplings) = prepared.couplings {
                 txn.execute_raw(couplings).await?;
             }
+            counts.collapsed = prepared.collapsed;
             counts
         }
         None => {
-            let rows = dedupe(mapping, page.rows);
-            let counts = if backend == DbBackend::Sqlite {
+            let (rows, collapsed) = dedupe(mapping, page.rows);
+            let mut counts = if backend == DbBackend::Sqlite {
                 super::sqlite::upsert(&txn, mapping, rows).await?
             } else {
                 execute_upserts(&txn, upsert_statements(backend, mapping, rows)).await?
             };
             super::coupling::record(&txn, &lease.integration, &page.couplings).await?;
+            counts.collapsed = collapsed;
             counts
         }
     };
+    counts.skipped = page.skipped;
+    counts.deferred = page.deferred.len() as u64;
     // A page read in source order meets records again (the overlap, a full re-read): one whose failure
     // is already open for the same payload was read again unchanged, and is not logged twice.
     counts.failed = runs::record_failures(&txn, lease, &page.failures, track.is_some()).await?;
@@ -145,22 +157,27 @@ pub async fn write_page(
     Ok(counts)
 }
 
-/// A key may appear twice in one page (a row changed while the source was paging); the last one wins,
-/// and one statement must not touch a row twice.
-fn dedupe(mapping: &Mapping, rows: Vec<(String, Vec<Value>)>) -> Vec<Vec<Value>> {
+/// Rows of one page that map to the same target key (a source key that is not unique, a key
+/// transform that folds two into one): the last one wins, since one statement must not touch a row
+/// twice. Returns the rows to write and how many were left out (`collapsed`, reported on the run).
+fn dedupe(mapping: &Mapping, rows: Vec<(String, Vec<Value>)>) -> (Vec<Vec<Value>>, u64) {
     let mut position: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     let mut unique: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+    let mut collapsed = 0;
     for (_, values) in rows {
         let key = key_text(mapping, &values);
         match position.get(&key) {
-            Some(&at) => unique[at] = values,
+            Some(&at) => {
+                unique[at] = values;
+                collapsed += 1;
+            }
             None => {
                 position.insert(key, unique.len());
                 unique.push(values);
             }
         }
     }
-    unique
+    (unique, collapsed)
 }
 
 /// The target key of a row as text, cheaply: the common key is one text column, copied as is.

@@ -42,6 +42,10 @@ pub struct Model {
     pub connection_version: Option<i32>,
     /// Who asked the running run to stop (it ends `cancelled` at its next page boundary).
     pub cancel_requested_by: Option<String>,
+    /// Records a `skip` lookup left out.
+    pub skipped: i64,
+    /// Rows of a page whose target key another row of the same page also had (the last was written).
+    pub collapsed: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,12 @@ impl MigrationTrait for Migration {
             integer_null("connection_version"),
             // Who asked a running run to stop; its worker ends it at the next page boundary.
             text_null("cancel_requested_by"),
+            // Records a mapping left out (a `skip` lookup), and rows of a page that mapped to a target
+            // key another row of the same page also mapped to (the last one was written): with these,
+            // rows_read = inserted + updated + unchanged + deleted + failed + skipped + deferred +
+            // collapsed.
+            big_integer("skipped").default(0).to_owned(),
+            big_integer("collapsed").default(0).to_owned(),
         ] {
             manager
                 .alter_table(
