@@ -2,6 +2,7 @@
 //! SQLite file) per test, the real worker. One test binary, like zero2prod's `tests/api`.
 
 mod api;
+mod api_token;
 mod apply;
 mod auth;
 mod check;
@@ -18,6 +19,7 @@ mod odata;
 mod odata_service;
 mod overlap;
 mod preview;
+mod process;
 mod scheduler;
 mod secrets;
 mod serve;
