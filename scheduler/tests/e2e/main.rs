@@ -25,3 +25,4 @@ mod secrets;
 mod serve;
 mod storage;
 mod sync;
+mod token_origin;
