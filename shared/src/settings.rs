@@ -139,7 +139,10 @@ pub struct RetentionSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
-    pub level: String,
+    /// A tracing filter. Unset, each process picks its own (`telemetry::Process`): daemons log at
+    /// info, one-shot commands at warn, so `ferry runs` prints its answer and nothing else.
+    #[serde(default)]
+    pub level: Option<String>,
 }
 
 /// Where the master key for stored secrets comes from (see `crate::secrets`). Each is optional;

@@ -12,6 +12,7 @@ mod discover;
 mod failures;
 mod helpers;
 mod jobs;
+mod logging;
 mod lookups;
 mod mapping;
 mod mapping_bench;
