@@ -21,6 +21,7 @@ mod odata_service;
 mod overlap;
 mod preview;
 mod process;
+mod refresh_claim;
 mod scheduler;
 mod secrets;
 mod serve;
