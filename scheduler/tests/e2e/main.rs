@@ -5,6 +5,7 @@ mod api;
 mod api_token;
 mod apply;
 mod auth;
+mod callbacks;
 mod check;
 mod couplings;
 mod deletes;

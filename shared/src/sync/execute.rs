@@ -29,7 +29,7 @@ pub struct SyncContext {
     pub queue: SyncStorage,
     /// Cancelled when the worker is asked to stop: runs end after the page in hand.
     pub stopping: CancellationToken,
-    /// Key for callback signatures.
+    /// Key for callback signatures (`api.callback_secret`); never the API token.
     pub callback_secret: Option<SecretString>,
     /// Stored client secrets and sign-ins, and the master key to open them.
     pub credentials: Credentials,
@@ -99,17 +99,8 @@ async fn settle(
 
 async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<(), RunError> {
     let finished = runs::finish(&ctx.db, lease, outcome).await?;
-    if let Some(url) = finished.callback_url.clone() {
-        let summary = RunSummary::from(finished);
-        crate::callback::deliver(
-            &ctx.db,
-            &ctx.http,
-            &url,
-            &summary,
-            ctx.callback_secret.as_ref(),
-        )
-        .await;
-    }
+    let summary = RunSummary::from(finished);
+    crate::callback::deliver(&ctx.db, &ctx.http, &summary, ctx.callback_secret.as_ref()).await;
     Ok(())
 }
 
