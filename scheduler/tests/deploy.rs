@@ -554,7 +554,8 @@ fn example_api_tokens_are_required_or_refused_so_none_opens_the_api() {
     // Each way of deploying sets the token, so each was checked.
     let sets_token = |file: &str| {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
-        text.lines().any(|l| assigned(l, "FERRY__API__TOKEN").is_some())
+        text.lines()
+            .any(|l| assigned(l, "FERRY__API__TOKEN").is_some())
     };
     for file in [
         "docker/compose.yml",

@@ -262,12 +262,22 @@ mod tests {
         for blank in ["", "   "] {
             let settings = api(Some(blank));
             assert!(settings.token.is_none() && settings.callback_secret.is_none());
-            assert!(settings.check_token().is_ok(), "no token: the API stays closed");
+            assert!(
+                settings.check_token().is_ok(),
+                "no token: the API stays closed"
+            );
         }
-        let short = api(Some("CHANGE-ME")).check_token().unwrap_err().to_string();
+        let short = api(Some("CHANGE-ME"))
+            .check_token()
+            .unwrap_err()
+            .to_string();
         assert!(short.contains("9 characters") && short.contains("openssl rand -hex 32"));
         assert!(!short.contains("CHANGE-ME"), "{short}");
-        assert!(api(Some(&"x".repeat(MIN_API_TOKEN_CHARS))).check_token().is_ok());
+        assert!(
+            api(Some(&"x".repeat(MIN_API_TOKEN_CHARS)))
+                .check_token()
+                .is_ok()
+        );
         assert!(api(None).check_token().is_ok());
     }
 }

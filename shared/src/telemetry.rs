@@ -30,10 +30,7 @@ impl Process {
 /// Installs the global subscriber once; later calls (tests start many apps in one process) are no-ops.
 /// `RUST_LOG` wins, then `log.level`, then the process kind's own level.
 pub fn init(settings: &LogSettings, process: Process) {
-    let level = settings
-        .level
-        .as_deref()
-        .unwrap_or(process.default_level());
+    let level = settings.level.as_deref().unwrap_or(process.default_level());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| filter(level));
     let json = match settings.format {
         LogFormat::Json => true,

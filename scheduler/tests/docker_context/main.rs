@@ -67,7 +67,10 @@ fn the_build_context_keeps_every_source_file() {
     );
     // What it is for: the build output and secrets stay out.
     for path in ["target/debug/ferry", ".git/HEAD", "deploy/docker/.env"] {
-        assert!(ignore.excludes(path), "{path} should stay out of the context");
+        assert!(
+            ignore.excludes(path),
+            "{path} should stay out of the context"
+        );
     }
 }
 

@@ -26,7 +26,10 @@ async fn an_empty_api_token_keeps_every_protected_route_closed() {
         .env("FERRY__API__LISTEN", "127.0.0.1:0");
     let mut scheduler = Process::start(command);
     let started = scheduler.wait_for_message("scheduler started", Duration::from_secs(60));
-    let api = format!("http://{}", started["api"].as_str().expect("the API address"));
+    let api = format!(
+        "http://{}",
+        started["api"].as_str().expect("the API address")
+    );
 
     let http = reqwest::Client::new();
     for (method, path) in PROTECTED {
@@ -64,7 +67,10 @@ async fn a_short_api_token_stops_the_process_before_it_listens() {
             stderr.contains("at least 32") && stderr.contains("openssl rand -hex 32"),
             "says what is needed and how to make it: {stderr}"
         );
-        assert!(!stderr.contains("CHANGE-ME"), "the token is never shown: {stderr}");
+        assert!(
+            !stderr.contains("CHANGE-ME"),
+            "the token is never shown: {stderr}"
+        );
         assert!(
             !stderr.contains("scheduler started"),
             "refused before listening: {stderr}"

@@ -79,7 +79,10 @@ async fn every_trigger_joining_a_queued_run_gets_its_own_signed_callback(backend
         .json()
         .await
         .unwrap();
-    assert_eq!(a["run_id"], b["run_id"], "the second trigger joined the queued run");
+    assert_eq!(
+        a["run_id"], b["run_id"],
+        "the second trigger joined the queued run"
+    );
     let run_id = a["run_id"].as_i64().unwrap();
     env.start_worker();
 
@@ -125,19 +128,28 @@ async fn without_a_callback_secret_a_callback_is_refused_and_never_signed_with_t
         "{error}"
     );
     assert!(!error.contains(API_TOKEN));
-    assert_eq!(trigger(&api, json!({})).await.status(), 202, "no callback, no secret needed");
+    assert_eq!(
+        trigger(&api, json!({})).await.status(),
+        202,
+        "no callback, no secret needed"
+    );
 
     // A callback that reached the queue some other way (an older scheduler, a library caller) meets a
     // worker without the secret: nothing is sent, and the outcome says why.
     let mut new = NewRun::manual("customers", Mode::Incremental);
     new.callback_url = Some(url);
-    let run_id = ferry_shared::runs::enqueue(&env.db, &new).await.unwrap().run_id;
+    let run_id = ferry_shared::runs::enqueue(&env.db, &new)
+        .await
+        .unwrap()
+        .run_id;
     env.start_worker();
     let run = ferry_scheduler::cli::wait_for(&env.db, run_id, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
-    let status = settled_callback_status(&env, run_id).await.unwrap_or_default();
+    let status = settled_callback_status(&env, run_id)
+        .await
+        .unwrap_or_default();
     assert!(status.contains("no api.callback_secret"), "{status}");
     assert!(
         inbox.try_recv().is_err(),

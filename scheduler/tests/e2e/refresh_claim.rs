@@ -62,7 +62,10 @@ async fn a_slow_token_endpoint_blocks_no_sqlite_writer_and_the_token_is_spent_on
         open: Notify::new(),
     });
     let app = Router::new()
-        .route("/{tenant}/oauth2/v2.0/{endpoint}", axum::routing::post(forward))
+        .route(
+            "/{tenant}/oauth2/v2.0/{endpoint}",
+            axum::routing::post(forward),
+        )
         .with_state(gate.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let authority = format!("http://{}", listener.local_addr().unwrap());

@@ -47,11 +47,17 @@ async fn elsewhere(seen: Seen) -> SocketAddr {
 
 /// `$metadata` and one page of products whose next link is `next` (absolute, another origin).
 async fn service(seen: Seen, next: String) -> SocketAddr {
-    async fn metadata(State((seen, _)): State<(Seen, String)>, headers: HeaderMap) -> impl IntoResponse {
+    async fn metadata(
+        State((seen, _)): State<(Seen, String)>,
+        headers: HeaderMap,
+    ) -> impl IntoResponse {
         seen.lock().unwrap().push(authorization(&headers));
         ([(header::CONTENT_TYPE, "application/xml")], METADATA)
     }
-    async fn products(State((seen, next)): State<(Seen, String)>, headers: HeaderMap) -> axum::Json<Value> {
+    async fn products(
+        State((seen, next)): State<(Seen, String)>,
+        headers: HeaderMap,
+    ) -> axum::Json<Value> {
         seen.lock().unwrap().push(authorization(&headers));
         let rows: Vec<Value> = (1..=3)
             .map(|n| json!({ "Code": format!("P{n}"), "Title": "t", "Price": 1.0, "Version": n.to_string() }))
@@ -127,7 +133,13 @@ fields = [
         error.contains(&format!("http://{other}")) && error.contains(&format!("http://{service}")),
         "the error names both origins: {error}"
     );
-    assert!(!error.contains("skiptoken"), "only origins are shown: {error}");
-    assert_eq!(run.attempt, 1, "not retried: following it would never be allowed");
+    assert!(
+        !error.contains("skiptoken"),
+        "only origins are shown: {error}"
+    );
+    assert_eq!(
+        run.attempt, 1,
+        "not retried: following it would never be allowed"
+    );
     env.finish().await;
 }

@@ -124,7 +124,9 @@ fn the_reserved_prefix_is_matched_without_case_as_sqlite_matches_names() {
     for table in ["ferry_runs", "Ferry_runs", "FERRY_credentials", "fErRy_x"] {
         let found = target_errors(table);
         assert!(
-            found.iter().any(|e| e.contains("target.table: the ferry_ prefix is reserved")),
+            found
+                .iter()
+                .any(|e| e.contains("target.table: the ferry_ prefix is reserved")),
             "{table}: {found:?}"
         );
     }

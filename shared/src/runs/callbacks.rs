@@ -143,9 +143,15 @@ mod tests {
     #[test]
     fn a_runs_callback_status_sums_up_its_callbacks() {
         assert_eq!(of(&[]), None);
-        assert_eq!(of(&["failed: HTTP 500"]).as_deref(), Some("failed: HTTP 500"));
+        assert_eq!(
+            of(&["failed: HTTP 500"]).as_deref(),
+            Some("failed: HTTP 500")
+        );
         assert_eq!(of(&["delivered", "pending"]).as_deref(), Some("pending"));
-        assert_eq!(of(&["delivered", "delivered"]).as_deref(), Some("delivered"));
+        assert_eq!(
+            of(&["delivered", "delivered"]).as_deref(),
+            Some("delivered")
+        );
         assert_eq!(
             of(&["delivered", "failed: HTTP 404", "failed: timed out"]).as_deref(),
             Some("failed: 2 of 3 callbacks (HTTP 404)")
