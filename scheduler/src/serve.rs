@@ -29,6 +29,8 @@ pub async fn run_with_listener(
     workers: usize,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // Before any worker starts: a refused API token stops the whole process, not just its API.
+    settings.api.check_token()?;
     let stop = CancellationToken::new();
     let handles: Vec<_> = (0..workers.max(1))
         .map(|_| {

@@ -27,12 +27,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     run_with_listener(settings, listener, shutdown).await
 }
 
-/// Runs with an API listener already bound (tests bind port 0).
+/// Runs with an API listener already bound (tests bind port 0). Refuses to start with an API token
+/// too short to protect anything.
 pub async fn run_with_listener(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    settings.api.check_token()?;
     let db = storage::connect(&settings.database).await?;
     let mut queue = queue::storage(&settings.queue, settings.worker.lease() / 3).await?;
     let stop = CancellationToken::new();

@@ -471,6 +471,130 @@ fn fail_on(problems: &[String]) {
     );
 }
 
+/// The value an env-style (`NAME=value`) or YAML (`NAME: value`) line gives `name`, unless the line is
+/// a comment or only mentions the name (`key: NAME` in a secret reference).
+fn assigned<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return None;
+    }
+    let rest = line.strip_prefix(name)?.trim_start();
+    let value = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
+    Some(value.trim().trim_matches(['"', '\'']))
+}
+
+/// What is wrong with the API tokens a deploy folder ships. Compose requires a value
+/// (`${API_TOKEN:?…}`, which refuses unset and empty alike); every literal token an example ships, in
+/// compose's env file or in the systemd and Kubernetes examples, must be one Ferry refuses to start
+/// the API with (a placeholder such as `CHANGE-ME`) or empty (no token: every route 401), so no example
+/// opens the API as shipped and each says how to make a real one.
+fn api_token_problems(root: &Path) -> Vec<String> {
+    let refused = |value: &str| {
+        let api = ferry_shared::settings::ApiSettings::deserialize(serde_json::json!({
+            "listen": "127.0.0.1:0",
+            "token": value,
+        }))
+        .expect("api settings deserialize");
+        api.token.is_none() || api.check_token().is_err()
+    };
+    let mut problems = Vec::new();
+    for path in files_under(root) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let name = path.display().to_string();
+        let compose_variables: Vec<&str> = text
+            .lines()
+            .filter_map(|l| assigned(l, "FERRY__API__TOKEN"))
+            .filter_map(|v| v.strip_prefix("${"))
+            .collect();
+        let literals: Vec<&str> = text
+            .lines()
+            .filter_map(|l| assigned(l, "FERRY__API__TOKEN"))
+            .filter(|v| !v.starts_with("${"))
+            .collect();
+        for reference in compose_variables {
+            let variable = reference.split([':', '}', '-', '?']).next().unwrap_or("");
+            if !reference.starts_with(&format!("{variable}:?")) {
+                problems.push(format!(
+                    "{name}: FERRY__API__TOKEN takes ${{{reference}: use ${{{variable}:?…}} so compose refuses to start without it"
+                ));
+            }
+            let env_example = path.with_file_name("env.example");
+            let example = std::fs::read_to_string(&env_example).unwrap_or_default();
+            for value in example.lines().filter_map(|l| assigned(l, variable)) {
+                if !refused(value) {
+                    problems.push(format!(
+                        "{}: {variable} ships a token the API would accept; ship a placeholder",
+                        env_example.display()
+                    ));
+                }
+            }
+        }
+        for value in &literals {
+            if !refused(value) {
+                problems.push(format!(
+                    "{name}: FERRY__API__TOKEN ships a token the API would accept; ship a placeholder"
+                ));
+            }
+        }
+        if !literals.is_empty() && !text.contains("openssl rand -hex 32") {
+            problems.push(format!(
+                "{name}: sets FERRY__API__TOKEN without saying how to make one (`openssl rand -hex 32`)"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn example_api_tokens_are_required_or_refused_so_none_opens_the_api() {
+    let root = workspace().join("deploy");
+    fail_on(&api_token_problems(&root));
+    // Each way of deploying sets the token, so each was checked.
+    let sets_token = |file: &str| {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        text.lines()
+            .any(|l| assigned(l, "FERRY__API__TOKEN").is_some())
+    };
+    for file in [
+        "docker/compose.yml",
+        "systemd/ferry.env.example",
+        "kubernetes/secret.yaml",
+    ] {
+        assert!(sets_token(file), "{file} no longer sets FERRY__API__TOKEN");
+    }
+
+    // And the check catches a usable token, an optional compose variable and a missing hint.
+    let scratch = std::env::temp_dir().join(format!("ferry-token-check-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let usable = "0123456789abcdef0123456789abcdef";
+    std::fs::write(
+        scratch.join("ferry.env.example"),
+        format!("FERRY__API__TOKEN={usable}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        scratch.join("compose.yml"),
+        "x:\n  FERRY__API__TOKEN: ${API_TOKEN}\n",
+    )
+    .unwrap();
+    std::fs::write(scratch.join("env.example"), format!("API_TOKEN={usable}\n")).unwrap();
+    let problems = api_token_problems(&scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    for needle in [
+        "ferry.env.example: FERRY__API__TOKEN ships a token the API would accept",
+        "ferry.env.example: sets FERRY__API__TOKEN without saying how to make one",
+        "compose.yml: FERRY__API__TOKEN takes ${API_TOKEN}",
+        "env.example: API_TOKEN ships a token the API would accept",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(needle)),
+            "no problem {needle:?} in {problems:#?}"
+        );
+    }
+}
+
 #[test]
 fn deploy_files_parse_and_use_real_commands_and_settings() {
     let root = workspace().join("deploy");

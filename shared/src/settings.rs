@@ -81,11 +81,57 @@ pub struct RetrySettings {
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
     pub listen: String,
-    /// Bearer token for `/api/v1/*`; a secret, so never printed.
-    #[serde(default)]
+    /// Bearer token for `/api/v1/*`; a secret, so never printed. Set but empty (`FERRY__API__TOKEN=`)
+    /// reads as none: an empty token would match a request that sends no token at all.
+    #[serde(default, deserialize_with = "non_empty_secret")]
     pub token: Option<SecretString>,
-    #[serde(default)]
+    /// Key of the HMAC signature on run callbacks. Without one, runs with a callback are refused:
+    /// a callback is never signed with the API token (whoever receives it could then call the API).
+    #[serde(default, deserialize_with = "non_empty_secret")]
     pub callback_secret: Option<SecretString>,
+}
+
+/// The shortest API token the API starts with: 32 characters, as `openssl rand -hex 16` prints.
+pub const MIN_API_TOKEN_CHARS: usize = 32;
+
+/// Why the API cannot start with the configured token. Says how long it is, never what it is.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "api.token (FERRY__API__TOKEN) is {chars} characters long; the API needs at least \
+     {MIN_API_TOKEN_CHARS}. Make one with `openssl rand -hex 32` (or `ferry keys generate`), or leave \
+     it unset to keep /api/v1/* and /metrics closed (401)"
+)]
+pub struct WeakApiToken {
+    pub chars: usize,
+}
+
+impl ApiSettings {
+    /// The one check of the configured token, made before the API listens: no token keeps the
+    /// protected routes closed, a short one (a placeholder such as `CHANGE-ME`, a guessable word)
+    /// would open them to anyone who guesses it.
+    pub fn check_token(&self) -> Result<(), WeakApiToken> {
+        use secrecy::ExposeSecret;
+        match &self.token {
+            Some(token) if token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS => {
+                Err(WeakApiToken {
+                    chars: token.expose_secret().chars().count(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An optional secret where an empty (or blank) value counts as unset: environment files and
+/// Kubernetes Secrets write `NAME=` for "no value", and a blank secret protects nothing.
+fn non_empty_secret<'de, D>(deserializer: D) -> Result<Option<SecretString>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text
+        .filter(|t| !t.trim().is_empty())
+        .map(SecretString::from))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,7 +145,10 @@ pub struct RetentionSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
-    pub level: String,
+    /// A tracing filter. Unset, each process picks its own (`telemetry::Process`): daemons log at
+    /// info, one-shot commands at warn, so `ferry runs` prints its answer and nothing else.
+    #[serde(default)]
+    pub level: Option<String>,
 }
 
 /// Where the master key for stored secrets comes from (see `crate::secrets`). Each is optional;
@@ -202,5 +251,39 @@ mod tests {
         let settings = Settings::load(Some(&file)).unwrap();
         assert_eq!(settings.queue.prefix, "other");
         assert_eq!(settings.worker.lease_secs, 60);
+    }
+
+    fn api(token: Option<&str>) -> ApiSettings {
+        let mut table = toml::Table::new();
+        table.insert("listen".into(), "127.0.0.1:0".into());
+        if let Some(token) = token {
+            table.insert("token".into(), token.into());
+            table.insert("callback_secret".into(), token.into());
+        }
+        table.try_into().unwrap()
+    }
+
+    #[test]
+    fn an_empty_token_is_no_token_and_a_short_one_is_refused_without_being_shown() {
+        for blank in ["", "   "] {
+            let settings = api(Some(blank));
+            assert!(settings.token.is_none() && settings.callback_secret.is_none());
+            assert!(
+                settings.check_token().is_ok(),
+                "no token: the API stays closed"
+            );
+        }
+        let short = api(Some("CHANGE-ME"))
+            .check_token()
+            .unwrap_err()
+            .to_string();
+        assert!(short.contains("9 characters") && short.contains("openssl rand -hex 32"));
+        assert!(!short.contains("CHANGE-ME"), "{short}");
+        assert!(
+            api(Some(&"x".repeat(MIN_API_TOKEN_CHARS)))
+                .check_token()
+                .is_ok()
+        );
+        assert!(api(None).check_token().is_ok());
     }
 }

@@ -6,9 +6,32 @@ use tracing_subscriber::EnvFilter;
 
 use crate::settings::{LogFormat, LogSettings};
 
+/// What kind of process is logging, which decides the level when neither `RUST_LOG` nor `log.level`
+/// names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Process {
+    /// Runs until stopped (`ferry scheduler`, `worker`, `serve`, `ferry-worker`): its log is how an
+    /// operator follows it, so info.
+    Daemon,
+    /// Does one thing and exits (`ferry runs`, `ferry run --json`, …): its output is the answer, and
+    /// the routine lines of every start (migrations, connections) would bury it, so warnings only.
+    OneShot,
+}
+
+impl Process {
+    fn default_level(self) -> &'static str {
+        match self {
+            Process::Daemon => "info",
+            Process::OneShot => "warn",
+        }
+    }
+}
+
 /// Installs the global subscriber once; later calls (tests start many apps in one process) are no-ops.
-pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| filter(&settings.level));
+/// `RUST_LOG` wins, then `log.level`, then the process kind's own level.
+pub fn init(settings: &LogSettings, process: Process) {
+    let level = settings.level.as_deref().unwrap_or(process.default_level());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| filter(level));
     let json = match settings.format {
         LogFormat::Json => true,
         LogFormat::Human => false,

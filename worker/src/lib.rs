@@ -73,11 +73,7 @@ pub async fn run(
                 retry: settings.retry.clone(),
                 queue: backend.clone(),
                 stopping: stopping.clone(),
-                callback_secret: settings
-                    .api
-                    .callback_secret
-                    .clone()
-                    .or_else(|| settings.api.token.clone()),
+                callback_secret: settings.api.callback_secret.clone(),
             },
             owner: name.clone(),
         });

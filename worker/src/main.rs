@@ -23,6 +23,6 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let settings = ferry_shared::settings::Settings::load(args.config.as_deref())?;
-    ferry_shared::telemetry::init(&settings.log);
+    ferry_shared::telemetry::init(&settings.log, ferry_shared::telemetry::Process::Daemon);
     ferry_worker::run(settings, ferry_shared::shutdown::signal()).await
 }

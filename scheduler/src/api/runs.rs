@@ -46,6 +46,14 @@ pub async fn trigger(
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             _ => return Err(ApiError::bad_request("callback_url must be an http(s) URL")),
         }
+        // Refused here, not discovered when the run ends: a callback is always signed, and never
+        // with the API token.
+        if state.settings.api.callback_secret.is_none() {
+            return Err(ApiError::bad_request(
+                "callback_url needs api.callback_secret (FERRY__API__CALLBACK_SECRET) to sign the \
+                 callback: set one on the scheduler and the workers, e.g. `openssl rand -hex 32`",
+            ));
+        }
     }
     let key = match headers.get("idempotency-key") {
         None => None,

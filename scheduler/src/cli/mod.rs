@@ -152,6 +152,17 @@ pub enum KeysCommand {
     },
 }
 
+impl Command {
+    /// Daemons log what they do at info; every other command prints its answer and only warnings.
+    fn process(&self) -> ferry_shared::telemetry::Process {
+        use ferry_shared::telemetry::Process;
+        match self {
+            Command::Scheduler | Command::Worker | Command::Serve { .. } => Process::Daemon,
+            _ => Process::OneShot,
+        }
+    }
+}
+
 /// Runs one command; the exit code says whether it did what was asked.
 pub async fn main(args: Args) -> ExitCode {
     let mut settings = match Settings::load(args.config.as_deref()) {
@@ -163,9 +174,9 @@ pub async fn main(args: Args) -> ExitCode {
     };
     if let Command::Demo(_) = args.command {
         // The demo's output is its summary; workers' routine lines would bury it.
-        settings.log.level = crate::demo::LOG_LEVEL.into();
+        settings.log.level = Some(crate::demo::LOG_LEVEL.into());
     }
-    ferry_shared::telemetry::init(&settings.log);
+    ferry_shared::telemetry::init(&settings.log, args.command.process());
     let result = match args.command {
         Command::Apply { paths } => apply::command(&settings, &paths).await,
         Command::Run(options) => run::command(&settings, options).await,

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::helpers::TestEnv;
 
-const TOKEN: &str = "test-api-token";
+const TOKEN: &str = crate::helpers::API_TOKEN;
 
 /// The API of a test's scheduler, signed in with the test token.
 struct Api {

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestEnv, captured_logs, definitions};
 
 /// A device-code connection to the sandbox and an integration over it (table `customer_dev`).
-fn device_definitions(env: &TestEnv) -> std::path::PathBuf {
+pub(crate) fn device_definitions(env: &TestEnv) -> std::path::PathBuf {
     let text = format!(
         r#"{standard}
 [[connection]]
@@ -54,7 +54,7 @@ fields = [
     file
 }
 
-fn sandbox(customers: usize, tweak: impl FnOnce(&mut SandboxConfig)) -> SandboxConfig {
+pub(crate) fn sandbox(customers: usize, tweak: impl FnOnce(&mut SandboxConfig)) -> SandboxConfig {
     let mut config = SandboxConfig {
         customers,
         contacts: 1,
@@ -66,12 +66,12 @@ fn sandbox(customers: usize, tweak: impl FnOnce(&mut SandboxConfig)) -> SandboxC
     config
 }
 
-async fn connection(env: &TestEnv) -> ConnectionDef {
+pub(crate) async fn connection(env: &TestEnv) -> ConnectionDef {
     load_connection(&env.db, "bcdev").await.unwrap().unwrap()
 }
 
 /// Signs `bcdev` in through the library, approving the code as the user would.
-async fn sign_in(env: &TestEnv) {
+pub(crate) async fn sign_in(env: &TestEnv) {
     let http = http_client();
     let credentials = env.credentials();
     let pending = begin_login(&connection(env).await, &credentials, &http)
@@ -85,7 +85,7 @@ async fn sign_in(env: &TestEnv) {
     pending.finish(&http, &credentials).await.unwrap();
 }
 
-async fn issued(env: &TestEnv, kind: &str) -> usize {
+pub(crate) async fn issued(env: &TestEnv, kind: &str) -> usize {
     let issued: Value = reqwest::get(format!("{}/_sandbox/issued", env.sandbox.base_url()))
         .await
         .unwrap()

@@ -151,7 +151,7 @@ impl TestEnv {
         settings.scheduler.leader_lease_secs = 2;
         settings.retry.base_ms = 100;
         settings.retry.max_secs = 2;
-        settings.api.token = Some("test-api-token".to_string().into());
+        settings.api.token = Some(API_TOKEN.to_string().into());
         settings.api.callback_secret = Some("test-callback-secret".to_string().into());
         let db = storage::connect(&settings.database)
             .await
@@ -462,6 +462,9 @@ pub async fn table_rows(
 }
 
 /// The master key of every test (32 bytes of 0x2a, base64); never used outside tests.
+/// The test scheduler's API token: long enough for the API to start with it.
+pub const API_TOKEN: &str = "test-api-token-0123456789abcdefghij";
+
 pub const TEST_MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
 fn url_of(text: &str) -> url::Url {

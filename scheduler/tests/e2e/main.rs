@@ -2,8 +2,10 @@
 //! SQLite file) per test, the real worker. One test binary, like zero2prod's `tests/api`.
 
 mod api;
+mod api_token;
 mod apply;
 mod auth;
+mod callbacks;
 mod cancel;
 mod check;
 mod checkpoints;
@@ -15,6 +17,7 @@ mod failures;
 mod helpers;
 mod jobs;
 mod leases;
+mod logging;
 mod lookups;
 mod mapping;
 mod mapping_bench;
@@ -24,13 +27,16 @@ mod overlap;
 mod preview;
 #[path = "../chaos/redis.rs"]
 mod private_redis;
+mod process;
 mod queue_down;
 mod recovery;
+mod refresh_claim;
 mod scheduler;
 mod secrets;
 mod serve;
 mod storage;
 mod sync;
+mod token_origin;
 
 /// A free loopback port (for servers a test starts itself).
 pub fn free_port() -> u16 {

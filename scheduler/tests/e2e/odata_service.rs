@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-const METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+pub const METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
   <edmx:DataServices>
     <Schema Namespace="Demo.Catalog" Alias="D" xmlns="http://docs.oasis-open.org/odata/ns/edm">

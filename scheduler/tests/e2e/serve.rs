@@ -30,7 +30,7 @@ async fn one_process_serves_the_api_and_runs_what_it_enqueues(backend: Backend) 
 
     let answer = reqwest::Client::new()
         .post(format!("{api}/api/v1/integrations/customers/runs"))
-        .bearer_auth("test-api-token")
+        .bearer_auth(crate::helpers::API_TOKEN)
         .send()
         .await
         .unwrap();

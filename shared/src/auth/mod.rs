@@ -10,6 +10,7 @@ pub mod device_code;
 mod endpoints;
 mod login;
 mod refresh;
+mod refresh_claim;
 mod token_endpoint;
 
 use std::time::{Duration, Instant};

@@ -53,6 +53,10 @@ pub enum EndpointError {
     Transport(String),
 }
 
+/// The longest one token request may take. A refresh claim outlives it (`refresh_claim`), so a claim
+/// never expires while its holder is still waiting for the endpoint.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// POSTs `params` and reads the answer. The request body carries secrets, so nothing here logs it.
 pub async fn post(
     http: &reqwest::Client,
@@ -62,6 +66,7 @@ pub async fn post(
     let response = http
         .post(url)
         .header("Accept", "application/json")
+        .timeout(REQUEST_TIMEOUT)
         .form(params)
         .send()
         .await

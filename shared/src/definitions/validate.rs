@@ -230,7 +230,9 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "use letters, digits and '_' (at most 63), not starting with a digit",
         );
     }
-    if i.target.table.starts_with("ferry_") {
+    // SQLite compares table names without case (`Ferry_runs` is `ferry_runs`), so the reserved prefix
+    // is matched the same way on both engines.
+    if i.target.table.to_ascii_lowercase().starts_with("ferry_") {
         report.push(
             file,
             format!("{at}.target.table"),

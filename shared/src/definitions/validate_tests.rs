@@ -93,3 +93,42 @@ fn periods_parse() {
     assert_eq!(super::validate::parse_every("0m"), None);
     assert_eq!(super::validate::parse_every("h"), None);
 }
+
+/// Loads one integration writing to `table`, against a stored connection `bc`.
+fn target_errors(table: &str) -> Vec<String> {
+    let file = std::env::temp_dir().join(format!(
+        "ferry-validate-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[integration]]
+name = "x"
+connection = "bc"
+source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
+target = {{ table = "{table}", key = ["bc_no"] }}
+fields = [{{ from = "No", to = "bc_no" }}]
+"#
+        ),
+    )
+    .unwrap();
+    let result = load_files(std::slice::from_ref(&file), &["bc".to_string()]);
+    std::fs::remove_file(&file).ok();
+    keys(&result.err().unwrap_or_default())
+}
+
+#[test]
+fn the_reserved_prefix_is_matched_without_case_as_sqlite_matches_names() {
+    for table in ["ferry_runs", "Ferry_runs", "FERRY_credentials", "fErRy_x"] {
+        let found = target_errors(table);
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("target.table: the ferry_ prefix is reserved")),
+            "{table}: {found:?}"
+        );
+    }
+    assert_eq!(target_errors("ferrying"), Vec::<String>::new());
+}

@@ -42,6 +42,17 @@ pub enum SourceError {
     Metadata(#[from] CsdlError),
     #[error("{0}")]
     Schema(String),
+    /// A link (an `@odata.nextLink`) points away from the connection's service: following it would
+    /// hand the connection's bearer token to another server (invariant 8). Only origins are named:
+    /// the link's query may carry a skip token.
+    #[error(
+        "refusing to follow a link to {link_origin}: the connection's service is {service_origin}, \
+         and its access token goes nowhere else"
+    )]
+    ForeignOrigin {
+        link_origin: String,
+        service_origin: String,
+    },
 }
 
 impl SourceError {
@@ -53,7 +64,9 @@ impl SourceError {
             SourceError::Auth(e) => e.is_retriable(),
             SourceError::Http { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
             SourceError::Transport { .. } | SourceError::Decode { .. } => true,
-            SourceError::Metadata(_) | SourceError::Schema(_) => false,
+            SourceError::Metadata(_)
+            | SourceError::Schema(_)
+            | SourceError::ForeignOrigin { .. } => false,
         }
     }
 }
@@ -145,8 +158,21 @@ impl ODataClient {
         }
     }
 
+    /// The one gate every request passes before a token is attached: the URL must have the service
+    /// root's scheme, host and port. A next link elsewhere fails the run instead of being followed.
+    fn same_origin(&self, url: &Url) -> Result<(), SourceError> {
+        if url.origin() == self.root.origin() {
+            return Ok(());
+        }
+        Err(SourceError::ForeignOrigin {
+            link_origin: url.origin().ascii_serialization(),
+            service_origin: self.root.origin().ascii_serialization(),
+        })
+    }
+
     /// A GET with the bearer token; on 401 the token is renewed once and the request repeated.
     async fn get_once(&self, url: &Url, accept: &str) -> Result<reqwest::Response, SourceError> {
+        self.same_origin(url)?;
         for attempt in 0..2 {
             let mut request = self
                 .http
@@ -309,5 +335,38 @@ mod tests {
             message: "timed out".into(),
         });
         assert!(unreachable.is_retriable());
+    }
+
+    fn client(root: &str) -> ODataClient {
+        let tokens = Arc::new(TokenSource::anonymous());
+        ODataClient::new(http_client(), root, tokens, 10).unwrap()
+    }
+
+    #[test]
+    fn only_links_with_the_services_scheme_host_and_port_are_followed() {
+        let client = client("https://bc.example:443/v2.0/t/production/api");
+        for same in [
+            "Products?$skiptoken=1",
+            "https://bc.example/v2.0/t/production/api/Products?$skiptoken=1",
+            "https://BC.example:443/other/path",
+        ] {
+            let url = client.resolve(same).unwrap();
+            assert!(client.same_origin(&url).is_ok(), "{same}");
+        }
+        for (foreign, origin) in [
+            ("http://bc.example/v2.0/x", "http://bc.example"),
+            ("https://bc.example:8443/v2.0/x", "https://bc.example:8443"),
+            ("https://evil.example/v2.0/x", "https://evil.example"),
+            ("//evil.example/steal", "https://evil.example"),
+        ] {
+            let url = client.resolve(foreign).unwrap();
+            let error = client.same_origin(&url).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains(origin) && message.contains("https://bc.example"),
+                "{message}"
+            );
+            assert!(!error.is_retriable());
+        }
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{
     QueryOrder, SqlErr, Value,
 };
 
-use super::{Mode, RunError, RunState, Trigger, counters};
+use super::{Mode, RunError, RunState, Trigger, callbacks, counters};
 use crate::checkpoint::Checkpoint;
 use crate::definitions::latest_integration;
 use crate::storage::entities::run;
@@ -83,7 +83,8 @@ pub struct NewRun {
     pub trigger: Trigger,
     /// The cron tick this run is for; unique per integration.
     pub scheduled_for: Option<DateTime<FixedOffset>>,
-    /// Where to POST the summary when the run ends.
+    /// Where to POST the summary when the run ends; kept per trigger (`callbacks`), also when the
+    /// trigger joins a queued run.
     pub callback_url: Option<String>,
 }
 
@@ -117,8 +118,21 @@ fn is_unique_violation(e: &DbErr) -> bool {
 
 /// Records a queued run of the integration's current version. A run already queued for the integration
 /// absorbs the trigger (invariant 3) — and a waiting retry is made due now, since someone asked for a
-/// run; a tick already enqueued is not enqueued again (invariant 4).
+/// run; a tick already enqueued is not enqueued again (invariant 4). The trigger's callback is added
+/// to the run's callbacks, whether the run is new or joined.
 pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, RunError> {
+    for _ in 0..5 {
+        let enqueued = enqueue_run(db, new).await?;
+        match &new.callback_url {
+            // The run ended between the trigger and the callback: a new run carries it.
+            Some(url) if !callbacks::register(db, enqueued.run_id, url).await? => continue,
+            _ => return Ok(enqueued),
+        }
+    }
+    Err(RunError::Database(DbErr::RecordNotInserted))
+}
+
+async fn enqueue_run(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, RunError> {
     let (version, _) = latest_integration(db, &new.integration)
         .await
         .map_err(|e| RunError::Definition(e.to_string()))?
@@ -131,8 +145,7 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
             &format!(
                 "INSERT INTO ferry_runs (integration, definition_version, mode, trigger, state, \
                  attempt, scheduled_for, queued_at, rows_read, inserted, updated, unchanged, deleted, \
-                 failed, callback_url, callback_status) \
-                 VALUES (?, ?, ?, ?, 'queued', 0, ?, {now}, 0, 0, 0, 0, 0, 0, ?, ?) RETURNING id",
+                 failed) VALUES (?, ?, ?, ?, 'queued', 0, ?, {now}, 0, 0, 0, 0, 0, 0) RETURNING id",
                 now = clock::now(backend)
             ),
             [
@@ -141,8 +154,6 @@ pub async fn enqueue(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
                 new.mode.as_str().into(),
                 new.trigger.as_str().into(),
                 new.scheduled_for.into(),
-                new.callback_url.clone().into(),
-                new.callback_url.as_ref().map(|_| "pending").into(),
             ],
         );
         match db.query_one_raw(insert).await {

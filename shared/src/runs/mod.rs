@@ -4,6 +4,7 @@
 //! Every transition is one conditional UPDATE, so the database decides races: a worker *claims* a
 //! queued run (invariant 1), writes only while it holds the lease, and finishes only its own run.
 
+pub mod callbacks;
 mod cancel;
 mod counters;
 mod failures;

@@ -11,7 +11,7 @@ mod store;
 
 pub use keyring::{Keyring, MasterKey, generate_key};
 pub use rotate::{Rotation, rotate};
-pub use store::{CredentialKind, CredentialStatus, Credentials, SignIn};
+pub use store::{CredentialKind, CredentialStatus, Credentials, SignIn, StoredSignIn};
 
 /// Why a secret could not be sealed, opened or stored. Never carries secret material.
 #[derive(Debug, thiserror::Error)]

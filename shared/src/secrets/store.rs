@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::seal::{open, seal};
@@ -48,9 +48,9 @@ pub struct SignIn {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A stored sign-in, opened under the row lock of a refresh.
+/// A stored sign-in, opened for a refresh.
 #[derive(Debug)]
-pub struct LockedSignIn {
+pub struct StoredSignIn {
     pub refresh_token: SecretString,
     pub access: Option<(SecretString, DateTime<Utc>)>,
     pub account: Option<String>,
@@ -197,14 +197,14 @@ impl Credentials {
             .collect())
     }
 
-    /// Opens the sign-in of `connection` under `SELECT … FOR UPDATE` inside `txn`: whoever holds the
-    /// lock is the only one who may spend the refresh token until the transaction ends.
-    pub async fn lock_sign_in(
+    /// Opens the sign-in of `connection`, without a lock or a transaction: who may spend its refresh
+    /// token is decided by the refresh claim (`auth::refresh`), not by a lock held across the call.
+    pub async fn read_sign_in(
         &self,
-        txn: &impl ConnectionTrait,
         connection: &str,
-    ) -> Result<Option<LockedSignIn>, SecretsError> {
-        let Some(row) = find(txn, connection, CredentialKind::RefreshToken, true).await? else {
+    ) -> Result<Option<StoredSignIn>, SecretsError> {
+        let Some(row) = find(&self.db, connection, CredentialKind::RefreshToken, false).await?
+        else {
             return Ok(None);
         };
         let keyring = self.keyring()?;
@@ -220,7 +220,7 @@ impl Credentials {
             )),
             _ => None,
         };
-        Ok(Some(LockedSignIn {
+        Ok(Some(StoredSignIn {
             refresh_token,
             access,
             account: row.account,
@@ -228,15 +228,32 @@ impl Credentials {
         }))
     }
 
-    /// Stores a rotated refresh token inside the transaction that holds the lock, so the old token and
-    /// the new one are never both "current".
+    /// Replaces the sign-in `spent` with its refreshed successor — only while `spent`'s refresh token
+    /// is still the stored one (compare-and-swap on the opened token, so a `ferry keys rotate` in
+    /// between does not count as a change), so the old token and the new one are never both "current"
+    /// and a late answer never overwrites a newer sign-in. Run it in a write transaction: the read and
+    /// the write must see the same row. False when it was not stored.
     pub async fn store_refreshed(
         &self,
         txn: &impl ConnectionTrait,
         connection: &str,
+        spent: &StoredSignIn,
         sign_in: &SignIn,
-    ) -> Result<(), SecretsError> {
-        save_sign_in(txn, self.keyring()?, connection, sign_in).await
+    ) -> Result<bool, SecretsError> {
+        let kind = CredentialKind::RefreshToken;
+        let Some(row) = find(txn, connection, kind, true).await? else {
+            return Ok(false);
+        };
+        let current = open(
+            self.keyring()?,
+            &context(connection, kind.as_str()),
+            &row.ciphertext,
+        )?;
+        if current.expose_secret() != spent.refresh_token.expose_secret() {
+            return Ok(false);
+        }
+        save_sign_in(txn, self.keyring()?, connection, sign_in).await?;
+        Ok(true)
     }
 
     /// Forgets a connection's sign-in (e.g. after the provider revoked it).

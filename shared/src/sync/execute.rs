@@ -28,7 +28,7 @@ pub struct SyncContext {
     pub queue: SyncStorage,
     /// Cancelled when the worker is asked to stop: runs end after the page in hand.
     pub stopping: CancellationToken,
-    /// Key for callback signatures.
+    /// Key for callback signatures (`api.callback_secret`); never the API token.
     pub callback_secret: Option<SecretString>,
     /// Stored client secrets and sign-ins, and the master key to open them.
     pub credentials: Credentials,
@@ -134,19 +134,10 @@ async fn finish(ctx: &SyncContext, lease: &Lease, outcome: Outcome) -> Result<()
     Ok(())
 }
 
-/// Reports a run that ended to the workflow that asked for it.
+/// Reports a run that ended to the workflows that asked for it (each trigger's callback).
 async fn report(ctx: &SyncContext, finished: crate::storage::entities::run::Model) {
-    if let Some(url) = finished.callback_url.clone() {
-        let summary = RunSummary::from(finished);
-        crate::callback::deliver(
-            &ctx.db,
-            &ctx.http,
-            &url,
-            &summary,
-            ctx.callback_secret.as_ref(),
-        )
-        .await;
-    }
+    let summary = RunSummary::from(finished);
+    crate::callback::deliver(&ctx.db, &ctx.http, &summary, ctx.callback_secret.as_ref()).await;
 }
 
 /// Pushes a run's job; if the push fails the reconciler re-pushes it, since the row says `queued`.

@@ -7,6 +7,7 @@ mod m0003_credentials;
 mod m0004_mapping;
 mod m0005_couplings;
 mod m0006_hardening;
+mod m0007_callbacks;
 
 use sea_orm_migration::prelude::*;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_mapping::Migration),
             Box::new(m0005_couplings::Migration),
             Box::new(m0006_hardening::Migration),
+            Box::new(m0007_callbacks::Migration),
         ]
     }
 

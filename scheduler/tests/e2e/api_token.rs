@@ -1,0 +1,80 @@
+//! The API token, against the real `ferry` binary: a token set but empty is no token (every protected
+//! route answers 401, also to a request with no `Authorization` header), and a short token stops the
+//! process before it listens, saying how to make a good one and never echoing the bad one.
+
+use std::time::Duration;
+
+use crate::helpers::TestEnv;
+use crate::process::Process;
+
+/// Routes that need the token.
+const PROTECTED: [(&str, &str); 5] = [
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/runs"),
+    ("GET", "/api/v1/runs/1"),
+    ("GET", "/api/v1/queue"),
+    ("POST", "/api/v1/integrations/customers/runs"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_api_token_keeps_every_protected_route_closed() {
+    let env = TestEnv::without_worker(1, 1).await;
+    env.apply(&env.write_definitions("")).await;
+    let mut command = env.ferry(&["scheduler"]);
+    command
+        .env("FERRY__API__TOKEN", "")
+        .env("FERRY__API__LISTEN", "127.0.0.1:0");
+    let mut scheduler = Process::start(command);
+    let started = scheduler.wait_for_message("scheduler started", Duration::from_secs(60));
+    let api = format!(
+        "http://{}",
+        started["api"].as_str().expect("the API address")
+    );
+
+    let http = reqwest::Client::new();
+    for (method, path) in PROTECTED {
+        let url = format!("{api}{path}");
+        let method: reqwest::Method = method.parse().unwrap();
+        let bare = http.request(method.clone(), &url).send().await.unwrap();
+        assert_eq!(bare.status(), 401, "{path} without Authorization");
+        let empty = http
+            .request(method, &url)
+            .header("Authorization", "Bearer ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(empty.status(), 401, "{path} with an empty bearer token");
+    }
+    let health = http.get(format!("{api}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "health checks stay open");
+    drop(scheduler);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_api_token_stops_the_process_before_it_listens() {
+    let env = TestEnv::without_worker(1, 1).await;
+    for args in [&["scheduler"][..], &["serve", "--workers", "1"]] {
+        let mut command = env.ferry(args);
+        command
+            .env("FERRY__API__TOKEN", "CHANGE-ME")
+            .env("FERRY__API__LISTEN", "127.0.0.1:0");
+        let mut process = Process::start(command);
+        let status = process.wait_exit(Duration::from_secs(60));
+        let stderr = process.stderr.join("\n");
+        assert!(!status.success(), "`ferry {}` started: {stderr}", args[0]);
+        assert!(
+            stderr.contains("at least 32") && stderr.contains("openssl rand -hex 32"),
+            "says what is needed and how to make it: {stderr}"
+        );
+        assert!(
+            !stderr.contains("CHANGE-ME"),
+            "the token is never shown: {stderr}"
+        );
+        assert!(
+            !stderr.contains("scheduler started"),
+            "refused before listening: {stderr}"
+        );
+    }
+    env.finish().await;
+}
