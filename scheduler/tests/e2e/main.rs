@@ -9,6 +9,7 @@ mod callbacks;
 mod cancel;
 mod check;
 mod checkpoints;
+mod counts;
 mod couplings;
 mod deletes;
 mod discover;
