@@ -127,9 +127,14 @@ async fn every_runs_counts_add_up_over_random_pages_and_modes() {
                 }
             }
             if run.collapsed > 0 {
-                assert_eq!(run.status, "partial", "seed {seed}: collapsed rows make it partial");
+                assert_eq!(
+                    run.status, "partial",
+                    "seed {seed}: collapsed rows make it partial"
+                );
                 assert!(
-                    run.error.as_deref().is_some_and(|e| e.contains("the last of each was written")),
+                    run.error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("the last of each was written")),
                     "seed {seed}: {:?}",
                     run.error
                 );

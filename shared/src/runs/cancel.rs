@@ -4,7 +4,7 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
-use super::lifecycle::{Hold, Lease, fenced};
+use super::lease::{Hold, Lease, fenced};
 use super::{RunError, RunState, counters};
 use crate::storage::entities::run;
 use crate::storage::{clock, statement};

@@ -7,19 +7,22 @@
 pub mod callbacks;
 mod cancel;
 mod counters;
+mod enqueue;
 mod failures;
-mod lifecycle;
+mod finish;
+mod lease;
+mod progress;
 mod recovery;
 
 pub use cancel::{CancelError, Cancelled, cancel, cancel_requested, end_cancelled};
 pub use counters::{DURATION_BUCKETS, count_finished, label};
+pub use enqueue::{Enqueued, NewRun, enqueue, mark_pushed, next_queued};
 pub use failures::{
     RecordFailure, has_open_failures, open_failures, resolve_failures, run_failures,
 };
-pub use lifecycle::{
-    Claim, Enqueued, HandedBack, Lease, NewRun, Outcome, add_deleted, add_progress, claim, enqueue,
-    finish, hand_back, mark_pushed, next_queued, record_failures, record_start, renew,
-};
+pub use finish::{HandedBack, Outcome, finish, hand_back};
+pub use lease::{Claim, Lease, claim, renew};
+pub use progress::{add_deleted, add_progress, record_failures, record_start};
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
 
 use std::fmt;
@@ -168,6 +171,15 @@ pub enum RunError {
         queued: &'static str,
         requested: &'static str,
     },
+}
+
+/// A write refused by one of the partial unique indexes that keep one queued and one running run per
+/// integration (invariant 3).
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 pub async fn get(db: &DatabaseConnection, run_id: i64) -> Result<Option<run::Model>, RunError> {

@@ -1,0 +1,140 @@
+//! What a running run records as it goes, each inside a fenced write: page counts and checkpoint,
+//! a reconcile's deletes, where it started, and the records that failed.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, Value};
+
+use super::lease::{Hold, Lease, fenced};
+use super::{Mode, RunError};
+use crate::checkpoint::Checkpoint;
+use crate::storage::statement;
+use crate::target::PageCounts;
+
+/// Adds a page's counts to the run and renews its lease, inside the page's transaction.
+pub async fn add_progress(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    rows_read: u64,
+    counts: PageCounts,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<(), RunError> {
+    fenced(
+        txn,
+        lease,
+        "rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, \
+         unchanged = unchanged + ?, failed = failed + ?, skipped = skipped + ?, \
+         deferred = deferred + ?, collapsed = collapsed + ?, \
+         checkpoint_after = COALESCE(?, checkpoint_after)",
+        vec![
+            (rows_read as i64).into(),
+            (counts.inserted as i64).into(),
+            (counts.updated as i64).into(),
+            (counts.unchanged as i64).into(),
+            (counts.failed as i64).into(),
+            (counts.skipped as i64).into(),
+            (counts.deferred as i64).into(),
+            (counts.collapsed as i64).into(),
+            checkpoint.map(Checkpoint::to_json).into(),
+        ],
+        Hold::Renew,
+    )
+    .await
+}
+
+/// Adds a reconcile's deletes and the keys it read, inside its transaction.
+pub async fn add_deleted(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    rows_read: u64,
+    deleted: u64,
+) -> Result<(), RunError> {
+    fenced(
+        txn,
+        lease,
+        "deleted = deleted + ?, rows_read = rows_read + ?",
+        vec![(deleted as i64).into(), (rows_read as i64).into()],
+        Hold::Renew,
+    )
+    .await
+}
+
+/// What a run starts from, recorded once it knows: the connection version it executes, the
+/// checkpoint it reads from (`None`: from the start) and, when it reads everything although it was
+/// asked for an incremental run, `Mode::Full` and why. A later attempt that resumes after committed
+/// pages keeps the first attempt's `checkpoint_before`.
+pub async fn record_start(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    connection_version: i32,
+    checkpoint_before: Option<&str>,
+    full_because: Option<&str>,
+) -> Result<(), RunError> {
+    let mut set = "connection_version = ?, checkpoint_before = CASE WHEN checkpoint_after IS NULL \
+                   THEN ? ELSE checkpoint_before END"
+        .to_string();
+    let mut values: Vec<Value> = vec![
+        connection_version.into(),
+        checkpoint_before.map(str::to_string).into(),
+    ];
+    if let Some(reason) = full_because {
+        set.push_str(", mode = ?, reason = ?");
+        values.extend([Mode::Full.as_str().into(), reason.to_string().into()]);
+    }
+    fenced(db, lease, &set, values, Hold::Renew).await
+}
+
+/// Stores the records of a page that could not be written, with their payloads and the values mapped
+/// before each failure: `(key, message, payload, mapped)`. With `known_once`, a record whose failure
+/// is already open with the same payload (the overlap window or a full re-read met it again,
+/// unchanged) is not logged again, so an unchanged bad record does not leave every run `partial`;
+/// a retry of failed records asked for them, so it logs each outcome. Returns how many were logged.
+pub async fn record_failures(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    failures: &[(String, String, String, String)],
+    known_once: bool,
+) -> Result<u64, RunError> {
+    if failures.is_empty() {
+        return Ok(0);
+    }
+    let open = if known_once {
+        super::failures::open_payloads(
+            txn,
+            &lease.integration,
+            failures.iter().map(|(key, ..)| key.as_str()),
+        )
+        .await?
+    } else {
+        Default::default()
+    };
+    let new: Vec<_> = failures
+        .iter()
+        .filter(|(key, _, payload, _)| !open.contains(&(key.clone(), payload.clone())))
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now().fixed_offset();
+    let mut values: Vec<Value> = Vec::with_capacity(new.len() * 7);
+    let mut tuples = Vec::with_capacity(new.len());
+    for (key, message, payload, mapped) in &new {
+        tuples.push("(?, ?, ?, ?, ?, ?, ?)");
+        values.extend([
+            lease.run_id.into(),
+            lease.integration.clone().into(),
+            key.clone().into(),
+            message.clone().into(),
+            payload.clone().into(),
+            mapped.clone().into(),
+            now.into(),
+        ]);
+    }
+    let text = format!(
+        "INSERT INTO ferry_run_errors \
+         (run_id, integration, record_key, message, payload, mapped, created_at) VALUES {}",
+        tuples.join(", ")
+    );
+    txn.execute_raw(statement(txn.get_database_backend(), &text, values))
+        .await?;
+    Ok(new.len() as u64)
+}
