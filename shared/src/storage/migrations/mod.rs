@@ -6,6 +6,7 @@ mod m0002_job_system;
 mod m0003_credentials;
 mod m0004_mapping;
 mod m0005_couplings;
+mod m0008_owed;
 
 use sea_orm_migration::prelude::*;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_credentials::Migration),
             Box::new(m0004_mapping::Migration),
             Box::new(m0005_couplings::Migration),
+            Box::new(m0008_owed::Migration),
         ]
     }
 
