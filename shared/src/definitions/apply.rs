@@ -10,8 +10,9 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::load::DefinitionSet;
+use super::load::{DefinitionError, DefinitionSet};
 use super::model::{ConnectionDef, IntegrationDef};
+use super::targets::shared_target_errors;
 use crate::storage::entities::{connection, integration};
 
 /// What `apply` did with one definition.
@@ -52,14 +53,23 @@ pub enum ApplyError {
         name: String,
         source: serde_json::Error,
     },
+    /// The set conflicts with stored definitions (`shared_target_errors`); nothing was stored.
+    #[error("{} problem(s) with the stored definitions; nothing was stored", .0.len())]
+    Invalid(Vec<DefinitionError>),
 }
 
-/// Stores every definition of `set` in one transaction.
+/// Stores every definition of `set` in one transaction. The check against the stored integrations
+/// runs inside it, under the write lock, so two applies at once cannot each pass it alone.
 pub async fn apply(
     db: &DatabaseConnection,
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
     let txn = crate::storage::begin_write(db).await?;
+    let conflicts = shared_target_errors(set, &stored_integrations(&txn).await?);
+    if !conflicts.is_empty() {
+        txn.rollback().await?;
+        return Err(ApplyError::Invalid(conflicts));
+    }
     let mut applied = Vec::new();
     for (_, def) in &set.connections {
         applied.push(apply_connection(&txn, def).await?);
@@ -172,6 +182,31 @@ async fn latest_row(
         .order_by_desc(integration::Column::Version)
         .one(db)
         .await
+}
+
+/// The latest stored definition of every integration, in name order.
+pub async fn stored_integrations(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<IntegrationDef>, ApplyError> {
+    let rows = integration::Entity::find()
+        .order_by_asc(integration::Column::Name)
+        .order_by_desc(integration::Column::Version)
+        .all(db)
+        .await?;
+    let mut latest: Vec<IntegrationDef> = Vec::new();
+    let mut last_name: Option<String> = None;
+    for row in rows {
+        if last_name.as_deref() == Some(row.name.as_str()) {
+            continue;
+        }
+        let def = serde_json::from_str(&row.definition).map_err(|source| ApplyError::Corrupt {
+            name: row.name.clone(),
+            source,
+        })?;
+        last_name = Some(row.name);
+        latest.push(def);
+    }
+    Ok(latest)
 }
 
 /// The current version of an integration and its definition, if one was applied.
