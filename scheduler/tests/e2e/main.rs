@@ -18,6 +18,7 @@ mod odata;
 mod odata_service;
 mod overlap;
 mod preview;
+mod retention;
 mod scheduler;
 mod secrets;
 mod serve;
