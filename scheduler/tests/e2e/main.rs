@@ -22,5 +22,6 @@ mod retention;
 mod scheduler;
 mod secrets;
 mod serve;
+mod shared_rows;
 mod storage;
 mod sync;
