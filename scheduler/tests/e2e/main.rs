@@ -19,9 +19,12 @@ mod odata_service;
 mod overlap;
 mod preview;
 mod retention;
+mod retry_memory;
 mod scheduler;
 mod secrets;
 mod serve;
 mod shared_rows;
 mod storage;
 mod sync;
+#[path = "../support/worker_binary.rs"]
+mod worker_binary;
