@@ -73,6 +73,21 @@ async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share(backend: Bac
         .try_get_by_index::<i64>(0)
         .unwrap();
     assert_eq!(coupled, 4_950);
+    // Neither reconcile left its staged key set behind.
+    for table in ["ferry_key_scans", "ferry_scanned_keys"] {
+        let left = env
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT count(*) FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(left, 0, "{table}");
+    }
     env.finish().await;
 }
 

@@ -172,3 +172,40 @@ async fn retention_keeps_parked_records_and_the_run_that_parked_them(backend: Ba
     assert_eq!(runs::prune(&env.db, RETENTION).await.unwrap(), 2);
     env.finish().await;
 }
+
+crate::on_both_backends!(
+    #[tokio::test]
+    retention_sweeps_a_key_scan_a_crash_left_behind
+);
+async fn retention_sweeps_a_key_scan_a_crash_left_behind(backend: Backend) {
+    use ferry_shared::target::key_scan::{self, KeyScan};
+    let env = TestEnv::without_worker_on(backend, 1, 1).await;
+    let abandoned = KeyScan::start(&env.db, "customers", Some(1)).await.unwrap();
+    abandoned
+        .add(&env.db, vec!["C1".into(), "C2".into(), "C1".into()])
+        .await
+        .unwrap();
+    let fresh = KeyScan::start(&env.db, "customers", None).await.unwrap();
+    fresh.add(&env.db, vec!["C3".into()]).await.unwrap();
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).fixed_offset();
+    env.db
+        .execute_raw(statement(
+            env.db.get_database_backend(),
+            "UPDATE ferry_key_scans SET started_at = ? WHERE id = ?",
+            [two_days_ago.into(), abandoned.id.into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM ferry_scanned_keys").await,
+        3
+    );
+
+    assert_eq!(key_scan::sweep(&env.db).await.unwrap(), 1);
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_key_scans").await, 1);
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM ferry_scanned_keys").await,
+        1
+    );
+    env.finish().await;
+}
