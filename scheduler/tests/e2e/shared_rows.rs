@@ -89,6 +89,34 @@ async fn a_row_two_source_records_map_to_stays_while_one_is_left(backend: Backen
         .filter(|customer| still_owned.contains(*customer))
         .count();
     assert!(still_backed > 0, "the data has no shared row to keep");
+    // A preview lists what the reconcile will remove: the vanished contacts no other contact backs.
+    let preview = ferry_shared::sync::preview(
+        &env.db,
+        &env.credentials(),
+        ferry_shared::odata::client::http_client(),
+        50,
+        "buyers",
+        ferry_shared::sync::PreviewOptions::default(),
+    )
+    .await
+    .unwrap();
+    let unbacked: BTreeSet<String> = gone
+        .iter()
+        .filter(|c| {
+            before
+                .get(*c)
+                .is_some_and(|owner| !still_owned.contains(owner))
+        })
+        .cloned()
+        .collect();
+    let listed: BTreeSet<String> = preview
+        .records
+        .iter()
+        .filter(|r| r.op == ferry_shared::sync::Op::Delete)
+        .map(|r| r.key.clone())
+        .collect();
+    assert_eq!(listed, unbacked);
+    assert_eq!(preview.summary.delete, unbacked.len() as u64);
     let reconciled = env.run("buyers", Mode::Reconcile).await;
     assert_eq!(reconciled.status, "succeeded", "{:?}", reconciled.error);
     assert_eq!(rows(&env, "buyer", "customer_no").await, still_owned);
