@@ -54,17 +54,34 @@ pub enum ApplyError {
         source: serde_json::Error,
     },
     /// The set conflicts with stored definitions (`shared_target_errors`); nothing was stored.
-    #[error("{} problem(s) with the stored definitions; nothing was stored", .0.len())]
+    #[error("{} problem(s) with the stored definitions; nothing was stored: {}", .0.len(), listed(.0))]
     Invalid(Vec<DefinitionError>),
 }
 
+/// Held by an `apply` transaction until it ends, so the stored integrations it checked against are the
+/// ones it stores beside (an arbitrary constant key beside the migration lock's: "ferry_ap").
+const APPLY_LOCK: &str = "SELECT pg_advisory_xact_lock(7378429400504557936)";
+
+fn listed(errors: &[DefinitionError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Stores every definition of `set` in one transaction. The check against the stored integrations
-/// runs inside it, under the write lock, so two applies at once cannot each pass it alone.
+/// runs inside it, under a lock only one apply holds at a time, so two applies at once cannot each
+/// pass it alone.
 pub async fn apply(
     db: &DatabaseConnection,
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
     let txn = crate::storage::begin_write(db).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // SQLite's `BEGIN IMMEDIATE` already serializes applies; Postgres needs a lock of its own.
+        txn.execute_unprepared(APPLY_LOCK).await?;
+    }
     let conflicts = shared_target_errors(set, &stored_integrations(&txn).await?);
     if !conflicts.is_empty() {
         txn.rollback().await?;
