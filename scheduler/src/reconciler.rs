@@ -43,7 +43,8 @@ pub async fn reconcile(
     Ok(())
 }
 
-/// Deletes history past its retention: finished runs in the database, finished jobs in Redis.
+/// Deletes history past its retention: finished runs that owe nothing in the database, abandoned key
+/// scans, finished jobs in Redis.
 pub async fn prune(
     db: &DatabaseConnection,
     queue: &mut SyncStorage,
@@ -53,6 +54,13 @@ pub async fn prune(
     let pruned = runs::prune(db, days).await?;
     if pruned > 0 {
         info!(pruned, "old runs deleted");
+    }
+    let swept = ferry_shared::target::key_scan::sweep(db).await?;
+    if swept > 0 {
+        info!(
+            swept,
+            "key scans abandoned by a crashed reconcile or preview deleted"
+        );
     }
     let jobs = Duration::from_secs(settings.retention.jobs_hours * 3_600);
     let queue = match queue {

@@ -14,6 +14,11 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+#[path = "support/worker_binary.rs"]
+#[allow(dead_code)]
+mod worker_binary;
+use worker_binary::ferry_worker;
+
 /// The `ferry` binary of this package, built by cargo for this test.
 const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
 
@@ -380,59 +385,6 @@ fn check_toml(name: &str, path: &Path, text: &str, problems: &mut Vec<String>) {
     } else if let Err(e) = ferry_shared::settings::Settings::load(Some(path)) {
         problems.push(format!("{name}: not a valid settings file: {e}"));
     }
-}
-
-/// The real `ferry-worker` binary, built for this check (cargo lets a test call it; the build is quick
-/// when the workspace was built already). Its path comes from cargo's JSON messages.
-fn ferry_worker() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace())
-            .args(["build", "--quiet", "--message-format=json"])
-            .args(["-p", "ferry-worker", "--bin", "ferry-worker"]);
-        // Drop what cargo set for this test process: build scripts (ring's) watch these variables, and
-        // seeing them changed would rebuild half the dependency tree here and again in the next build.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            let set_for_tests = name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_CFG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_MANIFEST_LINKS",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_BIN_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref());
-            if set_for_tests {
-                build.env_remove(name.as_ref());
-            }
-        }
-        if Path::new(FERRY)
-            .components()
-            .any(|c| c.as_os_str() == "release")
-        {
-            build.arg("--release");
-        }
-        let out = build.output().expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building ferry-worker failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["target"]["name"] == "ferry-worker")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the ferry-worker executable")
-    })
 }
 
 /// Runs each found command with `--help` appended: clap accepts it only when the subcommand and every

@@ -109,6 +109,13 @@ impl BenchEnv {
             .unwrap_or(0.0)
     }
 
+    /// Kills the worker process, so the next one starts with a fresh peak RSS.
+    pub async fn stop_worker(&mut self) {
+        if let Some(mut worker) = self.worker.take() {
+            let _ = worker.kill().await;
+        }
+    }
+
     pub async fn finish(mut self) -> anyhow::Result<()> {
         if let Some(mut worker) = self.worker.take() {
             let _ = worker.kill().await;

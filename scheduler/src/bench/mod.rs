@@ -5,6 +5,7 @@
 mod cpu;
 mod env;
 mod measure;
+mod owed;
 
 use clap::Parser;
 use serde::Serialize;
@@ -43,6 +44,10 @@ pub struct Args {
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
+    /// Instead of the other figures: the worker's peak RSS reconciling an entity of each size and
+    /// replaying one open failure per row (`--retry-failed`), each in a fresh worker process.
+    #[arg(long, value_delimiter = ',')]
+    pub owed: Vec<usize>,
     /// One JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -73,6 +78,9 @@ pub struct Report {
 }
 
 pub async fn main(args: Args) -> anyhow::Result<()> {
+    if !args.owed.is_empty() {
+        return owed_main(&args).await;
+    }
     let mut imports = Vec::new();
     for &rows in &args.rows {
         imports.push(measure::import(&args, rows).await?);
@@ -89,6 +97,35 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
+    }
+    Ok(())
+}
+
+/// `--owed`: the memory of the paths that walk what is owed, per size.
+async fn owed_main(args: &Args) -> anyhow::Result<()> {
+    let mut figures = Vec::new();
+    for &rows in &args.owed {
+        figures.push(owed::owed(args, rows).await?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!("machine: {}", machine());
+    println!(
+        "\n{:>10} {:>18} {:>13} {:>10} {:>14} {:>10}",
+        "ROWS", "RECONCILE RSS MB", "RECONCILE ms", "FAILURES", "RETRY RSS MB", "RETRY ms"
+    );
+    for f in &figures {
+        println!(
+            "{:>10} {:>18.1} {:>13} {:>10} {:>14.1} {:>10}",
+            f.rows,
+            f.reconcile_peak_rss_mb,
+            f.reconcile_ms,
+            f.retry_failures,
+            f.retry_peak_rss_mb,
+            f.retry_ms
+        );
     }
     Ok(())
 }

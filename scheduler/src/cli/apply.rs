@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ferry_shared::definitions::{self, Applied, DefinitionError};
+use ferry_shared::definitions::{self, Applied, ApplyError, DefinitionError};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
 use ferry_shared::storage::entities::connection;
@@ -20,8 +20,13 @@ pub async fn apply(
         .into_iter()
         .map(|c| c.name)
         .collect();
-    match definitions::load_files(paths, &known) {
-        Ok(set) => Ok(Ok(definitions::apply(db, &set).await?)),
+    let stored = definitions::stored_integrations(db).await?;
+    match definitions::load_files_against(paths, &known, &stored) {
+        Ok(set) => match definitions::apply(db, &set).await {
+            Ok(applied) => Ok(Ok(applied)),
+            Err(ApplyError::Invalid(errors)) => Ok(Err(errors)),
+            Err(e) => Err(e.into()),
+        },
         Err(errors) => Ok(Err(errors)),
     }
 }

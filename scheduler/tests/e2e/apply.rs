@@ -202,3 +202,153 @@ async fn ferry_run_of_an_unknown_integration_fails_clearly() {
     assert!(stderr.contains("no integration named \"nope\""), "{stderr}");
     env.finish().await;
 }
+
+/// Two integrations writing one table under one key: `apply` lists each such pair (against the files
+/// and the stored definitions) with every other error, stores nothing, and accepts them once both set
+/// `target.shared = true`.
+#[tokio::test]
+async fn two_integrations_writing_one_table_and_key_need_shared_on_both() {
+    let env = TestEnv::without_worker(1, 1).await;
+    let good = env.write_definitions("");
+    let first = ferry(&env, &["apply", good.to_str().unwrap()]).await;
+    assert!(first.status.success());
+    let more = env.dir.join("more.toml");
+    let write_more = |copy: &str| {
+        std::fs::write(
+            &more,
+            format!(
+                r#"
+[[integration]]
+name = "mirror"
+connection = "bc"
+source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
+target = {{ table = "customer", key = ["bc_no"], shared = true }}
+fields = [{{ from = "No", to = "bc_no" }}]
+
+[[integration]]
+name = "by_id"
+connection = "bc"
+source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
+target = {{ table = "customer", key = ["bc_id"] }}
+fields = [{{ from = "id", to = "bc_id" }}]
+{copy}"#
+            ),
+        )
+        .unwrap()
+    };
+    write_more(
+        r#"
+[[integration]]
+name = "copy"
+connection = "bc"
+schedule = "soon"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "customer", key = ["bc_no"] }
+fields = [{ from = "No", to = "bc_no" }]
+"#,
+    );
+
+    let refused = ferry(&env, &["apply", more.to_str().unwrap()]).await;
+
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let file = more.display().to_string();
+    let rows = "table \"customer\" with key [\"bc_no\"] is also written by integration";
+    let expected = [
+        format!(
+            "{file}: integration \"mirror\".target: {rows} \"customers\" (stored); two integrations may write the same rows only when both set `shared = true` (not set by \"customers\")"
+        ),
+        format!(
+            "{file}: integration \"mirror\".target: {rows} \"copy\"; two integrations may write the same rows only when both set `shared = true` (not set by \"copy\")"
+        ),
+        format!(
+            "{file}: integration \"copy\".target: {rows} \"customers\" (stored); two integrations may write the same rows only when both set `shared = true` (not set by \"copy\" and \"customers\")"
+        ),
+        format!(
+            "{file}: integration \"copy\".target: {rows} \"mirror\"; two integrations may write the same rows only when both set `shared = true` (not set by \"copy\")"
+        ),
+        format!("{file}: integration \"copy\".schedule: not a cron expression"),
+    ];
+    for line in &expected {
+        assert!(
+            stderr.contains(line.as_str()),
+            "missing {line:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!(
+            "{} problem(s) found; nothing was stored",
+            expected.len()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(integration::Entity::find().count(&env.db).await.unwrap(), 1);
+
+    // Within the files alone the conflict shows too.
+    let set =
+        ferry_shared::definitions::load_files(std::slice::from_ref(&more), &["bc".to_string()]);
+    assert!(set.is_err(), "copy and mirror conflict within the file");
+
+    // Both say so (the stored one by being applied again): accepted.
+    write_more("");
+    let text = std::fs::read_to_string(&good).unwrap().replace(
+        "target = { table = \"customer\", key = [\"bc_no\"], create = true }",
+        "target = { table = \"customer\", key = [\"bc_no\"], create = true, shared = true }",
+    );
+    assert!(text.contains("shared = true"));
+    std::fs::write(&good, text).unwrap();
+    let only_mirror = ferry(&env, &["apply", more.to_str().unwrap()]).await;
+    assert!(
+        !only_mirror.status.success(),
+        "the stored customers is not shared yet"
+    );
+    let both = ferry(
+        &env,
+        &["apply", good.to_str().unwrap(), more.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        both.status.success(),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    let stored = ferry_shared::definitions::stored_integrations(&env.db)
+        .await
+        .unwrap();
+    let names: Vec<&str> = stored.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["by_id", "customers", "mirror"]);
+    env.finish().await;
+}
+
+/// `definitions::apply` itself refuses a set that conflicts with what is stored, whoever calls it.
+#[tokio::test]
+async fn the_store_step_refuses_a_set_that_conflicts_with_stored_integrations() {
+    let env = TestEnv::without_worker(1, 1).await;
+    env.apply(&env.write_definitions("")).await;
+    let file = env.dir.join("twin.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[integration]]
+name = "twin"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "customer", key = ["bc_no"], shared = true }
+fields = [{ from = "No", to = "bc_no" }]
+"#,
+    )
+    .unwrap();
+    // Loaded without the stored definitions, so only the store step can see the conflict.
+    let set =
+        ferry_shared::definitions::load_files(std::slice::from_ref(&file), &["bc".to_string()])
+            .expect("valid on its own");
+    match ferry_shared::definitions::apply(&env.db, &set).await {
+        Err(ferry_shared::definitions::ApplyError::Invalid(errors)) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].key, "integration \"twin\".target");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(integration::Entity::find().count(&env.db).await.unwrap(), 1);
+    env.finish().await;
+}

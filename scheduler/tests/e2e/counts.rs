@@ -2,8 +2,8 @@
 //! failed + skipped + deferred + collapsed, whatever the pages hold. A seeded property test: random
 //! source changes between runs, random modes, and definitions that produce every bucket — records
 //! that do not fit (failed), a `skip` lookup (skipped), a `defer` lookup whose records wait in the
-//! parking (deferred, replayed on every run), and a target key many source records share
-//! (collapsed within a page, overwritten across pages).
+//! parking (deferred, replayed on every run), and a declared source key many records share
+//! (collapsed within a page, overwritten across pages); reconciles delete what vanished.
 
 use ferry_shared::runs::{Mode, RunSummary};
 use sea_orm::ConnectionTrait;
@@ -22,12 +22,13 @@ fields = [{ from = "No", to = "bc_no" }, { from = "Name", to = "name" }]
 [[integration]]
 name = "by_customer"
 connection = "bc"
-source = { entity = "RescoContact", key = ["No"], version = "RowVersionNumber", overlap = 40 }
+source = { entity = "RescoContact", key = ["CustomerNo"], version = "RowVersionNumber", overlap = 40 }
 target = { table = "by_customer", key = ["customer_no"] }
 fields = [{ from = "CustomerNo", to = "customer_no" }, { from = "Name", to = "name" }]
 lookups = [
   { to = "customer_name", from = ["CustomerNo"], table = "some_customer", match = ["bc_no"], select = "name", missing = "skip" },
 ]
+deletes = { detect = "reconcile", max_share = 1.0 }
 
 [[integration]]
 name = "waiting"
@@ -38,6 +39,7 @@ fields = [{ from = "No", to = "no" }]
 lookups = [
   { to = "customer_name", from = ["CustomerNo"], table = "some_customer", match = ["bc_no"], select = "name", missing = "defer" },
 ]
+deletes = { detect = "reconcile", max_share = 1.0 }
 "#;
 
 fn adds_up(run: &RunSummary) -> bool {
@@ -50,6 +52,7 @@ fn adds_up(run: &RunSummary) -> bool {
             + run.skipped
             + run.deferred
             + run.collapsed
+            + run.folded
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,16 +98,18 @@ async fn every_runs_counts_add_up_over_random_pages_and_modes() {
             env.run("some_customers", Mode::Incremental).await;
         }
         for integration in ["by_customer", "waiting"] {
-            let mode = match rng.usize(0..3) {
+            let mode = match rng.usize(0..4) {
                 0 => Mode::Incremental,
                 1 => Mode::Full,
-                _ => Mode::RetryFailed,
+                2 => Mode::RetryFailed,
+                _ => Mode::Reconcile,
             };
             let run = env.run(integration, mode).await;
             assert!(
                 adds_up(&run),
                 "seed {seed}, round {round}, {integration} {}: read {} != inserted {} + updated {} \
-                 + unchanged {} + deleted {} + failed {} + skipped {} + deferred {} + collapsed {}",
+                 + unchanged {} + deleted {} + failed {} + skipped {} + deferred {} + collapsed {} \
+                 + folded {}",
                 mode.as_str(),
                 run.rows_read,
                 run.inserted,
@@ -114,13 +119,15 @@ async fn every_runs_counts_add_up_over_random_pages_and_modes() {
                 run.failed,
                 run.skipped,
                 run.deferred,
-                run.collapsed
+                run.collapsed,
+                run.folded
             );
             for (bucket, n) in [
                 ("failed", run.failed),
                 ("skipped", run.skipped),
                 ("deferred", run.deferred),
                 ("collapsed", run.collapsed),
+                ("deleted", run.deleted),
             ] {
                 if n > 0 {
                     seen.insert(bucket);
@@ -143,7 +150,7 @@ async fn every_runs_counts_add_up_over_random_pages_and_modes() {
     }
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
-        ["collapsed", "deferred", "failed", "skipped"],
+        ["collapsed", "deferred", "deleted", "failed", "skipped"],
         "seed {seed}: the definitions exercised every bucket"
     );
     env.finish().await;

@@ -43,7 +43,10 @@ async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share(backend: Bac
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["deleted"], 50, "{summary}");
     assert_eq!(summary["mode"], "reconcile");
-    assert_eq!(summary["rows_read"], 4_950);
+    assert_eq!(
+        summary["rows_read"], 5_000,
+        "the 4,950 keys read and the 50 vanished couplings compared"
+    );
     assert_customers_equal_source(&env).await;
 
     // 1,000 more of 4,950 (20%) is past max_share 10%: the run fails and deletes nothing.
@@ -73,6 +76,21 @@ async fn reconcile_deletes_vanished_rows_and_refuses_past_max_share(backend: Bac
         .try_get_by_index::<i64>(0)
         .unwrap();
     assert_eq!(coupled, 4_950);
+    // Neither reconcile left its staged key set behind.
+    for table in ["ferry_key_scans", "ferry_scanned_keys"] {
+        let left = env
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT count(*) FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(left, 0, "{table}");
+    }
     env.finish().await;
 }
 

@@ -32,12 +32,17 @@ mod process;
 mod queue_down;
 mod recovery;
 mod refresh_claim;
+mod retention;
+mod retry_memory;
 mod scheduler;
 mod secrets;
 mod serve;
+mod shared_rows;
 mod storage;
 mod sync;
 mod token_origin;
+#[path = "../support/worker_binary.rs"]
+mod worker_binary;
 
 /// A free loopback port (for servers a test starts itself).
 pub fn free_port() -> u16 {

@@ -10,8 +10,9 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::load::DefinitionSet;
+use super::load::{DefinitionError, DefinitionSet};
 use super::model::{ConnectionDef, IntegrationDef};
+use super::targets::shared_target_errors;
 use crate::storage::entities::{connection, integration};
 
 /// What `apply` did with one definition.
@@ -55,14 +56,40 @@ pub enum ApplyError {
         name: String,
         source: serde_json::Error,
     },
+    /// The set conflicts with stored definitions (`shared_target_errors`); nothing was stored.
+    #[error("{} problem(s) with the stored definitions; nothing was stored: {}", .0.len(), listed(.0))]
+    Invalid(Vec<DefinitionError>),
 }
 
-/// Stores every definition of `set` in one transaction.
+/// Held by an `apply` transaction until it ends, so the stored integrations it checked against are the
+/// ones it stores beside (an arbitrary constant key beside the migration lock's: "ferry_ap").
+const APPLY_LOCK: &str = "SELECT pg_advisory_xact_lock(7378429400504557936)";
+
+fn listed(errors: &[DefinitionError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Stores every definition of `set` in one transaction. The check against the stored integrations
+/// runs inside it, under a lock only one apply holds at a time, so two applies at once cannot each
+/// pass it alone.
 pub async fn apply(
     db: &DatabaseConnection,
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
     let txn = crate::storage::begin_write(db).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // SQLite's `BEGIN IMMEDIATE` already serializes applies; Postgres needs a lock of its own.
+        txn.execute_unprepared(APPLY_LOCK).await?;
+    }
+    let conflicts = shared_target_errors(set, &stored_integrations(&txn).await?);
+    if !conflicts.is_empty() {
+        txn.rollback().await?;
+        return Err(ApplyError::Invalid(conflicts));
+    }
     let mut applied = Vec::new();
     for (_, def) in &set.connections {
         applied.push(apply_connection(&txn, def).await?);
@@ -227,6 +254,31 @@ async fn latest_row(
         .order_by_desc(integration::Column::Version)
         .one(db)
         .await
+}
+
+/// The latest stored definition of every integration, in name order.
+pub async fn stored_integrations(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<IntegrationDef>, ApplyError> {
+    let rows = integration::Entity::find()
+        .order_by_asc(integration::Column::Name)
+        .order_by_desc(integration::Column::Version)
+        .all(db)
+        .await?;
+    let mut latest: Vec<IntegrationDef> = Vec::new();
+    let mut last_name: Option<String> = None;
+    for row in rows {
+        if last_name.as_deref() == Some(row.name.as_str()) {
+            continue;
+        }
+        let def = serde_json::from_str(&row.definition).map_err(|source| ApplyError::Corrupt {
+            name: row.name.clone(),
+            source,
+        })?;
+        last_name = Some(row.name);
+        latest.push(def);
+    }
+    Ok(latest)
 }
 
 /// The current version of an integration and its definition, if one was applied.

@@ -38,12 +38,27 @@ pub fn load_files(
     paths: &[PathBuf],
     known_connections: &[String],
 ) -> Result<DefinitionSet, Vec<DefinitionError>> {
+    load_files_against(paths, known_connections, &[])
+}
+
+/// Like `load_files`, also checking the files against `stored_integrations` (the latest stored
+/// definitions), so a conflict with one (two integrations writing one table's rows,
+/// `shared_target_errors`) is listed with every other error.
+pub fn load_files_against(
+    paths: &[PathBuf],
+    known_connections: &[String],
+    stored_integrations: &[IntegrationDef],
+) -> Result<DefinitionSet, Vec<DefinitionError>> {
     let mut set = DefinitionSet::default();
     let mut errors = Vec::new();
     for file in expand(paths, &mut errors) {
         read_file(&file, &mut set, &mut errors);
     }
     validate::validate(&set, known_connections, &mut errors);
+    errors.extend(super::targets::shared_target_errors(
+        &set,
+        stored_integrations,
+    ));
     if errors.is_empty() {
         Ok(set)
     } else {

@@ -3,14 +3,16 @@
 mod apply;
 mod load;
 mod model;
+mod targets;
 mod validate;
 #[cfg(test)]
 mod validate_tests;
 
 pub use apply::{
     Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection,
-    stored_connection,
+    stored_connection, stored_integrations,
 };
-pub use load::{DefinitionError, DefinitionSet, load_files};
+pub use load::{DefinitionError, DefinitionSet, load_files, load_files_against};
 pub use model::*;
+pub use targets::shared_target_errors;
 pub use validate::{is_identifier, parse_every, transform_known};

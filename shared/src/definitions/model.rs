@@ -118,6 +118,16 @@ pub struct TargetDef {
     /// Create the table from the source's `$metadata` types when it does not exist.
     #[serde(default)]
     pub create: bool,
+    /// This integration writes the rows of a table (and key) another integration writes too, knowingly:
+    /// `apply` refuses two integrations with the same target table and key unless both say so. A
+    /// reconcile of either deletes a row only when no coupling of any integration still backs it.
+    /// Left out of the stored form when false, so definitions from before it keep their digest.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shared: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// One target column: copied from a source field (`from`) or a constant (`value`).

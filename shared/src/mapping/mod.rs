@@ -91,6 +91,26 @@ pub struct RecordError {
 }
 
 impl Mapping {
+    /// Whether the definition folds source records together on purpose: its target key is something
+    /// other than the source key's fields copied as they are (a non-key `target.key`, a transformed
+    /// key). Rows of one page meeting on a target key are then expected (`folded`); otherwise they
+    /// mean the declared source key is not unique (`collapsed`, and the run is `partial`).
+    pub fn folds_records(&self) -> bool {
+        let mut copied: Vec<&str> = Vec::new();
+        for &i in &self.key_columns {
+            match &self.columns[i].origin {
+                Origin::Field {
+                    name: Some(name),
+                    transform: None,
+                } if self.source_key.contains(name) => copied.push(name),
+                _ => return true,
+            }
+        }
+        copied.sort();
+        copied.dedup();
+        copied.len() != self.source_key.len()
+    }
+
     /// Checks every field against the source entity and derives column types from its Edm types.
     pub fn compile(def: &IntegrationDef, metadata: &Metadata) -> Result<Mapping, DriftError> {
         let drift = |problems| DriftError {

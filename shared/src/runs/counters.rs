@@ -71,6 +71,7 @@ pub async fn count_finished(db: &impl ConnectionTrait, run: &run::Model) -> Resu
         ("deferred", run.deferred),
         ("skipped", run.skipped),
         ("collapsed", run.collapsed),
+        ("folded", run.folded),
     ] {
         if n > 0 {
             add(

@@ -58,19 +58,24 @@ pub async fn run_failures(
 }
 
 /// Keys of `integration`'s records that failed and were not written since, with the payload of the
-/// latest failure (whose key fields re-read the record from the source).
+/// latest failure (whose key fields re-read the record from the source): the first `limit` keys after
+/// `after` in key order. `--retry-failed` pages through them with the last key it got, so a million
+/// open failures cost a page of memory; a record that fails again during the replay gets its new
+/// failure under a key already passed, so the paging ends.
 pub async fn open_failures(
     db: &impl ConnectionTrait,
     integration: &str,
+    after: &str,
+    limit: u64,
 ) -> Result<Vec<(String, String)>, DbErr> {
     let rows = db
         .query_all_raw(statement(
             db.get_database_backend(),
             "SELECT e.record_key, e.payload FROM ferry_run_errors e \
-             WHERE e.integration = ? AND e.resolved_at IS NULL AND e.id = (SELECT max(l.id) \
-             FROM ferry_run_errors l WHERE l.integration = e.integration \
-             AND l.record_key = e.record_key AND l.resolved_at IS NULL) ORDER BY e.record_key",
-            [integration.into()],
+             WHERE e.integration = ? AND e.resolved_at IS NULL AND e.record_key > ? \
+             AND e.id = (SELECT max(l.id) FROM ferry_run_errors l WHERE l.integration = e.integration \
+             AND l.record_key = e.record_key AND l.resolved_at IS NULL) ORDER BY e.record_key LIMIT ?",
+            [integration.into(), after.into(), (limit as i64).into()],
         ))
         .await?;
     rows.iter()

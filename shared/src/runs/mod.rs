@@ -22,7 +22,7 @@ pub use failures::{
 };
 pub use finish::{HandedBack, Outcome, finish, hand_back};
 pub use lease::{Claim, Lease, claim, renew};
-pub use progress::{add_deleted, add_progress, record_failures, record_start};
+pub use progress::{add_progress, add_reconciled, record_failures, record_start};
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
 
 use std::fmt;
@@ -227,6 +227,9 @@ pub struct RunSummary {
     /// Rows that mapped to a target key another row of the same page also mapped to: the last one of
     /// them was written. Any makes the run `partial`.
     pub collapsed: i64,
+    /// Rows folded onto a target row another row of the same page also maps to, as the definition's
+    /// `target.key` intends (the last is written).
+    pub folded: i64,
     pub rows_read: i64,
     pub duration_ms: Option<i64>,
     pub queued_at: DateTime<FixedOffset>,
@@ -265,6 +268,7 @@ impl From<run::Model> for RunSummary {
             deferred: run.deferred,
             skipped: run.skipped,
             collapsed: run.collapsed,
+            folded: run.folded,
             rows_read: run.rows_read,
             queued_at: run.queued_at,
             started_at: run.started_at,

@@ -23,7 +23,7 @@ pub async fn add_progress(
         lease,
         "rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, \
          unchanged = unchanged + ?, failed = failed + ?, skipped = skipped + ?, \
-         deferred = deferred + ?, collapsed = collapsed + ?, \
+         deferred = deferred + ?, collapsed = collapsed + ?, folded = folded + ?, \
          checkpoint_after = COALESCE(?, checkpoint_after)",
         vec![
             (rows_read as i64).into(),
@@ -34,6 +34,7 @@ pub async fn add_progress(
             (counts.skipped as i64).into(),
             (counts.deferred as i64).into(),
             (counts.collapsed as i64).into(),
+            (counts.folded as i64).into(),
             checkpoint.map(Checkpoint::to_json).into(),
         ],
         Hold::Renew,
@@ -41,18 +42,27 @@ pub async fn add_progress(
     .await
 }
 
-/// Adds a reconcile's deletes and the keys it read, inside its transaction.
-pub async fn add_deleted(
+/// Adds what a reconcile compared, inside its transaction, so its counts add up like a page's: it
+/// read `keys` source keys (each a record still there: unchanged) and met `vanished` couplings whose
+/// key is gone; `deleted` of those rows went, the others stay (another coupling backs them, or they
+/// were gone already) and count as unchanged.
+pub async fn add_reconciled(
     txn: &impl ConnectionTrait,
     lease: &Lease,
-    rows_read: u64,
+    keys: u64,
+    vanished: u64,
     deleted: u64,
 ) -> Result<(), RunError> {
+    let kept = vanished.saturating_sub(deleted);
     fenced(
         txn,
         lease,
-        "deleted = deleted + ?, rows_read = rows_read + ?",
-        vec![(deleted as i64).into(), (rows_read as i64).into()],
+        "rows_read = rows_read + ?, unchanged = unchanged + ?, deleted = deleted + ?",
+        vec![
+            ((keys + vanished.max(deleted)) as i64).into(),
+            ((keys + kept) as i64).into(),
+            (deleted as i64).into(),
+        ],
         Hold::Renew,
     )
     .await

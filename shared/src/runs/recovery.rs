@@ -166,7 +166,12 @@ pub async fn lost_jobs(
         .collect())
 }
 
-/// Deletes finished runs (their errors go with them) older than `older_than`.
+/// Retention: deletes the history of finished runs older than `older_than`, but nothing still owed.
+/// A failure stays until a later write resolves it, because it is the only record of a row missing
+/// from the target and what `--retry-failed` replays; so an old run keeps its open failures, and the
+/// run itself stays while it owns one — or while a record it parked (`ferry_deferred`) still waits
+/// for its lookup. Resolved failures of old runs go, and so do old runs that owe nothing. Returns how
+/// many runs were deleted.
 pub async fn prune(
     db: &impl ConnectionTrait,
     older_than: std::time::Duration,
@@ -175,15 +180,17 @@ pub async fn prune(
     let backend = db.get_database_backend();
     db.execute_raw(statement(
         backend,
-        "DELETE FROM ferry_run_errors WHERE run_id IN (SELECT id FROM ferry_runs \
-         WHERE state NOT IN ('queued', 'running') AND finished_at < ?)",
+        "DELETE FROM ferry_run_errors WHERE resolved_at IS NOT NULL AND run_id IN \
+         (SELECT id FROM ferry_runs WHERE state NOT IN ('queued', 'running') AND finished_at < ?)",
         [cutoff.into()],
     ))
     .await?;
     let done = db
         .execute_raw(statement(
             backend,
-            "DELETE FROM ferry_runs WHERE state NOT IN ('queued', 'running') AND finished_at < ?",
+            "DELETE FROM ferry_runs WHERE state NOT IN ('queued', 'running') AND finished_at < ? \
+             AND NOT EXISTS (SELECT 1 FROM ferry_run_errors e WHERE e.run_id = ferry_runs.id) \
+             AND NOT EXISTS (SELECT 1 FROM ferry_deferred d WHERE d.run_id = ferry_runs.id)",
             [cutoff.into()],
         ))
         .await?;

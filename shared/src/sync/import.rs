@@ -290,7 +290,9 @@ async fn replay_parked(
 const KEYS_PER_REQUEST: usize = 40;
 
 /// `--retry-failed`: re-reads only the records whose failure is still open, by key, and writes them
-/// without moving the checkpoint. A record that now maps and writes resolves its failure.
+/// without moving the checkpoint. A record that now maps and writes resolves its failure. The open
+/// failures are read a page at a time (`worker.page_size` of them), so memory stays bounded however
+/// many there are (invariant 5).
 async fn retry_failed(
     ctx: &SyncContext,
     lease: &Lease,
@@ -298,29 +300,58 @@ async fn retry_failed(
     source: &Source,
     clears: bool,
 ) -> Result<(), SyncError> {
-    let open = runs::open_failures(&ctx.db, &lease.integration)
+    let mut after = String::new();
+    loop {
+        let open = runs::open_failures(
+            &ctx.db,
+            &lease.integration,
+            &after,
+            u64::from(ctx.settings.page_size),
+        )
         .await
         .map_err(RunError::from)?;
-    let keys: Vec<Row> = open
-        .iter()
-        .filter_map(|(_, payload)| serde_json::from_str(payload).ok())
-        .collect();
-    for chunk in keys.chunks(KEYS_PER_REQUEST) {
-        let query = Query {
-            select: mapping.select.clone(),
-            filter: Some(crate::filter::by_keys(&mapping.source_key, chunk).render()),
-            orderby: Vec::new(),
-            top: None,
+        let Some((last, _)) = open.last() else {
+            return Ok(());
         };
-        let mut next = Some(source.entity_url(&mapping.entity, &query));
-        while let Some(url) = next.take() {
-            let page = source.page(&url).await?;
-            next = page.next.clone().filter(|n| *n != url);
-            let write = resolving(clears, map_page(&ctx.db, mapping, page.rows).await?);
-            let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
-            write.checkpoint = None;
-            write_page(&ctx.db, lease, mapping, write, None).await?;
+        after = last.clone();
+        let keys: Vec<Row> = open
+            .iter()
+            .filter_map(|(_, payload)| serde_json::from_str(payload).ok())
+            .collect();
+        drop(open);
+        for chunk in keys.chunks(KEYS_PER_REQUEST) {
+            retry_keys(ctx, lease, mapping, source, clears, chunk).await?;
         }
+        // Stop between pages, as an import does: what is committed stays.
+        if ctx.stopping.is_cancelled() {
+            return Err(SyncError::Stopped);
+        }
+    }
+}
+
+/// Re-reads and writes the records of one request's worth of failed keys.
+async fn retry_keys(
+    ctx: &SyncContext,
+    lease: &Lease,
+    mapping: &Mapping,
+    source: &Source,
+    clears: bool,
+    keys: &[Row],
+) -> Result<(), SyncError> {
+    let query = Query {
+        select: mapping.select.clone(),
+        filter: Some(crate::filter::by_keys(&mapping.source_key, keys).render()),
+        orderby: Vec::new(),
+        top: None,
+    };
+    let mut next = Some(source.entity_url(&mapping.entity, &query));
+    while let Some(url) = next.take() {
+        let page = source.page(&url).await?;
+        next = page.next.clone().filter(|n| *n != url);
+        let write = resolving(clears, map_page(&ctx.db, mapping, page.rows).await?);
+        let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
+        write.checkpoint = None;
+        write_page(&ctx.db, lease, mapping, write, None).await?;
     }
     Ok(())
 }

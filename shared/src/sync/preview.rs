@@ -1,10 +1,12 @@
 //! Preview (a dry run): read what the next run would read, map it, compare it with the target, and say
 //! per record what a run would do. It writes nothing anywhere — no table is created, no checkpoint
-//! moves, no run is recorded, nothing is parked — so it is safe against production at any time.
+//! moves, no run is recorded, nothing is parked — so it is safe against production at any time. (A
+//! delete preview stages the source's key set in a key scan, as a reconcile does, and discards it
+//! before it returns.)
 //!
 //! Deletes are listed when the integration detects them (`deletes = { detect = "reconcile", … }`) or
-//! when asked (`--reconcile`): the rows it owns through its couplings whose source key vanished — what
-//! a reconcile would delete now, whether or not `deletes.every` makes the next run reconcile.
+//! when asked (`--reconcile`): the rows it owns through its couplings whose source key vanished and
+//! that no live coupling still backs — what a reconcile would delete now, whether or not `deletes.every` makes the next run reconcile.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +23,8 @@ use crate::odata::client::Row;
 use crate::odata::query::Query;
 use crate::runs::RunError;
 use crate::source::Source;
-use crate::target::{coupling, quote};
+use crate::target::key_scan::KeyScan;
+use crate::target::{quote, vanished};
 
 /// What to preview.
 #[derive(Debug, Clone, Copy, Default)]
@@ -164,9 +167,10 @@ pub async fn preview(
     Ok(preview)
 }
 
-/// The owned rows a reconcile would delete now (their source key vanished), read as a reconcile reads
-/// them: every source key, then this integration's couplings. At most `limit` are listed; the summary
-/// counts them all, and says when `max_share` would make the reconcile refuse.
+/// The owned rows a reconcile would delete now (their source key vanished and nothing else backs their
+/// row), found as a reconcile finds them: every source key staged in a key scan (discarded before
+/// this returns), then this integration's couplings. At most `limit` are listed; the summary counts
+/// them all, and says when `max_share` would make the reconcile refuse.
 async fn preview_deletes(
     db: &DatabaseConnection,
     mapping: &Mapping,
@@ -176,19 +180,50 @@ async fn preview_deletes(
     limit: Option<u64>,
     preview: &mut Preview,
 ) -> Result<(), SyncError> {
-    let (seen, _) = super::reconcile::source_keys(mapping, source).await?;
-    let (total, gone) = coupling::vanished(db, integration, &seen)
+    let scan = KeyScan::start(db, integration, None)
         .await
         .map_err(RunError::from)?;
-    preview.summary.delete = gone.len() as u64;
-    preview.summary.delete_refused = super::reconcile::refusal(total, gone.len(), max_share);
-    let listed = limit.map_or(gone.len(), |n| gone.len().min(n as usize));
-    for owned in gone.into_iter().take(listed) {
-        preview
-            .records
-            .push(record(Op::Delete, owned.source_key, None, None));
+    let result = vanished_rows(db, mapping, source, integration, scan, limit).await;
+    scan.discard(db).await.map_err(RunError::from)?;
+    let (total, gone, deletes, listed) = result?;
+    preview.summary.delete = deletes;
+    preview.summary.delete_refused = super::reconcile::refusal(total, gone as usize, max_share);
+    for key in listed {
+        preview.records.push(record(Op::Delete, key, None, None));
     }
     Ok(())
+}
+
+/// The owned rows' count, the vanished couplings' count, how many rows would go, and the source keys
+/// of the first `limit` of those.
+async fn vanished_rows(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    source: &Source,
+    integration: &str,
+    scan: KeyScan,
+    limit: Option<u64>,
+) -> Result<(i64, i64, u64, Vec<String>), SyncError> {
+    super::reconcile::source_keys(db, mapping, source, scan).await?;
+    let (total, gone) = vanished::count(db, integration, scan)
+        .await
+        .map_err(RunError::from)?;
+    let deletes = vanished::count_unbacked(db, integration, scan)
+        .await
+        .map_err(RunError::from)?;
+    let mut listed = Vec::new();
+    let mut wanted = limit.unwrap_or(u64::MAX).min(deletes as u64);
+    let mut after = String::new();
+    while wanted > 0 {
+        let step = vanished::unbacked(db, integration, scan, &after, wanted.min(10_000))
+            .await
+            .map_err(RunError::from)?;
+        let Some(last) = step.last() else { break };
+        after = last.source_key.clone();
+        wanted -= step.len() as u64;
+        listed.extend(step.into_iter().map(|owned| owned.source_key));
+    }
+    Ok((total, gone, deletes as u64, listed))
 }
 
 /// Maps a page exactly as a run would, then compares the mapped rows with the target in one query.

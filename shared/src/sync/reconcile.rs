@@ -1,18 +1,18 @@
 //! Delete detection by key-set reconciliation (DESIGN §3.5): BC tracks no deletes, so a reconcile reads
-//! only the key fields of the whole source entity (within the integration's filter), and deletes the
-//! target rows this integration owns — through its coupling records — whose source key is no longer
-//! there, all in one transaction, and only when no more than `deletes.max_share` of the owned rows would
-//! go; otherwise the run fails and deletes nothing. A target row without a coupling of this integration
-//! (inserted by someone else, or by another integration) is never deleted.
+//! only the key fields of the whole source entity (within the integration's filter), staging them in
+//! the database a page at a time (`target::key_scan`), and deletes the target rows this integration
+//! owns — through its coupling records — whose source key is no longer there and that no live coupling
+//! still backs (`target::vanished`), all in one transaction, and only when no more than
+//! `deletes.max_share` of the owned rows vanished; otherwise the run fails and deletes nothing. A target
+//! row without a coupling of this integration (inserted by someone else, or by another integration) is
+//! never deleted, nor is one another coupling still points at.
 //!
 //! With `deletes.every`, an incremental run reconciles after its delta once that period has passed since
 //! the last reconcile committed (`ferry_reconciles`), so no separate schedule is needed.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::error::SyncError;
 use crate::filter;
@@ -22,7 +22,8 @@ use crate::runs::{self, Lease, RunError};
 use crate::source::Source;
 use crate::storage::statement;
 use crate::target::coupling::{self, Owned};
-use crate::target::quote;
+use crate::target::key_scan::KeyScan;
+use crate::target::{quote, vanished};
 
 /// Share of rows a reconcile may delete when the definition does not say.
 pub const DEFAULT_MAX_SHARE: f64 = 0.1;
@@ -30,7 +31,11 @@ pub const DEFAULT_MAX_SHARE: f64 = 0.1;
 /// Stay well below the bind parameter limits when deleting by key.
 const MAX_PARAMS: usize = 30_000;
 
-/// Reads every source key, then deletes the owned rows that vanished (or refuses, past `max_share`).
+/// Vanished couplings handled per step of the delete: what a reconcile holds in memory.
+const GONE_PER_STEP: u64 = 10_000;
+
+/// Reads every source key into a scan, then deletes the owned rows that vanished (or refuses, past
+/// `max_share`). The scan is discarded either way.
 pub(super) async fn reconcile(
     db: &DatabaseConnection,
     lease: &Lease,
@@ -38,30 +43,56 @@ pub(super) async fn reconcile(
     source: &Source,
     max_share: f64,
 ) -> Result<(), SyncError> {
-    let (seen, read) = source_keys(mapping, source).await?;
+    let scan = KeyScan::start(db, &lease.integration, Some(lease.run_id))
+        .await
+        .map_err(RunError::from)?;
+    let result = reconcile_scanned(db, lease, mapping, source, max_share, scan).await;
+    if let Err(e) = scan.discard(db).await {
+        warn!(run_id = lease.run_id, error = %e, "key scan not discarded; retention sweeps it");
+    }
+    result
+}
+
+async fn reconcile_scanned(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    mapping: &Mapping,
+    source: &Source,
+    max_share: f64,
+    scan: KeyScan,
+) -> Result<(), SyncError> {
+    let read = source_keys(db, mapping, source, scan).await?;
     let txn = crate::storage::begin_write(db)
         .await
         .map_err(RunError::from)?;
-    let (total, gone) = coupling::vanished(&txn, &lease.integration, &seen)
+    let (total, gone) = vanished::count(&txn, &lease.integration, scan)
         .await
         .map_err(RunError::from)?;
     info!(
         run_id = lease.run_id,
         total,
-        gone = gone.len(),
-        seen = seen.len(),
+        gone,
+        seen = read,
         "reconciling"
     );
-    if let Some(refusal) = refusal(total, gone.len(), max_share) {
+    if let Some(refusal) = refusal(total, gone as usize, max_share) {
         txn.rollback().await.map_err(RunError::from)?;
         return Err(SyncError::Refused(refusal));
     }
-    let deleted = remove_rows(&txn, mapping, &gone).await?;
-    let keys: Vec<String> = gone.into_iter().map(|o| o.source_key).collect();
-    coupling::forget(&txn, &lease.integration, &keys)
+    let mut deleted = 0;
+    let mut after = String::new();
+    loop {
+        let step = vanished::unbacked(&txn, &lease.integration, scan, &after, GONE_PER_STEP)
+            .await
+            .map_err(RunError::from)?;
+        let Some(last) = step.last() else { break };
+        after = last.source_key.clone();
+        deleted += remove_rows(&txn, mapping, &step).await?;
+    }
+    vanished::forget(&txn, &lease.integration, scan)
         .await
         .map_err(RunError::from)?;
-    runs::add_deleted(&txn, lease, read, deleted).await?;
+    runs::add_reconciled(&txn, lease, read, gone as u64, deleted).await?;
     let backend = txn.get_database_backend();
     txn.execute_raw(statement(
         backend,
@@ -78,28 +109,34 @@ pub(super) async fn reconcile(
     Ok(())
 }
 
-/// The source keys of every record within the integration's filter (key fields only), and how many
-/// rows were read.
+/// Stages the source key of every record within the integration's filter (key fields only) in
+/// `scan`, a page at a time; returns how many rows were read.
 pub(super) async fn source_keys(
+    db: &DatabaseConnection,
     mapping: &Mapping,
     source: &Source,
-) -> Result<(HashSet<String>, u64), SyncError> {
+    scan: KeyScan,
+) -> Result<u64, SyncError> {
     let query = Query {
         select: mapping.source_key.clone(),
         filter: mapping.filter.as_ref().map(filter::Expr::render),
         orderby: Vec::new(),
         top: None,
     };
-    let mut keys = HashSet::new();
     let mut read = 0;
     let mut next = Some(source.entity_url(&mapping.entity, &query));
     while let Some(url) = next.take() {
         let page = source.page(&url).await?;
         next = page.next.clone().filter(|n| *n != url);
         read += page.rows.len() as u64;
-        keys.extend(page.rows.iter().map(|row| mapping.record_key(row)));
+        let keys = page
+            .rows
+            .iter()
+            .map(|row| mapping.record_key(row))
+            .collect();
+        scan.add(db, keys).await.map_err(RunError::from)?;
     }
-    Ok((keys, read))
+    Ok(read)
 }
 
 /// Why a reconcile must not delete `gone` of the `total` owned rows, or `None` when it may. The one
@@ -115,10 +152,11 @@ pub(super) fn refusal(total: i64, gone: usize, max_share: f64) -> Option<String>
     })
 }
 
-/// Deletes the target rows of vanished couplings by their key — or, with `deletes.flag`, stamps their
-/// flag column — a chunk of keys per statement. Returns how many rows went (a row already removed or
-/// flagged by someone else counts nothing). Either way the couplings are forgotten after this, so a row
-/// that comes back is written (and unflagged) as new.
+/// Deletes the target rows of vanished, unbacked couplings by their key — or, with `deletes.flag`,
+/// stamps their flag column — a chunk of keys per statement. Returns how many rows went (a row already
+/// removed or flagged by someone else, or named by two vanished couplings, counts once or not at all).
+/// Either way the couplings are forgotten after this, so a row that comes back is written (and
+/// unflagged) as new.
 async fn remove_rows(
     txn: &impl ConnectionTrait,
     mapping: &Mapping,

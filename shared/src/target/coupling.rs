@@ -32,6 +32,9 @@ pub struct Coupling {
     pub source_key: String,
     /// The target key's values as a JSON array, in `Mapping::key_columns` order.
     pub target_key: String,
+    /// The table the row is written to: with `target_key` it names the row, so a reconcile can tell
+    /// whether a coupling of any integration still points at it.
+    pub target_table: String,
     pub source_version: Option<i64>,
     /// `hash` of the values written.
     pub hash: String,
@@ -135,6 +138,7 @@ pub fn couple(
     Coupling {
         source_key,
         target_key: target_key(mapping, values),
+        target_table: mapping.table.clone(),
         source_version,
         hash: hash(mapping, values),
     }
@@ -291,20 +295,21 @@ pub async fn record(
         txn.execute_raw(statement).await?;
         return Ok(());
     }
-    for chunk in last_of_each(couplings).chunks(MAX_PARAMS / 6) {
+    for chunk in last_of_each(couplings).chunks(MAX_PARAMS / 7) {
         let now = Utc::now().fixed_offset();
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
         for c in chunk {
             values.extend([
                 integration.into(),
                 c.source_key.clone().into(),
                 c.target_key.clone().into(),
+                c.target_table.clone().into(),
                 Value::BigInt(c.source_version),
                 c.hash.clone().into(),
                 now.into(),
             ]);
         }
-        let tuples = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let tuples = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         txn.execute_raw(statement(
             backend,
             &format!("INSERT INTO {COUPLING_COLUMNS} VALUES {tuples} {ON_CONFLICT}"),
@@ -315,10 +320,11 @@ pub async fn record(
     Ok(())
 }
 
-const COUPLING_COLUMNS: &str =
-    "ferry_couplings (integration, source_key, target_key, source_version, hash, updated_at)";
+const COUPLING_COLUMNS: &str = "ferry_couplings (integration, source_key, target_key, target_table, \
+                                source_version, hash, updated_at)";
 const ON_CONFLICT: &str = "ON CONFLICT (integration, source_key) DO UPDATE SET \
-                           target_key = EXCLUDED.target_key, source_version = EXCLUDED.source_version, \
+                           target_key = EXCLUDED.target_key, target_table = EXCLUDED.target_table, \
+                           source_version = EXCLUDED.source_version, \
                            hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at";
 
 /// The Postgres statement storing `couplings` (`None` when there are none, or on another engine), built
@@ -345,6 +351,7 @@ pub(super) fn record_statement(
         Utc::now().fixed_offset().into(),
         array(ArrayType::String, text(|c| &c.source_key)),
         array(ArrayType::String, text(|c| &c.target_key)),
+        array(ArrayType::String, text(|c| &c.target_table)),
         array(
             ArrayType::BigInt,
             unique
@@ -357,8 +364,8 @@ pub(super) fn record_statement(
     Some(statement(
         backend,
         &format!(
-            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, v, h, ? FROM \
-             (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, \
+            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, tt, v, h, ? FROM \
+             (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, unnest(?::text[]) AS tt, \
               unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {ON_CONFLICT}"
         ),
         values,
@@ -377,65 +384,6 @@ fn last_of_each(couplings: &[Coupling]) -> Vec<&Coupling> {
         .filter(|(i, c)| last.get(c.source_key.as_str()) == Some(i))
         .map(|(_, c)| c)
         .collect()
-}
-
-/// How many target rows `integration` owns, and those whose source key is not in `seen`, read in key
-/// order a chunk at a time so only the vanished ones are held.
-pub async fn vanished(
-    db: &impl ConnectionTrait,
-    integration: &str,
-    seen: &std::collections::HashSet<String>,
-) -> Result<(i64, Vec<Owned>), DbErr> {
-    let backend = db.get_database_backend();
-    let mut total = 0;
-    let mut gone = Vec::new();
-    let mut after = String::new();
-    loop {
-        let rows = db
-            .query_all_raw(statement(
-                backend,
-                "SELECT source_key, target_key FROM ferry_couplings \
-                 WHERE integration = ? AND source_key > ? ORDER BY source_key LIMIT 10000",
-                [integration.into(), after.clone().into()],
-            ))
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok((total, gone));
-        };
-        after = last.try_get_by_index(0)?;
-        total += rows.len() as i64;
-        for row in rows {
-            let source_key: String = row.try_get_by_index(0)?;
-            if !seen.contains(&source_key) {
-                gone.push(Owned {
-                    source_key,
-                    target_key: row.try_get_by_index(1)?,
-                });
-            }
-        }
-    }
-}
-
-/// Removes the couplings of `source_keys`: their rows were deleted.
-pub async fn forget(
-    txn: &impl ConnectionTrait,
-    integration: &str,
-    source_keys: &[String],
-) -> Result<(), DbErr> {
-    for chunk in source_keys.chunks(MAX_PARAMS) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let mut values: Vec<Value> = vec![integration.into()];
-        values.extend(chunk.iter().map(|k| Value::from(k.clone())));
-        txn.execute_raw(statement(
-            txn.get_database_backend(),
-            &format!(
-                "DELETE FROM ferry_couplings WHERE integration = ? AND source_key IN ({marks})"
-            ),
-            values,
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

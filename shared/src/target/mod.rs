@@ -2,9 +2,11 @@
 //! coupling records that say which rows an integration owns.
 
 pub mod coupling;
+pub mod key_scan;
 mod sqlite;
 mod table;
 mod unnest;
+pub mod vanished;
 mod writer;
 
 pub(crate) use sqlite::stored as sqlite_stored;

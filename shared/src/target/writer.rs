@@ -83,7 +83,11 @@ pub struct PageCounts {
     pub failed: u64,
     pub skipped: u64,
     pub deferred: u64,
+    /// Rows of a page left out because a later row had the same target key although the source key
+    /// should be unique: the declared key is not (the run ends `partial`).
     pub collapsed: u64,
+    /// The same, where the definition folds records on purpose (`Mapping::folds_records`).
+    pub folded: u64,
 }
 
 /// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
@@ -123,6 +127,9 @@ pub async fn write_page(
             counts
         }
     };
+    if mapping.folds_records() {
+        counts.folded = std::mem::take(&mut counts.collapsed);
+    }
     counts.skipped = page.skipped;
     counts.deferred = page.deferred.len() as u64;
     // A page read in source order meets records again (the overlap, a full re-read): one whose failure

@@ -13,6 +13,9 @@ pub struct Model {
     pub source_key: String,
     /// The target key's values as a JSON array, in target key column order.
     pub target_key: String,
+    /// The target table the row was written to (`None` only for couplings from before m0008 whose
+    /// integration was gone).
+    pub target_table: Option<String>,
     /// The source version last written, when the source row carried one.
     pub source_version: Option<i64>,
     /// SHA-256 (hex) of the mapped values last written: equal means the target needs no write.

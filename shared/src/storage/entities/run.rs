@@ -46,6 +46,8 @@ pub struct Model {
     pub skipped: i64,
     /// Rows of a page whose target key another row of the same page also had (the last was written).
     pub collapsed: i64,
+    /// The same where the definition folds records on purpose (a non-key `target.key`).
+    pub folded: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

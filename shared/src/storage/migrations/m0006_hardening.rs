@@ -23,9 +23,11 @@ impl MigrationTrait for Migration {
             // Records a mapping left out (a `skip` lookup), and rows of a page that mapped to a target
             // key another row of the same page also mapped to (the last one was written): with these,
             // rows_read = inserted + updated + unchanged + deleted + failed + skipped + deferred +
-            // collapsed.
+            // collapsed + folded.
             big_integer("skipped").default(0).to_owned(),
             big_integer("collapsed").default(0).to_owned(),
+            // The same where the definition folds records on purpose (a non-key target.key).
+            big_integer("folded").default(0).to_owned(),
         ] {
             manager
                 .alter_table(

@@ -8,6 +8,7 @@ mod m0004_mapping;
 mod m0005_couplings;
 mod m0006_hardening;
 mod m0007_callbacks;
+mod m0008_owed;
 
 use sea_orm_migration::prelude::*;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_couplings::Migration),
             Box::new(m0006_hardening::Migration),
             Box::new(m0007_callbacks::Migration),
+            Box::new(m0008_owed::Migration),
         ]
     }
 
