@@ -217,7 +217,7 @@ fields = [
 name = "tiny"
 connection = "bc"
 source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
-target = { table = "tiny", key = ["no"] }
+target = { table = "tiny", key = ["no"], shared = true }
 fields = [
   { from = "No", to = "no" },
   { from = "RowVersionNumber", to = "version" },
@@ -227,7 +227,7 @@ fields = [
 name = "nulls"
 connection = "bc"
 source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
-target = { table = "tiny", key = ["no"] }
+target = { table = "tiny", key = ["no"], shared = true }
 fields = [
   { from = "No", to = "no" },
 ]
