@@ -8,6 +8,6 @@ pub mod cron_loop;
 pub mod demo;
 pub mod depth;
 pub mod leader;
-pub mod reconciler;
+pub mod recovery;
 pub mod serve;
 pub mod service;

@@ -1,4 +1,4 @@
-//! `ferry serve --workers N`: the scheduler (cron, reconciler, API) and N workers in one process — the
+//! `ferry serve --workers N`: the scheduler (cron, recovery, API) and N workers in one process — the
 //! one-process mode. It works on any engines; on SQLite (`database.url` and `queue.url` = `sqlite:…`)
 //! a whole installation is one process and one file.
 

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::cron_loop::Cron;
 use crate::leader::Leadership;
-use crate::{api, reconciler};
+use crate::{api, recovery};
 
 /// How often the leader prunes history.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -109,17 +109,17 @@ pub async fn run_with_listener(
     Ok(())
 }
 
-/// One reconcile pass (and, when due, a prune), off the leader loop.
+/// One recovery pass (and, when due, a prune), off the leader loop.
 async fn upkeep_pass(
     db: sea_orm::DatabaseConnection,
     mut queue: queue::SyncStorage,
     settings: Settings,
     prune: bool,
 ) {
-    if let Err(e) = reconciler::reconcile(&db, &mut queue, &settings).await {
-        warn!(error = %e, "reconcile failed; retrying next time");
+    if let Err(e) = recovery::recover(&db, &mut queue, &settings).await {
+        warn!(error = %e, "recovery failed; retrying next time");
     }
-    if prune && let Err(e) = reconciler::prune(&db, &mut queue, &settings).await {
+    if prune && let Err(e) = recovery::prune(&db, &mut queue, &settings).await {
         warn!(error = %e, "prune failed; retrying next time");
     }
 }

@@ -1,8 +1,8 @@
 //! Starting a run: the row first, then the job (invariant 1). Every trigger — CLI, API, cron,
-//! reconciler — goes through here.
+//! recovery — goes through here.
 //!
 //! The run row is the durable part: when the queue cannot be reached, the trigger still succeeds with
-//! the run recorded and its dispatch pending, and the leader's reconciler pushes the job once the queue
+//! the run recorded and its dispatch pending, and the leader's recovery pass pushes the job once the queue
 //! answers (`runs::lost_jobs`). So the CLI and the API give the same answer while Redis is down.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use crate::queue::{self, QueueError, SyncStorage};
 use crate::runs::{self, NewRun, RunError};
 use crate::settings::QueueSettings;
 
-/// How long a trigger waits for the queue before it leaves the push to the reconciler.
+/// How long a trigger waits for the queue before it leaves the push to recovery.
 const QUEUE_WITHIN: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +108,7 @@ fn unreachable(settings: &QueueSettings, why: &str) -> String {
 }
 
 /// Pushes a run's job, due after `delay`, and records the push: the one way a job enters the queue,
-/// so the run row always knows when its last job is due (the reconciler's test for a lost one).
+/// so the run row always knows when its last job is due (recovery's test for a lost one).
 pub async fn push(
     db: &sea_orm::DatabaseConnection,
     queue: &mut SyncStorage,

@@ -1,6 +1,6 @@
 //! Ferry's shared library: everything the `ferry` control plane and the `ferry-worker` processes both use.
 //!
-//! The sync path reads in one direction: `source` (the connector) → `mapping` → `target` (the writer and
+//! The sync path reads in one direction: `source` (the connector) → `mapping` → `sink` (the writer and
 //! its checkpoint), driven by `sync`. Runs and their state machine live in `runs`; jobs in `queue`.
 
 pub mod auth;
@@ -18,8 +18,8 @@ pub mod runs;
 pub mod secrets;
 pub mod settings;
 pub mod shutdown;
+pub mod sink;
 pub mod source;
 pub mod storage;
 pub mod sync;
-pub mod target;
 pub mod telemetry;

@@ -27,12 +27,12 @@ const REBUILD_MAX: Duration = Duration::from_secs(60);
 /// Runs workers until `shutdown` completes. Then no new job is taken, each run in hand stops after its
 /// current page (committed with its checkpoint) and is handed back to the queue, and the process returns
 /// within `worker.shutdown_grace_secs`; a run still busy after that keeps its lease until it expires and
-/// the reconciler gives it to another worker.
+/// recovery gives it to another worker.
 ///
 /// When the queue connection breaks (Redis restarted or unreachable) apalis ends the worker with an
 /// error; the worker is then rebuilt under a fresh name, with a backoff, for as long as the process runs.
 /// Redis is only the doorbell: a run the lost worker had in hand keeps nothing alive (its lease renewer
-/// ends with it) and is recovered by the reconciler once its lease expires.
+/// ends with it) and is recovered by recovery once its lease expires.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -45,7 +45,7 @@ async fn twenty_sigkills_lose_and_duplicate_nothing() {
         verify::checkpoint_behind_rows(&world, &versions).await;
         if holder == Some(victim) {
             holder_kills += 1;
-            // The history says what happened: the reconciler takes the run back naming the lost
+            // The history says what happened: recovery takes the run back naming the lost
             // attempt, and the next claim is the next attempt.
             let lost = run.attempt;
             let again = world

@@ -1,5 +1,5 @@
 //! Scenario 2: Redis dies (SIGKILL, no persistence) mid-import and comes back empty. Later the lease
-//! holder dies too, so the run can only finish if the reconciler pushes its job into the new Redis and a
+//! holder dies too, so the run can only finish if recovery pushes its job into the new Redis and a
 //! worker that lived through the restart takes it from there.
 
 use std::time::Duration;

@@ -36,7 +36,7 @@ pub struct World {
     pub redis: PrivateRedis,
     pub postgres: Option<PrivatePostgres>,
     pub workers: Vec<Worker>,
-    /// `ferry scheduler`: the reconciler that takes back runs of dead workers and re-pushes lost jobs.
+    /// `ferry scheduler`: recovery that takes back runs of dead workers and re-pushes lost jobs.
     scheduler: Option<Child>,
     admin_url: String,
     database: String,

@@ -41,13 +41,29 @@ fn tracked_files() -> Vec<String> {
         .collect()
 }
 
+/// Tools and ignore files treat a folder named `target` as build output (Cargo's), so no source folder
+/// may carry that name: the sink lives in `shared/src/sink/` (ARCHITECTURE.md, "Code map").
+#[test]
+fn no_source_folder_is_named_target() {
+    let files = tracked_files();
+    let named_target: Vec<&String> = files
+        .iter()
+        .filter(|f| f.split('/').rev().skip(1).any(|folder| folder == "target"))
+        .collect();
+    assert!(files.len() > 100, "the check sees the repository");
+    assert!(
+        named_target.is_empty(),
+        "tracked files inside a folder named target: {named_target:?}"
+    );
+}
+
 #[test]
 fn the_build_context_keeps_every_source_file() {
     let ignore_file = workspace().join("deploy/docker/Dockerfile.dockerignore");
     let ignore = DockerIgnore::parse(&std::fs::read_to_string(&ignore_file).unwrap());
     let files = tracked_files();
     assert!(
-        files.iter().any(|f| f == "shared/src/target/mod.rs"),
+        files.iter().any(|f| f == "shared/src/sink/mod.rs"),
         "the check sees the repository"
     );
     let dropped: Vec<&String> = files

@@ -180,7 +180,7 @@ impl TestEnv {
         self.worker = Some((stop, handle));
     }
 
-    /// Starts a `ferry scheduler` (API on a free port, cron, reconciler) and returns the API's base URL.
+    /// Starts a `ferry scheduler` (API on a free port, cron, recovery) and returns the API's base URL.
     pub async fn start_scheduler(&mut self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -14,7 +14,7 @@ crate::on_both_backends!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_slot_whose_lease_was_taken_commits_nothing_even_under_the_same_worker_name
 );
-/// The frozen-process case: a slot's lease expires while its task lives on, the reconciler re-queues
+/// The frozen-process case: a slot's lease expires while its task lives on, recovery re-queues
 /// the run, and another slot of the *same* worker (same owner name) claims it. The stale slot's next
 /// page must commit nothing: not its rows, not its counts, not its checkpoint.
 async fn a_slot_whose_lease_was_taken_commits_nothing_even_under_the_same_worker_name(
@@ -34,7 +34,7 @@ async fn a_slot_whose_lease_was_taken_commits_nothing_even_under_the_same_worker
     env.wait_until(run_id, "a first page committed", |r| r.rows_read > 0)
         .await;
 
-    // The lease expires (as if the process had been frozen) and the reconciler takes the run back.
+    // The lease expires (as if the process had been frozen) and recovery takes the run back.
     env.db
         .execute_unprepared(&format!(
             "UPDATE ferry_runs SET lease_expires_at = '2000-01-01T00:00:00+00:00' WHERE id = {run_id}"
@@ -125,7 +125,7 @@ async fn every_write_of_a_stale_claim_is_refused() {
 
 /// A queued run behind a long running one has at most one live job at any moment: the job that found
 /// the integration busy is dropped (not bounced), joining triggers and cron ticks push nothing, the
-/// reconciler leaves a run alone while its integration's run holds a live lease, and the running run's
+/// recovery leaves a run alone while its integration's run holds a live lease, and the running run's
 /// worker rings for it when it ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_run_behind_a_running_one_has_at_most_one_live_job() {

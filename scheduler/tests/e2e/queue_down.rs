@@ -37,7 +37,7 @@ async fn ferry_run_records_the_run_while_the_queue_is_down_and_it_runs_later() {
     let run = runs::get(&env.db, run_id).await.unwrap().unwrap();
     assert_eq!((run.state.as_str(), run.pushed_at), ("queued", None));
 
-    // With the queue back, the reconciler pushes the job and a worker runs it.
+    // With the queue back, recovery pushes the job and a worker runs it.
     env.start_worker();
     env.start_scheduler().await;
     let done = cli::wait_for(&env.db, run_id, Duration::from_secs(60))

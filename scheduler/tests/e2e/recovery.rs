@@ -1,5 +1,5 @@
 //! Recovery with a stuck row: a frozen worker's open page transaction holds its run's row lock. The
-//! reconciler gives up on that row after `lock_timeout` and recovers the others, cron ticks and
+//! recovery gives up on that row after `lock_timeout` and recovers the others, cron ticks and
 //! leadership go on beside it, and the server ends the idle transaction, after which that run is
 //! recovered too.
 
@@ -67,7 +67,7 @@ async fn a_stuck_run_row_stalls_neither_ticks_nor_leadership_nor_other_recoverie
     env.apply(&env.write_definitions(MORE)).await;
     let stuck = frozen_run(&env, "customers").await;
     let other = frozen_run(&env, "contacts").await;
-    assert!(stuck < other, "the reconciler meets the stuck row first");
+    assert!(stuck < other, "recovery meets the stuck row first");
 
     // The frozen worker's page transaction: it wrote its run's row and then stopped.
     let frozen = storage::connect(&env.settings.database).await.unwrap();

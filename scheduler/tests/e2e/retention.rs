@@ -178,7 +178,7 @@ crate::on_both_backends!(
     retention_sweeps_a_key_scan_a_crash_left_behind
 );
 async fn retention_sweeps_a_key_scan_a_crash_left_behind(backend: Backend) {
-    use ferry_shared::target::key_scan::{self, KeyScan};
+    use ferry_shared::sink::key_scan::{self, KeyScan};
     let env = TestEnv::without_worker_on(backend, 1, 1).await;
     let abandoned = KeyScan::start(&env.db, "customers", Some(1)).await.unwrap();
     abandoned

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::Lookup;
 use crate::mapping::{ColumnType, column_type};
 use crate::odata::client::Row;
-use crate::target::quote;
+use crate::sink::quote;
 
 /// For each lookup (in mapping order): source tuple → the selected value.
 #[derive(Debug, Default)]

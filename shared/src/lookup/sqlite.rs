@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::Lookup;
-use crate::target::quote;
+use crate::sink::quote;
 
 /// SQLite's default limit is 32,766 bound parameters per statement; stay below.
 const MAX_PARAMS: usize = 30_000;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use super::{ColumnType, Mapping};
-use crate::target::quote;
+use crate::sink::quote;
 
 /// The column type of a Postgres type as `format_type` prints it (`character varying(20)`, `numeric`).
 pub fn column_type(sql: &str) -> ColumnType {

@@ -1,5 +1,5 @@
 //! Recording runs and their pushes: a trigger becomes a queued run (or joins the one queued,
-//! invariant 3), and every push of its job is recorded so the reconciler knows a lost one.
+//! invariant 3), and every push of its job is recorded so recovery knows a lost one.
 
 use std::time::Duration;
 
@@ -182,7 +182,7 @@ async fn make_due(db: &DatabaseConnection, run_id: i64) -> Result<bool, RunError
 }
 
 /// Records that a job of the run was pushed, due after `delay`: every push is recorded, so the
-/// reconciler re-pushes only a run whose last job is long overdue (invariant 1: one live job per
+/// recovery re-pushes only a run whose last job is long overdue (invariant 1: one live job per
 /// queued run).
 pub async fn mark_pushed(
     db: &DatabaseConnection,

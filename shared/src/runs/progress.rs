@@ -7,8 +7,8 @@ use sea_orm::{ConnectionTrait, Value};
 use super::lease::{Hold, Lease, fenced};
 use super::{Mode, RunError};
 use crate::checkpoint::Checkpoint;
+use crate::sink::PageCounts;
 use crate::storage::statement;
-use crate::target::PageCounts;
 
 /// Adds a page's counts to the run and renews its lease, inside the page's transaction.
 pub async fn add_progress(

@@ -1,4 +1,4 @@
-//! What the reconciler does with runs the queue lost: re-push jobs of runs that stayed queued, and take
+//! What recovery does with runs the queue lost: re-push jobs of runs that stayed queued, and take
 //! back runs whose worker died (its lease expired). Duplicated jobs are harmless (invariant 1).
 
 use chrono::Utc;

@@ -3,6 +3,7 @@
 //! beneath the service root (Business Central: inside a company; generic OData: directly).
 
 mod business_central;
+mod pages;
 
 use std::sync::Arc;
 
@@ -10,10 +11,12 @@ use url::Url;
 
 use crate::auth::TokenSource;
 use crate::definitions::{ConnectionDef, ConnectionKind};
-use crate::odata::client::{ODataClient, Page, SourceError};
+use crate::odata::client::{ODataClient, SourceError};
 use crate::odata::csdl::Metadata;
 use crate::odata::query::Query;
 use crate::secrets::Credentials;
+
+pub use pages::Pages;
 
 /// A signed-in view of one connection's entity sets.
 #[derive(Debug, Clone)]
@@ -60,15 +63,16 @@ impl Source {
         self.client.metadata().await
     }
 
+    /// Reads `entity` with `query` (its `$select`, `$filter`, `$orderby` and `$top`), a page at a time.
+    pub fn read(&self, entity: &str, query: &Query) -> Pages {
+        Pages::new(self.clone(), self.entity_url(entity, query))
+    }
+
     /// The first page URL of `entity` with `query`.
-    pub fn entity_url(&self, entity: &str, query: &Query) -> Url {
+    fn entity_url(&self, entity: &str, query: &Query) -> Url {
         self.client.url(
             &format!("{}{entity}", self.entity_prefix),
             &query.to_query_string(),
         )
-    }
-
-    pub async fn page(&self, url: &Url) -> Result<Page, SourceError> {
-        self.client.page(url).await
     }
 }

@@ -140,17 +140,17 @@ async fn report(ctx: &SyncContext, finished: crate::storage::entities::run::Mode
     crate::callback::deliver(&ctx.db, &ctx.http, &summary, ctx.callback_secret.as_ref()).await;
 }
 
-/// Pushes a run's job; if the push fails the reconciler re-pushes it, since the row says `queued`.
+/// Pushes a run's job; if the push fails recovery re-pushes it, since the row says `queued`.
 pub async fn push(ctx: &SyncContext, run_id: i64, delay: Option<Duration>) {
     let mut queue = ctx.queue.clone();
     if let Err(e) = crate::dispatch::push(&ctx.db, &mut queue, run_id, delay).await {
-        warn!(run_id, error = %e, "push failed; the reconciler will re-push");
+        warn!(run_id, error = %e, "push failed; recovery will re-push");
     }
 }
 
 /// The lease renewer, aborted when dropped: also when the run's future panics or is dropped unfinished
 /// (a worker rebuilt after losing Redis). A run nobody executes must stop being renewed, so its lease
-/// expires and the reconciler gives it to another worker instead of it staying `running` for ever.
+/// expires and recovery gives it to another worker instead of it staying `running` for ever.
 struct Renewer(tokio::task::JoinHandle<()>);
 
 impl Drop for Renewer {

@@ -17,11 +17,10 @@ use crate::drift::check_source;
 use crate::lookup::{PageLookups, parked_records, resolve_page};
 use crate::mapping::{DriftError, Mapped, Mapping};
 use crate::odata::client::{Row, SourceError};
-use crate::odata::query::Query;
 use crate::runs::{self, Lease, Mode, RunError};
+use crate::sink::{PageWrite, coupling, create_table, write_page};
 use crate::source::Source;
 use crate::storage::entities::{integration, run};
-use crate::target::{PageWrite, coupling, create_table, write_page};
 
 async fn definition(
     db: &DatabaseConnection,
@@ -112,8 +111,8 @@ pub(super) async fn import(
                 .deletes
                 .as_ref()
                 .and_then(|d| d.max_share)
-                .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
-            return super::reconcile::reconcile(&ctx.db, lease, &mapping, &source, max_share).await;
+                .unwrap_or(super::deletes::DEFAULT_MAX_SHARE);
+            return super::deletes::reconcile(&ctx.db, lease, &mapping, &source, max_share).await;
         }
         Mode::Incremental | Mode::Full => {}
     }
@@ -121,17 +120,7 @@ pub(super) async fn import(
         replay_parked(ctx, lease, &mapping, clears).await?;
     }
     let read_from = (watermark - def.source.overlap.unwrap_or(0)).max(0);
-    let query = Query {
-        select: mapping.select.clone(),
-        filter: Some(crate::filter::with_version(
-            mapping.filter.as_ref(),
-            &mapping.version_field,
-            read_from,
-        )),
-        orderby: vec![format!("{} asc", mapping.version_field)],
-        top: None,
-    };
-    let first = source.entity_url(&mapping.entity, &query);
+    let pages = source.read(&mapping.entity, &super::read::delta(&mapping, read_from));
     info!(
         run_id = lease.run_id,
         integration = name,
@@ -146,14 +135,7 @@ pub(super) async fn import(
     let source_for_reconcile = source.clone();
     let mapping = Arc::new(mapping);
     let final_rows = (!coupled).then(|| name.to_string());
-    let mut stages = Stages::start(
-        source,
-        first,
-        ctx.db.clone(),
-        mapping.clone(),
-        clears,
-        final_rows,
-    );
+    let mut stages = Stages::start(pages, ctx.db.clone(), mapping.clone(), clears, final_rows);
     let result = async {
         while let Some(page) = stages.next().await {
             let MappedPage { write, fetch, map } = page?;
@@ -216,12 +198,12 @@ pub(super) async fn import(
     if let Some(deletes) = &def.deletes
         && let Some(every) = deletes.every.as_deref().and_then(parse_every)
         && mode == Mode::Incremental
-        && super::reconcile::due(&ctx.db, name, every).await?
+        && super::deletes::due(&ctx.db, name, every).await?
     {
         let max_share = deletes
             .max_share
-            .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
-        super::reconcile::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
+            .unwrap_or(super::deletes::DEFAULT_MAX_SHARE);
+        super::deletes::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
             .await?;
     }
     Ok(())
@@ -338,17 +320,9 @@ async fn retry_keys(
     clears: bool,
     keys: &[Row],
 ) -> Result<(), SyncError> {
-    let query = Query {
-        select: mapping.select.clone(),
-        filter: Some(crate::filter::by_keys(&mapping.source_key, keys).render()),
-        orderby: Vec::new(),
-        top: None,
-    };
-    let mut next = Some(source.entity_url(&mapping.entity, &query));
-    while let Some(url) = next.take() {
-        let page = source.page(&url).await?;
-        next = page.next.clone().filter(|n| *n != url);
-        let write = resolving(clears, map_page(&ctx.db, mapping, page.rows).await?);
+    let mut pages = source.read(&mapping.entity, &super::read::records(mapping, keys));
+    while let Some(rows) = pages.next().await {
+        let write = resolving(clears, map_page(&ctx.db, mapping, rows?).await?);
         let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
         write.checkpoint = None;
         write_page(&ctx.db, lease, mapping, write, None).await?;

@@ -1,6 +1,7 @@
 //! Executing a run (DESIGN §3): claim it, read the delta page by page, map, write each page with its
 //! checkpoint, then finish, retry later, or hand the run back on shutdown.
 
+mod deletes;
 mod dependents;
 mod error;
 mod execute;
@@ -9,7 +10,7 @@ mod metadata_cache;
 mod pipeline;
 mod preview;
 mod preview_sqlite;
-mod reconcile;
+mod read;
 mod retry;
 mod start;
 

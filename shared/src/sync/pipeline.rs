@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::AbortOnDropHandle;
-use url::Url;
 
 use super::error::SyncError;
 use super::import::{map_page, resolving};
 use crate::mapping::Mapping;
-use crate::source::Source;
-use crate::target::PageWrite;
+use crate::odata::client::Row;
+use crate::sink::PageWrite;
+use crate::source::Pages;
 
 /// A page ready for the writer, with how long its stages took (for the per-page debug line).
 #[derive(Debug)]
@@ -42,21 +42,19 @@ impl Stages {
     /// writer will not drop any of a page's rows (no couplings to compare with): then the reader also
     /// builds the page's statements.
     pub fn start(
-        source: Source,
-        first: Url,
+        pages: Pages,
         db: DatabaseConnection,
         mapping: Arc<Mapping>,
         clears: bool,
         final_rows: Option<String>,
     ) -> Stages {
-        let (pages, mapped) = mpsc::channel(1);
+        let (mapped_pages, mapped) = mpsc::channel(1);
         let written = mapping
             .lookups
             .iter()
             .any(|l| l.table == mapping.table)
             .then(|| Arc::new(Semaphore::new(1)));
         let reader = Reader {
-            source,
             db,
             mapping,
             clears: AtomicBool::new(clears),
@@ -66,7 +64,7 @@ impl Stages {
         Stages {
             mapped,
             written,
-            reader: AbortOnDropHandle::new(tokio::spawn(reader.run(first, pages))),
+            reader: AbortOnDropHandle::new(tokio::spawn(reader.run(pages, mapped_pages))),
         }
     }
 
@@ -93,9 +91,8 @@ impl Stages {
     }
 }
 
-/// The first stage: fetches page after page (following `@odata.nextLink`) and maps each.
+/// The first stage: fetches page after page and maps each.
 struct Reader {
-    source: Source,
     db: DatabaseConnection,
     mapping: Arc<Mapping>,
     /// Whether written records resolve failures: the integration had open ones when the run began,
@@ -107,27 +104,25 @@ struct Reader {
 }
 
 impl Reader {
-    async fn run(self, first: Url, pages: mpsc::Sender<Result<MappedPage, SyncError>>) {
-        let mut next = Some(first);
-        while let Some(url) = next.take() {
-            let page = self.page(&url).await;
-            if let Ok((_, Some(link))) = &page
-                && *link != url
-            {
-                next = Some(link.clone());
-            }
+    async fn run(self, mut pages: Pages, mapped: mpsc::Sender<Result<MappedPage, SyncError>>) {
+        loop {
+            let started = Instant::now();
+            let Some(rows) = pages.next().await else {
+                return;
+            };
+            let page = match rows {
+                Ok(rows) => self.map(rows, started.elapsed()).await,
+                Err(e) => Err(e.into()),
+            };
             let failed = page.is_err();
-            if pages.send(page.map(|(page, _)| page)).await.is_err() || failed {
+            if mapped.send(page).await.is_err() || failed {
                 return;
             }
         }
     }
 
-    /// One page, mapped, and the link to the next.
-    async fn page(&self, url: &Url) -> Result<(MappedPage, Option<Url>), SyncError> {
-        let started = Instant::now();
-        let page = self.source.page(url).await?;
-        let fetch = started.elapsed();
+    /// One page, mapped.
+    async fn map(&self, rows: Vec<Row>, fetch: Duration) -> Result<MappedPage, SyncError> {
         if let Some(written) = &self.written {
             written
                 .acquire()
@@ -136,7 +131,7 @@ impl Reader {
                 .forget();
         }
         let started = Instant::now();
-        let mapped = map_page(&self.db, &self.mapping, page.rows).await?;
+        let mapped = map_page(&self.db, &self.mapping, rows).await?;
         if !mapped.failures.is_empty() {
             self.clears.store(true, Ordering::Relaxed);
         }
@@ -144,13 +139,10 @@ impl Reader {
         if let Some(integration) = &self.final_rows {
             write.prepare(self.db.get_database_backend(), &self.mapping, integration);
         }
-        Ok((
-            MappedPage {
-                write,
-                fetch,
-                map: started.elapsed(),
-            },
-            page.next,
-        ))
+        Ok(MappedPage {
+            write,
+            fetch,
+            map: started.elapsed(),
+        })
     }
 }

@@ -17,14 +17,12 @@ use serde_json::Value as Json;
 use super::error::SyncError;
 use super::import::{latest_definition, map_page, watermark};
 use crate::definitions::load_connection;
-use crate::filter;
 use crate::mapping::{Mapping, table_columns};
 use crate::odata::client::Row;
-use crate::odata::query::Query;
 use crate::runs::RunError;
+use crate::sink::key_scan::KeyScan;
+use crate::sink::{quote, vanished};
 use crate::source::Source;
-use crate::target::key_scan::KeyScan;
-use crate::target::{quote, vanished};
 
 /// What to preview.
 #[derive(Debug, Clone, Copy, Default)]
@@ -119,40 +117,32 @@ pub async fn preview(
     } else {
         watermark(db, integration).await?
     };
-    let query = Query {
-        select: mapping.select.clone(),
-        filter: Some(filter::with_version(
-            mapping.filter.as_ref(),
-            &mapping.version_field,
-            from,
-        )),
-        orderby: vec![format!("{} asc", mapping.version_field)],
-        top: None,
-    };
-    let mut next = Some(source.entity_url(&mapping.entity, &query));
+    let mut pages = source.read(&mapping.entity, &super::read::delta(&mapping, from));
     let mut preview = Preview {
         records: Vec::new(),
         summary: PreviewSummary::default(),
     };
-    while let Some(url) = next.take() {
-        let page = source.page(&url).await?;
-        next = page.next.clone().filter(|n| *n != url);
-        let mut rows: Vec<Row> = page.rows;
+    while let Some(rows) = pages.next().await {
+        let mut rows: Vec<Row> = rows?;
+        let mut last = false;
         if let Some(limit) = options.limit {
             let room = limit.saturating_sub(preview.summary.rows_read) as usize;
             if rows.len() >= room {
                 rows.truncate(room);
-                next = None;
+                last = true;
             }
         }
         preview_page(db, &mapping, rows, &mut preview).await?;
+        if last {
+            break;
+        }
     }
     if options.reconcile || def.deletes.is_some() {
         let max_share = def
             .deletes
             .as_ref()
             .and_then(|d| d.max_share)
-            .unwrap_or(super::reconcile::DEFAULT_MAX_SHARE);
+            .unwrap_or(super::deletes::DEFAULT_MAX_SHARE);
         preview_deletes(
             db,
             &mapping,
@@ -187,7 +177,7 @@ async fn preview_deletes(
     scan.discard(db).await.map_err(RunError::from)?;
     let (total, gone, deletes, listed) = result?;
     preview.summary.delete = deletes;
-    preview.summary.delete_refused = super::reconcile::refusal(total, gone as usize, max_share);
+    preview.summary.delete_refused = super::deletes::refusal(total, gone as usize, max_share);
     for key in listed {
         preview.records.push(record(Op::Delete, key, None, None));
     }
@@ -204,7 +194,7 @@ async fn vanished_rows(
     scan: KeyScan,
     limit: Option<u64>,
 ) -> Result<(i64, i64, u64, Vec<String>), SyncError> {
-    super::reconcile::source_keys(db, mapping, source, scan).await?;
+    super::deletes::source_keys(db, mapping, source, scan).await?;
     let (total, gone) = vanished::count(db, integration, scan)
         .await
         .map_err(RunError::from)?;

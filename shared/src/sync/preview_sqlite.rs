@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 
 use super::preview::{Compared, Op, compared};
 use crate::mapping::Mapping;
-use crate::target::quote;
+use crate::sink::quote;
 
 /// SQLite's default limit is 32,766 bound parameters per statement; stay below.
 const MAX_PARAMS: usize = 30_000;
@@ -53,7 +53,7 @@ pub(super) async fn compare(
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
         for (i, (_, row)) in chunk.iter().enumerate() {
             values.push((i as i64).into());
-            values.extend(row.iter().cloned().map(crate::target::sqlite_stored));
+            values.extend(row.iter().cloned().map(crate::sink::sqlite_stored));
         }
         let sql = format!(
             "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",

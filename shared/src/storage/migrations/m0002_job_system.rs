@@ -13,7 +13,7 @@ impl MigrationTrait for Migration {
         for column in [
             // A retrying run is queued but not claimable before this time.
             timestamp_with_time_zone_null("retry_at"),
-            // When its job was last pushed, so the reconciler re-pushes only lost ones.
+            // When its job was last pushed, so recovery re-pushes only lost ones.
             timestamp_with_time_zone_null("pushed_at"),
             text_null("callback_url"),
             // pending | delivered | failed: <reason>

@@ -15,8 +15,8 @@ use tracing::{info, warn};
 /// How many done-set members one prune pass looks at, so a huge backlog cannot stall the leader.
 const PRUNE_BATCH: isize = 5_000;
 
-/// One reconciliation pass.
-pub async fn reconcile(
+/// One recovery pass.
+pub async fn recover(
     db: &DatabaseConnection,
     queue: &mut SyncStorage,
     settings: &Settings,
@@ -55,7 +55,7 @@ pub async fn prune(
     if pruned > 0 {
         info!(pruned, "old runs deleted");
     }
-    let swept = ferry_shared::target::key_scan::sweep(db).await?;
+    let swept = ferry_shared::sink::key_scan::sweep(db).await?;
     if swept > 0 {
         info!(
             swept,

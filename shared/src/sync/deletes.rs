@@ -15,15 +15,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use tracing::{info, warn};
 
 use super::error::SyncError;
-use crate::filter;
 use crate::mapping::Mapping;
-use crate::odata::query::Query;
 use crate::runs::{self, Lease, RunError};
+use crate::sink::coupling::{self, Owned};
+use crate::sink::key_scan::KeyScan;
+use crate::sink::{quote, vanished};
 use crate::source::Source;
 use crate::storage::statement;
-use crate::target::coupling::{self, Owned};
-use crate::target::key_scan::KeyScan;
-use crate::target::{quote, vanished};
 
 /// Share of rows a reconcile may delete when the definition does not say.
 pub const DEFAULT_MAX_SHARE: f64 = 0.1;
@@ -117,23 +115,12 @@ pub(super) async fn source_keys(
     source: &Source,
     scan: KeyScan,
 ) -> Result<u64, SyncError> {
-    let query = Query {
-        select: mapping.source_key.clone(),
-        filter: mapping.filter.as_ref().map(filter::Expr::render),
-        orderby: Vec::new(),
-        top: None,
-    };
     let mut read = 0;
-    let mut next = Some(source.entity_url(&mapping.entity, &query));
-    while let Some(url) = next.take() {
-        let page = source.page(&url).await?;
-        next = page.next.clone().filter(|n| *n != url);
-        read += page.rows.len() as u64;
-        let keys = page
-            .rows
-            .iter()
-            .map(|row| mapping.record_key(row))
-            .collect();
+    let mut pages = source.read(&mapping.entity, &super::read::keys(mapping));
+    while let Some(rows) = pages.next().await {
+        let rows = rows?;
+        read += rows.len() as u64;
+        let keys = rows.iter().map(|row| mapping.record_key(row)).collect();
         scan.add(db, keys).await.map_err(RunError::from)?;
     }
     Ok(read)
@@ -190,7 +177,7 @@ async fn remove_rows(
             .cloned()
             .map(|v| match backend {
                 // Stored as the SQLite writer stores them (GUIDs as text), or nothing would match.
-                sea_orm::DbBackend::Sqlite => crate::target::sqlite_stored(v),
+                sea_orm::DbBackend::Sqlite => crate::sink::sqlite_stored(v),
                 _ => v,
             })
             .collect();

@@ -1,0 +1,39 @@
+//! The one paging stream (ARCHITECTURE.md, "The sync path"): every read of an entity set — a run's
+//! delta, a preview, a reconcile's key scan, a replay of failed records — goes through [`Pages`], so
+//! following `@odata.nextLink` (resolved against the service root, checked against its origin, each
+//! request retried when busy, by the client beneath) is written once.
+
+use url::Url;
+
+use super::Source;
+use crate::odata::client::{Row, SourceError};
+
+/// An entity set read a page at a time, in the source's order.
+#[derive(Debug)]
+pub struct Pages {
+    source: Source,
+    next: Option<Url>,
+}
+
+impl Pages {
+    pub(super) fn new(source: Source, first: Url) -> Pages {
+        Pages {
+            source,
+            next: Some(first),
+        }
+    }
+
+    /// The next page's rows, or `None` after the last page. A failed request ends the stream: the
+    /// caller's run retries from its checkpoint, not from the middle of a stream.
+    pub async fn next(&mut self) -> Option<Result<Vec<Row>, SourceError>> {
+        let url = self.next.take()?;
+        match self.source.client.page(&url).await {
+            Ok(page) => {
+                // A service that links a page to itself would be read for ever.
+                self.next = page.next.filter(|next| *next != url);
+                Some(Ok(page.rows))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

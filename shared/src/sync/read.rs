@@ -1,0 +1,42 @@
+//! What each kind of run asks the source for, so the delta a run reads and the delta its preview shows
+//! are one query, rendered in one place.
+
+use crate::filter;
+use crate::mapping::Mapping;
+use crate::odata::client::Row;
+use crate::odata::query::Query;
+
+/// The records changed after version `from` that pass the integration's filter, oldest first (the order
+/// that makes each page's checkpoint a safe place to resume from).
+pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
+    Query {
+        select: mapping.select.clone(),
+        filter: Some(filter::with_version(
+            mapping.filter.as_ref(),
+            &mapping.version_field,
+            from,
+        )),
+        orderby: vec![format!("{} asc", mapping.version_field)],
+        top: None,
+    }
+}
+
+/// The source key of every record that passes the integration's filter (a reconcile's key scan).
+pub(super) fn keys(mapping: &Mapping) -> Query {
+    Query {
+        select: mapping.source_key.clone(),
+        filter: mapping.filter.as_ref().map(filter::Expr::render),
+        orderby: Vec::new(),
+        top: None,
+    }
+}
+
+/// The records with the source keys of `keys` (a replay of failed records).
+pub(super) fn records(mapping: &Mapping, keys: &[Row]) -> Query {
+    Query {
+        select: mapping.select.clone(),
+        filter: Some(filter::by_keys(&mapping.source_key, keys).render()),
+        orderby: Vec::new(),
+        top: None,
+    }
+}
