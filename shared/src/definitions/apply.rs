@@ -61,10 +61,6 @@ pub enum ApplyError {
     Invalid(Vec<DefinitionError>),
 }
 
-/// Held by an `apply` transaction until it ends, so the stored integrations it checked against are the
-/// ones it stores beside (an arbitrary constant key beside the migration lock's: "ferry_ap").
-const APPLY_LOCK: &str = "SELECT pg_advisory_xact_lock(7378429400504557936)";
-
 fn listed(errors: &[DefinitionError]) -> String {
     errors
         .iter()
@@ -81,10 +77,7 @@ pub async fn apply(
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
     let txn = crate::storage::begin_write(db).await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        // SQLite's `BEGIN IMMEDIATE` already serializes applies; Postgres needs a lock of its own.
-        txn.execute_unprepared(APPLY_LOCK).await?;
-    }
+    crate::storage::Dialect::lock_applies(&txn).await?;
     let conflicts = shared_target_errors(set, &stored_integrations(&txn).await?);
     if !conflicts.is_empty() {
         txn.rollback().await?;

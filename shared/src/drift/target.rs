@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::storage::Dialect;
 
 use super::{Problem, ProblemKind};
 use crate::definitions::IntegrationDef;
@@ -12,7 +14,7 @@ use crate::mapping::{ColumnType, Mapping};
 /// A column of an existing table, as the database describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetColumn {
-    /// Lower-case type name, e.g. `character varying`, `bigint`.
+    /// Lower-case declared type, e.g. `character varying(20)`, `bigint`.
     pub data_type: String,
 }
 
@@ -21,29 +23,18 @@ pub async fn target_columns(
     db: &impl ConnectionTrait,
     table: &str,
 ) -> Result<Option<HashMap<String, TargetColumn>>, DbErr> {
-    let backend = db.get_database_backend();
-    let statement = match backend {
-        DbBackend::Sqlite => Statement::from_sql_and_values(
-            backend,
-            "SELECT name, lower(type) FROM pragma_table_info(?)",
-            [table.into()],
-        ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            "SELECT column_name::text, data_type::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1",
-            [table.into()],
-        ),
-    };
-    let rows = db.query_all_raw(statement).await?;
+    let rows = Dialect::columns(db, table).await?;
     if rows.is_empty() {
         return Ok(None);
     }
     let mut columns = HashMap::new();
-    for row in rows {
-        let name: String = row.try_get_by_index(0)?;
-        let data_type: String = row.try_get_by_index(1)?;
-        columns.insert(name, TargetColumn { data_type });
+    for column in rows {
+        columns.insert(
+            column.name,
+            TargetColumn {
+                data_type: column.declared,
+            },
+        );
     }
     Ok(Some(columns))
 }
@@ -135,7 +126,7 @@ pub fn check_target(
                     column.name,
                     def.target.table,
                     c.data_type,
-                    column.ty.sql(DbBackend::Postgres)
+                    column.ty.sql(Dialect::Postgres)
                 ),
             )),
             Some(_) => {}

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
 
 use super::{ColumnType, Mapping};
-use crate::sink::quote;
+use crate::storage::Dialect;
 
 /// The column type of a Postgres type as `format_type` prints it (`character varying(20)`, `numeric`).
 pub fn column_type(sql: &str) -> ColumnType {
@@ -33,35 +33,21 @@ pub fn column_type(sql: &str) -> ColumnType {
     }
 }
 
-/// `column → (type, not null)` of `table`, empty when it does not exist. Postgres only: elsewhere the
-/// types derived from `$metadata` stand.
+/// `column → (type, not null)` of `table`, empty when it does not exist or when the engine's declared
+/// types are not ones to adopt (`Dialect::adopts_column_types`): there the types derived from
+/// `$metadata` stand.
 pub async fn table_columns(
     db: &impl ConnectionTrait,
     table: &str,
 ) -> Result<HashMap<String, (String, bool)>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
+    if !Dialect::of(db).adopts_column_types() {
         return Ok(HashMap::new());
     }
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull \
-             FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
-             AND NOT a.attisdropped",
-            [quote(table).into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get_by_index::<String>(0)?,
-                (
-                    r.try_get_by_index::<String>(1)?,
-                    r.try_get_by_index::<bool>(2)?,
-                ),
-            ))
-        })
-        .collect()
+    Ok(Dialect::columns(db, table)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, (c.declared, c.not_null)))
+        .collect())
 }
 
 impl Mapping {

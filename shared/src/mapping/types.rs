@@ -4,7 +4,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
-use sea_orm::{DbBackend, Value};
+use sea_orm::Value;
+
+use crate::storage::Dialect;
 use serde_json::Value as Json;
 
 use crate::odata::csdl::Property;
@@ -54,25 +56,9 @@ impl ColumnType {
         }
     }
 
-    /// The column type in `CREATE TABLE`.
-    pub fn sql(&self, backend: DbBackend) -> String {
-        let sqlite = backend == DbBackend::Sqlite;
-        match self {
-            ColumnType::Text { max_len: Some(n) } if !sqlite => format!("varchar({n})"),
-            ColumnType::Text { .. } => "text".into(),
-            ColumnType::Int16 => "smallint".into(),
-            ColumnType::Int32 => "integer".into(),
-            ColumnType::Int64 => "bigint".into(),
-            ColumnType::Decimal if sqlite => "text".into(),
-            ColumnType::Decimal => "numeric".into(),
-            ColumnType::Double => "double precision".into(),
-            ColumnType::Bool => "boolean".into(),
-            ColumnType::Date => "date".into(),
-            ColumnType::Timestamp if sqlite => "text".into(),
-            ColumnType::Timestamp => "timestamptz".into(),
-            ColumnType::Guid if sqlite => "text".into(),
-            ColumnType::Guid => "uuid".into(),
-        }
+    /// The column type in `CREATE TABLE` on `dialect`'s engine.
+    pub fn sql(&self, dialect: impl Into<Dialect>) -> String {
+        dialect.into().column_sql(*self)
     }
 
     /// A typed NULL, so the database sees the right parameter type.
@@ -331,8 +317,8 @@ mod tests {
         ];
         for (edm, max, postgres, sqlite) in cases {
             let ty = ColumnType::from_edm(&property(edm, max));
-            assert_eq!(ty.sql(DbBackend::Postgres), postgres, "{edm}");
-            assert_eq!(ty.sql(DbBackend::Sqlite), sqlite, "{edm}");
+            assert_eq!(ty.sql(Dialect::Postgres), postgres, "{edm}");
+            assert_eq!(ty.sql(Dialect::Sqlite), sqlite, "{edm}");
         }
     }
 

@@ -3,10 +3,10 @@
 //! `callback_status` is the summary of its callbacks, written only here.
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::RunError;
-use crate::storage::statement;
+use crate::storage::{Dialect, statement};
 
 /// A callback still to be delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +25,7 @@ const PENDING: &str = "pending";
 /// finds the callback; SQLite has one writer at a time.
 pub async fn register(db: &DatabaseConnection, run_id: i64, url: &str) -> Result<bool, RunError> {
     let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        " FOR SHARE"
-    } else {
-        ""
-    };
+    let lock = Dialect::from(backend).share_lock();
     let added = db
         .execute_raw(statement(
             backend,

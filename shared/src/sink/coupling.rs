@@ -11,19 +11,13 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
-use sea_orm::sea_query::ArrayType;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::table::quote;
 use super::writer::PageWrite;
-use crate::mapping::{ColumnType, Mapping, value_json};
-use crate::storage::statement;
-
-/// Stay well below the bind parameter limits (Postgres 65,535; SQLite 32,766).
-const MAX_PARAMS: usize = 30_000;
+use crate::mapping::{Mapping, value_json};
+use crate::storage::{Dialect, statement};
 
 /// What a written record becomes in `ferry_couplings`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,69 +185,17 @@ pub async fn any(db: &impl ConnectionTrait, integration: &str) -> Result<bool, D
     Ok(row.is_some())
 }
 
-/// The stored hashes of `keys` whose target row still exists, in one query (`= ANY` of one array on
-/// Postgres; an `IN` list elsewhere, chunked only past the parameter limit). A coupled row someone
-/// deleted from the target (or a dropped and recreated table) has no hash here, so it is written again.
+/// The stored hashes of `keys` whose target row still exists (`Dialect::known_hashes` spells the
+/// query). A coupled row someone deleted from the target (or a dropped and recreated table) has no hash
+/// here, so it is written again.
 async fn known_hashes(
     db: &impl ConnectionTrait,
     integration: &str,
     mapping: &Mapping,
     keys: Vec<String>,
 ) -> Result<HashMap<String, String>, DbErr> {
-    let backend = db.get_database_backend();
-    let exists = format!(
-        "EXISTS (SELECT 1 FROM {} t WHERE {})",
-        quote(&mapping.table),
-        mapping
-            .key_columns
-            .iter()
-            .enumerate()
-            .map(|(n, &i)| {
-                let column = &mapping.columns[i];
-                format!(
-                    "t.{} = {}",
-                    quote(&column.name),
-                    key_item(backend, column.ty, n)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    );
-    let mut statements = Vec::new();
-    if backend == DbBackend::Postgres {
-        let keys = keys.into_iter().map(|k| Value::String(Some(k))).collect();
-        // One index probe per key, whatever the statistics say: as a plain join (`= ANY`, or a
-        // semi-join for the EXISTS) the planner scans both whole tables for a page of keys, which
-        // costs a page time proportional to the table (200 ms at a million rows) instead of 20 ms.
-        statements.push(statement(
-            backend,
-            &format!(
-                "SELECT k.key, c.hash FROM UNNEST(?::text[]) AS k (key) CROSS JOIN LATERAL \
-                 (SELECT c.hash FROM ferry_couplings c \
-                  WHERE c.integration = ? AND c.source_key = k.key AND {exists} LIMIT 1) AS c"
-            ),
-            [
-                Value::Array(ArrayType::String, Some(Box::new(keys))),
-                integration.into(),
-            ],
-        ));
-    } else {
-        for chunk in keys.chunks(MAX_PARAMS) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let mut values: Vec<Value> = vec![integration.into()];
-            values.extend(chunk.iter().map(|k| Value::from(k.clone())));
-            statements.push(statement(
-                backend,
-                &format!(
-                    "SELECT c.source_key, c.hash FROM ferry_couplings c \
-                     WHERE c.integration = ? AND c.source_key IN ({marks}) AND {exists}"
-                ),
-                values,
-            ));
-        }
-    }
     let mut known = HashMap::new();
-    for statement in statements {
+    for statement in Dialect::of(db).known_hashes(integration, mapping, keys) {
         for row in db.query_all_raw(statement).await? {
             known.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
         }
@@ -261,115 +203,30 @@ async fn known_hashes(
     Ok(known)
 }
 
-/// Item `n` of a coupling's stored target key (`c.target_key`), as SQL of the key column's base type
-/// (never `varchar(n)`, whose cast would cut silently).
-fn key_item(backend: DbBackend, ty: ColumnType, n: usize) -> String {
-    if backend != DbBackend::Postgres {
-        return format!("json_extract(c.target_key, '$[{n}]')");
-    }
-    let cast = match ty {
-        ColumnType::Text { .. } => "text",
-        ColumnType::Int16 => "smallint",
-        ColumnType::Int32 => "integer",
-        ColumnType::Int64 => "bigint",
-        ColumnType::Decimal => "numeric",
-        ColumnType::Double => "float8",
-        ColumnType::Bool => "boolean",
-        ColumnType::Date => "date",
-        ColumnType::Timestamp => "timestamptz",
-        ColumnType::Guid => "uuid",
-    };
-    format!("(c.target_key::jsonb ->> {n})::{cast}")
-}
-
-/// Stores the couplings of a written page, in the page's transaction: one statement (`unnest` of four
-/// arrays on Postgres, as `writer` does; multi-row `VALUES` elsewhere, chunked under the parameter
-/// limit). A key twice in one page keeps its last coupling, as the writer keeps its last row.
+/// Stores the couplings of a written page, in the page's transaction. A key twice in one page keeps
+/// its last coupling, as the writer keeps its last row.
 pub async fn record(
     txn: &impl ConnectionTrait,
     integration: &str,
     couplings: &[Coupling],
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    if let Some(statement) = record_statement(backend, integration, couplings) {
+    for statement in record_statements(Dialect::of(txn), integration, couplings) {
         txn.execute_raw(statement).await?;
-        return Ok(());
-    }
-    for chunk in last_of_each(couplings).chunks(MAX_PARAMS / 7) {
-        let now = Utc::now().fixed_offset();
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
-        for c in chunk {
-            values.extend([
-                integration.into(),
-                c.source_key.clone().into(),
-                c.target_key.clone().into(),
-                c.target_table.clone().into(),
-                Value::BigInt(c.source_version),
-                c.hash.clone().into(),
-                now.into(),
-            ]);
-        }
-        let tuples = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        txn.execute_raw(statement(
-            backend,
-            &format!("INSERT INTO {COUPLING_COLUMNS} VALUES {tuples} {ON_CONFLICT}"),
-            values,
-        ))
-        .await?;
     }
     Ok(())
 }
 
-const COUPLING_COLUMNS: &str = "ferry_couplings (integration, source_key, target_key, target_table, \
-                                source_version, hash, updated_at)";
-const ON_CONFLICT: &str = "ON CONFLICT (integration, source_key) DO UPDATE SET \
-                           target_key = EXCLUDED.target_key, target_table = EXCLUDED.target_table, \
-                           source_version = EXCLUDED.source_version, \
-                           hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at";
-
-/// The Postgres statement storing `couplings` (`None` when there are none, or on another engine), built
-/// apart from its execution so it can be prepared ahead of the page's transaction.
-pub(super) fn record_statement(
-    backend: DbBackend,
+/// The statements storing `couplings`, built apart from their execution so they can be prepared ahead
+/// of the page's transaction.
+pub(super) fn record_statements(
+    dialect: Dialect,
     integration: &str,
     couplings: &[Coupling],
-) -> Option<Statement> {
-    if backend != DbBackend::Postgres || couplings.is_empty() {
-        return None;
+) -> Vec<Statement> {
+    if couplings.is_empty() {
+        return Vec::new();
     }
-    let unique = last_of_each(couplings);
-    let array = |ty: ArrayType, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
-    let text = |f: fn(&Coupling) -> &String| -> Vec<Value> {
-        unique
-            .iter()
-            .map(|c| Value::String(Some(f(c).clone())))
-            .collect()
-    };
-    // `statement` numbers the placeholders in text order: integration, updated_at, then the arrays.
-    let values = vec![
-        integration.into(),
-        Utc::now().fixed_offset().into(),
-        array(ArrayType::String, text(|c| &c.source_key)),
-        array(ArrayType::String, text(|c| &c.target_key)),
-        array(ArrayType::String, text(|c| &c.target_table)),
-        array(
-            ArrayType::BigInt,
-            unique
-                .iter()
-                .map(|c| Value::BigInt(c.source_version))
-                .collect(),
-        ),
-        array(ArrayType::String, text(|c| &c.hash)),
-    ];
-    Some(statement(
-        backend,
-        &format!(
-            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, tt, v, h, ? FROM \
-             (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, unnest(?::text[]) AS tt, \
-              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {ON_CONFLICT}"
-        ),
-        values,
-    ))
+    dialect.coupling_statements(integration, &last_of_each(couplings))
 }
 
 /// The last coupling of each source key, in order.

@@ -4,17 +4,13 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 
-use super::table::quote;
 use crate::checkpoint::{self, Track};
 use crate::mapping::Mapping;
 use crate::runs::{self, Lease, RunError};
-
-/// Postgres accepts at most 65,535 bind parameters per statement; stay well below.
-const MAX_PARAMS: usize = 30_000;
+use crate::storage::Dialect;
+use crate::storage::dialect::{PageUpsert, Upserted};
 
 /// A page ready to be written: mapped rows, records that failed mapping, and the watermark it reaches.
 #[derive(Debug, Default)]
@@ -42,12 +38,11 @@ pub struct PageWrite {
     pub prepared: Option<Prepared>,
 }
 
-/// A page's Postgres statements, built ahead of its transaction: `(rows, upsert)` pairs and the
-/// couplings' insert.
+/// A page's statements, built ahead of its transaction: the upsert and the couplings' insert.
 #[derive(Debug)]
 pub struct Prepared {
-    upserts: Vec<(u64, Statement)>,
-    couplings: Option<Statement>,
+    upsert: PageUpsert,
+    couplings: Vec<Statement>,
     /// Rows `dedupe` left out.
     collapsed: u64,
 }
@@ -55,18 +50,18 @@ pub struct Prepared {
 impl PageWrite {
     /// Builds the page's statements now (pure CPU: dedupe, one array per column), so a stage ahead of
     /// the writer can do it while the previous page is written. Only once `rows` are final (after
-    /// `coupling::skip_unchanged`). Postgres only: SQLite's upsert reads inside the transaction, so
-    /// elsewhere it is left to `write_page`.
-    pub fn prepare(&mut self, backend: DbBackend, mapping: &Mapping, integration: &str) {
-        if backend != DbBackend::Postgres || self.prepared.is_some() {
+    /// `coupling::skip_unchanged`). Only where the engine builds statements ahead
+    /// (`Dialect::prepares_ahead`); elsewhere it is left to `write_page`.
+    pub fn prepare(&mut self, dialect: Dialect, mapping: &Mapping, integration: &str) {
+        if !dialect.prepares_ahead() || self.prepared.is_some() {
             return;
         }
         let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut self.rows));
         self.prepared = Some(Prepared {
             collapsed,
-            upserts: upsert_statements(backend, mapping, rows),
-            couplings: super::coupling::record_statement(
-                backend,
+            upsert: dialect.prepare_upsert(mapping, rows),
+            couplings: super::coupling::record_statements(
+                dialect,
                 integration,
                 &std::mem::take(&mut self.couplings),
             ),
@@ -103,13 +98,13 @@ pub async fn write_page(
     if track.is_none() {
         page.checkpoint = None;
     }
-    let backend = db.get_database_backend();
-    page.prepare(backend, mapping, &lease.integration);
+    let dialect = Dialect::of(db);
+    page.prepare(dialect, mapping, &lease.integration);
     let txn = crate::storage::begin_write(db).await?;
     let mut counts = match page.prepared.take() {
         Some(prepared) => {
-            let mut counts = execute_upserts(&txn, prepared.upserts).await?;
-            if let Some(couplings) = prepared.couplings {
+            let mut counts = counted(Dialect::upsert(&txn, mapping, prepared.upsert).await?);
+            for couplings in prepared.couplings {
                 txn.execute_raw(couplings).await?;
             }
             counts.collapsed = prepared.collapsed;
@@ -117,11 +112,8 @@ pub async fn write_page(
         }
         None => {
             let (rows, collapsed) = dedupe(mapping, page.rows);
-            let mut counts = if backend == DbBackend::Sqlite {
-                super::sqlite::upsert(&txn, mapping, rows).await?
-            } else {
-                execute_upserts(&txn, upsert_statements(backend, mapping, rows)).await?
-            };
+            let upsert = dialect.prepare_upsert(mapping, rows);
+            let mut counts = counted(Dialect::upsert(&txn, mapping, upsert).await?);
             super::coupling::record(&txn, &lease.integration, &page.couplings).await?;
             counts.collapsed = collapsed;
             counts
@@ -200,141 +192,12 @@ fn key_text(mapping: &Mapping, values: &[Value]) -> String {
     key
 }
 
-/// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged rows from
-/// what the statement returns (a row comes back only when it was written; `xmax = 0` marks an insert).
-///
-/// On Postgres a page is one statement over `unnest` of one array per column: a fixed, short statement
-/// (planned once, cached) with one parameter per column instead of one per value, which is what makes
-/// big pages cheap. Elsewhere it is a multi-row `VALUES`, chunked under the parameter limit; SQLite has
-/// its own statements (`super::sqlite`).
-fn upsert_statements(
-    backend: DbBackend,
-    mapping: &Mapping,
-    rows: Vec<Vec<Value>>,
-) -> Vec<(u64, Statement)> {
-    let mut statements = Vec::new();
-    if rows.is_empty() {
-        return statements;
+/// The upsert's counts as the page's.
+fn counted(upserted: Upserted) -> PageCounts {
+    PageCounts {
+        inserted: upserted.inserted,
+        updated: upserted.updated,
+        unchanged: upserted.unchanged,
+        ..PageCounts::default()
     }
-    let rows = if backend == DbBackend::Postgres {
-        let n = rows.len() as u64;
-        match super::unnest::statement(mapping, rows) {
-            Ok(statement) => {
-                statements.push((n, statement));
-                Vec::new()
-            }
-            Err(rows) => rows,
-        }
-    } else {
-        rows
-    };
-    let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
-        statements.push((
-            batch.len() as u64,
-            values_statement(backend, mapping, batch),
-        ));
-    }
-    statements
-}
-
-/// Runs `upsert_statements`' statements, adding up what each answers.
-async fn execute_upserts(
-    txn: &DatabaseTransaction,
-    statements: Vec<(u64, Statement)>,
-) -> Result<PageCounts, DbErr> {
-    let mut counts = PageCounts::default();
-    for (n, statement) in statements {
-        let Some(row) = txn.query_one_raw(statement).await? else {
-            continue;
-        };
-        let written = row.try_get_by_index::<i64>(0)? as u64;
-        let inserted = row.try_get_by_index::<i64>(1)? as u64;
-        counts.inserted += inserted;
-        counts.updated += written - inserted;
-        counts.unchanged += n - written;
-    }
-    Ok(counts)
-}
-
-fn values_statement(backend: DbBackend, mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
-    let tuple = format!("({})", vec!["?"; mapping.columns.len()].join(","));
-    let tuples = vec![tuple.as_str(); batch.len()].join(", ");
-    let sql = insert_sql(mapping, &format!("VALUES {tuples}"));
-    crate::storage::statement(backend, &sql, batch.into_iter().flatten())
-}
-
-/// The parts of `INSERT INTO t (columns) … ON CONFLICT (key) <conflict>` both engines share. An existing
-/// row is rewritten only when a non-key column differs; `differs` spells that test for the engine, given
-/// the existing and the incoming column references.
-pub(super) struct Upsert {
-    pub table: String,
-    pub columns: Vec<String>,
-    pub key: String,
-    pub conflict: String,
-}
-
-pub(super) fn upsert_parts(
-    mapping: &Mapping,
-    differs: impl Fn(&[String], &[String]) -> String,
-) -> Upsert {
-    let table = quote(&mapping.table);
-    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
-    let key: Vec<&str> = mapping
-        .key_columns
-        .iter()
-        .map(|&i| columns[i].as_str())
-        .collect();
-    let others: Vec<&str> = (0..columns.len())
-        .filter(|i| !mapping.key_columns.contains(i))
-        .map(|i| columns[i].as_str())
-        .collect();
-    let conflict = if others.is_empty() {
-        // Only key columns: an existing row can never differ.
-        "DO NOTHING".to_string()
-    } else {
-        let set: Vec<String> = others
-            .iter()
-            .map(|c| format!("{c} = EXCLUDED.{c}"))
-            .collect();
-        let current: Vec<String> = others.iter().map(|c| format!("{table}.{c}")).collect();
-        let incoming: Vec<String> = others.iter().map(|c| format!("EXCLUDED.{c}")).collect();
-        format!(
-            "DO UPDATE SET {} WHERE {}",
-            set.join(", "),
-            differs(&current, &incoming)
-        )
-    };
-    Upsert {
-        key: key.join(", "),
-        table,
-        columns,
-        conflict,
-    }
-}
-
-/// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed)`, answering one row: how
-/// many rows were written and how many of those were inserts (`xmax = 0`), so the counts cost no
-/// per-row traffic. Postgres only.
-pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
-    let Upsert {
-        table,
-        columns,
-        key,
-        conflict,
-    } = upsert_parts(mapping, |current, incoming| {
-        format!(
-            "({}) IS DISTINCT FROM ({})",
-            current.join(", "),
-            incoming.join(", ")
-        )
-    });
-    format!(
-        "WITH written AS (INSERT INTO {table} ({}) {rows} ON CONFLICT ({key}) {conflict} \
-         RETURNING (xmax = 0) AS inserted) \
-         SELECT count(*), count(*) FILTER (WHERE inserted) FROM written",
-        columns.join(", "),
-    )
 }

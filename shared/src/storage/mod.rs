@@ -2,16 +2,15 @@
 //! live beside them in the same database.
 
 pub mod clock;
+pub mod dialect;
 pub mod entities;
 pub mod migrations;
 
 use std::time::Duration;
 
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
-};
-use sea_orm_migration::MigratorTrait;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr};
+
+pub use dialect::Dialect;
 
 use crate::settings::DatabaseSettings;
 
@@ -57,44 +56,9 @@ fn session_timeouts(settings: &DatabaseSettings) -> [(&'static str, String); 3] 
     .map(|(name, ms)| (name, ms.to_string()))
 }
 
-/// An arbitrary constant naming Ferry's migration lock among the database's advisory locks.
-const MIGRATION_LOCK: i64 = 0x6665_7272_795f_6d67; // "ferry_mg"
-
-/// Applies pending migrations. On Postgres it holds an advisory lock while doing so, because processes
-/// starting together on an empty database (a compose file's scheduler and workers) would otherwise race
-/// on `CREATE TABLE` and the loser would fail to start. The lock is a session lock, so the migrations run
-/// on one dedicated connection that holds it; SQLite serialises writers by itself.
+/// Applies pending migrations, one process at a time (see `Dialect::migrate`).
 async fn migrate(db: &DatabaseConnection, url: &str) -> Result<(), StorageError> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return migrations::Migrator::up(db, None)
-            .await
-            .map_err(StorageError::Migrate);
-    }
-    let mut options = ConnectOptions::new(url.to_string());
-    options
-        .max_connections(1)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
-    let session = Database::connect(options)
-        .await
-        .map_err(StorageError::Connect)?;
-    let lock = |function: &str| {
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("SELECT {function}($1)"),
-            [MIGRATION_LOCK.into()],
-        )
-    };
-    session
-        .execute_raw(lock("pg_advisory_lock"))
-        .await
-        .map_err(StorageError::Migrate)?;
-    let outcome = migrations::Migrator::up(&session, None).await;
-    // Closing the session releases the lock too; unlocking first just makes it prompt.
-    let _ = session.execute_raw(lock("pg_advisory_unlock")).await;
-    let _ = session.close().await;
-    outcome.map_err(StorageError::Migrate)
+    Dialect::migrate(db, url).await
 }
 
 /// How long a SQLite connection waits for another writer before giving up with SQLITE_BUSY. SQLite
@@ -114,46 +78,19 @@ pub fn sqlite_options(
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
 }
 
-/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken (or
-/// waited for) up front, so a transaction that reads before it writes never fails half-way with
-/// SQLITE_BUSY when another connection wrote in between — the SQLite equivalent of the row locks
-/// (`SELECT … FOR UPDATE`) Postgres takes inside the same transactions.
+/// Begins a transaction that will write (see `Dialect::begin_write`).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-    } else {
-        db.begin().await
-    }
+    Dialect::begin_write(db).await
 }
 
-/// A statement with `?` placeholders, written as the backend wants them (`$1, $2, …` on Postgres).
-/// Ferry's SQL never has a `?` inside a literal; values always travel as parameters.
+/// A statement with `?` placeholders, written as the connection's engine wants them
+/// (`Dialect::statement`).
 pub fn statement(
-    backend: sea_orm::DbBackend,
+    dialect: impl Into<Dialect>,
     text: &str,
     values: impl IntoIterator<Item = sea_orm::Value>,
 ) -> sea_orm::Statement {
-    let text = if backend == sea_orm::DbBackend::Postgres {
-        let mut out = String::with_capacity(text.len() + 16);
-        let mut n = 0;
-        for c in text.chars() {
-            if c == '?' {
-                n += 1;
-                out.push('$');
-                out.push_str(&n.to_string());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    } else {
-        text.to_string()
-    };
-    sea_orm::Statement::from_sql_and_values(backend, text, values)
+    dialect.into().statement(text, values)
 }
 
 /// Whether a database error is worth retrying from the checkpoint: the connection or pool failed, the

@@ -175,11 +175,8 @@ async fn remove_rows(
             .iter()
             .flatten()
             .cloned()
-            .map(|v| match backend {
-                // Stored as the SQLite writer stores them (GUIDs as text), or nothing would match.
-                sea_orm::DbBackend::Sqlite => crate::sink::sqlite_stored(v),
-                _ => v,
-            })
+            // Stored as the writer stores them (on SQLite, GUIDs as text), or nothing would match.
+            .map(|v| crate::storage::Dialect::from(backend).stored(v))
             .collect();
         let (sql, values) = match &mapping.delete_flag {
             None => (

@@ -9,7 +9,7 @@ mod import;
 mod metadata_cache;
 mod pipeline;
 mod preview;
-mod preview_sqlite;
+
 mod read;
 mod retry;
 mod start;

@@ -18,6 +18,7 @@ use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::sink::PageWrite;
 use crate::source::Pages;
+use crate::storage::Dialect;
 
 /// A page ready for the writer, with how long its stages took (for the per-page debug line).
 #[derive(Debug)]
@@ -137,7 +138,7 @@ impl Reader {
         }
         let mut write = resolving(self.clears.load(Ordering::Relaxed), mapped);
         if let Some(integration) = &self.final_rows {
-            write.prepare(self.db.get_database_backend(), &self.mapping, integration);
+            write.prepare(Dialect::of(&self.db), &self.mapping, integration);
         }
         Ok(MappedPage {
             write,

@@ -10,19 +10,20 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{DatabaseConnection, Value};
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::error::SyncError;
 use super::import::{latest_definition, map_page, watermark};
 use crate::definitions::load_connection;
-use crate::mapping::{Mapping, table_columns};
+use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::runs::RunError;
 use crate::sink::key_scan::KeyScan;
-use crate::sink::{quote, vanished};
+use crate::sink::vanished;
 use crate::source::Source;
+use crate::storage::Dialect;
 
 /// What to preview.
 #[derive(Debug, Clone, Copy, Default)]
@@ -268,85 +269,31 @@ fn record(
     }
 }
 
-pub(super) type Compared = (Op, Option<BTreeMap<String, Change>>);
+type Compared = (Op, Option<BTreeMap<String, Change>>);
 
 /// For each mapped row: insert (no target row with its key), update (with each changed column) or
-/// unchanged. Compared by the database (`IS DISTINCT FROM` on the column's own type), as the upsert does.
+/// unchanged. Compared by the database, with the upsert's own test (`Dialect::compare`).
 async fn compare(
     db: &DatabaseConnection,
     mapping: &Mapping,
     rows: &[(String, Vec<Value>)],
 ) -> Result<Vec<Compared>, sea_orm::DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        return super::preview_sqlite::compare(db, mapping, rows).await;
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
-    let existing = table_columns(db, &mapping.table).await?;
-    if rows.is_empty() || existing.is_empty() || db.get_database_backend() != DbBackend::Postgres {
+    let Some(found) = Dialect::compare(db, mapping, rows).await? else {
         return Ok(rows.iter().map(|_| (Op::Insert, None)).collect());
-    }
-    let names: Vec<&str> = mapping.columns.iter().map(|c| c.name.as_str()).collect();
-    let types: Vec<String> = mapping
-        .columns
+    };
+    found
         .iter()
-        .map(|c| match existing.get(&c.name) {
-            Some((sql, _)) => sql.clone(),
-            None => c.ty.sql(DbBackend::Postgres),
-        })
-        .collect();
-    let mut out = Vec::with_capacity(rows.len());
-    let width = names.len() + 1;
-    for chunk in rows.chunks((30_000 / width).max(1)) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for (i, (_, row)) in chunk.iter().enumerate() {
-            let base = values.len();
-            let mut marks = vec![format!("${}::bigint", base + 1)];
-            marks.extend((0..names.len()).map(|c| format!("${}::{}", base + c + 2, types[c])));
-            tuples.push(format!("({})", marks.join(", ")));
-            values.push((i as i64).into());
-            values.extend(row.iter().cloned());
-        }
-        let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
-        let on: Vec<String> = mapping
-            .key_columns
-            .iter()
-            .map(|&k| format!("t.{0} = i.{0}", columns[k]))
-            .collect();
-        let mut select = vec![
-            "i.\"#\"".to_string(),
-            format!("t.{} IS NOT NULL", columns[mapping.key_columns[0]]),
-        ];
-        for c in &columns {
-            select.push(format!(
-                "(t.{c} IS DISTINCT FROM i.{c}), to_json(t.{c})::text, to_json(i.{c})::text"
-            ));
-        }
-        let sql = format!(
-            "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",
-            columns.join(", "),
-            tuples.join(", "),
-            select.join(", "),
-            quote(&mapping.table),
-            on.join(" AND "),
-        );
-        let found = db
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                values,
-            ))
-            .await?;
-        for row in found {
-            out.push(compared(&row, names.iter().map(|n| n.to_string()))?);
-        }
-    }
-    Ok(out)
+        .map(|row| compared(row, mapping.columns.iter().map(|c| c.name.clone())))
+        .collect()
 }
 
 /// Reads one row of a comparison query — `#`, whether the target has the key, then per column
 /// (differs, target value as JSON text, mapped value as JSON text) — into its operation. Both engines'
 /// queries answer in this shape.
-pub(super) fn compared(
+fn compared(
     row: &sea_orm::QueryResult,
     columns: impl Iterator<Item = String>,
 ) -> Result<(Op, Option<BTreeMap<String, Change>>), sea_orm::DbErr> {

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Statement, Value};
 
-use super::writer::insert_sql;
+use super::upsert::insert_sql;
 use crate::mapping::{ColumnType, Mapping};
 
 /// The Postgres array type for elements of `element` (base types only, so a cast never truncates:

@@ -5,20 +5,18 @@
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
 
-use super::table::quote;
-use super::writer::{PageCounts, Upsert, upsert_parts};
+use super::{MAX_PARAMS, stored};
 use crate::mapping::Mapping;
+use crate::sink::quote;
+use crate::storage::dialect::upsert::{Upsert, Upserted, upsert_parts};
 
-/// SQLite's default limit is 32,766 bound parameters per statement; stay below.
-const MAX_PARAMS: usize = 30_000;
-
-/// Upserts unique-keyed `rows` (see `writer::dedupe`), counting inserted, updated and unchanged rows.
-pub(super) async fn upsert(
+/// Upserts unique-keyed `rows` (see `sink::writer::dedupe`), counting inserted, updated and unchanged rows.
+pub async fn upsert(
     txn: &DatabaseTransaction,
     mapping: &Mapping,
     rows: Vec<Vec<Value>>,
-) -> Result<PageCounts, DbErr> {
-    let mut counts = PageCounts::default();
+) -> Result<Upserted, DbErr> {
+    let mut counts = Upserted::default();
     let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
     for batch in rows.chunks(chunk) {
         let n = batch.len() as u64;
@@ -39,15 +37,6 @@ pub(super) async fn upsert(
         counts.unchanged += n - written;
     }
     Ok(counts)
-}
-
-/// A value as SQLite should store it. GUIDs go in as their text form: the column is `text`, and the
-/// driver would bind a `Uuid` as a 16-byte blob that reads back as neither text nor the source's value.
-pub(crate) fn stored(value: Value) -> Value {
-    match value {
-        Value::Uuid(uuid) => Value::String(uuid.map(|u| u.hyphenated().to_string())),
-        other => other,
-    }
 }
 
 fn tuples(width: usize, rows: usize) -> String {

@@ -2,21 +2,18 @@
 //! would be inserts, updates with which columns, or unchanged), asked with SQLite's `IS NOT` (the
 //! upsert's own test) and `json_quote` instead of arrays, casts and `to_json`.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
-use super::preview::{Compared, Op, compared};
+use super::{MAX_PARAMS, stored};
 use crate::mapping::Mapping;
 use crate::sink::quote;
 
-/// SQLite's default limit is 32,766 bound parameters per statement; stay below.
-const MAX_PARAMS: usize = 30_000;
-
-/// For each mapped row, in order: insert, update (with each changed column) or unchanged.
-pub(super) async fn compare(
-    db: &DatabaseConnection,
+/// The comparison rows of `rows` (see `Dialect::compare`), or `None` when the table does not exist.
+pub async fn compare(
+    db: &impl ConnectionTrait,
     mapping: &Mapping,
     rows: &[(String, Vec<Value>)],
-) -> Result<Vec<Compared>, DbErr> {
+) -> Result<Option<Vec<QueryResult>>, DbErr> {
     let exists = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -28,8 +25,8 @@ pub(super) async fn compare(
         .transpose()?
         .unwrap_or(0)
         > 0;
-    if rows.is_empty() || !exists {
-        return Ok(rows.iter().map(|_| (Op::Insert, None)).collect());
+    if !exists {
+        return Ok(None);
     }
     let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
     let width = columns.len() + 1;
@@ -53,7 +50,7 @@ pub(super) async fn compare(
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
         for (i, (_, row)) in chunk.iter().enumerate() {
             values.push((i as i64).into());
-            values.extend(row.iter().cloned().map(crate::sink::sqlite_stored));
+            values.extend(row.iter().cloned().map(stored));
         }
         let sql = format!(
             "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",
@@ -70,12 +67,7 @@ pub(super) async fn compare(
                 values,
             ))
             .await?;
-        for row in found {
-            out.push(compared(
-                &row,
-                mapping.columns.iter().map(|c| c.name.clone()),
-            )?);
-        }
+        out.extend(found);
     }
-    Ok(out)
+    Ok(Some(out))
 }

@@ -1,0 +1,87 @@
+//! `ferry_couplings` on Postgres: a page's keys and couplings travel as arrays.
+
+use chrono::Utc;
+use sea_orm::sea_query::ArrayType;
+use sea_orm::{DbBackend, Statement, Value};
+
+use super::numbered_placeholders;
+use crate::mapping::{ColumnType, Mapping};
+use crate::sink::coupling::Coupling;
+use crate::storage::dialect::couplings::{COUPLING_COLUMNS, ON_CONFLICT, target_row_exists};
+
+fn statement(text: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, numbered_placeholders(text), values)
+}
+
+/// The stored hashes of `keys` whose target row still exists, in one query over one array.
+pub fn known_hashes(integration: &str, mapping: &Mapping, keys: Vec<String>) -> Vec<Statement> {
+    let exists = target_row_exists(mapping, key_item);
+    let keys = keys.into_iter().map(|k| Value::String(Some(k))).collect();
+    // One index probe per key, whatever the statistics say: as a plain join (`= ANY`, or a semi-join
+    // for the EXISTS) the planner scans both whole tables for a page of keys, which costs a page time
+    // proportional to the table (200 ms at a million rows) instead of 20 ms.
+    vec![statement(
+        &format!(
+            "SELECT k.key, c.hash FROM UNNEST(?::text[]) AS k (key) CROSS JOIN LATERAL \
+             (SELECT c.hash FROM ferry_couplings c \
+              WHERE c.integration = ? AND c.source_key = k.key AND {exists} LIMIT 1) AS c"
+        ),
+        vec![
+            Value::Array(ArrayType::String, Some(Box::new(keys))),
+            integration.into(),
+        ],
+    )]
+}
+
+/// Item `n` of a coupling's stored target key (`c.target_key`), as SQL of the key column's base type
+/// (never `varchar(n)`, whose cast would cut silently).
+fn key_item(ty: ColumnType, n: usize) -> String {
+    let cast = match ty {
+        ColumnType::Text { .. } => "text",
+        ColumnType::Int16 => "smallint",
+        ColumnType::Int32 => "integer",
+        ColumnType::Int64 => "bigint",
+        ColumnType::Decimal => "numeric",
+        ColumnType::Double => "float8",
+        ColumnType::Bool => "boolean",
+        ColumnType::Date => "date",
+        ColumnType::Timestamp => "timestamptz",
+        ColumnType::Guid => "uuid",
+    };
+    format!("(c.target_key::jsonb ->> {n})::{cast}")
+}
+
+/// One statement storing a page's couplings: `unnest` of one array per column, as the page upsert.
+pub fn record(integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
+    let array = |ty: ArrayType, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
+    let text = |f: fn(&Coupling) -> &String| -> Vec<Value> {
+        unique
+            .iter()
+            .map(|c| Value::String(Some(f(c).clone())))
+            .collect()
+    };
+    // Placeholders are numbered in text order: integration, updated_at, then the arrays.
+    let values = vec![
+        integration.into(),
+        Utc::now().fixed_offset().into(),
+        array(ArrayType::String, text(|c| &c.source_key)),
+        array(ArrayType::String, text(|c| &c.target_key)),
+        array(ArrayType::String, text(|c| &c.target_table)),
+        array(
+            ArrayType::BigInt,
+            unique
+                .iter()
+                .map(|c| Value::BigInt(c.source_version))
+                .collect(),
+        ),
+        array(ArrayType::String, text(|c| &c.hash)),
+    ];
+    vec![statement(
+        &format!(
+            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, tt, v, h, ? FROM \
+             (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, unnest(?::text[]) AS tt, \
+              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {ON_CONFLICT}"
+        ),
+        values,
+    )]
+}

@@ -1,0 +1,91 @@
+//! The page upsert on Postgres: `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counted from what
+//! the statement returns.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
+
+use super::MAX_PARAMS;
+use crate::mapping::Mapping;
+use crate::storage::dialect::upsert::{Upsert, Upserted, upsert_parts};
+
+/// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged rows from
+/// what the statement returns (a row comes back only when it was written; `xmax = 0` marks an insert).
+///
+/// A page is one statement over `unnest` of one array per column: a fixed, short statement (planned
+/// once, cached) with one parameter per column instead of one per value, which is what makes big pages
+/// cheap. A page with a column that cannot travel as an array is a multi-row `VALUES`, chunked under
+/// the parameter limit.
+pub fn statements(mapping: &Mapping, rows: Vec<Vec<Value>>) -> Vec<(u64, Statement)> {
+    let mut statements = Vec::new();
+    if rows.is_empty() {
+        return statements;
+    }
+    let n = rows.len() as u64;
+    let rows = match super::unnest::statement(mapping, rows) {
+        Ok(statement) => {
+            statements.push((n, statement));
+            return statements;
+        }
+        Err(rows) => rows,
+    };
+    let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
+        statements.push((batch.len() as u64, values_statement(mapping, batch)));
+    }
+    statements
+}
+
+/// Runs `statements`' statements, adding up what each answers.
+pub async fn execute(
+    txn: &DatabaseTransaction,
+    statements: Vec<(u64, Statement)>,
+) -> Result<Upserted, DbErr> {
+    let mut counts = Upserted::default();
+    for (n, statement) in statements {
+        let Some(row) = txn.query_one_raw(statement).await? else {
+            continue;
+        };
+        let written = row.try_get_by_index::<i64>(0)? as u64;
+        let inserted = row.try_get_by_index::<i64>(1)? as u64;
+        counts.inserted += inserted;
+        counts.updated += written - inserted;
+        counts.unchanged += n - written;
+    }
+    Ok(counts)
+}
+
+fn values_statement(mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
+    let tuple = format!("({})", vec!["?"; mapping.columns.len()].join(","));
+    let tuples = vec![tuple.as_str(); batch.len()].join(", ");
+    let sql = insert_sql(mapping, &format!("VALUES {tuples}"));
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        super::numbered_placeholders(&sql),
+        batch.into_iter().flatten(),
+    )
+}
+
+/// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed)`, answering one row: how
+/// many rows were written and how many of those were inserts (`xmax = 0`), so the counts cost no
+/// per-row traffic. Postgres only.
+pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
+    let Upsert {
+        table,
+        columns,
+        key,
+        conflict,
+    } = upsert_parts(mapping, |current, incoming| {
+        format!(
+            "({}) IS DISTINCT FROM ({})",
+            current.join(", "),
+            incoming.join(", ")
+        )
+    });
+    format!(
+        "WITH written AS (INSERT INTO {table} ({}) {rows} ON CONFLICT ({key}) {conflict} \
+         RETURNING (xmax = 0) AS inserted) \
+         SELECT count(*), count(*) FILTER (WHERE inserted) FROM written",
+        columns.join(", "),
+    )
+}
