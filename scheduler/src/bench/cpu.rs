@@ -1,7 +1,8 @@
 //! Where an import's CPU goes: the sandbox, the worker and Postgres share two cores, so rows/s alone
 //! does not say whose time it is. Read from `/proc/<pid>/stat` (user + system time) before and after.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use ferry_shared::storage::statement;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on every Linux we run on).
@@ -51,7 +52,7 @@ fn seconds(pid: &str) -> f64 {
 async fn backends(db: &DatabaseConnection) -> Vec<u32> {
     let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()";
     let rows = db
-        .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .query_all_raw(statement(db.get_database_backend(), sql, []))
         .await
         .unwrap_or_default();
     rows.iter()

@@ -6,7 +6,6 @@
 
 mod parked;
 mod resolve;
-mod sqlite;
 
 pub use parked::{ParkedRecord, park_and_unpark, parked_records};
 pub use resolve::{PageLookups, prepare, resolve_page, tuple};

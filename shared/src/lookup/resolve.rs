@@ -3,13 +3,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, Value};
 use serde_json::Value as Json;
 
 use super::Lookup;
 use crate::mapping::{ColumnType, column_type};
 use crate::odata::client::Row;
-use crate::sink::quote;
+use crate::storage::Dialect;
+use crate::storage::dialect::LookupShape;
 
 /// For each lookup (in mapping order): source tuple → the selected value.
 #[derive(Debug, Default)]
@@ -34,11 +35,11 @@ pub fn tuple(lookup: &Lookup, row: &Row) -> Option<Vec<String>> {
 /// Reads the match and select columns' types. A missing table leaves `match_types` unset, so every
 /// lookup is unresolved (the referenced integration may simply not have run yet).
 pub async fn prepare(db: &impl ConnectionTrait, lookup: &mut Lookup) -> Result<ColumnType, DbErr> {
-    let types = if db.get_database_backend() == DbBackend::Sqlite {
-        super::sqlite::column_types(db, &lookup.table).await?
-    } else {
-        postgres_column_types(db, lookup).await?
-    };
+    let types: HashMap<String, String> = Dialect::columns(db, &lookup.table)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.declared))
+        .collect();
     lookup.match_types = lookup
         .match_columns
         .iter()
@@ -48,29 +49,6 @@ pub async fn prepare(db: &impl ConnectionTrait, lookup: &mut Lookup) -> Result<C
         .get(&lookup.select)
         .map(|t| column_type(t))
         .unwrap_or(ColumnType::Text { max_len: None }))
-}
-
-async fn postgres_column_types(
-    db: &impl ConnectionTrait,
-    lookup: &Lookup,
-) -> Result<HashMap<String, String>, DbErr> {
-    let sql = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
-               WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            [quote(&lookup.table).into()],
-        ))
-        .await?;
-    let mut types = HashMap::new();
-    for row in rows {
-        types.insert(
-            row.try_get_by_index::<String>(0)?,
-            row.try_get_by_index::<String>(1)?,
-        );
-    }
-    Ok(types)
 }
 
 /// Resolves `lookups` for `rows`: one statement per lookup for the whole page.
@@ -88,53 +66,15 @@ pub async fn resolve_page(
             }
         }
         let mut found = HashMap::new();
-        if let (Some(_), false, DbBackend::Sqlite) = (
-            &lookup.match_types,
-            wanted.is_empty(),
-            db.get_database_backend(),
-        ) {
+        if let (Some(types), false) = (&lookup.match_types, wanted.is_empty()) {
             let wanted: Vec<Vec<String>> = wanted.into_iter().collect();
-            let rows = super::sqlite::find(db, lookup, &wanted).await?;
-            read_found(lookup, ty, rows, &mut found)?;
-        } else if let (Some(types), false) = (&lookup.match_types, wanted.is_empty()) {
-            let wanted: Vec<Vec<String>> = wanted.into_iter().collect();
-            let arrays: Vec<Value> = (0..lookup.from.len())
-                .map(|i| {
-                    let column: Vec<String> = wanted.iter().map(|t| t[i].clone()).collect();
-                    Value::from(column)
-                })
-                .collect();
-            let params: Vec<String> = (1..=arrays.len())
-                .map(|i| format!("${i}::text[]"))
-                .collect();
-            let names: Vec<String> = (0..arrays.len()).map(|i| format!("k{i}")).collect();
-            let join: Vec<String> = lookup
-                .match_columns
-                .iter()
-                .zip(types)
-                .enumerate()
-                .map(|(i, (c, ty))| format!("t.{} = k.k{i}::{ty}", quote(c)))
-                .collect();
-            let keys: Vec<String> = names.iter().map(|n| format!("k.{n}")).collect();
-            // One index probe per wanted tuple (a LATERAL with LIMIT is never flattened into a hash
-            // join), so a page's lookups cost the same in a table of a thousand rows or ten million.
-            let sql = format!(
-                "SELECT {}, to_json(t.v)::text FROM unnest({}) AS k({}) CROSS JOIN LATERAL \
-                 (SELECT t.{} AS v FROM {} t WHERE {} LIMIT 1) AS t",
-                keys.join(", "),
-                params.join(", "),
-                names.join(", "),
-                quote(&lookup.select),
-                quote(&lookup.table),
-                join.join(" AND "),
-            );
-            let rows = db
-                .query_all_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    sql,
-                    arrays,
-                ))
-                .await?;
+            let shape = LookupShape {
+                table: &lookup.table,
+                select: &lookup.select,
+                match_columns: &lookup.match_columns,
+                match_types: types,
+            };
+            let rows = Dialect::find(db, &shape, &wanted).await?;
             read_found(lookup, ty, rows, &mut found)?;
         }
         page.found.push(found);

@@ -4,13 +4,9 @@
 //! is discarded when it ends; one a crash left behind is swept by retention.
 
 use chrono::Utc;
-use sea_orm::sea_query::ArrayType;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbErr, Value};
 
-use crate::storage::statement;
-
-/// Stay well below the bind parameter limits (SQLite 32,766).
-const MAX_PARAMS: usize = 30_000;
+use crate::storage::{Dialect, statement};
 
 /// How long a scan may live before retention takes it for the leftovers of a crash. A reconcile reads
 /// keys only, so even a huge entity is scanned in minutes.
@@ -58,36 +54,8 @@ impl KeyScan {
         if keys.is_empty() {
             return Ok(());
         }
-        let backend = db.get_database_backend();
-        if backend == DbBackend::Postgres {
-            let keys = keys.into_iter().map(|k| Value::String(Some(k))).collect();
-            db.execute_raw(statement(
-                backend,
-                "INSERT INTO ferry_scanned_keys (scan_id, source_key) SELECT ?, unnest(?::text[]) \
-                 ON CONFLICT DO NOTHING",
-                [
-                    self.id.into(),
-                    Value::Array(ArrayType::String, Some(Box::new(keys))),
-                ],
-            ))
-            .await?;
-            return Ok(());
-        }
-        for chunk in keys.chunks(MAX_PARAMS / 2) {
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
-            for key in chunk {
-                values.extend([self.id.into(), key.clone().into()]);
-            }
-            let tuples = vec!["(?, ?)"; chunk.len()].join(", ");
-            db.execute_raw(statement(
-                backend,
-                &format!(
-                    "INSERT INTO ferry_scanned_keys (scan_id, source_key) VALUES {tuples} \
-                     ON CONFLICT DO NOTHING"
-                ),
-                values,
-            ))
-            .await?;
+        for statement in Dialect::of(db).scanned_keys(self.id, keys) {
+            db.execute_raw(statement).await?;
         }
         Ok(())
     }

@@ -26,9 +26,6 @@ use crate::storage::statement;
 /// Share of rows a reconcile may delete when the definition does not say.
 pub const DEFAULT_MAX_SHARE: f64 = 0.1;
 
-/// Stay well below the bind parameter limits when deleting by key.
-const MAX_PARAMS: usize = 30_000;
-
 /// Vanished couplings handled per step of the delete: what a reconcile holds in memory.
 const GONE_PER_STEP: u64 = 10_000;
 
@@ -168,7 +165,8 @@ async fn remove_rows(
     let width = columns.len();
     let tuple = format!("({})", vec!["?"; width].join(", "));
     let mut deleted = 0;
-    for chunk in keys.chunks((MAX_PARAMS / width).max(1)) {
+    let max_params = crate::storage::Dialect::of(txn).max_params();
+    for chunk in keys.chunks((max_params / width).max(1)) {
         let tuples = vec![tuple.as_str(); chunk.len()].join(", ");
         let backend = txn.get_database_backend();
         let values: Vec<Value> = chunk

@@ -50,6 +50,16 @@ enum Prepared {
     Rows(Vec<Vec<Value>>),
 }
 
+/// What a lookup query needs: the referenced table, the column it selects, and the columns the source
+/// tuple is matched against with their declared types.
+#[derive(Debug)]
+pub struct LookupShape<'a> {
+    pub table: &'a str,
+    pub select: &'a str,
+    pub match_columns: &'a [String],
+    pub match_types: &'a [String],
+}
+
 impl From<DbBackend> for Dialect {
     /// Ferry runs on PostgreSQL and SQLite (`storage::connect`); anything else speaks PostgreSQL's SQL
     /// as far as Ferry is concerned.
@@ -260,6 +270,29 @@ impl Dialect {
         match Dialect::of(db) {
             Dialect::Postgres => postgres::compare::compare(db, mapping, rows).await,
             Dialect::Sqlite => sqlite::compare::compare(db, mapping, rows).await,
+        }
+    }
+
+    /// Rows of `(match tuple as text…, selected value as JSON text)` for the `wanted` tuples of one
+    /// lookup: one statement over arrays on Postgres (an index probe per tuple), text-cast `IN` lists on
+    /// SQLite, which has no arrays to cast.
+    pub async fn find(
+        db: &impl ConnectionTrait,
+        lookup: &LookupShape<'_>,
+        wanted: &[Vec<String>],
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        match Dialect::of(db) {
+            Dialect::Postgres => postgres::lookup::find(db, lookup, wanted).await,
+            Dialect::Sqlite => sqlite::lookup::find(db, lookup, wanted).await,
+        }
+    }
+
+    /// Statements adding source keys to key scan `scan_id` (`ferry_scanned_keys`; a key seen twice counts
+    /// once): one array on Postgres, `VALUES` chunks on SQLite.
+    pub fn scanned_keys(self, scan_id: i64, keys: Vec<String>) -> Vec<Statement> {
+        match self {
+            Dialect::Postgres => postgres::keys::scanned(scan_id, keys),
+            Dialect::Sqlite => sqlite::keys::scanned(scan_id, keys),
         }
     }
 

@@ -2,6 +2,8 @@
 
 pub mod compare;
 pub mod couplings;
+pub mod keys;
+pub mod lookup;
 mod unnest;
 pub mod upsert;
 

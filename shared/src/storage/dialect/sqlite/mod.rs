@@ -4,6 +4,8 @@
 
 pub mod compare;
 pub mod couplings;
+pub mod keys;
+pub mod lookup;
 pub mod upsert;
 
 use sea_orm::{
