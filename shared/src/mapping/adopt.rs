@@ -1,14 +1,12 @@
 //! Adopting an existing target table's column types. A table made by hand (or by an older definition)
 //! may be narrower than the source says — `varchar(5)`, `integer`, `date`, `NOT NULL` — and a value
 //! that does not fit must fail its record, not the whole page's statement. So when the table exists,
-//! each mapped column converts to the type the table really has.
+//! each mapped column converts to the type the table really has. The stage that maps reads the table
+//! (`sync::prepare`); the mapper stays pure.
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbErr};
-
 use super::{ColumnType, Mapping};
-use crate::storage::Dialect;
 
 /// The column type of a Postgres type as `format_type` prints it (`character varying(20)`, `numeric`).
 pub fn column_type(sql: &str) -> ColumnType {
@@ -33,34 +31,16 @@ pub fn column_type(sql: &str) -> ColumnType {
     }
 }
 
-/// `column → (type, not null)` of `table`, empty when it does not exist or when the engine's declared
-/// types are not ones to adopt (`Dialect::adopts_column_types`): there the types derived from
-/// `$metadata` stand.
-pub async fn table_columns(
-    db: &impl ConnectionTrait,
-    table: &str,
-) -> Result<HashMap<String, (String, bool)>, DbErr> {
-    if !Dialect::of(db).adopts_column_types() {
-        return Ok(HashMap::new());
-    }
-    Ok(Dialect::columns(db, table)
-        .await?
-        .into_iter()
-        .map(|c| (c.name, (c.declared, c.not_null)))
-        .collect())
-}
-
 impl Mapping {
-    /// Takes the existing target table's types and NOT NULL constraints for the mapped columns.
-    pub async fn adopt_table(&mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let existing = table_columns(db, &self.table).await?;
+    /// Takes the existing target table's types and NOT NULL constraints (`column → (declared type, not
+    /// null)`, as `sink::existing_columns` reads them) for the mapped columns.
+    pub fn adopt_columns(&mut self, existing: &HashMap<String, (String, bool)>) {
         for column in &mut self.columns {
             if let Some((sql, not_null)) = existing.get(&column.name) {
                 column.ty = column_type(sql);
                 column.not_null = *not_null;
             }
         }
-        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ mod tests;
 mod transform;
 mod types;
 
-pub use adopt::{column_type, table_columns};
+pub use adopt::column_type;
 pub use transform::{Piece, Step, Transform};
 pub use types::{ColumnType, value_json};
 
@@ -66,7 +66,7 @@ pub struct Mapping {
     pub create: bool,
     /// The user's `source.filter`, parsed and checked against the entity's fields.
     pub filter: Option<crate::filter::Expr>,
-    /// Lookups, each with the type of the column it fills (set by `prepare_lookups`).
+    /// Lookups, each with the type of the column it fills (set by `sync::prepare`).
     pub lookups: Vec<Lookup>,
     /// `deletes.flag`: the timestamp column a reconcile sets on vanished rows instead of deleting them.
     pub delete_flag: Option<String>,
@@ -266,20 +266,6 @@ impl Mapping {
             lookups,
             delete_flag,
         })
-    }
-
-    /// Reads the local types lookups need (match columns, selected column); the lookup columns take
-    /// the selected column's type. Before the referenced table exists nothing resolves.
-    pub async fn prepare_lookups(
-        &mut self,
-        db: &impl sea_orm::ConnectionTrait,
-    ) -> Result<(), sea_orm::DbErr> {
-        for column in &mut self.columns {
-            if let Origin::Lookup(n) = column.origin {
-                column.ty = crate::lookup::prepare(db, &mut self.lookups[n]).await?;
-            }
-        }
-        Ok(())
     }
 
     /// `(lookup, column type)` pairs for `lookup::resolve_page`.

@@ -1,8 +1,12 @@
-//! Creating a target table from the mapping's column types (`create = true`).
+//! The target table: creating it from the mapping's column types (`create = true`), and reading the
+//! columns of one that exists.
+
+use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::mapping::Mapping;
+use crate::storage::Dialect;
 
 /// A quoted SQL identifier. Definitions only admit `[A-Za-z_][A-Za-z0-9_]*`, quoting keeps case as written.
 pub fn quote(identifier: &str) -> String {
@@ -39,4 +43,21 @@ pub async fn create_table(db: &impl ConnectionTrait, mapping: &Mapping) -> Resul
     );
     db.execute_unprepared(&sql).await?;
     Ok(())
+}
+
+/// `column → (declared type, not null)` of the existing target `table`, for the mapper to adopt; empty
+/// when the table does not exist, or when the engine's declared types are affinities rather than types
+/// (`Dialect::adopts_column_types`): there the types derived from `$metadata` stand.
+pub async fn existing_columns(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<HashMap<String, (String, bool)>, DbErr> {
+    if !Dialect::of(db).adopts_column_types() {
+        return Ok(HashMap::new());
+    }
+    Ok(Dialect::columns(db, table)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, (c.declared, c.not_null)))
+        .collect())
 }

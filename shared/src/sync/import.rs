@@ -14,11 +14,10 @@ use super::start::Start;
 use crate::checkpoint::{self, Checkpoint, Measured};
 use crate::definitions::{IntegrationDef, parse_every, stored_connection};
 use crate::drift::check_source;
-use crate::lookup::{PageLookups, parked_records, resolve_page};
-use crate::mapping::{DriftError, Mapped, Mapping};
-use crate::odata::client::{Row, SourceError};
+use crate::mapping::{DriftError, Mapping};
+use crate::odata::client::SourceError;
 use crate::runs::{self, Lease, Mode, RunError};
-use crate::sink::{PageWrite, coupling, create_table, write_page};
+use crate::sink::{coupling, create_table, write_page};
 use crate::source::Source;
 use crate::storage::entities::{integration, run};
 
@@ -84,16 +83,7 @@ pub(super) async fn import(
         .get(&connection.name, &connection.url, &source)
         .await?;
     let mut mapping = compile(&def, &metadata)?;
-    if !mapping.lookups.is_empty() {
-        mapping
-            .prepare_lookups(&ctx.db)
-            .await
-            .map_err(SyncError::Table)?;
-    }
-    mapping
-        .adopt_table(&ctx.db)
-        .await
-        .map_err(SyncError::Table)?;
+    super::prepare::type_columns(&ctx.db, &mut mapping).await?;
     if mapping.create {
         create_table(&ctx.db, &mapping)
             .await
@@ -105,7 +95,9 @@ pub(super) async fn import(
     let Start { watermark, track } =
         super::start::start(ctx, lease, run, connection_version, measured).await?;
     match mode {
-        Mode::RetryFailed => return retry_failed(ctx, lease, &mapping, &source, clears).await,
+        Mode::RetryFailed => {
+            return super::replay::retry_failed(ctx, lease, &mapping, &source, clears).await;
+        }
         Mode::Reconcile => {
             let max_share = def
                 .deletes
@@ -117,7 +109,7 @@ pub(super) async fn import(
         Mode::Incremental | Mode::Full => {}
     }
     if mapping.defers() {
-        replay_parked(ctx, lease, &mapping, clears).await?;
+        super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
     }
     let read_from = (watermark - def.source.overlap.unwrap_or(0)).max(0);
     let pages = source.read(&mapping.entity, &super::read::delta(&mapping, read_from));
@@ -142,7 +134,7 @@ pub(super) async fn import(
             let started = Instant::now();
             let rows = write.rows_read;
             let mut write = if coupled {
-                changed(&ctx.db, name, &mapping, write).await?
+                super::map::changed(&ctx.db, name, &mapping, write).await?
             } else {
                 write
             };
@@ -231,189 +223,4 @@ fn compile(
         }));
     }
     Ok(Mapping::compile(def, metadata)?)
-}
-
-/// Re-maps the records parked by earlier runs (their lookups may resolve now), page by page. Written
-/// ones leave the parking; still unresolved ones stay and count as `deferred` again.
-async fn replay_parked(
-    ctx: &SyncContext,
-    lease: &Lease,
-    mapping: &Mapping,
-    clears: bool,
-) -> Result<(), SyncError> {
-    let mut after = String::new();
-    loop {
-        let parked = parked_records(
-            &ctx.db,
-            &lease.integration,
-            &after,
-            u64::from(ctx.settings.page_size),
-        )
-        .await
-        .map_err(RunError::from)?;
-        let Some(last) = parked.last() else {
-            return Ok(());
-        };
-        after = last.record_key.clone();
-        let rows: Vec<Row> = parked
-            .iter()
-            .filter_map(|p| serde_json::from_str(&p.payload).ok())
-            .collect();
-        let write = resolving(clears, map_page(&ctx.db, mapping, rows).await?);
-        let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
-        // Replayed records count as read (from the parking, not the source), so the run's counts add
-        // up; they must not move the watermark.
-        write.checkpoint = None;
-        write_page(&ctx.db, lease, mapping, write, None).await?;
-    }
-}
-
-/// Keys per request when re-reading failed records: keeps the `$filter` well inside URL limits.
-const KEYS_PER_REQUEST: usize = 40;
-
-/// `--retry-failed`: re-reads only the records whose failure is still open, by key, and writes them
-/// without moving the checkpoint. A record that now maps and writes resolves its failure. The open
-/// failures are read a page at a time (`worker.page_size` of them), so memory stays bounded however
-/// many there are (invariant 5).
-async fn retry_failed(
-    ctx: &SyncContext,
-    lease: &Lease,
-    mapping: &Mapping,
-    source: &Source,
-    clears: bool,
-) -> Result<(), SyncError> {
-    let mut after = String::new();
-    loop {
-        let open = runs::open_failures(
-            &ctx.db,
-            &lease.integration,
-            &after,
-            u64::from(ctx.settings.page_size),
-        )
-        .await
-        .map_err(RunError::from)?;
-        let Some((last, _)) = open.last() else {
-            return Ok(());
-        };
-        after = last.clone();
-        let keys: Vec<Row> = open
-            .iter()
-            .filter_map(|(_, payload)| serde_json::from_str(payload).ok())
-            .collect();
-        drop(open);
-        for chunk in keys.chunks(KEYS_PER_REQUEST) {
-            retry_keys(ctx, lease, mapping, source, clears, chunk).await?;
-        }
-        // Stop between pages, as an import does: what is committed stays.
-        if ctx.stopping.is_cancelled() {
-            return Err(SyncError::Stopped);
-        }
-    }
-}
-
-/// Re-reads and writes the records of one request's worth of failed keys.
-async fn retry_keys(
-    ctx: &SyncContext,
-    lease: &Lease,
-    mapping: &Mapping,
-    source: &Source,
-    clears: bool,
-    keys: &[Row],
-) -> Result<(), SyncError> {
-    let mut pages = source.read(&mapping.entity, &super::read::records(mapping, keys));
-    while let Some(rows) = pages.next().await {
-        let write = resolving(clears, map_page(&ctx.db, mapping, rows?).await?);
-        let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
-        write.checkpoint = None;
-        write_page(&ctx.db, lease, mapping, write, None).await?;
-    }
-    Ok(())
-}
-
-/// When the integration has open failures (`clears`), a written record resolves its own.
-pub(super) fn resolving(clears: bool, mut write: PageWrite) -> PageWrite {
-    if clears {
-        write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
-    }
-    write
-}
-
-/// Leaves out the rows whose coupling says the target already holds them (counted `unchanged`), so a
-/// re-read costs no write; the rest carry their couplings to the writer.
-async fn changed(
-    db: &DatabaseConnection,
-    integration: &str,
-    mapping: &Mapping,
-    mut write: PageWrite,
-) -> Result<PageWrite, SyncError> {
-    coupling::skip_unchanged(db, integration, mapping, &mut write)
-        .await
-        .map_err(RunError::from)?;
-    Ok(write)
-}
-
-/// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
-/// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each. Each
-/// mapped row gets its coupling (and so its hash) here, off the writer's path.
-pub(crate) async fn map_page(
-    db: &DatabaseConnection,
-    mapping: &Mapping,
-    rows: Vec<Row>,
-) -> Result<PageWrite, SyncError> {
-    let found = if mapping.lookups.is_empty() {
-        PageLookups::default()
-    } else {
-        resolve_page(db, &mapping.lookup_types(), &rows)
-            .await
-            .map_err(RunError::from)?
-    };
-    Ok(map_rows(mapping, rows, &found))
-}
-
-/// `map_page`'s CPU-bound part, once lookups are resolved.
-fn map_rows(mapping: &Mapping, rows: Vec<Row>, found: &PageLookups) -> PageWrite {
-    let mut write = PageWrite {
-        rows_read: rows.len() as u64,
-        ..PageWrite::default()
-    };
-    let defers = mapping.defers();
-    let mut high = None;
-    for row in rows {
-        let version = mapping.version(&row);
-        high = high.max(version);
-        let key = mapping.record_key(&row);
-        let payload = || serde_json::to_string(&row).unwrap_or_default();
-        match mapping.map_row(&row, found) {
-            Ok(Mapped::Row(values)) => {
-                if defers {
-                    write.unpark.push(key.clone());
-                }
-                write
-                    .couplings
-                    .push(coupling::couple(mapping, key.clone(), version, &values));
-                write.rows.push((key, values));
-            }
-            Ok(Mapped::Skip) => {
-                write.skipped += 1;
-                if defers {
-                    write.unpark.push(key);
-                }
-            }
-            Ok(Mapped::Defer(reason)) => write.deferred.push((key, reason, payload())),
-            Err(e) => {
-                if defers {
-                    write.unpark.push(key.clone());
-                }
-                let mapped = serde_json::to_string(&e.mapped).unwrap_or_default();
-                write.failures.push((
-                    key,
-                    format!("{}: {}", e.column, e.message),
-                    payload(),
-                    mapped,
-                ));
-            }
-        }
-    }
-    write.checkpoint = high.map(|value| Checkpoint::Version { value });
-    write
 }

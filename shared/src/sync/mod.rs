@@ -6,11 +6,14 @@ mod dependents;
 mod error;
 mod execute;
 mod import;
+mod map;
 mod metadata_cache;
 mod pipeline;
+mod prepare;
 mod preview;
 
 mod read;
+mod replay;
 mod retry;
 mod start;
 

@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::error::SyncError;
-use super::import::{map_page, resolving};
+use super::map::{map_page, resolving};
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::sink::PageWrite;

@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::error::SyncError;
-use super::import::{latest_definition, map_page, watermark};
+use super::import::{latest_definition, watermark};
+use super::map::map_page;
 use crate::definitions::load_connection;
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
@@ -108,11 +109,7 @@ pub async fn preview(
     };
     let source = Source::connect(&connection, credentials, http, page_size).await?;
     let mut mapping = Mapping::compile(&def, &source.metadata().await?)?;
-    mapping
-        .prepare_lookups(db)
-        .await
-        .map_err(SyncError::Table)?;
-    mapping.adopt_table(db).await.map_err(SyncError::Table)?;
+    super::prepare::type_columns(db, &mut mapping).await?;
     let from = if options.full {
         0
     } else {

@@ -1,0 +1,101 @@
+//! The mapping stage (ARCHITECTURE.md, "The sync path"): a page's lookups resolved with one query each,
+//! then the pure mapper turns source rows into target rows, failures and parked records, each row with
+//! its coupling; rows the couplings say the target already holds are left out before the writer.
+
+use sea_orm::DatabaseConnection;
+
+use super::error::SyncError;
+use crate::checkpoint::Checkpoint;
+use crate::lookup::{PageLookups, resolve_page};
+use crate::mapping::{Mapped, Mapping};
+use crate::odata::client::Row;
+use crate::runs::RunError;
+use crate::sink::{PageWrite, coupling};
+
+/// When the integration has open failures (`clears`), a written record resolves its own.
+pub(super) fn resolving(clears: bool, mut write: PageWrite) -> PageWrite {
+    if clears {
+        write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
+    }
+    write
+}
+
+/// Leaves out the rows whose coupling says the target already holds them (counted `unchanged`), so a
+/// re-read costs no write; the rest carry their couplings to the writer.
+pub(super) async fn changed(
+    db: &DatabaseConnection,
+    integration: &str,
+    mapping: &Mapping,
+    mut write: PageWrite,
+) -> Result<PageWrite, SyncError> {
+    coupling::skip_unchanged(db, integration, mapping, &mut write)
+        .await
+        .map_err(RunError::from)?;
+    Ok(write)
+}
+
+/// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
+/// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each. Each
+/// mapped row gets its coupling (and so its hash) here, off the writer's path.
+pub(super) async fn map_page(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    rows: Vec<Row>,
+) -> Result<PageWrite, SyncError> {
+    let found = if mapping.lookups.is_empty() {
+        PageLookups::default()
+    } else {
+        resolve_page(db, &mapping.lookup_types(), &rows)
+            .await
+            .map_err(RunError::from)?
+    };
+    Ok(map_rows(mapping, rows, &found))
+}
+
+/// `map_page`'s CPU-bound part, once lookups are resolved.
+fn map_rows(mapping: &Mapping, rows: Vec<Row>, found: &PageLookups) -> PageWrite {
+    let mut write = PageWrite {
+        rows_read: rows.len() as u64,
+        ..PageWrite::default()
+    };
+    let defers = mapping.defers();
+    let mut high = None;
+    for row in rows {
+        let version = mapping.version(&row);
+        high = high.max(version);
+        let key = mapping.record_key(&row);
+        let payload = || serde_json::to_string(&row).unwrap_or_default();
+        match mapping.map_row(&row, found) {
+            Ok(Mapped::Row(values)) => {
+                if defers {
+                    write.unpark.push(key.clone());
+                }
+                write
+                    .couplings
+                    .push(coupling::couple(mapping, key.clone(), version, &values));
+                write.rows.push((key, values));
+            }
+            Ok(Mapped::Skip) => {
+                write.skipped += 1;
+                if defers {
+                    write.unpark.push(key);
+                }
+            }
+            Ok(Mapped::Defer(reason)) => write.deferred.push((key, reason, payload())),
+            Err(e) => {
+                if defers {
+                    write.unpark.push(key.clone());
+                }
+                let mapped = serde_json::to_string(&e.mapped).unwrap_or_default();
+                write.failures.push((
+                    key,
+                    format!("{}: {}", e.column, e.message),
+                    payload(),
+                    mapped,
+                ));
+            }
+        }
+    }
+    write.checkpoint = high.map(|value| Checkpoint::Version { value });
+    write
+}
