@@ -1,5 +1,5 @@
 //! Worker names: unique per process and per worker, because apalis refuses to register a name that is
-//! still registered (a restarted worker reusing its name would block orphan recovery; DESIGN §5).
+//! still registered (a restarted worker reusing its name would block orphan recovery; ARCHITECTURE.md, "The queue's traps").
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

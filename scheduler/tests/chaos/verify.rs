@@ -22,7 +22,7 @@ pub fn source_versions(world: &World) -> Vec<i64> {
 }
 
 /// The committed checkpoint and the committed target rows at or below it, read in one statement (one
-/// snapshot), must agree with the source: every row up to the checkpoint is there (DESIGN §2.2). Returns
+/// snapshot), must agree with the source: every row up to the checkpoint is there (ARCHITECTURE.md, "Invariants"). Returns
 /// the checkpoint, or None while the database (or the not yet created table) does not answer.
 pub async fn checkpoint_behind_rows(world: &World, versions: &[i64]) -> Option<i64> {
     let sql = "WITH w AS (SELECT COALESCE((SELECT (value::jsonb ->> 'value')::bigint \

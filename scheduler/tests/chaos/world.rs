@@ -23,7 +23,7 @@ use crate::redis::PrivateRedis;
 /// several renewals long, so a busy machine does not look like a dead worker.
 pub const LEASE_SECS: u64 = 3;
 
-/// Enough attempts for twenty kills of the lease holder: each costs one (DESIGN §2.1).
+/// Enough attempts for twenty kills of the lease holder: each costs one (ARCHITECTURE.md, "Invariants").
 const MAX_ATTEMPTS: i32 = 40;
 
 #[derive(Debug)]

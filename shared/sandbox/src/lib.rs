@@ -1,5 +1,5 @@
 //! Ferry's Business Central sandbox: an HTTP server that behaves like BC and Microsoft sign-in as
-//! Microsoft documents them (DESIGN §6), so Ferry's tests, benchmarks and demo meet BC's real
+//! Microsoft documents them (ARCHITECTURE.md, "Outside facts"), so Ferry's tests, benchmarks and demo meet BC's real
 //! behaviour, including its unkind parts.
 //!
 //! Served (all data routes need a bearer token the sandbox issued):

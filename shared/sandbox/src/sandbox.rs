@@ -116,7 +116,7 @@ impl Sandbox {
         Ok(self.state.write().mutate(&request)?)
     }
 
-    /// A late commit (DESIGN §3.4): inserted and updated rows take their row versions now but stay
+    /// A late commit (ARCHITECTURE.md, "Late commits"): inserted and updated rows take their row versions now but stay
     /// invisible until [`Sandbox::release`], so rows written afterwards become visible first with
     /// higher versions. Same as `POST /_sandbox/mutate` with `"hold": true`.
     pub fn mutate_held(&self, request: MutateRequest) -> anyhow::Result<HeldMutation> {

@@ -1,5 +1,5 @@
 //! The device authorization grant (RFC 8628), refresh-token rotation and token lifetime, as
-//! Microsoft identity behaves (DESIGN §6).
+//! Microsoft identity behaves (ARCHITECTURE.md, "Outside facts").
 
 mod common;
 

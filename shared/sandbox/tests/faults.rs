@@ -1,4 +1,4 @@
-//! Injected faults and BC's per-user limits (DESIGN §6: 6,000 requests per 5-minute window → 429,
+//! Injected faults and BC's per-user limits (ARCHITECTURE.md, "Outside facts": 6,000 requests per 5-minute window → 429,
 //! 5 concurrent → queue then 503; Retry-After on 429/503).
 
 mod common;

@@ -1,4 +1,4 @@
-//! Late commits (DESIGN §3.4): a row version taken now, visible only after higher versions are.
+//! Late commits (ARCHITECTURE.md, "Late commits"): a row version taken now, visible only after higher versions are.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Writes as BC takes them (DESIGN §6): POST; PATCH and DELETE only with `If-Match` (ETag or `*`),
+//! Writes as BC takes them (ARCHITECTURE.md, "Outside facts"): POST; PATCH and DELETE only with `If-Match` (ETag or `*`),
 //! a stale ETag → 412; every write bumps the version and the ETag; JSON `$batch` ≤ 100
 //! operations, atomic with `Isolation: snapshot`.
 

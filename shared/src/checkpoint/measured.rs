@@ -1,4 +1,4 @@
-//! What a checkpoint measured (DESIGN §2, invariant 7). A watermark is a position in one source: one
+//! What a checkpoint measured (ARCHITECTURE.md, "Invariants", invariant 7). A watermark is a position in one source: one
 //! service, one company, one entity, read through one filter for one set of fields. Continue from it
 //! after any of those changed and rows are silently missed (a wider filter's rows below the watermark)
 //! or compared with the wrong ones (another company's keys against this one's couplings). So the

@@ -1,4 +1,4 @@
-//! Checkpoints are typed and opaque to storage (DESIGN §8): a version number for BC today, a delta link or
+//! Checkpoints are typed and opaque to storage (ARCHITECTURE.md, "Checkpoints and couplings"): a version number for BC today, a delta link or
 //! a timestamp for other connectors later.
 
 use serde::{Deserialize, Serialize};

@@ -43,7 +43,7 @@ pub struct Applied {
     /// The integration version now current (connections are not versioned).
     pub version: Option<i32>,
     /// What the change means for the next run, e.g. "the filter changed: the next run reads
-    /// everything again" when the checkpoint no longer holds (DESIGN §2, invariant 7).
+    /// everything again" when the checkpoint no longer holds (ARCHITECTURE.md, "Invariants", invariant 7).
     pub note: Option<String>,
 }
 

@@ -1,4 +1,4 @@
-//! The definition format (DESIGN §4). This shape is a contract: outside tests and the future web editor
+//! The definition format (ARCHITECTURE.md, "The definition format"). This shape is a contract: outside tests and the future web editor
 //! write it, so every struct rejects unknown keys.
 
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,7 @@ pub struct SourceDef {
     /// An OData `$filter` expression combined (and) with the version predicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /// How far below the checkpoint each incremental run starts reading (DESIGN §3.4): a row's version
+    /// How far below the checkpoint each incremental run starts reading (ARCHITECTURE.md, "Late commits"): a row's version
     /// is taken when it is written, not when its transaction commits, so a slow transaction can become
     /// visible below versions already read. Re-read rows that did not change cost no write.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,4 @@
-//! Coupling records (DESIGN §3.5, §8): one per (integration, source key), naming the target row that
+//! Coupling records (ARCHITECTURE.md, "Checkpoints and couplings"): one per (integration, source key), naming the target row that
 //! record became, the source version and a hash of the values last written. They answer two questions
 //! cheaply: which target rows does this integration own (a reconcile deletes only those; a row someone
 //! else inserted is never touched), and did this record change since it was written (an unchanged one

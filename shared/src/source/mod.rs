@@ -1,4 +1,4 @@
-//! Connectors: how Ferry reads an external system (DESIGN §6). Every supported kind is an OData v4
+//! Connectors: how Ferry reads an external system (ARCHITECTURE.md, "Outside facts"). Every supported kind is an OData v4
 //! service, so one `Source` does the reading and paging; a kind only decides where entity sets live
 //! beneath the service root (Business Central: inside a company; generic OData: directly).
 

@@ -1,4 +1,4 @@
-//! Delete detection by key-set reconciliation (DESIGN §3.5): BC tracks no deletes, so a reconcile reads
+//! Delete detection by key-set reconciliation (ARCHITECTURE.md, "Deletes"): BC tracks no deletes, so a reconcile reads
 //! only the key fields of the whole source entity (within the integration's filter), staging them in
 //! the database a page at a time (`target::key_scan`), and deletes the target rows this integration
 //! owns — through its coupling records — whose source key is no longer there and that no live coupling

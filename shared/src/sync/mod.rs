@@ -1,4 +1,4 @@
-//! Executing a run (DESIGN §3): claim it, read the delta page by page, map, write each page with its
+//! Executing a run (ARCHITECTURE.md, "The sync path"): claim it, read the delta page by page, map, write each page with its
 //! checkpoint, then finish, retry later, or hand the run back on shutdown.
 
 mod deletes;

@@ -1,4 +1,4 @@
-//! Where a run starts reading (DESIGN §2, invariant 7): from the committed checkpoint, from the
+//! Where a run starts reading (ARCHITECTURE.md, "Invariants", invariant 7): from the committed checkpoint, from the
 //! start, or from its own last committed page, and what it records about that on the run.
 
 use super::error::SyncError;
@@ -15,7 +15,7 @@ pub(super) struct Start {
     pub track: Track,
 }
 
-/// Decides where a run of `mode` starts (DESIGN §2, invariant 7), and records it on the run. An
+/// Decides where a run of `mode` starts (ARCHITECTURE.md, "Invariants", invariant 7), and records it on the run. An
 /// incremental run whose checkpoint was measured with other definitions (another company, a wider
 /// filter, more fields) reads everything instead, saying why. A full run that is retried resumes
 /// from the last page it committed itself.

@@ -1,4 +1,4 @@
-//! Late commits (DESIGN §3.4): BC takes a row's version when the row is written, not when its
+//! Late commits (ARCHITECTURE.md, "Late commits"): BC takes a row's version when the row is written, not when its
 //! transaction commits, so a slow transaction can become visible *after* rows with higher versions
 //! were already read. A held mutation reproduces that: its rows take versions now and appear only
 //! on release, below versions that became visible meanwhile. A reader without an overlap window

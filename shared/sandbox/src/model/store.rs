@@ -116,7 +116,7 @@ pub struct Store {
     /// GUID seed stream for inserted rows' SystemIds.
     pub(super) id_rng: Rng,
     /// Late commits: rows that already took their row version but are not visible yet, by hold id
-    /// (DESIGN §3.4). Entity names, not table positions, since entities can be dropped meanwhile.
+    /// (ARCHITECTURE.md, "Late commits"). Entity names, not table positions, since entities can be dropped meanwhile.
     pub(super) held: BTreeMap<u64, Vec<(&'static str, Row)>>,
     pub(super) next_hold: u64,
 }

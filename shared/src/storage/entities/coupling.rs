@@ -1,4 +1,4 @@
-//! A coupling record: the target row one source record of an integration became (DESIGN §8). The rows
+//! A coupling record: the target row one source record of an integration became (ARCHITECTURE.md, "Checkpoints and couplings"). The rows
 //! an integration owns are exactly those it holds couplings for.
 
 use sea_orm::entity::prelude::*;

@@ -1,6 +1,6 @@
 //! The first schema: connections, integration versions, checkpoints, runs and run errors.
 //!
-//! The partial unique indexes are where invariants 3 and 4 of DESIGN §2 live: the database, not the
+//! The partial unique indexes are where invariants 3 and 4 of ARCHITECTURE.md, "Invariants" live: the database, not the
 //! queue, guarantees one running and one queued run per integration and one run per cron tick.
 
 use sea_orm_migration::prelude::*;

@@ -1,4 +1,4 @@
-//! Coupling records (DESIGN §3.5, §8): which target row each source record of an integration became,
+//! Coupling records (ARCHITECTURE.md, "Checkpoints and couplings"): which target row each source record of an integration became,
 //! with the source version and a hash of the values written, so a reconcile deletes only rows the
 //! integration owns and an unchanged record costs no target write. Failed records also keep the
 //! values mapped before the failure.
