@@ -8,4 +8,4 @@ pub mod vanished;
 mod writer;
 
 pub use table::{create_table, existing_columns, quote};
-pub use writer::{PageCounts, PageWrite, write_page};
+pub use writer::{PageCounts, PageWrite, write_rows};

@@ -1,14 +1,11 @@
-//! Writing one page: upsert the mapped rows, record failed records, advance the checkpoint and the run's
-//! counts — all in one transaction (invariant 2). A crash before commit leaves the previous page's
-//! checkpoint; one after leaves this one's. Either way the next attempt resumes exactly there.
+//! Writing one page's rows: the upsert (its SQL is the dialect's) and the couplings, inside the page's
+//! transaction, which also holds its failures, checkpoint and counts (invariant 2, `sync/commit.rs`).
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, Value};
 
-use crate::checkpoint::{self, Track};
 use crate::mapping::Mapping;
-use crate::runs::{self, Lease, RunError};
 use crate::storage::Dialect;
 use crate::storage::dialect::{PageUpsert, Upserted};
 
@@ -85,25 +82,18 @@ pub struct PageCounts {
     pub folded: u64,
 }
 
-/// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
-/// another claim has taken the run over. The page's checkpoint is saved as `track` says; a page
-/// written without one (a replay, a retry by key) moves no checkpoint.
-pub async fn write_page(
-    db: &DatabaseConnection,
-    lease: &Lease,
+/// Writes a page's rows and their couplings inside the page's transaction `txn` (which the sync stage
+/// opens, and in which it also records the page's failures, checkpoint and counts: invariant 2). Counts
+/// what became of the rows; `failed` and the failures' share of `unchanged` are the caller's to add.
+pub async fn write_rows(
+    txn: &DatabaseTransaction,
     mapping: &Mapping,
-    mut page: PageWrite,
-    track: Option<&Track>,
-) -> Result<PageCounts, RunError> {
-    if track.is_none() {
-        page.checkpoint = None;
-    }
-    let dialect = Dialect::of(db);
-    page.prepare(dialect, mapping, &lease.integration);
-    let txn = crate::storage::begin_write(db).await?;
+    integration: &str,
+    page: &mut PageWrite,
+) -> Result<PageCounts, DbErr> {
     let mut counts = match page.prepared.take() {
         Some(prepared) => {
-            let mut counts = counted(Dialect::upsert(&txn, mapping, prepared.upsert).await?);
+            let mut counts = counted(Dialect::upsert(txn, mapping, prepared.upsert).await?);
             for couplings in prepared.couplings {
                 txn.execute_raw(couplings).await?;
             }
@@ -111,10 +101,10 @@ pub async fn write_page(
             counts
         }
         None => {
-            let (rows, collapsed) = dedupe(mapping, page.rows);
-            let upsert = dialect.prepare_upsert(mapping, rows);
-            let mut counts = counted(Dialect::upsert(&txn, mapping, upsert).await?);
-            super::coupling::record(&txn, &lease.integration, &page.couplings).await?;
+            let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut page.rows));
+            let upsert = Dialect::of(txn).prepare_upsert(mapping, rows);
+            let mut counts = counted(Dialect::upsert(txn, mapping, upsert).await?);
+            super::coupling::record(txn, integration, &page.couplings).await?;
             counts.collapsed = collapsed;
             counts
         }
@@ -124,35 +114,7 @@ pub async fn write_page(
     }
     counts.skipped = page.skipped;
     counts.deferred = page.deferred.len() as u64;
-    // A page read in source order meets records again (the overlap, a full re-read): one whose failure
-    // is already open for the same payload was read again unchanged, and is not logged twice.
-    counts.failed = runs::record_failures(&txn, lease, &page.failures, track.is_some()).await?;
-    counts.unchanged += page.unchanged + (page.failures.len() as u64 - counts.failed);
-    if !page.resolve.is_empty() {
-        runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
-    }
-    if !page.unpark.is_empty() || !page.deferred.is_empty() {
-        crate::lookup::park_and_unpark(&txn, lease, &page.unpark, &page.deferred).await?;
-    }
-    if let (Some(checkpoint), Some(track)) = (&page.checkpoint, track) {
-        checkpoint::save(
-            &txn,
-            &lease.integration,
-            checkpoint,
-            &track.measured,
-            track.forward_only,
-        )
-        .await?;
-    }
-    runs::add_progress(
-        &txn,
-        lease,
-        page.rows_read,
-        counts,
-        page.checkpoint.as_ref(),
-    )
-    .await?;
-    txn.commit().await?;
+    counts.unchanged += page.unchanged;
     Ok(counts)
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tracing::{debug, info};
 
+use super::commit::commit_page;
 use super::error::SyncError;
 use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
@@ -17,7 +18,7 @@ use crate::drift::check_source;
 use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::SourceError;
 use crate::runs::{self, Lease, Mode, RunError};
-use crate::sink::{coupling, create_table, write_page};
+use crate::sink::{coupling, create_table};
 use crate::source::Source;
 use crate::storage::entities::{integration, run};
 
@@ -142,7 +143,7 @@ pub(super) async fn import(
             if Checkpoint::version(write.checkpoint.as_ref()) <= watermark {
                 write.checkpoint = None;
             }
-            write_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
+            commit_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
             stages.page_written();
             debug!(
                 run_id = lease.run_id,

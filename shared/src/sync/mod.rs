@@ -1,6 +1,7 @@
 //! Executing a run (ARCHITECTURE.md, "The sync path"): claim it, read the delta page by page, map, write each page with its
 //! checkpoint, then finish, retry later, or hand the run back on shutdown.
 
+mod commit;
 mod deletes;
 mod dependents;
 mod error;

@@ -2,6 +2,7 @@
 //! lookups may resolve now) and `--retry-failed`, which re-reads open failures by key. Neither moves the
 //! checkpoint.
 
+use super::commit::commit_page;
 use super::error::SyncError;
 use super::execute::SyncContext;
 use super::map::{changed, map_page, resolving};
@@ -9,7 +10,6 @@ use crate::lookup::parked_records;
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::runs::{self, Lease, RunError};
-use crate::sink::write_page;
 use crate::source::Source;
 
 /// Re-maps the records parked by earlier runs (their lookups may resolve now), page by page. Written
@@ -43,7 +43,7 @@ pub(super) async fn replay_parked(
         // Replayed records count as read (from the parking, not the source), so the run's counts add
         // up; they must not move the watermark.
         write.checkpoint = None;
-        write_page(&ctx.db, lease, mapping, write, None).await?;
+        commit_page(&ctx.db, lease, mapping, write, None).await?;
     }
 }
 
@@ -104,7 +104,7 @@ async fn retry_keys(
         let write = resolving(clears, map_page(&ctx.db, mapping, rows?).await?);
         let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
         write.checkpoint = None;
-        write_page(&ctx.db, lease, mapping, write, None).await?;
+        commit_page(&ctx.db, lease, mapping, write, None).await?;
     }
     Ok(())
 }

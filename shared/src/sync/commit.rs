@@ -1,0 +1,59 @@
+//! Committing one page (invariant 2): its rows and couplings (the sink), its failed and parked records,
+//! its checkpoint and the run's counts, all in one transaction. A crash before commit leaves the previous
+//! page's checkpoint; one after leaves this one's. Either way the next attempt resumes exactly there.
+
+use sea_orm::DatabaseConnection;
+
+use crate::checkpoint::{self, Track};
+use crate::mapping::Mapping;
+use crate::runs::{self, Lease, RunError};
+use crate::sink::{PageCounts, PageWrite, write_rows};
+use crate::storage::Dialect;
+
+/// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
+/// another claim has taken the run over. The page's checkpoint is saved as `track` says; a page
+/// written without one (a replay, a retry by key) moves no checkpoint.
+pub(super) async fn commit_page(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    mapping: &Mapping,
+    mut page: PageWrite,
+    track: Option<&Track>,
+) -> Result<PageCounts, RunError> {
+    if track.is_none() {
+        page.checkpoint = None;
+    }
+    page.prepare(Dialect::of(db), mapping, &lease.integration);
+    let txn = crate::storage::begin_write(db).await?;
+    let mut counts = write_rows(&txn, mapping, &lease.integration, &mut page).await?;
+    // A page read in source order meets records again (the overlap, a full re-read): one whose failure
+    // is already open for the same payload was read again unchanged, and is not logged twice.
+    counts.failed = runs::record_failures(&txn, lease, &page.failures, track.is_some()).await?;
+    counts.unchanged += page.failures.len() as u64 - counts.failed;
+    if !page.resolve.is_empty() {
+        runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
+    }
+    if !page.unpark.is_empty() || !page.deferred.is_empty() {
+        crate::lookup::park_and_unpark(&txn, lease, &page.unpark, &page.deferred).await?;
+    }
+    if let (Some(checkpoint), Some(track)) = (&page.checkpoint, track) {
+        checkpoint::save(
+            &txn,
+            &lease.integration,
+            checkpoint,
+            &track.measured,
+            track.forward_only,
+        )
+        .await?;
+    }
+    runs::add_progress(
+        &txn,
+        lease,
+        page.rows_read,
+        counts,
+        page.checkpoint.as_ref(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(counts)
+}
