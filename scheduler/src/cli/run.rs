@@ -116,6 +116,14 @@ pub(super) async fn command(settings: &Settings, options: RunOptions) -> anyhow:
         if let Some(error) = &summary.error {
             eprintln!("error: {error}");
         }
+        if summary.requests_retried > 0 {
+            eprintln!(
+                "note: {} request(s) repeated because the source was busy, {} ms spent waiting; last: {}",
+                summary.requests_retried,
+                summary.retry_wait_ms,
+                summary.last_retried_error.as_deref().unwrap_or("-"),
+            );
+        }
     }
     Ok(if summary.status == RunState::Succeeded.as_str() {
         ExitCode::SUCCESS

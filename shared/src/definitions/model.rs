@@ -15,6 +15,35 @@ pub struct ConnectionDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     pub auth: AuthDef,
+    /// Seconds one request to the service may take, from connecting to the last byte of its body
+    /// (default 60): a stalled source fails the attempt, which is retried with backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// Seconds to wait for the TCP and TLS connection to the service (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_secs: Option<u64>,
+}
+
+/// A request's time limit when the connection does not set `timeout_secs`.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+/// A connection's time limit when the connection does not set `connect_timeout_secs`.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// The longest either limit may be: a request that takes longer is a stalled source.
+pub const MAX_TIMEOUT_SECS: u64 = 3_600;
+
+impl ConnectionDef {
+    /// How long one request may take.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))
+    }
+
+    /// How long connecting may take.
+    pub fn connect_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.connect_timeout_secs
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

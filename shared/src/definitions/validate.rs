@@ -8,6 +8,7 @@ use std::str::FromStr;
 use super::load::{DefinitionError, DefinitionSet};
 use super::model::{
     AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef, LookupDef,
+    MAX_TIMEOUT_SECS,
 };
 
 /// Whether `name` is a transform a field may name as a plain string.
@@ -112,6 +113,20 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
             "dataverse connections are not supported yet; use business_central or odata",
         ),
         _ => {}
+    }
+    for (field, value) in [
+        ("timeout_secs", c.timeout_secs),
+        ("connect_timeout_secs", c.connect_timeout_secs),
+    ] {
+        if let Some(secs) = value
+            && !(1..=MAX_TIMEOUT_SECS).contains(&secs)
+        {
+            report.push(
+                file,
+                format!("{at}.{field}"),
+                format!("must be between 1 and {MAX_TIMEOUT_SECS} seconds, not {secs}"),
+            );
+        }
     }
     check_auth(report, file, at, &c.auth);
 }

@@ -1,6 +1,6 @@
 //! Reading an OData v4 service: authenticated GETs, pages with `@odata.nextLink`, `$metadata`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -36,6 +36,10 @@ pub enum SourceError {
     },
     #[error("cannot reach {url}: {message}")]
     Transport { url: String, message: String },
+    /// The service did not answer (or finish its answer) within the connection's `timeout_secs`: a
+    /// stalled source fails the attempt, which is retried with backoff.
+    #[error("{url} did not answer within {secs} s: timed out (the connection's timeout_secs)")]
+    TimedOut { url: String, secs: u64 },
     #[error("unreadable response from {url}: {message}")]
     Decode { url: String, message: String },
     #[error(transparent)]
@@ -63,7 +67,9 @@ impl SourceError {
         match self {
             SourceError::Auth(e) => e.is_retriable(),
             SourceError::Http { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
-            SourceError::Transport { .. } | SourceError::Decode { .. } => true,
+            SourceError::Transport { .. }
+            | SourceError::TimedOut { .. }
+            | SourceError::Decode { .. } => true,
             SourceError::Metadata(_)
             | SourceError::Schema(_)
             | SourceError::ForeignOrigin { .. } => false,
@@ -87,13 +93,35 @@ pub struct ODataClient {
     root: Url,
     tokens: Arc<TokenSource>,
     page_size: u32,
+    /// Each request's time limit (the connection's `timeout_secs`).
+    timeout: Duration,
+    /// What busy answers cost this client (and its clones) so far.
+    waits: Arc<Mutex<Waits>>,
+}
+
+/// Requests repeated because the source was busy, and the time spent waiting for them: what makes an
+/// 18-second run that would take 2.5 seconds say why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waits {
+    pub retried: u64,
+    pub waited_ms: u64,
+    /// The last busy answer repeated (status, URL without its query, the server's words).
+    pub last_error: Option<String>,
 }
 
 /// The HTTP client Ferry uses everywhere: bounded timeouts, no redirects (a redirect would carry the
-/// bearer token elsewhere).
+/// bearer token elsewhere). Requests to a source carry the connection's own limit besides
+/// (`ODataClient::new`).
 pub fn http_client() -> reqwest::Client {
+    http_client_connecting_within(Duration::from_secs(
+        crate::definitions::DEFAULT_CONNECT_TIMEOUT_SECS,
+    ))
+}
+
+/// `http_client` with another connect timeout (a connection's `connect_timeout_secs`).
+pub fn http_client_connecting_within(connect: Duration) -> reqwest::Client {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(connect)
         .timeout(Duration::from_secs(600))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
@@ -107,6 +135,7 @@ impl ODataClient {
         service_root: &str,
         tokens: Arc<TokenSource>,
         page_size: u32,
+        timeout: Duration,
     ) -> Result<ODataClient, SourceError> {
         let mut root = Url::parse(service_root)
             .map_err(|e| SourceError::Schema(format!("service root {service_root:?}: {e}")))?;
@@ -118,7 +147,14 @@ impl ODataClient {
             root,
             tokens,
             page_size,
+            timeout,
+            waits: Arc::default(),
         })
+    }
+
+    /// What busy answers cost so far.
+    pub fn waits(&self) -> Waits {
+        self.waits.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
     /// `path` (relative, e.g. `companies(…)/RescoCustomer`) beneath the service root, with `query`.
@@ -143,15 +179,23 @@ impl ODataClient {
         let mut busy = 0;
         loop {
             match self.get_once(url, accept).await {
-                Err(SourceError::Http {
-                    status: 429 | 502 | 503,
-                    retry_after,
-                    ..
-                }) if busy < BUSY_RETRIES
+                Err(
+                    error @ SourceError::Http {
+                        status: 429 | 502 | 503,
+                        retry_after,
+                        ..
+                    },
+                ) if busy < BUSY_RETRIES
                     && retry_after.is_none_or(|s| s <= MAX_BUSY_WAIT_SECS) =>
                 {
                     busy += 1;
-                    tokio::time::sleep(busy_wait(busy, retry_after)).await;
+                    let wait = busy_wait(busy, retry_after);
+                    if let Ok(mut waits) = self.waits.lock() {
+                        waits.retried += 1;
+                        waits.waited_ms += wait.as_millis() as u64;
+                        waits.last_error = Some(error.to_string());
+                    }
+                    tokio::time::sleep(wait).await;
                 }
                 other => return other,
             }
@@ -178,15 +222,13 @@ impl ODataClient {
                 .http
                 .get(url.clone())
                 .header("Accept", accept)
-                .header("Prefer", format!("odata.maxpagesize={}", self.page_size));
+                .header("Prefer", format!("odata.maxpagesize={}", self.page_size))
+                .timeout(self.timeout);
             let token = self.tokens.bearer(&self.http).await?;
             if let Some(token) = &token {
                 request = request.bearer_auth(token.expose_secret());
             }
-            let response = request.send().await.map_err(|e| SourceError::Transport {
-                url: display(url),
-                message: e.without_url().to_string(),
-            })?;
+            let response = request.send().await.map_err(|e| self.transport(url, e))?;
             // An access token that expired mid-run (or was revoked): renew once and repeat.
             if response.status() == StatusCode::UNAUTHORIZED
                 && attempt == 0
@@ -203,13 +245,24 @@ impl ODataClient {
         unreachable!("the loop returns on its second attempt")
     }
 
+    /// A failed exchange: a timeout names the connection's limit, anything else the transport's words.
+    fn transport(&self, url: &Url, e: reqwest::Error) -> SourceError {
+        if e.is_timeout() {
+            return SourceError::TimedOut {
+                url: display(url),
+                secs: self.timeout.as_secs(),
+            };
+        }
+        SourceError::Transport {
+            url: display(url),
+            message: e.without_url().to_string(),
+        }
+    }
+
     /// One page of an entity set.
     pub async fn page(&self, url: &Url) -> Result<Page, SourceError> {
         let response = self.get(url, "application/json").await?;
-        let body = response.bytes().await.map_err(|e| SourceError::Transport {
-            url: display(url),
-            message: e.without_url().to_string(),
-        })?;
+        let body = response.bytes().await.map_err(|e| self.transport(url, e))?;
         let decode = |message: String| SourceError::Decode {
             url: display(url),
             message,
@@ -238,10 +291,10 @@ impl ODataClient {
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
         let url = self.url("$metadata", "");
         let response = self.get(&url, "application/xml").await?;
-        let text = response.text().await.map_err(|e| SourceError::Transport {
-            url: display(&url),
-            message: e.without_url().to_string(),
-        })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| self.transport(&url, e))?;
         Ok(Metadata::parse(&text)?)
     }
 }
@@ -339,7 +392,7 @@ mod tests {
 
     fn client(root: &str) -> ODataClient {
         let tokens = Arc::new(TokenSource::anonymous());
-        ODataClient::new(http_client(), root, tokens, 10).unwrap()
+        ODataClient::new(http_client(), root, tokens, 10, Duration::from_secs(60)).unwrap()
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use failures::{
 };
 pub use finish::{HandedBack, Outcome, finish, hand_back};
 pub use lease::{Claim, Lease, claim, renew};
-pub use progress::{add_progress, add_reconciled, record_failures, record_start};
+pub use progress::{add_progress, add_reconciled, add_waits, record_failures, record_start};
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
 
 use std::fmt;
@@ -241,6 +241,12 @@ pub struct RunSummary {
     /// When a retrying run is due again.
     pub retry_at: Option<DateTime<FixedOffset>>,
     pub callback_status: Option<String>,
+    /// Requests repeated because the source was busy (429/502/503), over the run's attempts.
+    pub requests_retried: i64,
+    /// Milliseconds spent waiting before those repeats.
+    pub retry_wait_ms: i64,
+    /// The last busy answer that was repeated.
+    pub last_retried_error: Option<String>,
 }
 
 impl From<run::Model> for RunSummary {
@@ -278,6 +284,9 @@ impl From<run::Model> for RunSummary {
             error: run.error,
             retry_at: run.retry_at,
             callback_status: run.callback_status,
+            requests_retried: run.requests_retried,
+            retry_wait_ms: run.retry_wait_ms,
+            last_retried_error: run.last_retried_error,
         }
     }
 }

@@ -148,3 +148,25 @@ pub async fn record_failures(
         .await?;
     Ok(new.len() as u64)
 }
+
+/// Adds what busy answers cost an attempt (requests repeated, time waited, the last such answer) to the
+/// run, so a slow run says why.
+pub async fn add_waits(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    waits: &crate::odata::client::Waits,
+) -> Result<(), RunError> {
+    fenced(
+        db,
+        lease,
+        "requests_retried = requests_retried + ?, retry_wait_ms = retry_wait_ms + ?, \
+         last_retried_error = COALESCE(?, last_retried_error)",
+        vec![
+            (waits.retried as i64).into(),
+            (waits.waited_ms as i64).into(),
+            waits.last_error.clone().into(),
+        ],
+        Hold::Renew,
+    )
+    .await
+}

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::auth::TokenSource;
-use crate::definitions::{ConnectionDef, ConnectionKind};
-use crate::odata::client::{ODataClient, SourceError};
+use crate::definitions::{ConnectionDef, ConnectionKind, DEFAULT_CONNECT_TIMEOUT_SECS};
+use crate::odata::client::{ODataClient, SourceError, Waits, http_client_connecting_within};
 use crate::odata::csdl::Metadata;
 use crate::odata::query::Query;
 use crate::secrets::Credentials;
@@ -36,7 +36,20 @@ impl Source {
         page_size: u32,
     ) -> Result<Source, SourceError> {
         let tokens = Arc::new(TokenSource::for_connection(connection, credentials).await?);
-        let client = ODataClient::new(http, &connection.url, tokens, page_size)?;
+        // The shared client connects within the default limit; a connection with its own gets its own.
+        let http = match connection.connect_timeout_secs {
+            Some(secs) if secs != DEFAULT_CONNECT_TIMEOUT_SECS => {
+                http_client_connecting_within(connection.connect_timeout())
+            }
+            _ => http,
+        };
+        let client = ODataClient::new(
+            http,
+            &connection.url,
+            tokens,
+            page_size,
+            connection.timeout(),
+        )?;
         let entity_prefix = match connection.kind {
             ConnectionKind::BusinessCentral => {
                 let company = connection.company.as_deref().unwrap_or_default();
@@ -61,6 +74,12 @@ impl Source {
     /// The service's `$metadata` (the service root's, for BC the custom API's).
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
         self.client.metadata().await
+    }
+
+    /// Requests this source (and its clones) repeated because the service was busy, and the time
+    /// spent waiting for them.
+    pub fn waits(&self) -> Waits {
+        self.client.waits()
     }
 
     /// Reads `entity` with `query` (its `$select`, `$filter`, `$orderby` and `$top`), a page at a time.

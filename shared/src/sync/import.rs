@@ -165,6 +165,7 @@ pub(super) async fn import(
     }
     .await;
     drop(stages);
+    record_waits(ctx, lease, &source_for_reconcile).await;
     let result = match result {
         // A rejected query on cached metadata may be drift the cache has not seen: look again, so the
         // run fails naming the field rather than with the server's words.
@@ -200,6 +201,18 @@ pub(super) async fn import(
             .await?;
     }
     Ok(())
+}
+
+/// Adds what busy answers cost this attempt to the run. Best effort: the run's outcome does not hang on
+/// it, and a lost lease is reported by the run's own next write.
+async fn record_waits(ctx: &SyncContext, lease: &Lease, source: &Source) {
+    let waits = source.waits();
+    if waits.retried == 0 {
+        return;
+    }
+    if let Err(e) = runs::add_waits(&ctx.db, lease, &waits).await {
+        debug!(run_id = lease.run_id, error = %e, "could not record the run's waits");
+    }
 }
 
 /// The drift check every run starts with (the same problems `ferry check` reports), then the mapping.

@@ -48,6 +48,12 @@ pub struct Model {
     pub collapsed: i64,
     /// The same where the definition folds records on purpose (a non-key `target.key`).
     pub folded: i64,
+    /// Requests repeated because the source was busy (429/502/503), over the run's attempts.
+    pub requests_retried: i64,
+    /// Milliseconds spent waiting before those repeats (backoff or the server's Retry-After).
+    pub retry_wait_ms: i64,
+    /// The last busy answer that was repeated.
+    pub last_retried_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
