@@ -56,8 +56,22 @@ impl TestEnv {
         .collect()
     }
 
+    /// Everything this test's database holds, as text, for proving a secret is not in it. Postgres:
+    /// `pg_dump --data-only`. SQLite: the bytes of the database file and its write-ahead log, so a
+    /// plaintext value anywhere in them — a live row or a freed page — shows.
+    pub fn database_dump(&self) -> String {
+        match self.backend {
+            Backend::Postgres => self.pg_dump(),
+            Backend::Sqlite => ["ferry.db", "ferry.db-wal"]
+                .iter()
+                .filter_map(|file| std::fs::read(self.dir.join(file)).ok())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .collect(),
+        }
+    }
+
     /// `pg_dump` of this test's database, as text.
-    pub fn pg_dump(&self) -> String {
+    fn pg_dump(&self) -> String {
         let output = std::process::Command::new("pg_dump")
             .arg("--data-only")
             .arg(&self.settings.database.url)

@@ -195,12 +195,7 @@ impl TestEnv {
         .await
     }
 
-    /// Like `without_worker`, with a sandbox configured by the test (token lifetimes, device codes).
-    pub async fn with_sandbox(config: SandboxConfig) -> TestEnv {
-        TestEnv::with_sandbox_on(Backend::Postgres, config).await
-    }
-
-    /// Like `with_sandbox`, on `backend`.
+    /// Like `without_worker_on`, with a sandbox configured by the test (token lifetimes, device codes).
     pub async fn with_sandbox_on(backend: Backend, config: SandboxConfig) -> TestEnv {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("ferry-test-{id}"));
