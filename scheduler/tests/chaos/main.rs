@@ -7,7 +7,7 @@
 //! `FERRY_CHAOS_ROWS` sizes the import (CI default below; the full size is 200000).
 
 #[allow(dead_code)]
-#[path = "../e2e/helpers.rs"]
+#[path = "../e2e/helpers/mod.rs"]
 mod helpers;
 
 mod flaky_source;

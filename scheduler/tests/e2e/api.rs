@@ -11,7 +11,7 @@ use ferry_shared::runs::Mode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::helpers::TestEnv;
+use crate::helpers::{Backend, TestEnv};
 
 const TOKEN: &str = crate::helpers::API_TOKEN;
 
@@ -51,9 +51,12 @@ impl Api {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn triggers_need_the_token_and_an_idempotency_key_returns_the_same_run() {
-    let mut env = TestEnv::without_worker(50, 5).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    triggers_need_the_token_and_an_idempotency_key_returns_the_same_run
+);
+async fn triggers_need_the_token_and_an_idempotency_key_returns_the_same_run(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 50, 5).await;
     env.apply(&env.write_definitions("")).await;
     let api = env.start_scheduler().await;
     let http = reqwest::Client::new();
@@ -107,9 +110,12 @@ async fn triggers_need_the_token_and_an_idempotency_key_returns_the_same_run() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_gets_a_json_4xx_never_a_500() {
-    let mut env = TestEnv::without_worker(5, 1).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    bad_input_gets_a_json_4xx_never_a_500
+);
+async fn bad_input_gets_a_json_4xx_never_a_500(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 5, 1).await;
     env.apply(&env.write_definitions("")).await;
     let api = env.start_scheduler().await;
     ferry_scheduler::cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
@@ -160,9 +166,12 @@ async fn bad_input_gets_a_json_4xx_never_a_500() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_and_queue_depth_describe_the_runs() {
-    let mut env = TestEnv::start(30, 3).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    metrics_and_queue_depth_describe_the_runs
+);
+async fn metrics_and_queue_depth_describe_the_runs(backend: Backend) {
+    let mut env = TestEnv::start_on(backend, 30, 3).await;
     env.apply(&env.write_definitions("")).await;
     let api = env.start_scheduler().await;
     let run = env
@@ -198,8 +207,11 @@ async fn metrics_and_queue_depth_describe_the_runs() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_run_posts_its_signed_summary_to_the_callback() {
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_finished_run_posts_its_signed_summary_to_the_callback
+);
+async fn a_finished_run_posts_its_signed_summary_to_the_callback(backend: Backend) {
     let (received, mut inbox) = mpsc::channel::<(HeaderMap, Bytes)>(4);
     let receiver = Router::new().route(
         "/done",
@@ -215,7 +227,7 @@ async fn a_finished_run_posts_its_signed_summary_to_the_callback() {
     let callback = format!("http://{}/done", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
 
-    let mut env = TestEnv::start(40, 2).await;
+    let mut env = TestEnv::start_on(backend, 40, 2).await;
     env.apply(&env.write_definitions("")).await;
     let api = env.start_scheduler().await;
     let response = Api::new(&api)

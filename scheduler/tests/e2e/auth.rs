@@ -16,7 +16,7 @@ use ferry_shared::runs::Mode;
 use ferry_shared::source::Source;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestEnv, captured_logs, definitions};
+use crate::helpers::{Backend, TestEnv, captured_logs, definitions};
 
 /// A device-code connection to the sandbox and an integration over it (table `customer_dev`).
 pub(crate) fn device_definitions(env: &TestEnv) -> std::path::PathBuf {
@@ -95,10 +95,15 @@ pub(crate) async fn issued(env: &TestEnv, kind: &str) -> usize {
     issued[kind].as_array().unwrap().len()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_prints_the_servers_message_and_runs_use_the_stored_sign_in_without_leaking_it() {
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    login_prints_the_servers_message_and_runs_use_the_stored_sign_in_without_leaking_it
+);
+async fn login_prints_the_servers_message_and_runs_use_the_stored_sign_in_without_leaking_it(
+    backend: Backend,
+) {
     let logs = captured_logs();
-    let mut env = TestEnv::with_sandbox(sandbox(25, |_| {})).await;
+    let mut env = TestEnv::with_sandbox_on(backend, sandbox(25, |_| {})).await;
     env.apply(&device_definitions(&env)).await;
 
     let mut child = env
@@ -171,7 +176,7 @@ async fn login_prints_the_servers_message_and_runs_use_the_stored_sign_in_withou
 
     let secrets = env.issued_secrets().await;
     assert!(secrets.len() >= 4, "tokens were issued: {}", secrets.len());
-    let dump = env.pg_dump();
+    let dump = env.database_dump();
     assert!(dump.contains("ferry_credentials"));
     let logs = logs();
     let cli_output = [
@@ -184,7 +189,7 @@ async fn login_prints_the_servers_message_and_runs_use_the_stored_sign_in_withou
     for secret in &secrets {
         assert!(
             !dump.contains(secret.as_str()),
-            "a token or secret is in pg_dump"
+            "a token or secret is in the database"
         );
         assert!(
             !logs.contains(secret.as_str()),
@@ -200,9 +205,12 @@ async fn login_prints_the_servers_message_and_runs_use_the_stored_sign_in_withou
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_refusal_stops_with_its_own_message_and_slow_down_is_honoured() {
-    let env = TestEnv::with_sandbox(sandbox(1, |_| {})).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    every_refusal_stops_with_its_own_message_and_slow_down_is_honoured
+);
+async fn every_refusal_stops_with_its_own_message_and_slow_down_is_honoured(backend: Backend) {
+    let env = TestEnv::with_sandbox_on(backend, sandbox(1, |_| {})).await;
     env.apply(&device_definitions(&env)).await;
     let http = http_client();
     let credentials = env.credentials();
@@ -268,11 +276,14 @@ async fn every_refusal_stops_with_its_own_message_and_slow_down_is_honoured() {
     env.finish().await;
 }
 
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    device_code_polling_rides_out_a_failing_token_endpoint
+);
 /// RFC 8628 §3.5: a connection failure while polling means poll less often, not give up — the user may
 /// be approving the code at that moment.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_code_polling_rides_out_a_failing_token_endpoint() {
-    let env = TestEnv::with_sandbox(sandbox(1, |_| {})).await;
+async fn device_code_polling_rides_out_a_failing_token_endpoint(backend: Backend) {
+    let env = TestEnv::with_sandbox_on(backend, sandbox(1, |_| {})).await;
     let http = http_client();
     let base = env.sandbox.base_url();
     let mut authorization = device_code::request(
@@ -303,9 +314,16 @@ async fn device_code_polling_rides_out_a_failing_token_endpoint() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_device_code_stops_with_a_clear_message() {
-    let env = TestEnv::with_sandbox(sandbox(1, |c| c.device_code_lifetime = Duration::ZERO)).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    an_expired_device_code_stops_with_a_clear_message
+);
+async fn an_expired_device_code_stops_with_a_clear_message(backend: Backend) {
+    let env = TestEnv::with_sandbox_on(
+        backend,
+        sandbox(1, |c| c.device_code_lifetime = Duration::ZERO),
+    )
+    .await;
     env.apply(&device_definitions(&env)).await;
     let http = http_client();
     let device_url = format!("{}/sandbox/oauth2/v2.0/devicecode", env.sandbox.base_url());
@@ -328,9 +346,12 @@ async fn an_expired_device_code_stops_with_a_clear_message() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_workers_spend_the_rotating_refresh_token_once() {
-    let env = TestEnv::with_sandbox(sandbox(1, |_| {})).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_workers_spend_the_rotating_refresh_token_once
+);
+async fn concurrent_workers_spend_the_rotating_refresh_token_once(backend: Backend) {
+    let env = TestEnv::with_sandbox_on(backend, sandbox(1, |_| {})).await;
     env.apply(&device_definitions(&env)).await;
     sign_in(&env).await;
     assert_eq!(issued(&env, "refresh_tokens").await, 1);
@@ -370,11 +391,17 @@ async fn concurrent_workers_spend_the_rotating_refresh_token_once() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_access_token_expiring_mid_run_is_refreshed_and_the_run_goes_on() {
-    let mut env = TestEnv::with_sandbox(sandbox(400, |c| {
-        c.access_token_lifetime = Duration::from_secs(2);
-    }))
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    an_access_token_expiring_mid_run_is_refreshed_and_the_run_goes_on
+);
+async fn an_access_token_expiring_mid_run_is_refreshed_and_the_run_goes_on(backend: Backend) {
+    let mut env = TestEnv::with_sandbox_on(
+        backend,
+        sandbox(400, |c| {
+            c.access_token_lifetime = Duration::from_secs(2);
+        }),
+    )
     .await;
     env.settings.worker.page_size = 20;
     env.apply(&device_definitions(&env)).await;
@@ -403,9 +430,12 @@ async fn an_access_token_expiring_mid_run_is_refreshed_and_the_run_goes_on() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explicit_endpoints_sign_in_without_microsofts_layout() {
-    let mut env = TestEnv::with_sandbox(sandbox(5, |_| {})).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    explicit_endpoints_sign_in_without_microsofts_layout
+);
+async fn explicit_endpoints_sign_in_without_microsofts_layout(backend: Backend) {
+    let mut env = TestEnv::with_sandbox_on(backend, sandbox(5, |_| {})).await;
     let base = env.sandbox.base_url();
     // No authority or tenant: the endpoints are named, as for any RFC 8628 provider, and the scope
     // is taken as written (offline_access included by the operator).

@@ -5,7 +5,7 @@ use ferry_shared::runs::Mode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::TestEnv;
+use crate::helpers::{Backend, TestEnv};
 
 fn problems(output: &std::process::Output) -> Vec<Value> {
     let report: Value = serde_json::from_slice(&output.stdout)
@@ -16,9 +16,12 @@ fn problems(output: &std::process::Output) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once() {
-    let env = TestEnv::start(20, 1).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once
+);
+async fn a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once(backend: Backend) {
+    let env = TestEnv::start_on(backend, 20, 1).await;
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         r#"version = "RowVersionNumber" }"#,
@@ -87,9 +90,12 @@ async fn a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clean_up_drops_vanished_fields_and_refuses_when_the_version_is_gone() {
-    let env = TestEnv::start(10, 1).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    clean_up_drops_vanished_fields_and_refuses_when_the_version_is_gone
+);
+async fn clean_up_drops_vanished_fields_and_refuses_when_the_version_is_gone(backend: Backend) {
+    let env = TestEnv::start_on(backend, 10, 1).await;
     env.apply(&env.write_definitions("")).await;
     env.control(
         "/_sandbox/schema",
@@ -136,9 +142,12 @@ async fn clean_up_drops_vanished_fields_and_refuses_when_the_version_is_gone() {
     env.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn check_reports_missing_and_incompatible_target_columns() {
-    let env = TestEnv::without_worker(3, 1).await;
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    check_reports_missing_and_incompatible_target_columns
+);
+async fn check_reports_missing_and_incompatible_target_columns(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 3, 1).await;
     env.db
         .execute_unprepared(
             "CREATE TABLE customer (bc_no text PRIMARY KEY, name integer, email text)",

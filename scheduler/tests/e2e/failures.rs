@@ -27,6 +27,9 @@ fn longer_than(env: &TestEnv, n: usize) -> i64 {
         .count() as i64
 }
 
+/// Postgres only: records fail here on a `varchar` narrower than the names, which SQLite does not
+/// enforce (Ferry adopts a table's widths on Postgres only, `mapping::adopt`), and the fix is an
+/// `ALTER COLUMN … TYPE`, which SQLite does not have.
 #[tokio::test]
 async fn retry_failed_replays_only_failed_records_and_clears_fixed_ones() {
     let env = TestEnv::start(150, 1).await;
@@ -142,6 +145,9 @@ async fn retry_failed_replays_only_failed_records_and_clears_fixed_ones() {
     env.finish().await;
 }
 
+/// Postgres only: records fail here on a `varchar` narrower than the names, which SQLite does not
+/// enforce (Ferry adopts a table's widths on Postgres only, `mapping::adopt`), and the fix is an
+/// `ALTER COLUMN … TYPE`, which SQLite does not have.
 #[tokio::test]
 async fn an_incremental_run_that_writes_a_failed_record_clears_its_failure() {
     let env = TestEnv::start(60, 1).await;

@@ -5,11 +5,14 @@ use ferry_scheduler::cli;
 use ferry_shared::runs::Mode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::helpers::{TestEnv, text};
+use crate::helpers::{Backend, TestEnv, text};
 
-#[tokio::test]
-async fn apply_refuses_a_malformed_filter_and_points_at_it() {
-    let env = TestEnv::without_worker(1, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    apply_refuses_a_malformed_filter_and_points_at_it
+);
+async fn apply_refuses_a_malformed_filter_and_points_at_it(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 1, 1).await;
     let file = env.dir.join("bad.toml");
     let good = env.write_definitions("");
     std::fs::write(
@@ -40,9 +43,12 @@ fields = [{ from = "No", to = "no" }]
     env.finish().await;
 }
 
-#[tokio::test]
-async fn a_filter_with_quotes_and_functions_selects_exactly_the_matching_rows() {
-    let env = TestEnv::start(600, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_filter_with_quotes_and_functions_selects_exactly_the_matching_rows
+);
+async fn a_filter_with_quotes_and_functions_selects_exactly_the_matching_rows(backend: Backend) {
+    let env = TestEnv::start_on(backend, 600, 1).await;
     env.apply(&env.write_definitions(
         r#"
 [[integration]]
@@ -74,9 +80,12 @@ fields = [{ from = "No", to = "no" }]
     env.finish().await;
 }
 
-#[tokio::test]
-async fn a_filter_field_missing_at_the_source_fails_the_run_naming_it() {
-    let env = TestEnv::start(5, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_filter_field_missing_at_the_source_fails_the_run_naming_it
+);
+async fn a_filter_field_missing_at_the_source_fails_the_run_naming_it(backend: Backend) {
+    let env = TestEnv::start_on(backend, 5, 1).await;
     env.apply(&env.write_definitions(
         r#"
 [[integration]]
@@ -101,9 +110,12 @@ fields = [{ from = "No", to = "no" }]
     env.finish().await;
 }
 
-#[tokio::test]
-async fn transforms_shape_every_row() {
-    let env = TestEnv::start(300, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    transforms_shape_every_row
+);
+async fn transforms_shape_every_row(backend: Backend) {
+    let env = TestEnv::start_on(backend, 300, 1).await;
     env.apply(&env.write_definitions(
         r#"
 [[integration]]
@@ -186,6 +198,9 @@ fields = [
     env.finish().await;
 }
 
+/// Postgres only: SQLite neither enforces a declared width (`varchar(n)`, `smallint`) nor has a `date`
+/// type, so Ferry adopts a hand-made table's column types on Postgres only (`mapping::adopt`) and on
+/// SQLite every one of these values fits.
 #[tokio::test]
 async fn values_that_do_not_fit_fail_their_record_not_the_page() {
     let env = TestEnv::start(120, 1).await;

@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use ferry_shared::runs;
 
-use crate::helpers::TestEnv;
+use crate::helpers::{Backend, TestEnv};
 
-#[tokio::test]
-async fn scheduled_integrations_run_on_their_cron() {
-    let env = TestEnv::start(120, 5).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    scheduled_integrations_run_on_their_cron
+);
+async fn scheduled_integrations_run_on_their_cron(backend: Backend) {
+    let env = TestEnv::start_on(backend, 120, 5).await;
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "direction = \"import\"",
@@ -48,11 +51,14 @@ async fn scheduled_integrations_run_on_their_cron() {
     env.finish().await;
 }
 
+crate::on_both_backends!(
+    #[tokio::test]
+    a_refused_tick_does_not_hold_up_the_other_integrations
+);
 /// One integration's refused tick (its queued reconcile cannot absorb an incremental run) is its own:
 /// the same cron pass still enqueues every other integration's tick.
-#[tokio::test]
-async fn a_refused_tick_does_not_hold_up_the_other_integrations() {
-    let env = TestEnv::without_worker(10, 1).await;
+async fn a_refused_tick_does_not_hold_up_the_other_integrations(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 10, 1).await;
     let integration = |name: &str| {
         format!(
             r#"

@@ -10,7 +10,7 @@ use ferry_shared::settings::SecretsSettings;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use crate::helpers::{TEST_MASTER_KEY, TestEnv, definitions};
+use crate::helpers::{Backend, TEST_MASTER_KEY, TestEnv, definitions};
 
 /// The sandbox's client secret (DESIGN §6).
 const SECRET: &str = "ferry-secret";
@@ -55,9 +55,14 @@ fn keyring(current: &str, previous: &[&str]) -> SecretsSettings {
     }
 }
 
-#[tokio::test]
-async fn a_stored_client_secret_signs_in_and_never_sits_in_the_database_in_plaintext() {
-    let mut env = TestEnv::without_worker(40, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    a_stored_client_secret_signs_in_and_never_sits_in_the_database_in_plaintext
+);
+async fn a_stored_client_secret_signs_in_and_never_sits_in_the_database_in_plaintext(
+    backend: Backend,
+) {
+    let mut env = TestEnv::without_worker_on(backend, 40, 1).await;
     env.apply(&stored_secret_definitions(&env)).await;
 
     let output = set_secret(
@@ -75,7 +80,7 @@ async fn a_stored_client_secret_signs_in_and_never_sits_in_the_database_in_plain
 
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     assert_eq!(run.inserted, 40);
-    let dump = env.pg_dump();
+    let dump = env.database_dump();
     assert!(
         dump.contains("ferry_credentials"),
         "the dump covers the credentials table"
@@ -94,9 +99,12 @@ async fn a_stored_client_secret_signs_in_and_never_sits_in_the_database_in_plain
     env.finish().await;
 }
 
-#[tokio::test]
-async fn without_a_master_key_set_secret_says_how_to_create_one() {
-    let env = TestEnv::without_worker(1, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    without_a_master_key_set_secret_says_how_to_create_one
+);
+async fn without_a_master_key_set_secret_says_how_to_create_one(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 1, 1).await;
     env.apply(&stored_secret_definitions(&env)).await;
 
     let mut command = env.ferry(&["connection", "set-secret", "bc"]);
@@ -111,9 +119,12 @@ async fn without_a_master_key_set_secret_says_how_to_create_one() {
     env.finish().await;
 }
 
-#[tokio::test]
-async fn keys_rotate_reseals_every_secret_under_the_new_key() {
-    let env = TestEnv::without_worker(1, 1).await;
+crate::on_both_backends!(
+    #[tokio::test]
+    keys_rotate_reseals_every_secret_under_the_new_key
+);
+async fn keys_rotate_reseals_every_secret_under_the_new_key(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 1, 1).await;
     env.apply(&stored_secret_definitions(&env)).await;
     env.credentials()
         .set_client_secret("bc", &SECRET.into())

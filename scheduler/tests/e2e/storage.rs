@@ -2,28 +2,18 @@
 
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 
-use crate::helpers::admin_url;
+use crate::helpers::TestDatabase;
 
 /// Four connects racing on an empty database must all succeed and leave each migration applied once —
 /// without the migration lock, the losers fail on `CREATE TABLE` (duplicate type/relation).
 #[tokio::test]
 async fn processes_starting_together_migrate_once() {
-    let database = format!(
-        "ferry_test_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..16]
-    );
-    let admin = Database::connect(admin_url()).await.unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
-        .await
-        .unwrap();
+    let database = TestDatabase::create().await;
     let mut settings = Settings::load(None).unwrap().database;
-    let mut url = url::Url::parse(&admin_url()).unwrap();
-    url.set_path(&format!("/{database}"));
-    settings.url = url.to_string();
+    settings.url = database.url.clone();
     settings.max_connections = 2;
 
     let outcomes = futures::future::join_all((0..4).map(|_| storage::connect(&settings))).await;
@@ -47,10 +37,4 @@ async fn processes_starting_together_migrate_once() {
         applied,
         Some(storage::migrations::Migrator::migrations().len() as i64)
     );
-    admin
-        .execute_unprepared(&format!(
-            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
-        ))
-        .await
-        .unwrap();
 }
