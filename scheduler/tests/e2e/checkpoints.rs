@@ -1,4 +1,4 @@
-//! Checkpoints (DESIGN §2, invariants 2 and 7): a watermark holds only for what it measured, a
+//! Checkpoints (ARCHITECTURE.md, "Invariants", invariants 2 and 7): a watermark holds only for what it measured, a
 //! retried full run resumes where it left off, and a run records what it really started from.
 
 use std::time::Duration;

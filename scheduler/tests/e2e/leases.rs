@@ -1,4 +1,4 @@
-//! Leases (DESIGN §2, invariant 1): a claim's fencing token guards every write of a running run, lease
+//! Leases (ARCHITECTURE.md, "Invariants", invariant 1): a claim's fencing token guards every write of a running run, lease
 //! times come from the database's clock, and a queued run has at most one live job.
 
 use std::time::Duration;

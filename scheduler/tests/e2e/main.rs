@@ -41,6 +41,7 @@ mod shared_rows;
 mod storage;
 mod sync;
 mod token_origin;
+mod waits;
 #[path = "../support/worker_binary.rs"]
 mod worker_binary;
 

@@ -1,4 +1,4 @@
-//! Late commits (DESIGN §3.4): a slow source transaction becomes visible below versions already read.
+//! Late commits (ARCHITECTURE.md, "Late commits"): a slow source transaction becomes visible below versions already read.
 //! The overlap window re-reads below the checkpoint and catches it; without one the rows are lost.
 
 use ferry_sandbox::MutateRequest;

@@ -14,7 +14,7 @@ use crate::worker_binary::{ferry_worker, peak_rss_mb};
 
 const FAILING: usize = 10_000;
 
-/// The customer integration of DESIGN §4 (every field, so each failure keeps a full payload) with a
+/// The customer integration of ARCHITECTURE.md, "The definition format" (every field, so each failure keeps a full payload) with a
 /// lookup that fails until `known` holds the customer.
 const LOOKUP: &str = r#"lookups = [{ to = "label", from = ["No"], table = "known", match = ["no"], select = "label", missing = "fail" }]"#;
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::helpers::{Backend, TEST_MASTER_KEY, TestEnv, definitions};
 
-/// The sandbox's client secret (DESIGN §6).
+/// The sandbox's client secret (ARCHITECTURE.md, "Outside facts").
 const SECRET: &str = "ferry-secret";
 /// A second key for rotation: 32 bytes of 0x07.
 const NEW_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";

@@ -185,9 +185,7 @@ impl ODataClient {
                         retry_after,
                         ..
                     },
-                ) if busy < BUSY_RETRIES
-                    && retry_after.is_none_or(|s| s <= MAX_BUSY_WAIT_SECS) =>
-                {
+                ) if busy < BUSY_RETRIES && retry_after.is_none_or(|s| s <= MAX_BUSY_WAIT_SECS) => {
                     busy += 1;
                     let wait = busy_wait(busy, retry_after);
                     if let Ok(mut waits) = self.waits.lock() {
@@ -291,10 +289,7 @@ impl ODataClient {
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
         let url = self.url("$metadata", "");
         let response = self.get(&url, "application/xml").await?;
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.transport(&url, e))?;
+        let text = response.text().await.map_err(|e| self.transport(&url, e))?;
         Ok(Metadata::parse(&text)?)
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::TestEnv;
 
-/// The customer integration of DESIGN §4, pointed at `sandbox`.
+/// The customer integration of ARCHITECTURE.md, "The definition format", pointed at `sandbox`.
 pub fn definitions(sandbox: &Sandbox, extra_integration: &str) -> String {
     format!(
         r#"
@@ -56,7 +56,7 @@ fields = [
 }
 
 impl TestEnv {
-    /// Writes the DESIGN §4 definitions (client credentials, `create = true`) for this sandbox.
+    /// Writes the ARCHITECTURE.md, "The definition format" definitions (client credentials, `create = true`) for this sandbox.
     pub fn write_definitions(&self, extra_integration: &str) -> PathBuf {
         let file = self.dir.join("bc.toml");
         std::fs::write(&file, definitions(&self.sandbox, extra_integration)).unwrap();
