@@ -317,3 +317,51 @@ pub fn median_name_length(env: &TestEnv) -> usize {
     lengths.sort();
     lengths[lengths.len() / 2]
 }
+
+/// A hand-made table's NOT NULL column refuses a null record by record on both engines: SQLite's
+/// declared types are affinities and stay the source's, but its NOT NULL is adopted like Postgres'.
+async fn a_null_for_a_not_null_column_fails_its_record_not_the_run(backend: Backend) {
+    let env = TestEnv::start_on(backend, 40, 1).await;
+    env.db
+        .execute_unprepared("CREATE TABLE strict (no varchar(20) PRIMARY KEY, phone text NOT NULL)")
+        .await
+        .unwrap();
+    env.apply(&env.write_definitions(
+        r#"
+[[integration]]
+name = "strict"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "strict", key = ["no"] }
+fields = [
+  { from = "No", to = "no" },
+]
+lookups = [{ to = "phone", from = ["No"], table = "nowhere", match = ["no"], select = "phone", missing = "null" }]
+"#,
+    ))
+    .await;
+    let run = env.run("strict", Mode::Incremental).await;
+    assert_eq!(
+        (run.status.as_str(), run.inserted, run.failed),
+        ("partial", 0, 40),
+        "{:?}",
+        run.error
+    );
+    let first = env
+        .db
+        .query_one_raw(ferry_shared::storage::statement(
+            env.db.get_database_backend(),
+            "SELECT message FROM ferry_run_errors WHERE run_id = ? ORDER BY id",
+            [run.run_id.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("failed records are logged");
+    let message: String = first.try_get_by_index(0).unwrap();
+    assert!(message.contains("null in a NOT NULL column"), "{message}");
+    env.finish().await;
+}
+crate::on_both_backends!(
+    #[tokio::test]
+    a_null_for_a_not_null_column_fails_its_record_not_the_run
+);

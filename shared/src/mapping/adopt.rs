@@ -34,10 +34,12 @@ pub fn column_type(sql: &str) -> ColumnType {
 impl Mapping {
     /// Takes the existing target table's types and NOT NULL constraints (`column → (declared type, not
     /// null)`, as `sink::existing_columns` reads them) for the mapped columns.
-    pub fn adopt_columns(&mut self, existing: &HashMap<String, (String, bool)>) {
+    pub fn adopt_columns(&mut self, existing: &HashMap<String, (Option<String>, bool)>) {
         for column in &mut self.columns {
-            if let Some((sql, not_null)) = existing.get(&column.name) {
-                column.ty = column_type(sql);
+            if let Some((declared, not_null)) = existing.get(&column.name) {
+                if let Some(sql) = declared {
+                    column.ty = column_type(sql);
+                }
                 column.not_null = *not_null;
             }
         }

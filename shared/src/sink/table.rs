@@ -46,18 +46,17 @@ pub async fn create_table(db: &impl ConnectionTrait, mapping: &Mapping) -> Resul
 }
 
 /// `column → (declared type, not null)` of the existing target `table`, for the mapper to adopt; empty
-/// when the table does not exist, or when the engine's declared types are affinities rather than types
-/// (`Dialect::adopts_column_types`): there the types derived from `$metadata` stand.
+/// when the table does not exist. The declared type is left out where the engine's declared types are
+/// affinities rather than types (`Dialect::adopts_column_types`): there the types derived from
+/// `$metadata` stand, and only NOT NULL is taken, so a null fails its record rather than the page.
 pub async fn existing_columns(
     db: &impl ConnectionTrait,
     table: &str,
-) -> Result<HashMap<String, (String, bool)>, DbErr> {
-    if !Dialect::of(db).adopts_column_types() {
-        return Ok(HashMap::new());
-    }
+) -> Result<HashMap<String, (Option<String>, bool)>, DbErr> {
+    let adopts_types = Dialect::of(db).adopts_column_types();
     Ok(Dialect::columns(db, table)
         .await?
         .into_iter()
-        .map(|c| (c.name, (c.declared, c.not_null)))
+        .map(|c| (c.name, (adopts_types.then_some(c.declared), c.not_null)))
         .collect())
 }
