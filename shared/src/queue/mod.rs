@@ -1,14 +1,17 @@
 //! The job queue: apalis on Redis, or on SQLite for one-process mode (`queue.url = "sqlite:…"`). A job
 //! only carries a run id: the run row in the database is the truth, and the job is the doorbell that
 //! tells a worker to look at it (invariant 1).
+//!
+//! This module is the seam: push, wake-ups, depth, pruning and worker liveness, the same for both
+//! engines. Only `redis` and `sqlite` below know an engine's keys or tables; nothing outside matches on
+//! the engine except to hand apalis its backend (the worker).
 
-pub mod sqlite;
+mod redis;
+mod sqlite;
 
 use std::time::Duration;
 
-use apalis_core::backend::TaskSink;
 use apalis_core::task::builder::TaskBuilder;
-use apalis_redis::{ConnectionManager, RedisStorage};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::QueueSettings;
@@ -22,8 +25,8 @@ pub struct SyncJob {
 /// The apalis storage of sync jobs, on whichever engine `queue.url` names.
 #[derive(Debug, Clone)]
 pub enum SyncStorage {
-    Redis(RedisStorage<SyncJob, ConnectionManager>),
-    Sqlite(apalis_sqlite::SqliteStorage<SyncJob>),
+    Redis(redis::Storage),
+    Sqlite(sqlite::Storage),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +35,49 @@ pub enum QueueError {
     Connect(String),
     #[error("failed to push a job: {0}")]
     Push(String),
+    #[error("failed to read the queue: {0}")]
+    Read(String),
+    #[error("failed to prune the queue: {0}")]
+    Prune(String),
+    #[error("failed to clear the queue: {0}")]
+    Clear(String),
 }
 
-/// The Redis queue name, under the installation's prefix so installations and tests never share jobs.
+/// A worker registered with the queue, as the engine last heard from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredWorker {
+    pub name: String,
+    /// Its last heartbeat, as Unix seconds.
+    pub last_heartbeat: f64,
+}
+
+impl RegisteredWorker {
+    /// Whether its last heartbeat is at most `within` before `now` (Unix seconds): a worker that stopped
+    /// beating is dead even while the engine still lists it.
+    pub fn alive(&self, now: i64, within: Duration) -> bool {
+        now as f64 - self.last_heartbeat <= within.as_secs_f64()
+    }
+}
+
+/// Raw counts of the queue engine's own bookkeeping (Redis keys, or apalis-sqlite's `Jobs` table). The
+/// database's run states are the truth; these show what the engine holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    /// Jobs due now or being worked on.
+    pub active: i64,
+    /// Jobs waiting for a later time.
+    pub scheduled: i64,
+    pub dead: i64,
+}
+
+/// What the engine holds: its registered workers and raw job counts, for `ferry queue` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bookkeeping {
+    pub workers: Vec<RegisteredWorker>,
+    pub jobs: JobCounts,
+}
+
+/// The queue name, under the installation's prefix so installations and tests never share jobs.
 pub fn queue_name(settings: &QueueSettings) -> String {
     format!("{}:sync", settings.prefix)
 }
@@ -54,66 +97,21 @@ pub async fn storage(
             .await
             .map(SyncStorage::Sqlite)
     } else {
-        redis_storage(settings, heartbeat)
+        redis::storage(settings, heartbeat)
             .await
             .map(SyncStorage::Redis)
     }
 }
 
-/// Connects to Redis and opens the sync queue with explicit settings: apalis' serde defaults differ from
-/// its `Default` (DESIGN §5), so nothing is left to either.
-async fn redis_storage(
-    settings: &QueueSettings,
-    heartbeat: Duration,
-) -> Result<RedisStorage<SyncJob, ConnectionManager>, QueueError> {
-    let conn = apalis_redis::connect(settings.url.as_str())
-        .await
-        .map_err(|e| QueueError::Connect(e.to_string()))?;
-    let config = apalis_redis::Config::default()
-        .queue(queue_name(settings))
-        .heartbeat_interval(heartbeat)
-        .missed_heartbeats(3)
-        .batch_size(1);
-    Ok(RedisStorage::new(conn).with_config(config))
-}
-
 /// Whether the queue answers (for readiness checks).
 pub async fn ping(storage: &mut SyncStorage) -> bool {
     match storage {
-        SyncStorage::Redis(storage) => redis::cmd("PING")
-            .query_async::<String>(storage.get_connection())
-            .await
-            .is_ok(),
-        SyncStorage::Sqlite(storage) => sea_orm::sqlx::query("SELECT 1")
-            .execute(storage.pool())
-            .await
-            .is_ok(),
+        SyncStorage::Redis(storage) => redis::ping(storage).await,
+        SyncStorage::Sqlite(storage) => sqlite::ping(storage).await,
     }
 }
 
-/// The Redis pub/sub channel that wakes idle workers the moment a job is pushed. apalis itself parks an
-/// idle worker until its poll interval (every push goes through its scheduled set, which publishes
-/// nothing), so without this the interval would bound trigger → start latency.
-pub fn wake_channel(settings: &QueueSettings) -> String {
-    format!("{}:sync:wake", settings.prefix)
-}
-
-/// Moves one job from apalis' scheduled set onto its active list, in one step. apalis schedules every
-/// push at the pushing process's clock and promotes it once the *fetching* worker's clock has passed
-/// that second, so a worker whose clock is behind would not see a job that is due now for as long as
-/// it lags. A job pushed to run now skips that comparison: no process clock decides when it starts.
-static DUE_NOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
-    redis::Script::new(
-        r"if redis.call('zrem', KEYS[1], ARGV[1]) == 1 then
-            redis.call('rpush', KEYS[2], ARGV[1])
-            redis.call('del', KEYS[3])
-            redis.call('lpush', KEYS[3], 1)
-          end
-          return 1",
-    )
-});
-
-/// Pushes the job of a run, to run now or after `delay`.
+/// Pushes the job of a run, to run now or after `delay`. A job due now wakes idle workers at once.
 pub async fn push(
     storage: &mut SyncStorage,
     run_id: i64,
@@ -132,47 +130,15 @@ pub async fn push(
             .ceil() as u64;
         task = task.run_at_timestamp(seconds);
     }
-    let storage = match storage {
-        SyncStorage::Redis(storage) => storage,
-        SyncStorage::Sqlite(storage) => {
-            storage
-                .push_task(task.build())
-                .await
-                .map_err(|e| QueueError::Push(e.to_string()))?;
-            if delay.is_none() {
-                sqlite::ring(storage);
-            }
-            return Ok(());
-        }
-    };
-    storage
-        .push_task(task.build())
-        .await
-        .map_err(|e| QueueError::Push(e.to_string()))?;
-    if delay.is_none() {
-        let config = storage.get_config().clone();
-        DUE_NOW
-            .key(config.scheduled_jobs_set())
-            .key(config.active_jobs_list())
-            .key(config.signal_list())
-            .arg(&id)
-            .invoke_async::<i64>(storage.get_connection())
-            .await
-            .map_err(|e| QueueError::Push(e.to_string()))?;
-        // Best effort: a worker that misses the wake-up still finds the job at its next poll.
-        let channel = format!("{}:wake", storage.get_config().queue.as_ref());
-        let _: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(run_id)
-            .query_async(storage.get_connection())
-            .await;
+    let now = delay.is_none();
+    match storage {
+        SyncStorage::Redis(storage) => redis::push(storage, task, &id, run_id, now).await,
+        SyncStorage::Sqlite(storage) => sqlite::push(storage, task, now).await,
     }
-    Ok(())
 }
 
-/// A stream that yields whenever a job is pushed (see `wake_channel`; on SQLite, a push in this process:
-/// see `sqlite::wake_ups`), resubscribing after Redis drops the connection. Ends when the returned task
-/// is aborted.
+/// A stream that yields whenever a job is pushed (on Redis, by any process; on SQLite, by this one),
+/// so an idle worker need not wait for its poll interval. Ends when the returned task is aborted.
 pub fn wake_ups(
     settings: &QueueSettings,
 ) -> (
@@ -180,29 +146,62 @@ pub fn wake_ups(
     tokio::task::JoinHandle<()>,
 ) {
     if is_sqlite(&settings.url) {
-        return sqlite::wake_ups(settings);
+        sqlite::wake_ups(settings)
+    } else {
+        redis::wake_ups(settings)
     }
-    let (mut tx, rx) = futures::channel::mpsc::channel::<()>(1);
-    let url = settings.url.clone();
-    let channel = wake_channel(settings);
-    let task = tokio::spawn(async move {
-        use futures::StreamExt;
-        loop {
-            let subscribed = async {
-                let client = redis::Client::open(url.as_str())?;
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
-                Ok::<_, redis::RedisError>(pubsub.into_on_message())
-            }
-            .await;
-            if let Ok(mut messages) = subscribed {
-                while messages.next().await.is_some() {
-                    // A full channel means a wake-up is already pending: dropping this one is fine.
-                    let _ = tx.try_send(());
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-    (rx, task)
+}
+
+/// Reads the engine's registered workers and raw job counts now.
+pub async fn bookkeeping(storage: &mut SyncStorage) -> Result<Bookkeeping, QueueError> {
+    match storage {
+        SyncStorage::Redis(storage) => redis::bookkeeping(storage).await,
+        SyncStorage::Sqlite(storage) => sqlite::bookkeeping(storage).await,
+    }
+}
+
+/// Deletes finished jobs older than `age`: apalis never prunes them itself (DESIGN §5).
+pub async fn prune(storage: &mut SyncStorage, age: Duration) -> Result<(), QueueError> {
+    match storage {
+        SyncStorage::Redis(storage) => redis::prune(storage, age).await,
+        SyncStorage::Sqlite(storage) => sqlite::prune(storage, age).await,
+    }
+}
+
+/// How many jobs the engine has recorded as done, so a benchmark can tell when pushed jobs drained.
+pub async fn done_count(storage: &mut SyncStorage) -> Result<u64, QueueError> {
+    match storage {
+        SyncStorage::Redis(storage) => redis::done_count(storage).await,
+        SyncStorage::Sqlite(storage) => sqlite::done_count(storage).await,
+    }
+}
+
+/// Deletes everything the queue of `settings` holds, for a benchmark or test that is done with its
+/// installation.
+pub async fn clear(settings: &QueueSettings) -> Result<(), QueueError> {
+    if is_sqlite(&settings.url) {
+        sqlite::clear(settings).await
+    } else {
+        redis::clear(settings).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_alive_until_its_heartbeat_is_older_than_the_window() {
+        let worker = RegisteredWorker {
+            name: "host-1-0".into(),
+            last_heartbeat: 1_000.0,
+        };
+        let window = Duration::from_secs(30);
+        assert!(worker.alive(1_000, window));
+        assert!(
+            worker.alive(1_030, window),
+            "the window's edge still counts"
+        );
+        assert!(!worker.alive(1_031, window));
+    }
 }
