@@ -1,16 +1,14 @@
 //! Queue depth for operators (`ferry queue`, `GET /api/v1/queue`, `/metrics`): runs by state from the
-//! database (the truth), workers alive and raw job counts from Redis' keys directly (apalis' own stats
-//! scripts fail; DESIGN §5).
+//! database (the truth), workers alive and raw job counts from the queue engine's own bookkeeping
+//! (`queue::bookkeeping`).
 
 use std::collections::BTreeMap;
 
 use std::time::Duration;
 
-use apalis_redis::{ConnectionManager, RedisStorage};
-use chrono::{DateTime, Utc};
-use ferry_shared::queue::{SyncJob, SyncStorage};
+use chrono::Utc;
+use ferry_shared::queue::{self, JobCounts, RegisteredWorker, SyncStorage};
 use ferry_shared::storage::statement;
-use redis::AsyncCommands;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
@@ -36,10 +34,20 @@ pub struct Worker {
 
 /// Raw counts of the queue engine's own bookkeeping (Redis keys, or apalis-sqlite's `Jobs` table).
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct RedisJobs {
+pub struct QueueJobs {
     pub active: i64,
     pub scheduled: i64,
     pub dead: i64,
+}
+
+impl From<JobCounts> for QueueJobs {
+    fn from(counts: JobCounts) -> QueueJobs {
+        QueueJobs {
+            active: counts.active,
+            scheduled: counts.scheduled,
+            dead: counts.dead,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,7 +59,7 @@ pub struct QueueDepth {
     pub oldest_queued_seconds: Option<f64>,
     pub integrations: BTreeMap<String, IntegrationDepth>,
     pub workers: Vec<Worker>,
-    pub jobs: RedisJobs,
+    pub jobs: QueueJobs,
 }
 
 /// Reads the depth now. `alive_within` is how recent a heartbeat must be to count a worker alive.
@@ -103,23 +111,13 @@ pub async fn read(
         })
         .map(|at| (now - at.with_timezone(&Utc)).num_milliseconds().max(0) as f64 / 1000.0);
     let sum = |f: fn(&IntegrationDepth) -> i64| integrations.values().map(f).sum::<i64>();
-    let (workers, jobs) = match queue {
-        SyncStorage::Redis(queue) => redis_bookkeeping(queue, now, alive_within).await?,
-        SyncStorage::Sqlite(queue) => {
-            let kept = ferry_shared::queue::sqlite::bookkeeping(queue).await?;
-            let workers = kept
-                .workers
-                .into_iter()
-                .map(|(name, seen)| worker(name, seen as f64, now, alive_within))
-                .collect();
-            let jobs = RedisJobs {
-                active: kept.active,
-                scheduled: kept.scheduled,
-                dead: kept.dead,
-            };
-            (workers, jobs)
-        }
-    };
+    let kept = queue::bookkeeping(queue).await?;
+    let workers = kept
+        .workers
+        .into_iter()
+        .map(|registered| worker(registered, now.timestamp(), alive_within))
+        .collect();
+    let jobs = kept.jobs.into();
     Ok(QueueDepth {
         queued: sum(|d| d.queued),
         retrying: sum(|d| d.retrying),
@@ -132,35 +130,13 @@ pub async fn read(
     })
 }
 
-fn worker(name: String, seen: f64, now: DateTime<Utc>, alive_within: Duration) -> Worker {
-    let age = now.timestamp() as f64 - seen;
+fn worker(registered: RegisteredWorker, now: i64, alive_within: Duration) -> Worker {
+    let alive = registered.alive(now, alive_within);
     Worker {
-        name,
-        last_heartbeat: chrono::DateTime::from_timestamp(seen as i64, 0)
+        name: registered.name,
+        last_heartbeat: chrono::DateTime::from_timestamp(registered.last_heartbeat as i64, 0)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default(),
-        alive: age <= alive_within.as_secs_f64(),
+        alive,
     }
-}
-
-/// Workers and raw job counts from the Redis queue's keys.
-async fn redis_bookkeeping(
-    queue: &mut RedisStorage<SyncJob, ConnectionManager>,
-    now: DateTime<Utc>,
-    alive_within: Duration,
-) -> anyhow::Result<(Vec<Worker>, RedisJobs)> {
-    let config = queue.get_config().clone();
-    let conn = queue.get_connection();
-    let registered: Vec<(String, f64)> =
-        conn.zrange_withscores(config.workers_set(), 0, -1).await?;
-    let workers = registered
-        .into_iter()
-        .map(|(name, seen)| worker(name, seen, now, alive_within))
-        .collect();
-    let jobs = RedisJobs {
-        active: conn.llen(config.active_jobs_list()).await?,
-        scheduled: conn.zcard(config.scheduled_jobs_set()).await?,
-        dead: conn.scard(config.dead_jobs_set()).await?,
-    };
-    Ok((workers, jobs))
 }

@@ -128,15 +128,7 @@ impl BenchEnv {
                 self.database
             ))
             .await?;
-        let client = redis::Client::open(self.settings.queue.url.as_str())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.settings.queue.prefix))
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
-        }
+        ferry_shared::queue::clear(&self.settings.queue).await?;
         std::fs::remove_dir_all(&self.dir).ok();
         tokio::time::timeout(Duration::from_secs(10), self.sandbox.stop())
             .await

@@ -6,7 +6,6 @@ use ferry_sandbox::MutateRequest;
 use ferry_shared::queue;
 use ferry_shared::runs::Mode;
 use futures::StreamExt;
-use redis::AsyncCommands;
 use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -117,20 +116,15 @@ pub async fn dispatch(args: &Args) -> anyhow::Result<(f64, f64, f64)> {
 
     eprintln!("queue throughput, {} no-op jobs", args.jobs);
     let mut storage = queue::storage(&env.settings.queue, Duration::from_secs(10)).await?;
-    let queue::SyncStorage::Redis(redis) = &storage else {
-        anyhow::bail!("the queue benchmark counts Redis' done set; it needs a Redis queue");
-    };
-    let mut redis = redis.clone();
-    let done_set = redis.get_config().done_jobs_set();
-    let before: usize = redis.get_connection().scard(&done_set).await?;
+    let before = queue::done_count(&mut storage).await?;
     let started = Instant::now();
     for _ in 0..args.jobs {
         queue::push(&mut storage, first, None).await?;
     }
     let deadline = started + Duration::from_secs(300);
     loop {
-        let done: usize = redis.get_connection().scard(&done_set).await?;
-        if done >= before + args.jobs {
+        let done = queue::done_count(&mut storage).await?;
+        if done >= before + args.jobs as u64 {
             break;
         }
         anyhow::ensure!(

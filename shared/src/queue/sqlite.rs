@@ -7,12 +7,18 @@ use std::str::FromStr;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use apalis_core::backend::BackendConfig;
+use apalis_core::backend::{BackendConfig, TaskSink};
+use apalis_core::task::builder::TaskBuilder;
 use apalis_sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteStorage};
+use sea_orm::sqlx;
 use tokio::sync::broadcast;
+use tracing::info;
 
-use super::{QueueError, SyncJob, queue_name};
+use super::{Bookkeeping, JobCounts, QueueError, RegisteredWorker, SyncJob, queue_name};
 use crate::settings::QueueSettings;
+
+/// The apalis storage of sync jobs on SQLite.
+pub type Storage = SqliteStorage<SyncJob>;
 
 /// Connections of one queue handle. SQLite has one writer at a time; a few connections cover a
 /// heartbeat, a fetch and a push at once.
@@ -29,10 +35,10 @@ static DOORBELLS: LazyLock<Mutex<HashMap<String, broadcast::Sender<()>>>> =
 
 /// Opens the SQLite queue, creating the file and apalis' tables when missing, with the same explicit
 /// heartbeat settings as the Redis queue.
-pub async fn storage(
+pub(super) async fn storage(
     settings: &QueueSettings,
     heartbeat: Duration,
-) -> Result<SqliteStorage<SyncJob>, QueueError> {
+) -> Result<Storage, QueueError> {
     let connect = |e: apalis_sqlite::SqlxError| QueueError::Connect(e.to_string());
     let options = crate::storage::sqlite_options(
         SqliteConnectOptions::from_str(&settings.url).map_err(connect)?,
@@ -90,8 +96,32 @@ fn key(url: &str, queue: &str) -> String {
     format!("{url}#{queue}")
 }
 
+/// Whether the queue's database answers.
+pub(super) async fn ping(storage: &Storage) -> bool {
+    sqlx::query("SELECT 1")
+        .execute(storage.pool())
+        .await
+        .is_ok()
+}
+
+/// Pushes `task`; a job due now rings this process' doorbell, so its idle workers start it at once.
+pub(super) async fn push(
+    storage: &mut Storage,
+    task: TaskBuilder<SyncJob>,
+    now: bool,
+) -> Result<(), QueueError> {
+    storage
+        .push_task(task.build())
+        .await
+        .map_err(|e| QueueError::Push(e.to_string()))?;
+    if now {
+        ring(storage);
+    }
+    Ok(())
+}
+
 /// Wakes this process' idle workers of `storage`'s queue after a push.
-pub(super) fn ring(storage: &SqliteStorage<SyncJob>) {
+fn ring(storage: &Storage) {
     let config = storage.config();
     let url = config.database_url.clone().unwrap_or_default();
     // No receiver means no idle worker here: nothing to do.
@@ -118,30 +148,24 @@ pub(super) fn wake_ups(
     (rx, task)
 }
 
-/// Raw job counts and registered workers of a SQLite queue, for `ferry queue` and `/metrics`.
-#[derive(Debug, Clone, Default)]
-pub struct Bookkeeping {
-    /// `(worker name, last heartbeat as Unix seconds)`.
-    pub workers: Vec<(String, i64)>,
-    /// Jobs due now or being worked on.
-    pub active: i64,
-    /// Jobs waiting for a later time.
-    pub scheduled: i64,
-    pub dead: i64,
-}
-
-/// Reads the queue's own tables directly (apalis-sqlite's `Jobs` and `Workers`).
-pub async fn bookkeeping(
-    storage: &SqliteStorage<SyncJob>,
-) -> Result<Bookkeeping, apalis_sqlite::SqlxError> {
-    use sea_orm::sqlx;
+/// Workers and raw job counts, read from the queue's own tables directly (apalis-sqlite's `Jobs` and
+/// `Workers`).
+pub(super) async fn bookkeeping(storage: &Storage) -> Result<Bookkeeping, QueueError> {
+    let read = |e: apalis_sqlite::SqlxError| QueueError::Read(e.to_string());
     let queue = storage.config().queue.to_string();
     let workers = sqlx::query_as::<_, (String, i64)>(
         "SELECT id, last_seen FROM Workers WHERE worker_type = ? ORDER BY id",
     )
     .bind(&queue)
     .fetch_all(storage.pool())
-    .await?;
+    .await
+    .map_err(read)?
+    .into_iter()
+    .map(|(name, seen)| RegisteredWorker {
+        name,
+        last_heartbeat: seen as f64,
+    })
+    .collect();
     let (active, scheduled, dead) = sqlx::query_as::<_, (i64, i64, i64)>(
         "SELECT \
            COALESCE(SUM(status = 'Running' OR (status = 'Pending' AND run_at <= unixepoch())), 0), \
@@ -151,22 +175,21 @@ pub async fn bookkeeping(
     )
     .bind(&queue)
     .fetch_one(storage.pool())
-    .await?;
+    .await
+    .map_err(read)?;
     Ok(Bookkeeping {
         workers,
-        active,
-        scheduled,
-        dead,
+        jobs: JobCounts {
+            active,
+            scheduled,
+            dead,
+        },
     })
 }
 
 /// Deletes finished jobs older than `age`. apalis' own `vacuum_before` would also `VACUUM` — rewriting
 /// the whole file, which in one-process mode is Ferry's whole database.
-pub async fn prune(
-    storage: &SqliteStorage<SyncJob>,
-    age: Duration,
-) -> Result<u64, apalis_sqlite::SqlxError> {
-    use sea_orm::sqlx;
+pub(super) async fn prune(storage: &Storage, age: Duration) -> Result<(), QueueError> {
     let done = sqlx::query(
         "DELETE FROM Jobs WHERE job_type = ? AND status IN ('Done', 'Failed', 'Killed') \
          AND COALESCE(done_at, run_at) < unixepoch() - ?",
@@ -174,6 +197,43 @@ pub async fn prune(
     .bind(storage.config().queue.to_string())
     .bind(age.as_secs() as i64)
     .execute(storage.pool())
-    .await?;
-    Ok(done.rows_affected())
+    .await
+    .map_err(|e| QueueError::Prune(e.to_string()))?;
+    let pruned = done.rows_affected();
+    if pruned > 0 {
+        info!(pruned, "old jobs pruned in the SQLite queue");
+    }
+    Ok(())
+}
+
+/// How many finished jobs the queue holds.
+pub(super) async fn done_count(storage: &Storage) -> Result<u64, QueueError> {
+    let (done,) = sqlx::query_as::<_, (i64,)>(
+        "SELECT COUNT(*) FROM Jobs WHERE job_type = ? AND status = 'Done'",
+    )
+    .bind(storage.config().queue.to_string())
+    .fetch_one(storage.pool())
+    .await
+    .map_err(|e| QueueError::Read(e.to_string()))?;
+    Ok(done as u64)
+}
+
+/// Deletes the queue's jobs and registered workers. The tables stay: other queues may share the file,
+/// and in one-process mode it is Ferry's whole database.
+pub(super) async fn clear(settings: &QueueSettings) -> Result<(), QueueError> {
+    let clear = |e: apalis_sqlite::SqlxError| QueueError::Clear(e.to_string());
+    // No worker heartbeats through this handle, so its interval does not matter.
+    let storage = storage(settings, Duration::from_secs(30)).await?;
+    let queue = queue_name(settings);
+    sqlx::query("DELETE FROM Jobs WHERE job_type = ?")
+        .bind(&queue)
+        .execute(storage.pool())
+        .await
+        .map_err(clear)?;
+    sqlx::query("DELETE FROM Workers WHERE worker_type = ?")
+        .bind(&queue)
+        .execute(storage.pool())
+        .await
+        .map_err(clear)?;
+    Ok(())
 }
