@@ -160,7 +160,7 @@ pub async fn bookkeeping(storage: &mut SyncStorage) -> Result<Bookkeeping, Queue
     }
 }
 
-/// Deletes finished jobs older than `age`: apalis never prunes them itself (DESIGN §5).
+/// Deletes finished jobs older than `age`: apalis never prunes them itself (ARCHITECTURE.md, "The queue's traps").
 pub async fn prune(storage: &mut SyncStorage, age: Duration) -> Result<(), QueueError> {
     match storage {
         SyncStorage::Redis(storage) => redis::prune(storage, age).await,

@@ -1,5 +1,5 @@
 //! The sync queue on Redis (apalis-redis): the only place that knows apalis' Redis keys. Depth and
-//! workers are read from those keys directly, because apalis' own stats scripts fail (DESIGN §5).
+//! workers are read from those keys directly, because apalis' own stats scripts fail (ARCHITECTURE.md, "The queue's traps").
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub type Storage = RedisStorage<SyncJob, ConnectionManager>;
 const PRUNE_BATCH: isize = 5_000;
 
 /// Connects to Redis and opens the sync queue with explicit settings: apalis' serde defaults differ from
-/// its `Default` (DESIGN §5), so nothing is left to either.
+/// its `Default` (ARCHITECTURE.md, "The queue's traps"), so nothing is left to either.
 pub(super) async fn storage(
     settings: &QueueSettings,
     heartbeat: Duration,
@@ -160,7 +160,7 @@ pub(super) async fn bookkeeping(storage: &mut Storage) -> Result<Bookkeeping, Qu
 }
 
 /// Removes finished jobs older than `age` (`vacuum_before`), then the done-set members whose data that
-/// removed: apalis never prunes its done set (DESIGN §5).
+/// removed: apalis never prunes its done set (ARCHITECTURE.md, "The queue's traps").
 pub(super) async fn prune(storage: &mut Storage, age: Duration) -> Result<(), QueueError> {
     let prune = |e: ::redis::RedisError| QueueError::Prune(e.to_string());
     let vacuumed = storage
