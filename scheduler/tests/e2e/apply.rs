@@ -352,3 +352,91 @@ fields = [{ from = "No", to = "bc_no" }]
     assert_eq!(integration::Entity::find().count(&env.db).await.unwrap(), 1);
     env.finish().await;
 }
+
+/// Definitions that are surely a mistake are refused, each saying what to write instead (issue 20,
+/// item 9): a schedule every second, a 5-field cron, one that never fires, a URL with credentials in
+/// it (never echoed), a name of dots, a type error named by its field, an empty file.
+#[tokio::test]
+async fn apply_refuses_definitions_that_are_surely_a_mistake() {
+    let env = TestEnv::without_worker(1, 1).await;
+    let good = env.write_definitions("");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let url_line = text
+        .lines()
+        .find(|l| l.starts_with("url = "))
+        .unwrap()
+        .to_string();
+    let with_password = url_line.replacen("http://", "http://ferry:hunter2@", 1);
+    let mistakes = env.dir.join("mistakes.toml");
+    std::fs::write(
+        &mistakes,
+        text.replacen(&url_line, &with_password, 1).replacen(
+            "direction = \"import\"",
+            "direction = \"import\"\nschedule = \"* * * * * *\"",
+            1,
+        ) + r#"
+[[integration]]
+name = "five"
+connection = "bc"
+schedule = "*/5 * * * *"
+source = { entity = "RescoItem", key = ["No"], version = "RowVersionNumber" }
+target = { table = "item", key = ["no"] }
+fields = [{ from = "No", to = "no" }]
+
+[[integration]]
+name = "typed"
+connection = "bc"
+source = { entity = "RescoItem", key = ["No"], version = "RowVersionNumber", overlap = "lots" }
+target = { table = "item4", key = ["no"] }
+fields = [{ from = "No", to = "no" }]
+
+[[integration]]
+name = "never"
+connection = "bc"
+schedule = "0 0 0 30 2 *"
+source = { entity = "RescoItem", key = ["No"], version = "RowVersionNumber" }
+target = { table = "item2", key = ["no"] }
+fields = [{ from = "No", to = "no" }]
+
+[[integration]]
+name = "..."
+connection = "bc"
+source = { entity = "RescoItem", key = ["No"], version = "RowVersionNumber" }
+target = { table = "item3", key = ["no"] }
+fields = [{ from = "No", to = "no" }]
+"#,
+    )
+    .unwrap();
+    let empty = env.dir.join("empty.toml");
+    std::fs::write(&empty, "# nothing yet\n").unwrap();
+
+    let output = ferry(
+        &env,
+        &["apply", mistakes.to_str().unwrap(), empty.to_str().unwrap()],
+    )
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "connection \"bc\".url: must not carry a user name or password",
+        "integration \"customers\".schedule: \"* * * * * *\" fires every 1 s",
+        "integration \"five\".schedule: Ferry's cron has a seconds field first",
+        "it reads \"0 */5 * * * *\"",
+        "integration \"typed\".source.overlap: invalid type: string \"lots\", expected",
+        "integration \"never\".schedule: \"0 0 0 30 2 *\" never fires",
+        "integration \"...\".name: use letters, digits",
+        "empty.toml: (file): no definitions found",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("hunter2"),
+        "a credential is never echoed:\n{stderr}"
+    );
+    let stored = integration::Entity::find().count(&env.db).await.unwrap();
+    assert_eq!(stored, 0, "nothing is stored when anything is wrong");
+    env.finish().await;
+}

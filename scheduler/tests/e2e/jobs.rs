@@ -289,7 +289,7 @@ async fn two_schedulers_enqueue_each_tick_at_most_once(backend: Backend) {
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "direction = \"import\"",
-        "direction = \"import\"\nschedule = \"*/2 * * * * *\"",
+        "direction = \"import\"\nschedule = \"*/2 * * * * *\"\nallow_frequent = true",
     );
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;

@@ -135,7 +135,7 @@ async fn a_queued_run_behind_a_running_one_has_at_most_one_live_job() {
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "direction = \"import\"",
-        "direction = \"import\"\nschedule = \"* * * * * *\"",
+        "direction = \"import\"\nschedule = \"* * * * * *\"\nallow_frequent = true",
     );
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;

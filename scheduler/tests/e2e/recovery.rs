@@ -24,6 +24,7 @@ fields = [{ from = "No", to = "bc_no" }, { from = "Name", to = "name" }]
 name = "ticking"
 connection = "bc"
 schedule = "* * * * * *"
+allow_frequent = true
 source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
 target = { table = "ticking", key = ["no"], create = true }
 fields = [{ from = "No", to = "no" }]

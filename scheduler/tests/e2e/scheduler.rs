@@ -15,7 +15,7 @@ async fn scheduled_integrations_run_on_their_cron(backend: Backend) {
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "direction = \"import\"",
-        "direction = \"import\"\nschedule = \"* * * * * *\"",
+        "direction = \"import\"\nschedule = \"* * * * * *\"\nallow_frequent = true",
     );
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;
@@ -66,6 +66,7 @@ async fn a_refused_tick_does_not_hold_up_the_other_integrations(backend: Backend
 name = "{name}"
 connection = "bc"
 schedule = "* * * * * *"
+allow_frequent = true
 source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
 target = {{ table = "{name}", key = ["no"], create = true }}
 fields = [{{ from = "No", to = "no" }}]

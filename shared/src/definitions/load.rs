@@ -78,6 +78,12 @@ fn expand(paths: &[PathBuf], errors: &mut Vec<DefinitionError>) -> Vec<PathBuf> 
                         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
                         .collect();
                     found.sort();
+                    if found.is_empty() {
+                        errors.push(file_error(
+                            path,
+                            "no definitions found: the folder has no .toml files".into(),
+                        ));
+                    }
                     files.extend(found);
                 }
                 Err(e) => errors.push(file_error(path, format!("cannot read folder: {e}"))),
@@ -98,6 +104,12 @@ fn read_file(file: &Path, set: &mut DefinitionSet, errors: &mut Vec<DefinitionEr
         Ok(table) => table,
         Err(e) => return errors.push(file_error(file, format!("not valid TOML: {e}"))),
     };
+    if table.is_empty() {
+        return errors.push(file_error(
+            file,
+            "no definitions found (expected [[connection]] or [[integration]] entries)".into(),
+        ));
+    }
     for (key, value) in table {
         match key.as_str() {
             "connection" => {
@@ -138,13 +150,30 @@ fn entries<T: DeserializeOwned>(
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let label = entry_label(kind, i, &item);
-        match T::deserialize(item) {
+        // The error names the field it is about (`source.overlap`), not only what went wrong.
+        match serde_path_to_error::deserialize::<_, T>(item) {
             Ok(def) => out.push(def),
-            Err(e) => errors.push(DefinitionError {
-                file: file.to_path_buf(),
-                key: label,
-                message: e.message().trim().to_string(),
-            }),
+            Err(e) => {
+                let mut path = e.path().to_string();
+                let message = e.inner().message().trim().to_string();
+                // An unknown key is an error of the table it sits in: that table is the place to fix.
+                if message.starts_with("unknown field") {
+                    path = path
+                        .rsplit_once('.')
+                        .map(|(p, _)| p.to_string())
+                        .unwrap_or_default();
+                }
+                let key = if path.is_empty() || path == "." {
+                    label
+                } else {
+                    format!("{label}.{path}")
+                };
+                errors.push(DefinitionError {
+                    file: file.to_path_buf(),
+                    key,
+                    message,
+                });
+            }
         }
     }
     out

@@ -3,6 +3,7 @@
 mod apply;
 mod load;
 mod model;
+mod schedule;
 mod targets;
 mod validate;
 #[cfg(test)]

@@ -98,6 +98,9 @@ pub struct IntegrationDef {
     /// Cron with a seconds field, e.g. `0 */5 * * * *`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Lets `schedule` fire more often than once a minute (`definitions::schedule`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_frequent: bool,
     pub source: SourceDef,
     pub target: TargetDef,
     pub fields: Vec<FieldDef>,

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::str::FromStr;
 
 use super::load::{DefinitionError, DefinitionSet};
 use super::model::{
@@ -26,8 +25,19 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 /// A definition name an operator types on the command line and in URLs.
+/// Said of a URL with a user name or password in it. The message never repeats the URL: what it would
+/// show is the credential.
+const USER_INFO: &str = "must not carry a user name or password (user@host): credentials go in \
+                         [connection.auth] (a client secret in the environment or `ferry connection \
+                         set-secret`), never in a URL";
+
+fn has_user_info(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+/// A name of letters, digits, `_`, `-` and `.`, with at least one letter or digit (`...` names nothing).
 fn is_name(name: &str) -> bool {
-    !name.is_empty()
+    name.chars().any(|c| c.is_ascii_alphanumeric())
         && name.len() <= 100
         && name
             .chars()
@@ -93,6 +103,7 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
         );
     }
     match url::Url::parse(&c.url) {
+        Ok(url) if has_user_info(&url) => report.push(file, format!("{at}.url"), USER_INFO),
         Ok(url) if matches!(url.scheme(), "http" | "https") => {}
         _ => report.push(file, format!("{at}.url"), "must be an http(s) URL"),
     }
@@ -177,10 +188,12 @@ fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef) 
         ("token_url", &auth.token_url),
         ("device_authorization_url", &auth.device_authorization_url),
     ] {
-        if let Some(value) = value
-            && url::Url::parse(value).is_err()
-        {
-            report.push(file, format!("{at}.auth.{key}"), "must be a URL");
+        match value.as_deref().map(url::Url::parse) {
+            Some(Err(_)) => report.push(file, format!("{at}.auth.{key}"), "must be a URL"),
+            Some(Ok(url)) if has_user_info(&url) => {
+                report.push(file, format!("{at}.auth.{key}"), USER_INFO)
+            }
+            _ => {}
         }
     }
 }
@@ -201,13 +214,9 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
         );
     }
     if let Some(schedule) = &i.schedule
-        && let Err(e) = cron::Schedule::from_str(schedule)
+        && let Some(problem) = super::schedule::problem(schedule, i.allow_frequent)
     {
-        report.push(
-            file,
-            format!("{at}.schedule"),
-            format!("not a cron expression with seconds (e.g. \"0 */5 * * * *\"): {e}"),
-        );
+        report.push(file, format!("{at}.schedule"), problem);
     }
     if i.source.entity.trim().is_empty() {
         report.push(file, format!("{at}.source.entity"), "must not be empty");

@@ -309,10 +309,13 @@ fn busy_wait(busy: u32, retry_after: Option<u64>) -> Duration {
     }
 }
 
-/// A URL for messages: scheme, host and path, without the query.
+/// A URL for messages: scheme, host and path, without the query or any user-info (either may carry a
+/// credential).
 fn display(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
     shown.to_string()
 }
 
