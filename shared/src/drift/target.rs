@@ -126,7 +126,7 @@ pub fn check_target(
                     column.name,
                     def.target.table,
                     c.data_type,
-                    column.ty.sql(Dialect::Postgres)
+                    Dialect::Postgres.column_sql(column.ty)
                 ),
             )),
             Some(_) => {}

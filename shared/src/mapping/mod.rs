@@ -4,7 +4,7 @@ mod adopt;
 #[cfg(test)]
 mod tests;
 mod transform;
-mod types;
+pub mod types;
 
 pub use adopt::column_type;
 pub use transform::{Piece, Step, Transform};

@@ -5,8 +5,6 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 use sea_orm::Value;
-
-use crate::storage::Dialect;
 use serde_json::Value as Json;
 
 use crate::odata::csdl::Property;
@@ -54,11 +52,6 @@ impl ColumnType {
             toml::Value::Boolean(_) => ColumnType::Bool,
             _ => ColumnType::Text { max_len: None },
         }
-    }
-
-    /// The column type in `CREATE TABLE` on `dialect`'s engine.
-    pub fn sql(&self, dialect: impl Into<Dialect>) -> String {
-        dialect.into().column_sql(*self)
     }
 
     /// A typed NULL, so the database sees the right parameter type.
@@ -199,6 +192,7 @@ fn number_text(json: &Json) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Dialect;
     use serde_json::json;
 
     #[test]
@@ -317,8 +311,8 @@ mod tests {
         ];
         for (edm, max, postgres, sqlite) in cases {
             let ty = ColumnType::from_edm(&property(edm, max));
-            assert_eq!(ty.sql(Dialect::Postgres), postgres, "{edm}");
-            assert_eq!(ty.sql(Dialect::Sqlite), sqlite, "{edm}");
+            assert_eq!(Dialect::Postgres.column_sql(ty), postgres, "{edm}");
+            assert_eq!(Dialect::Sqlite.column_sql(ty), sqlite, "{edm}");
         }
     }
 

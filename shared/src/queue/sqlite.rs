@@ -44,9 +44,9 @@ pub(super) async fn storage(
         SqliteConnectOptions::from_str(&settings.url).map_err(connect)?,
     );
     let file = options.get_filename().to_path_buf();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(POOL_SIZE)
-        .connect_with(options)
+    let setup = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
         .await
         .map_err(connect)?;
     {
@@ -54,10 +54,19 @@ pub(super) async fn storage(
         let _no_other_process = setup_lock(file)
             .await
             .map_err(|e| QueueError::Connect(format!("locking the queue file for setup: {e}")))?;
-        SqliteStorage::<()>::setup(&pool)
+        SqliteStorage::<()>::setup(&setup)
             .await
             .map_err(|e| QueueError::Connect(e.to_string()))?;
     }
+    // The queue is served from connections opened after the setup: one opened while another handle
+    // was still migrating apalis' tables could prepare a statement against their old shape ("table
+    // Jobs has 11 columns but 14 values were supplied") and fail a push.
+    setup.close().await;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect_with(options)
+        .await
+        .map_err(connect)?;
     let config = apalis_sqlite::Config::default()
         .queue(queue_name(settings))
         .database_url(settings.url.clone())

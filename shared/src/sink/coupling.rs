@@ -19,20 +19,7 @@ use super::writer::PageWrite;
 use crate::mapping::{Mapping, value_json};
 use crate::storage::{Dialect, statement};
 
-/// What a written record becomes in `ferry_couplings`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coupling {
-    /// The source key as text (`Mapping::record_key`).
-    pub source_key: String,
-    /// The target key's values as a JSON array, in `Mapping::key_columns` order.
-    pub target_key: String,
-    /// The table the row is written to: with `target_key` it names the row, so a reconcile can tell
-    /// whether a coupling of any integration still points at it.
-    pub target_table: String,
-    pub source_version: Option<i64>,
-    /// `hash` of the values written.
-    pub hash: String,
-}
+pub use crate::storage::dialect::Coupling;
 
 /// A target row an integration owns, as a reconcile needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +182,7 @@ async fn known_hashes(
     keys: Vec<String>,
 ) -> Result<HashMap<String, String>, DbErr> {
     let mut known = HashMap::new();
-    for statement in Dialect::of(db).known_hashes(integration, mapping, keys) {
+    for statement in Dialect::of(db).known_hashes(integration, &super::shape(mapping), keys) {
         for row in db.query_all_raw(statement).await? {
             known.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
         }

@@ -7,5 +7,5 @@ mod table;
 pub mod vanished;
 mod writer;
 
-pub use table::{create_table, existing_columns, quote};
+pub use table::{create_table, existing_columns, quote, shape};
 pub use writer::{PageCounts, PageWrite, write_rows};

@@ -7,11 +7,9 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::mapping::Mapping;
 use crate::storage::Dialect;
+use crate::storage::dialect::{ShapeColumn, TableShape};
 
-/// A quoted SQL identifier. Definitions only admit `[A-Za-z_][A-Za-z0-9_]*`, quoting keeps case as written.
-pub fn quote(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
-}
+pub use crate::storage::dialect::quote;
 
 /// `CREATE TABLE IF NOT EXISTS` with the mapped columns and the target key as primary key. An existing
 /// table is left as it is.
@@ -27,7 +25,11 @@ pub async fn create_table(db: &impl ConnectionTrait, mapping: &Mapping) -> Resul
             } else {
                 ""
             };
-            format!("{} {}{not_null}", quote(&c.name), c.ty.sql(backend))
+            format!(
+                "{} {}{not_null}",
+                quote(&c.name),
+                Dialect::from(backend).column_sql(c.ty)
+            )
         })
         .collect();
     let key: Vec<String> = mapping
@@ -59,4 +61,20 @@ pub async fn existing_columns(
         .into_iter()
         .map(|c| (c.name, (adopts_types.then_some(c.declared), c.not_null)))
         .collect())
+}
+
+/// The target table of `mapping` as the dialect's SQL needs it.
+pub fn shape(mapping: &Mapping) -> TableShape<'_> {
+    TableShape {
+        table: &mapping.table,
+        columns: mapping
+            .columns
+            .iter()
+            .map(|c| ShapeColumn {
+                name: &c.name,
+                ty: c.ty,
+            })
+            .collect(),
+        key_columns: &mapping.key_columns,
+    }
 }

@@ -56,7 +56,7 @@ impl PageWrite {
         let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut self.rows));
         self.prepared = Some(Prepared {
             collapsed,
-            upsert: dialect.prepare_upsert(mapping, rows),
+            upsert: dialect.prepare_upsert(&super::shape(mapping), rows),
             couplings: super::coupling::record_statements(
                 dialect,
                 integration,
@@ -93,7 +93,8 @@ pub async fn write_rows(
 ) -> Result<PageCounts, DbErr> {
     let mut counts = match page.prepared.take() {
         Some(prepared) => {
-            let mut counts = counted(Dialect::upsert(txn, mapping, prepared.upsert).await?);
+            let mut counts =
+                counted(Dialect::upsert(txn, &super::shape(mapping), prepared.upsert).await?);
             for couplings in prepared.couplings {
                 txn.execute_raw(couplings).await?;
             }
@@ -102,8 +103,9 @@ pub async fn write_rows(
         }
         None => {
             let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut page.rows));
-            let upsert = Dialect::of(txn).prepare_upsert(mapping, rows);
-            let mut counts = counted(Dialect::upsert(txn, mapping, upsert).await?);
+            let shape = super::shape(mapping);
+            let upsert = Dialect::of(txn).prepare_upsert(&shape, rows);
+            let mut counts = counted(Dialect::upsert(txn, &shape, upsert).await?);
             super::coupling::record(txn, integration, &page.couplings).await?;
             counts.collapsed = collapsed;
             counts

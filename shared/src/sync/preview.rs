@@ -278,7 +278,7 @@ async fn compare(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(found) = Dialect::compare(db, mapping, rows).await? else {
+    let Some(found) = Dialect::compare(db, &crate::sink::shape(mapping), rows).await? else {
         return Ok(rows.iter().map(|_| (Op::Insert, None)).collect());
     };
     found

@@ -1,7 +1,21 @@
 //! `ferry_couplings` statements both engines share.
 
-use crate::mapping::Mapping;
-use crate::sink::quote;
+use super::{TableShape, quote};
+
+/// What a written record becomes in `ferry_couplings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coupling {
+    /// The source key as text (`Mapping::record_key`).
+    pub source_key: String,
+    /// The target key's values as a JSON array, in `Mapping::key_columns` order.
+    pub target_key: String,
+    /// The table the row is written to: with `target_key` it names the row, so a reconcile can tell
+    /// whether a coupling of any integration still points at it.
+    pub target_table: String,
+    pub source_version: Option<i64>,
+    /// `hash` of the values written.
+    pub hash: String,
+}
 
 pub(super) const COUPLING_COLUMNS: &str = "ferry_couplings (integration, source_key, target_key, \
                                            target_table, source_version, hash, updated_at)";
@@ -14,19 +28,19 @@ pub(super) const ON_CONFLICT: &str = "ON CONFLICT (integration, source_key) DO U
 /// `EXISTS (SELECT 1 FROM t WHERE t.k = <item 0 of c.target_key> AND …)`: the coupled row is still in
 /// the target. `item(column type, n)` spells item `n` of the stored key for the engine.
 pub(super) fn target_row_exists(
-    mapping: &Mapping,
-    item: impl Fn(crate::mapping::ColumnType, usize) -> String,
+    shape: &TableShape<'_>,
+    item: impl Fn(crate::mapping::types::ColumnType, usize) -> String,
 ) -> String {
     format!(
         "EXISTS (SELECT 1 FROM {} t WHERE {})",
-        quote(&mapping.table),
-        mapping
+        quote(shape.table),
+        shape
             .key_columns
             .iter()
             .enumerate()
             .map(|(n, &i)| {
-                let column = &mapping.columns[i];
-                format!("t.{} = {}", quote(&column.name), item(column.ty, n))
+                let column = &shape.columns[i];
+                format!("t.{} = {}", quote(column.name), item(column.ty, n))
             })
             .collect::<Vec<_>>()
             .join(" AND ")

@@ -9,6 +9,7 @@ mod postgres;
 mod sqlite;
 mod upsert;
 
+pub use couplings::Coupling;
 pub use upsert::Upserted;
 
 use sea_orm::{
@@ -20,8 +21,29 @@ use sea_orm_migration::MigratorTrait;
 
 use super::StorageError;
 use super::migrations::Migrator;
-use crate::mapping::{ColumnType, Mapping};
-use crate::sink::coupling::Coupling;
+use crate::mapping::types::ColumnType;
+
+/// A quoted SQL identifier. Definitions only admit `[A-Za-z_][A-Za-z0-9_]*`, quoting keeps case as written.
+pub fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// A target table as its SQL needs it: the name, the mapped columns in order with their types, and
+/// which of them form the key. The sink builds it from the mapping (`sink::shape`), so the dialect knows
+/// tables, not definitions.
+#[derive(Debug, Clone)]
+pub struct TableShape<'a> {
+    pub table: &'a str,
+    pub columns: Vec<ShapeColumn<'a>>,
+    /// Indexes into `columns`.
+    pub key_columns: &'a [usize],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ShapeColumn<'a> {
+    pub name: &'a str,
+    pub ty: ColumnType,
+}
 
 /// The database engine a connection talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +194,7 @@ impl Dialect {
         }
     }
 
-    /// Whether the engine's declared column types are real types a mapping should adopt (Postgres),
+    /// Whether the engine's declared column types are real types a shape should adopt (Postgres),
     /// rather than affinities (SQLite), where the types derived from `$metadata` stand.
     pub fn adopts_column_types(self) -> bool {
         matches!(self, Dialect::Postgres)
@@ -208,10 +230,10 @@ impl Dialect {
     /// Builds a page's upsert of unique-keyed `rows` ahead of its transaction where the engine can
     /// (Postgres: pure CPU, so a stage ahead of the writer does it while the previous page is written).
     /// SQLite's upsert reads inside the transaction, so there the rows wait for it.
-    pub fn prepare_upsert(self, mapping: &Mapping, rows: Vec<Vec<Value>>) -> PageUpsert {
+    pub fn prepare_upsert(self, shape: &TableShape<'_>, rows: Vec<Vec<Value>>) -> PageUpsert {
         match self {
             Dialect::Postgres => PageUpsert(Prepared::Statements(postgres::upsert::statements(
-                mapping, rows,
+                shape, rows,
             ))),
             Dialect::Sqlite => PageUpsert(Prepared::Rows(rows)),
         }
@@ -220,7 +242,7 @@ impl Dialect {
     /// Upserts a page inside the page's transaction, counting inserted, updated and unchanged rows.
     pub async fn upsert(
         txn: &DatabaseTransaction,
-        mapping: &Mapping,
+        shape: &TableShape<'_>,
         page: PageUpsert,
     ) -> Result<Upserted, DbErr> {
         match (Dialect::of(txn), page.0) {
@@ -228,10 +250,10 @@ impl Dialect {
                 postgres::upsert::execute(txn, statements).await
             }
             (Dialect::Postgres, Prepared::Rows(rows)) => {
-                postgres::upsert::execute(txn, postgres::upsert::statements(mapping, rows)).await
+                postgres::upsert::execute(txn, postgres::upsert::statements(shape, rows)).await
             }
             (Dialect::Sqlite, Prepared::Rows(rows)) => {
-                sqlite::upsert::upsert(txn, mapping, rows).await
+                sqlite::upsert::upsert(txn, shape, rows).await
             }
         }
     }
@@ -242,12 +264,12 @@ impl Dialect {
     pub fn known_hashes(
         self,
         integration: &str,
-        mapping: &Mapping,
+        shape: &TableShape<'_>,
         keys: Vec<String>,
     ) -> Vec<Statement> {
         match self {
-            Dialect::Postgres => postgres::couplings::known_hashes(integration, mapping, keys),
-            Dialect::Sqlite => sqlite::couplings::known_hashes(integration, mapping, keys),
+            Dialect::Postgres => postgres::couplings::known_hashes(integration, shape, keys),
+            Dialect::Sqlite => sqlite::couplings::known_hashes(integration, shape, keys),
         }
     }
 
@@ -264,12 +286,12 @@ impl Dialect {
     /// compared with the upsert's own test. `None` when the table does not exist.
     pub async fn compare(
         db: &impl ConnectionTrait,
-        mapping: &Mapping,
+        shape: &TableShape<'_>,
         rows: &[(String, Vec<Value>)],
     ) -> Result<Option<Vec<QueryResult>>, DbErr> {
         match Dialect::of(db) {
-            Dialect::Postgres => postgres::compare::compare(db, mapping, rows).await,
-            Dialect::Sqlite => sqlite::compare::compare(db, mapping, rows).await,
+            Dialect::Postgres => postgres::compare::compare(db, shape, rows).await,
+            Dialect::Sqlite => sqlite::compare::compare(db, shape, rows).await,
         }
     }
 

@@ -1,7 +1,7 @@
 //! What both engines' upserts share: the statement's parts and what a page's upsert answers.
 
-use crate::mapping::Mapping;
-use crate::sink::quote;
+use crate::storage::dialect::TableShape;
+use crate::storage::dialect::quote;
 
 /// How a page's rows fared: a row is written only when it is new or a non-key column differs.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +22,18 @@ pub(super) struct Upsert {
 }
 
 pub(super) fn upsert_parts(
-    mapping: &Mapping,
+    shape: &TableShape<'_>,
     differs: impl Fn(&[String], &[String]) -> String,
 ) -> Upsert {
-    let table = quote(&mapping.table);
-    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
-    let key: Vec<&str> = mapping
+    let table = quote(shape.table);
+    let columns: Vec<String> = shape.columns.iter().map(|c| quote(c.name)).collect();
+    let key: Vec<&str> = shape
         .key_columns
         .iter()
         .map(|&i| columns[i].as_str())
         .collect();
     let others: Vec<&str> = (0..columns.len())
-        .filter(|i| !mapping.key_columns.contains(i))
+        .filter(|i| !shape.key_columns.contains(i))
         .map(|i| columns[i].as_str())
         .collect();
     let conflict = if others.is_empty() {

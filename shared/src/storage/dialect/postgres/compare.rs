@@ -7,16 +7,16 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::MAX_PARAMS;
-use crate::mapping::Mapping;
-use crate::sink::quote;
+use crate::storage::dialect::TableShape;
+use crate::storage::dialect::quote;
 
 /// The comparison rows of `rows` (see `Dialect::compare`), or `None` when the table does not exist.
 pub async fn compare(
     db: &impl ConnectionTrait,
-    mapping: &Mapping,
+    shape: &TableShape<'_>,
     rows: &[(String, Vec<Value>)],
 ) -> Result<Option<Vec<QueryResult>>, DbErr> {
-    let existing: HashMap<String, String> = super::columns(db, &mapping.table)
+    let existing: HashMap<String, String> = super::columns(db, shape.table)
         .await?
         .into_iter()
         .map(|c| (c.name, c.declared))
@@ -24,11 +24,11 @@ pub async fn compare(
     if existing.is_empty() {
         return Ok(None);
     }
-    let names: Vec<&str> = mapping.columns.iter().map(|c| c.name.as_str()).collect();
-    let types: Vec<String> = mapping
+    let names: Vec<&str> = shape.columns.iter().map(|c| c.name).collect();
+    let types: Vec<String> = shape
         .columns
         .iter()
-        .map(|c| match existing.get(&c.name) {
+        .map(|c| match existing.get(c.name) {
             Some(declared) => declared.clone(),
             None => super::column_sql(c.ty),
         })
@@ -47,14 +47,14 @@ pub async fn compare(
             values.extend(row.iter().cloned());
         }
         let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
-        let on: Vec<String> = mapping
+        let on: Vec<String> = shape
             .key_columns
             .iter()
             .map(|&k| format!("t.{0} = i.{0}", columns[k]))
             .collect();
         let mut select = vec![
             "i.\"#\"".to_string(),
-            format!("t.{} IS NOT NULL", columns[mapping.key_columns[0]]),
+            format!("t.{} IS NOT NULL", columns[shape.key_columns[0]]),
         ];
         for c in &columns {
             select.push(format!(
@@ -66,7 +66,7 @@ pub async fn compare(
             columns.join(", "),
             tuples.join(", "),
             select.join(", "),
-            quote(&mapping.table),
+            quote(shape.table),
             on.join(" AND "),
         );
         let found = db

@@ -5,8 +5,9 @@ use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Statement, Value};
 
 use super::numbered_placeholders;
-use crate::mapping::{ColumnType, Mapping};
-use crate::sink::coupling::Coupling;
+use crate::mapping::types::ColumnType;
+use crate::storage::dialect::Coupling;
+use crate::storage::dialect::TableShape;
 use crate::storage::dialect::couplings::{COUPLING_COLUMNS, ON_CONFLICT, target_row_exists};
 
 fn statement(text: &str, values: Vec<Value>) -> Statement {
@@ -14,8 +15,12 @@ fn statement(text: &str, values: Vec<Value>) -> Statement {
 }
 
 /// The stored hashes of `keys` whose target row still exists, in one query over one array.
-pub fn known_hashes(integration: &str, mapping: &Mapping, keys: Vec<String>) -> Vec<Statement> {
-    let exists = target_row_exists(mapping, key_item);
+pub fn known_hashes(
+    integration: &str,
+    shape: &TableShape<'_>,
+    keys: Vec<String>,
+) -> Vec<Statement> {
+    let exists = target_row_exists(shape, key_item);
     let keys = keys.into_iter().map(|k| Value::String(Some(k))).collect();
     // One index probe per key, whatever the statistics say: as a plain join (`= ANY`, or a semi-join
     // for the EXISTS) the planner scans both whole tables for a page of keys, which costs a page time

@@ -3,8 +3,8 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
-use crate::sink::quote;
 use crate::storage::dialect::LookupShape;
+use crate::storage::dialect::quote;
 
 /// Rows of `(match tuple as text…, selected value as JSON text)` for the `wanted` tuples, in one
 /// statement.

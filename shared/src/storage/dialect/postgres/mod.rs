@@ -18,7 +18,7 @@ use crate::storage::StorageError;
 use crate::storage::migrations::Migrator;
 
 use super::TableColumn;
-use crate::mapping::ColumnType;
+use crate::mapping::types::ColumnType;
 
 /// Postgres accepts at most 65,535 bind parameters per statement; stay well below.
 pub const MAX_PARAMS: usize = 30_000;
@@ -71,7 +71,7 @@ pub async fn columns(conn: &impl ConnectionTrait, table: &str) -> Result<Vec<Tab
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull \
              FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
              AND NOT a.attisdropped ORDER BY a.attnum",
-            [crate::sink::quote(table).into()],
+            [crate::storage::dialect::quote(table).into()],
         ))
         .await?;
     rows.iter()

@@ -1,6 +1,6 @@
 //! The Postgres page statement: one `INSERT … SELECT unnest(typed array), …` per page, one binary
 //! array parameter per column instead of one parameter per value. The statement text depends only on
-//! the mapping (and on which columns hold nulls), so it is prepared once and reused page after page.
+//! the shape (and on which columns hold nulls), so it is prepared once and reused page after page.
 //!
 //! Arrays travel through sea-query, which cannot bind a NULL element (it panics with "This Value::Array
 //! should consist of …"). A column with nulls therefore travels as its values with a filler in each null
@@ -12,7 +12,8 @@ use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Statement, Value};
 
 use super::upsert::insert_sql;
-use crate::mapping::{ColumnType, Mapping};
+use crate::mapping::types::ColumnType;
+use crate::storage::dialect::TableShape;
 
 /// The Postgres array type for elements of `element` (base types only, so a cast never truncates:
 /// `varchar(n)` would cut silently; length is checked per record instead), and a non-null value of
@@ -88,10 +89,10 @@ fn column_arrays(values: Vec<Value>, declared: ColumnType) -> Result<ColumnArray
 
 /// The page as one `unnest` statement, or the rows back when a column cannot travel as an array.
 pub(super) fn statement(
-    mapping: &Mapping,
+    shape: &TableShape<'_>,
     rows: Vec<Vec<Value>>,
 ) -> Result<Statement, Vec<Vec<Value>>> {
-    let width = mapping.columns.len();
+    let width = shape.columns.len();
     let height = rows.len();
     let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(height)).collect();
     for row in rows {
@@ -101,7 +102,7 @@ pub(super) fn statement(
     }
     let mut built: Vec<ColumnArrays> = Vec::with_capacity(width);
     let mut columns = columns.into_iter();
-    for def in &mapping.columns {
+    for def in &shape.columns {
         let values = columns.next().unwrap_or_default();
         match column_arrays(values, def.ty) {
             Ok(arrays) => built.push(arrays),
@@ -135,7 +136,7 @@ pub(super) fn statement(
     );
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        insert_sql(mapping, &rows),
+        insert_sql(shape, &rows),
         values,
     ))
 }

@@ -4,7 +4,7 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
 
 use super::MAX_PARAMS;
-use crate::mapping::Mapping;
+use crate::storage::dialect::TableShape;
 use crate::storage::dialect::upsert::{Upsert, Upserted, upsert_parts};
 
 /// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`, counting inserts, updates and unchanged rows from
@@ -14,24 +14,24 @@ use crate::storage::dialect::upsert::{Upsert, Upserted, upsert_parts};
 /// once, cached) with one parameter per column instead of one per value, which is what makes big pages
 /// cheap. A page with a column that cannot travel as an array is a multi-row `VALUES`, chunked under
 /// the parameter limit.
-pub fn statements(mapping: &Mapping, rows: Vec<Vec<Value>>) -> Vec<(u64, Statement)> {
+pub fn statements(shape: &TableShape<'_>, rows: Vec<Vec<Value>>) -> Vec<(u64, Statement)> {
     let mut statements = Vec::new();
     if rows.is_empty() {
         return statements;
     }
     let n = rows.len() as u64;
-    let rows = match super::unnest::statement(mapping, rows) {
+    let rows = match super::unnest::statement(shape, rows) {
         Ok(statement) => {
             statements.push((n, statement));
             return statements;
         }
         Err(rows) => rows,
     };
-    let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
+    let chunk = (MAX_PARAMS / shape.columns.len()).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let batch: Vec<Vec<Value>> = rows.by_ref().take(chunk).collect();
-        statements.push((batch.len() as u64, values_statement(mapping, batch)));
+        statements.push((batch.len() as u64, values_statement(shape, batch)));
     }
     statements
 }
@@ -55,10 +55,10 @@ pub async fn execute(
     Ok(counts)
 }
 
-fn values_statement(mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
-    let tuple = format!("({})", vec!["?"; mapping.columns.len()].join(","));
+fn values_statement(shape: &TableShape<'_>, batch: Vec<Vec<Value>>) -> Statement {
+    let tuple = format!("({})", vec!["?"; shape.columns.len()].join(","));
     let tuples = vec![tuple.as_str(); batch.len()].join(", ");
-    let sql = insert_sql(mapping, &format!("VALUES {tuples}"));
+    let sql = insert_sql(shape, &format!("VALUES {tuples}"));
     Statement::from_sql_and_values(
         DbBackend::Postgres,
         super::numbered_placeholders(&sql),
@@ -69,13 +69,13 @@ fn values_statement(mapping: &Mapping, batch: Vec<Vec<Value>>) -> Statement {
 /// `INSERT INTO t (…) <rows> ON CONFLICT (key) DO UPDATE … WHERE (changed)`, answering one row: how
 /// many rows were written and how many of those were inserts (`xmax = 0`), so the counts cost no
 /// per-row traffic. Postgres only.
-pub(super) fn insert_sql(mapping: &Mapping, rows: &str) -> String {
+pub(super) fn insert_sql(shape: &TableShape<'_>, rows: &str) -> String {
     let Upsert {
         table,
         columns,
         key,
         conflict,
-    } = upsert_parts(mapping, |current, incoming| {
+    } = upsert_parts(shape, |current, incoming| {
         format!(
             "({}) IS DISTINCT FROM ({})",
             current.join(", "),

@@ -5,20 +5,20 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::{MAX_PARAMS, stored};
-use crate::mapping::Mapping;
-use crate::sink::quote;
+use crate::storage::dialect::TableShape;
+use crate::storage::dialect::quote;
 
 /// The comparison rows of `rows` (see `Dialect::compare`), or `None` when the table does not exist.
 pub async fn compare(
     db: &impl ConnectionTrait,
-    mapping: &Mapping,
+    shape: &TableShape<'_>,
     rows: &[(String, Vec<Value>)],
 ) -> Result<Option<Vec<QueryResult>>, DbErr> {
     let exists = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
             "SELECT count(*) FROM pragma_table_info(?)",
-            [mapping.table.clone().into()],
+            [shape.table.into()],
         ))
         .await?
         .map(|row| row.try_get_by_index::<i64>(0))
@@ -28,17 +28,17 @@ pub async fn compare(
     if !exists {
         return Ok(None);
     }
-    let columns: Vec<String> = mapping.columns.iter().map(|c| quote(&c.name)).collect();
+    let columns: Vec<String> = shape.columns.iter().map(|c| quote(c.name)).collect();
     let width = columns.len() + 1;
     let tuple = format!("({})", vec!["?"; width].join(", "));
-    let on: Vec<String> = mapping
+    let on: Vec<String> = shape
         .key_columns
         .iter()
         .map(|&k| format!("t.{0} = i.{0}", columns[k]))
         .collect();
     let mut select = vec![
         "i.\"#\"".to_string(),
-        format!("t.{} IS NOT NULL", columns[mapping.key_columns[0]]),
+        format!("t.{} IS NOT NULL", columns[shape.key_columns[0]]),
     ];
     for c in &columns {
         select.push(format!(
@@ -57,7 +57,7 @@ pub async fn compare(
             columns.join(", "),
             vec![tuple.as_str(); chunk.len()].join(", "),
             select.join(", "),
-            quote(&mapping.table),
+            quote(shape.table),
             on.join(" AND "),
         );
         let found = db

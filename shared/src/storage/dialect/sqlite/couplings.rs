@@ -4,8 +4,8 @@ use chrono::Utc;
 use sea_orm::{DbBackend, Statement, Value};
 
 use super::MAX_PARAMS;
-use crate::mapping::Mapping;
-use crate::sink::coupling::Coupling;
+use crate::storage::dialect::Coupling;
+use crate::storage::dialect::TableShape;
 use crate::storage::dialect::couplings::{COUPLING_COLUMNS, ON_CONFLICT, target_row_exists};
 
 fn statement(text: String, values: Vec<Value>) -> Statement {
@@ -13,8 +13,12 @@ fn statement(text: String, values: Vec<Value>) -> Statement {
 }
 
 /// The stored hashes of `keys` whose target row still exists.
-pub fn known_hashes(integration: &str, mapping: &Mapping, keys: Vec<String>) -> Vec<Statement> {
-    let exists = target_row_exists(mapping, |_, n| {
+pub fn known_hashes(
+    integration: &str,
+    shape: &TableShape<'_>,
+    keys: Vec<String>,
+) -> Vec<Statement> {
+    let exists = target_row_exists(shape, |_, n| {
         format!("json_extract(c.target_key, '$[{n}]')")
     });
     keys.chunks(MAX_PARAMS)

@@ -3,8 +3,8 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::MAX_PARAMS;
-use crate::sink::quote;
 use crate::storage::dialect::LookupShape;
+use crate::storage::dialect::quote;
 
 /// Rows of `(match tuple as text…, selected value as JSON text)` for the `wanted` tuples, in as few
 /// statements as the parameter limit allows.

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::TableColumn;
-use crate::mapping::ColumnType;
+use crate::mapping::types::ColumnType;
 
 /// SQLite's default limit is 32,766 bound parameters per statement; stay below.
 pub const MAX_PARAMS: usize = 30_000;

@@ -6,29 +6,26 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
 
 use super::{MAX_PARAMS, stored};
-use crate::mapping::Mapping;
-use crate::sink::quote;
+use crate::storage::dialect::TableShape;
+use crate::storage::dialect::quote;
 use crate::storage::dialect::upsert::{Upsert, Upserted, upsert_parts};
 
 /// Upserts unique-keyed `rows` (see `sink::writer::dedupe`), counting inserted, updated and unchanged rows.
 pub async fn upsert(
     txn: &DatabaseTransaction,
-    mapping: &Mapping,
+    shape: &TableShape<'_>,
     rows: Vec<Vec<Value>>,
 ) -> Result<Upserted, DbErr> {
     let mut counts = Upserted::default();
-    let chunk = (MAX_PARAMS / mapping.columns.len()).max(1);
+    let chunk = (MAX_PARAMS / shape.columns.len()).max(1);
     for batch in rows.chunks(chunk) {
         let n = batch.len() as u64;
-        let existing = match txn
-            .query_one_raw(existing_statement(mapping, batch))
-            .await?
-        {
+        let existing = match txn.query_one_raw(existing_statement(shape, batch)).await? {
             Some(row) => row.try_get_by_index::<i64>(0)? as u64,
             None => 0,
         };
         let written = txn
-            .query_all_raw(insert_statement(mapping, batch))
+            .query_all_raw(insert_statement(shape, batch))
             .await?
             .len() as u64;
         let inserted = n - existing;
@@ -45,19 +42,19 @@ fn tuples(width: usize, rows: usize) -> String {
 }
 
 /// `SELECT count(*) FROM t WHERE (k…) IN (VALUES (?…), …)`.
-fn existing_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
-    let key: Vec<String> = mapping
+fn existing_statement(shape: &TableShape<'_>, batch: &[Vec<Value>]) -> Statement {
+    let key: Vec<String> = shape
         .key_columns
         .iter()
-        .map(|&i| quote(&mapping.columns[i].name))
+        .map(|&i| quote(shape.columns[i].name))
         .collect();
     let values: Vec<Value> = batch
         .iter()
-        .flat_map(|row| mapping.key_columns.iter().map(|&i| stored(row[i].clone())))
+        .flat_map(|row| shape.key_columns.iter().map(|&i| stored(row[i].clone())))
         .collect();
     let sql = format!(
         "SELECT count(*) FROM {} WHERE ({}) IN (VALUES {})",
-        quote(&mapping.table),
+        quote(shape.table),
         key.join(", "),
         tuples(key.len(), batch.len())
     );
@@ -66,13 +63,13 @@ fn existing_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
 
 /// `INSERT INTO t (…) VALUES … ON CONFLICT (key) DO UPDATE SET … WHERE <some column changed>
 /// RETURNING 1`: a row comes back only when it was inserted or really changed.
-fn insert_statement(mapping: &Mapping, batch: &[Vec<Value>]) -> Statement {
+fn insert_statement(shape: &TableShape<'_>, batch: &[Vec<Value>]) -> Statement {
     let Upsert {
         table,
         columns,
         key,
         conflict,
-    } = upsert_parts(mapping, |current, incoming| {
+    } = upsert_parts(shape, |current, incoming| {
         let changed: Vec<String> = current
             .iter()
             .zip(incoming)
