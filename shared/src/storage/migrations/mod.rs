@@ -9,6 +9,7 @@ mod m0005_couplings;
 mod m0006_hardening;
 mod m0007_callbacks;
 mod m0008_owed;
+mod m0009_lifecycle;
 
 use sea_orm_migration::prelude::*;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_hardening::Migration),
             Box::new(m0007_callbacks::Migration),
             Box::new(m0008_owed::Migration),
+            Box::new(m0009_lifecycle::Migration),
         ]
     }
 
