@@ -16,7 +16,9 @@ use crate::cli::lifecycle::{self, LifecycleError};
 const DROP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `GET /api/v1/integrations`: every integration not deleted, in name order.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<IntegrationSummary>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<IntegrationSummary>>, ApiError> {
     Ok(Json(
         integrations::list(&state.db)
             .await
@@ -67,7 +69,9 @@ async fn set_enabled(state: &AppState, name: &str, enabled: bool) -> Result<Json
         .await
         .map_err(refused)?;
     let now = if enabled { "enabled" } else { "disabled" };
-    Ok(Json(json!({ "name": name, "state": now, "changed": changed })))
+    Ok(Json(
+        json!({ "name": name, "state": now, "changed": changed }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -52,7 +52,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/integrations/{name}/disable",
             post(integrations::disable),
         )
-        .route("/api/v1/integrations/{name}/enable", post(integrations::enable))
+        .route(
+            "/api/v1/integrations/{name}/enable",
+            post(integrations::enable),
+        )
         .route("/api/v1/integrations/{name}/runs", post(runs::trigger))
         .route("/api/v1/connections", get(connections::list))
         .route(

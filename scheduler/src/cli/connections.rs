@@ -8,7 +8,9 @@ use ferry_shared::definitions::{self, ConnectionDef};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage::entities::{connection, credential};
 use ferry_shared::storage::{self, statement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 
 /// One connection as `ferry connections` and `GET /api/v1/connections` show it.
@@ -93,10 +95,16 @@ pub async fn delete(db: &DatabaseConnection, name: &str) -> Result<(), Connectio
             users: found.used_by.join(", "),
         });
     }
-    let txn = storage::begin_write(db).await.map_err(anyhow::Error::from)?;
+    let txn = storage::begin_write(db)
+        .await
+        .map_err(anyhow::Error::from)?;
     let backend = txn.get_database_backend();
     for table in ["ferry_credentials", "ferry_connections"] {
-        let column = if table == "ferry_credentials" { "connection" } else { "name" };
+        let column = if table == "ferry_credentials" {
+            "connection"
+        } else {
+            "name"
+        };
         txn.execute_raw(statement(
             backend,
             &format!("DELETE FROM {table} WHERE {column} = ?"),

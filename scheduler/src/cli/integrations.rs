@@ -123,9 +123,7 @@ pub fn to_toml(def: &IntegrationDef) -> anyhow::Result<String> {
     struct File<'a> {
         integration: [&'a IntegrationDef; 1],
     }
-    Ok(toml::to_string(&File {
-        integration: [def],
-    })?)
+    Ok(toml::to_string(&File { integration: [def] })?)
 }
 
 /// "5s", "3m", "2h", "4d".

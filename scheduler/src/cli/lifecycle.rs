@@ -230,9 +230,9 @@ pub(super) async fn delete_command(
                 println!("run {run_id} stops after the page in hand");
             }
             match &deleted.dropped {
-                Some(table) => println!(
-                    "{name} deleted and table {table} dropped; its runs and failures stay"
-                ),
+                Some(table) => {
+                    println!("{name} deleted and table {table} dropped; its runs and failures stay")
+                }
                 None => println!(
                     "{name} deleted: no longer scheduled or triggered; its runs, failures and \
                      target table stay (`ferry apply` its definition to bring it back)"

@@ -103,13 +103,20 @@ async fn disable_stops_the_schedule_and_refuses_triggers_until_enable(backend: B
     settled(&env).await;
     let before = ticks(&env).await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(ticks(&env).await, before, "a disabled integration is not scheduled");
+    assert_eq!(
+        ticks(&env).await,
+        before,
+        "a disabled integration is not scheduled"
+    );
 
     // Every trigger is refused: the API with 409, the CLI with a clear error and exit code 1.
     let (status, body) = api_trigger(&api_url).await;
     assert_eq!(status, 409, "{body}");
     assert!(
-        body["error"].as_str().unwrap().contains("customers is disabled"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("customers is disabled"),
         "{body}"
     );
     let run = env.ferry(&["run", "customers", "--wait"]).output().unwrap();
@@ -122,7 +129,11 @@ async fn disable_stops_the_schedule_and_refuses_triggers_until_enable(backend: B
     let refused = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental).await;
     assert!(refused.is_err(), "{refused:?}");
     // The list says so.
-    let (status, listed) = api(reqwest::Method::GET, format!("{api_url}/api/v1/integrations")).await;
+    let (status, listed) = api(
+        reqwest::Method::GET,
+        format!("{api_url}/api/v1/integrations"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(listed[0]["name"], "customers");
     assert_eq!(listed[0]["enabled"], false, "{listed}");
@@ -137,7 +148,11 @@ async fn disable_stops_the_schedule_and_refuses_triggers_until_enable(backend: B
         format!("{api_url}/api/v1/integrations/customers/enable"),
     )
     .await;
-    assert_eq!((status, &body["state"]), (200, &Value::from("enabled")), "{body}");
+    assert_eq!(
+        (status, &body["state"]),
+        (200, &Value::from("enabled")),
+        "{body}"
+    );
     ticks_beyond(&env, before).await;
     let (status, body) = api_trigger(&api_url).await;
     assert_eq!(status, 202, "{body}");
@@ -181,7 +196,10 @@ async fn delete_cancels_the_running_run_and_keeps_the_table_and_history(backend:
     env.clear_faults().await;
 
     // The table and the history stay.
-    assert_eq!(env.table("customer", &["bc_no"], "bc_no").await.len(), 3_000);
+    assert_eq!(
+        env.table("customer", &["bc_no"], "bc_no").await.len(),
+        3_000
+    );
     let history = runs::list(&env.db, Some("customers"), 10).await.unwrap();
     assert!(history.iter().any(|r| r.id == first.run_id), "{history:?}");
 
@@ -195,7 +213,11 @@ async fn delete_cancels_the_running_run_and_keeps_the_table_and_history(backend:
     let api_url = env.start_scheduler().await;
     let (status, body) = api_trigger(&api_url).await;
     assert_eq!(status, 404, "{body}");
-    let (_, listed) = api(reqwest::Method::GET, format!("{api_url}/api/v1/integrations")).await;
+    let (_, listed) = api(
+        reqwest::Method::GET,
+        format!("{api_url}/api/v1/integrations"),
+    )
+    .await;
     assert_eq!(listed, serde_json::json!([]));
     let (status, _) = api(
         reqwest::Method::GET,
@@ -217,7 +239,11 @@ async fn delete_cancels_the_running_run_and_keeps_the_table_and_history(backend:
     settled(&env).await;
     let before = ticks(&env).await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(ticks(&env).await, before, "a deleted integration is not scheduled");
+    assert_eq!(
+        ticks(&env).await,
+        before,
+        "a deleted integration is not scheduled"
+    );
     env.stop_schedulers().await;
 
     // Applied again, it is live: a new version, and its runs work from the kept checkpoint.
@@ -232,16 +258,17 @@ crate::on_both_backends!(
     #[tokio::test]
     show_prints_the_stored_toml_and_connections_are_listed_without_secrets
 );
-async fn show_prints_the_stored_toml_and_connections_are_listed_without_secrets(
-    backend: Backend,
-) {
+async fn show_prints_the_stored_toml_and_connections_are_listed_without_secrets(backend: Backend) {
     let env = TestEnv::without_worker_on(backend, 5, 1).await;
     env.apply(&env.write_definitions("")).await;
 
     let shown = env.ferry(&["show", "customers"]).output().unwrap();
     assert!(shown.status.success(), "{shown:?}");
     let toml = String::from_utf8_lossy(&shown.stdout).to_string();
-    assert!(toml.contains("[[integration]]") && toml.contains("name = \"customers\""), "{toml}");
+    assert!(
+        toml.contains("[[integration]]") && toml.contains("name = \"customers\""),
+        "{toml}"
+    );
     // Applying what `show` printed changes nothing: it is exactly what is stored.
     let file = env.write_definitions("");
     let connection = std::fs::read_to_string(&file).unwrap();
@@ -256,7 +283,10 @@ async fn show_prints_the_stored_toml_and_connections_are_listed_without_secrets(
 
     let listed = env.ferry(&["integrations"]).output().unwrap();
     let text = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.status.success() && text.contains("customers"), "{text}");
+    assert!(
+        listed.status.success() && text.contains("customers"),
+        "{text}"
+    );
 
     // Connections: listed and shown, never a secret; deleted only when nothing uses it.
     let connections = env.ferry(&["connections", "--json"]).output().unwrap();
@@ -271,7 +301,13 @@ async fn show_prints_the_stored_toml_and_connections_are_listed_without_secrets(
     let in_use = env.ferry(&["connection", "delete", "bc"]).output().unwrap();
     assert_eq!(in_use.status.code(), Some(1), "{in_use:?}");
     assert!(String::from_utf8_lossy(&in_use.stderr).contains("used by customers"));
-    assert!(env.ferry(&["delete", "customers"]).output().unwrap().status.success());
+    assert!(
+        env.ferry(&["delete", "customers"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     let freed = env.ferry(&["connection", "delete", "bc"]).output().unwrap();
     assert!(freed.status.success(), "{freed:?}");
     env.finish().await;

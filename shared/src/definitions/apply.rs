@@ -252,7 +252,8 @@ async fn apply_integration(
         name: def.name.clone(),
         outcome,
         version: Some(version),
-        note: deleted.then(|| "it was deleted; applied again, it is scheduled and triggered again".into()),
+        note: deleted
+            .then(|| "it was deleted; applied again, it is scheduled and triggered again".into()),
     })
 }
 

@@ -161,9 +161,7 @@ pub enum RunError {
     #[error("{integration} is disabled ({since}); `ferry enable {integration}` lets it run again")]
     Disabled { integration: String, since: String },
     /// The integration was deleted (`ferry delete`); applying its definition again brings it back.
-    #[error(
-        "{integration} was deleted ({since}); `ferry apply` its definition to bring it back"
-    )]
+    #[error("{integration} was deleted ({since}); `ferry apply` its definition to bring it back")]
     Deleted { integration: String, since: String },
     #[error("run {0} is no longer ours: its lease expired and another worker took it over")]
     LeaseLost(i64),
