@@ -312,3 +312,42 @@ async fn show_prints_the_stored_toml_and_connections_are_listed_without_secrets(
     assert!(freed.status.success(), "{freed:?}");
     env.finish().await;
 }
+
+crate::on_both_backends!(
+    #[tokio::test]
+    delete_with_drop_target_drops_the_table_and_a_reapply_starts_over
+);
+async fn delete_with_drop_target_drops_the_table_and_a_reapply_starts_over(backend: Backend) {
+    let env = TestEnv::start_on(backend, 50, 2).await;
+    env.apply(&env.write_definitions("")).await;
+    let first = env.run("customers", Mode::Incremental).await;
+    assert_eq!(first.inserted, 50, "{first:?}");
+
+    let output = env
+        .ferry(&["delete", "customers", "--drop-target"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("table customer dropped"),
+        "{output:?}"
+    );
+    assert!(
+        sea_orm::ConnectionTrait::execute_unprepared(&env.db, "SELECT 1 FROM customer")
+            .await
+            .is_err(),
+        "the target table is gone"
+    );
+    let history = runs::list(&env.db, Some("customers"), 10).await.unwrap();
+    assert!(history.iter().any(|r| r.id == first.run_id), "runs stay");
+
+    // Applied again, it reads everything into a new table: the checkpoint went with the table.
+    env.apply(&env.write_definitions("")).await;
+    let back = env.run("customers", Mode::Incremental).await;
+    assert_eq!(
+        (back.status.as_str(), back.inserted),
+        ("succeeded", 50),
+        "{back:?}"
+    );
+    env.finish().await;
+}
