@@ -1,12 +1,14 @@
 //! Cron ticks: integrations with a `schedule` (cron with seconds, UTC) get a run per tick. A tick is a
 //! run row unique per (integration, scheduled time). Ticks missed while no scheduler led (downtime, a
-//! slow loop) collapse into one catch-up run for the latest of them, not a burst.
+//! slow loop) collapse into one catch-up run for the latest of them, not a burst. A disabled or deleted
+//! integration is not followed (`definitions::lifecycle`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use ferry_shared::definitions::IntegrationDef;
+use ferry_shared::definitions::lifecycle::{self, State};
 use ferry_shared::dispatch::dispatch;
 use ferry_shared::queue::SyncStorage;
 use ferry_shared::runs::{Mode, NewRun, RunError, Trigger};
@@ -46,7 +48,7 @@ impl Cron {
     ) -> anyhow::Result<()> {
         let schedules = current_schedules(db).await?;
         self.followed.retain(|name, _| schedules.contains_key(name));
-        for (name, expression) in schedules {
+        for (name, (expression, live_since)) in schedules {
             if self
                 .followed
                 .get(&name)
@@ -55,7 +57,13 @@ impl Cron {
                 let Ok(schedule) = cron::Schedule::from_str(&expression) else {
                     continue;
                 };
-                let last = last_tick(db, &name).await?.unwrap_or(now);
+                // Ticks from before the integration was last enabled (or applied again after a
+                // delete) are not caught up: it was not live for them.
+                let last = match (last_tick(db, &name).await?, live_since) {
+                    (Some(tick), Some(since)) => tick.max(since.min(now)),
+                    (Some(tick), None) => tick,
+                    (None, _) => now,
+                };
                 self.followed.insert(
                     name.clone(),
                     Followed {
@@ -87,7 +95,11 @@ impl Cron {
                         info!(integration = %name, run_id = enqueued.run_id, %tick, "scheduled run enqueued");
                     }
                 }
-                Err(e @ RunError::ModeConflict { .. }) => {
+                Err(
+                    e @ (RunError::ModeConflict { .. }
+                    | RunError::Disabled { .. }
+                    | RunError::Deleted { .. }),
+                ) => {
                     followed.last = tick;
                     warn!(integration = %name, %tick, error = %e, "tick skipped");
                 }
@@ -125,8 +137,12 @@ async fn last_tick(db: &DatabaseConnection, name: &str) -> anyhow::Result<Option
         .map(|t| t.with_timezone(&Utc)))
 }
 
-/// The schedule of the current version of every integration that has one.
-async fn current_schedules(db: &DatabaseConnection) -> anyhow::Result<HashMap<String, String>> {
+/// The schedule of the current version of every enabled integration that has one, and since when it is
+/// live when it was enabled again (a disabled or deleted integration is not scheduled).
+async fn current_schedules(
+    db: &DatabaseConnection,
+) -> anyhow::Result<HashMap<String, (String, Option<DateTime<Utc>>)>> {
+    let standings = lifecycle::standings(db).await?;
     let rows = integration::Entity::find()
         .order_by_asc(integration::Column::Version)
         .all(db)
@@ -136,10 +152,17 @@ async fn current_schedules(db: &DatabaseConnection) -> anyhow::Result<HashMap<St
         let def: IntegrationDef = serde_json::from_str(&row.definition)?;
         latest.insert(row.name, def.schedule);
     }
-    Ok(latest
-        .into_iter()
-        .filter_map(|(name, schedule)| schedule.map(|s| (name, s)))
-        .collect())
+    let mut live = HashMap::new();
+    for (name, schedule) in latest {
+        let Some(schedule) = schedule else { continue };
+        let since = match standings.get(&name) {
+            Some(standing) if standing.state != State::Enabled => continue,
+            Some(standing) => standing.changed_at.map(|at| at.with_timezone(&Utc)),
+            None => None,
+        };
+        live.insert(name, (schedule, since));
+    }
+    Ok(live)
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! The workflow API (axum): trigger runs and read their status, queue depth and Prometheus metrics.
+//! The workflow API (axum): trigger runs and read their status, list integrations and connections and
+//! change their standing, queue depth and Prometheus metrics.
 //! `/healthz` and `/readyz` are open; everything else needs `Authorization: Bearer <api.token>`.
 
 mod auth;
 mod cancel;
+mod connections;
 mod error;
 mod health;
+mod integrations;
 mod metrics;
 mod runs;
 
@@ -40,7 +43,25 @@ impl AppState {
 /// The routes.
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
+        .route("/api/v1/integrations", get(integrations::list))
+        .route(
+            "/api/v1/integrations/{name}",
+            get(integrations::get_one).delete(integrations::delete),
+        )
+        .route(
+            "/api/v1/integrations/{name}/disable",
+            post(integrations::disable),
+        )
+        .route(
+            "/api/v1/integrations/{name}/enable",
+            post(integrations::enable),
+        )
         .route("/api/v1/integrations/{name}/runs", post(runs::trigger))
+        .route("/api/v1/connections", get(connections::list))
+        .route(
+            "/api/v1/connections/{name}",
+            get(connections::get_one).delete(connections::delete),
+        )
         .route("/api/v1/runs/{id}", get(runs::get_one))
         .route("/api/v1/runs/{id}/cancel", post(cancel::cancel))
         .route("/api/v1/runs", get(runs::list))

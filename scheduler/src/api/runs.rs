@@ -87,7 +87,10 @@ pub async fn trigger(
         .await
         .map_err(|e| match e {
             RunError::UnknownIntegration(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            RunError::ModeConflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            RunError::Deleted { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            RunError::ModeConflict { .. } | RunError::Disabled { .. } => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
             other => ApiError::internal(other),
         })?;
     let run_id = match &key {

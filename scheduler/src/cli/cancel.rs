@@ -7,7 +7,7 @@ use ferry_shared::settings::Settings;
 use ferry_shared::storage;
 
 /// Who a cancel from this command is recorded as: `cli`, with the operator's login when known.
-fn who() -> String {
+pub(super) fn who() -> String {
     match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
         Ok(user) if !user.is_empty() => format!("cli:{user}"),
         _ => "cli".into(),

@@ -5,9 +5,12 @@ mod auth;
 mod cancel;
 mod check;
 mod connection;
+pub mod connections;
 mod discover;
 mod errors;
+pub mod integrations;
 mod keys;
+pub mod lifecycle;
 mod preview;
 mod queue;
 mod run;
@@ -64,6 +67,35 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u64,
         /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List integrations: version, connection, schedule and next tick, enabled, last run and its age.
+    Integrations {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an integration's stored definition as TOML (what `apply` stored; `apply` takes it back).
+    Show {
+        name: String,
+        /// This version instead of the current one.
+        #[arg(long)]
+        version: Option<i32>,
+    },
+    /// Stop scheduling an integration and refuse its triggers (runs already queued or running go on).
+    Disable { name: String },
+    /// Schedule an integration and accept its triggers again.
+    Enable { name: String },
+    /// Remove an integration from scheduling and triggering, cancelling its queued and running runs.
+    /// Its runs, failures and target table stay; `apply` its definition to bring it back.
+    Delete {
+        name: String,
+        /// Also drop the target table (with the integration's couplings and checkpoint).
+        #[arg(long)]
+        drop_target: bool,
+    },
+    /// List stored connections, the credentials stored for each (never their values) and who uses them.
+    Connections {
         #[arg(long)]
         json: bool,
     },
@@ -139,6 +171,10 @@ pub enum AuthCommand {
 pub enum ConnectionCommand {
     /// Store the connection's client secret, read from standard input, encrypted.
     SetSecret { name: String },
+    /// Print a stored connection as TOML (no secret: a definition holds none).
+    Show { name: String },
+    /// Delete a stored connection and its credentials; refused while an integration uses it.
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +224,16 @@ pub async fn main(args: Args) -> ExitCode {
             limit,
             json,
         } => runs::command(&settings, integration.as_deref(), limit, json).await,
+        Command::Integrations { json } => integrations::list_command(&settings, json).await,
+        Command::Show { name, version } => {
+            integrations::show_command(&settings, &name, version).await
+        }
+        Command::Disable { name } => lifecycle::enable_command(&settings, &name, false).await,
+        Command::Enable { name } => lifecycle::enable_command(&settings, &name, true).await,
+        Command::Delete { name, drop_target } => {
+            lifecycle::delete_command(&settings, &name, drop_target).await
+        }
+        Command::Connections { json } => connections::list_command(&settings, json).await,
         Command::Scheduler => crate::service::run(settings, ferry_shared::shutdown::signal())
             .await
             .map(|_| ExitCode::SUCCESS),
@@ -209,6 +255,12 @@ pub async fn main(args: Args) -> ExitCode {
         }
         Command::Connection(ConnectionCommand::SetSecret { name }) => {
             connection::command(&settings, &name).await
+        }
+        Command::Connection(ConnectionCommand::Show { name }) => {
+            connections::show_command(&settings, &name).await
+        }
+        Command::Connection(ConnectionCommand::Delete { name }) => {
+            connections::delete_command(&settings, &name).await
         }
         Command::Keys(KeysCommand::Generate) => keys::generate(),
         Command::Keys(KeysCommand::Rotate { json }) => keys::rotate(&settings, json).await,

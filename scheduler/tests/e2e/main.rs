@@ -18,6 +18,7 @@ mod failures;
 mod helpers;
 mod jobs;
 mod leases;
+mod lifecycle;
 mod logging;
 mod lookups;
 mod mapping;

@@ -33,7 +33,7 @@ mod measured;
 mod store;
 
 pub use measured::Measured;
-pub use store::{Stored, load, save};
+pub use store::{Stored, forget, load, save};
 
 /// How a run records its position with each page it commits.
 #[derive(Debug, Clone)]

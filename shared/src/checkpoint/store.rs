@@ -81,3 +81,15 @@ pub async fn save(
     .await?;
     Ok(())
 }
+
+/// Forgets the checkpoint of `integration`, so its next run reads everything: for a target table that
+/// was dropped (`ferry delete --drop-target`), whose rows a checkpoint no longer describes.
+pub async fn forget(db: &impl ConnectionTrait, integration: &str) -> Result<(), DbErr> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "DELETE FROM ferry_checkpoints WHERE integration = ?",
+        [integration.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use super::lifecycle::{self, State};
 use super::load::{DefinitionError, DefinitionSet};
 use super::model::{ConnectionDef, IntegrationDef};
 use super::targets::shared_target_errors;
@@ -93,6 +94,17 @@ pub async fn apply(
     for line in &mut applied {
         if line.outcome == ApplyOutcome::Updated {
             line.note = rereads(&txn, line).await?;
+        }
+        if line.kind == "integration" {
+            let standing = lifecycle::standing(&txn, &line.name).await?;
+            if standing.state == State::Disabled {
+                line.note = Some(format!(
+                    "{}disabled {}: not scheduled or triggered until `ferry enable {}`",
+                    line.note.take().map(|n| n + "; ").unwrap_or_default(),
+                    standing.when(),
+                    line.name
+                ));
+            }
         }
     }
     txn.commit().await?;
@@ -211,7 +223,13 @@ async fn apply_integration(
 ) -> Result<Applied, DbErr> {
     let (json, digest) = canonical(def);
     let latest = latest_row(db, &def.name).await?;
+    // A deleted integration applied again comes back live, as a new version even when unchanged.
+    let deleted = lifecycle::standing(db, &def.name).await?.state == State::Deleted;
+    if deleted {
+        lifecycle::set(db, &def.name, State::Enabled, "apply").await?;
+    }
     let (outcome, version) = match latest {
+        Some(row) if deleted => (ApplyOutcome::Created, row.version + 1),
         Some(row) if row.digest == digest => (ApplyOutcome::Unchanged, row.version),
         Some(row) => (ApplyOutcome::Updated, row.version + 1),
         None => (ApplyOutcome::Created, 1),
@@ -234,7 +252,8 @@ async fn apply_integration(
         name: def.name.clone(),
         outcome,
         version: Some(version),
-        note: None,
+        note: deleted
+            .then(|| "it was deleted; applied again, it is scheduled and triggered again".into()),
     })
 }
 
@@ -249,10 +268,11 @@ async fn latest_row(
         .await
 }
 
-/// The latest stored definition of every integration, in name order.
+/// The latest stored definition of every integration not deleted, in name order.
 pub async fn stored_integrations(
     db: &impl ConnectionTrait,
 ) -> Result<Vec<IntegrationDef>, ApplyError> {
+    let standings = lifecycle::standings(db).await?;
     let rows = integration::Entity::find()
         .order_by_asc(integration::Column::Name)
         .order_by_desc(integration::Column::Version)
@@ -264,11 +284,17 @@ pub async fn stored_integrations(
         if last_name.as_deref() == Some(row.name.as_str()) {
             continue;
         }
+        last_name = Some(row.name.clone());
+        if standings
+            .get(&row.name)
+            .is_some_and(|s| s.state == State::Deleted)
+        {
+            continue;
+        }
         let def = serde_json::from_str(&row.definition).map_err(|source| ApplyError::Corrupt {
             name: row.name.clone(),
             source,
         })?;
-        last_name = Some(row.name);
         latest.push(def);
     }
     Ok(latest)

@@ -1,6 +1,7 @@
 //! Definitions: reading TOML files, validating them (every error at once), and storing them as versions.
 
 mod apply;
+pub mod lifecycle;
 mod load;
 mod model;
 mod schedule;

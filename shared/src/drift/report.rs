@@ -62,16 +62,25 @@ pub struct Checker {
     pub http: reqwest::Client,
 }
 
-/// The names of every stored integration, sorted.
+/// The names of every stored integration not deleted (`definitions::lifecycle`), sorted.
 pub async fn integration_names(db: &DatabaseConnection) -> Result<Vec<String>, sea_orm::DbErr> {
-    integration::Entity::find()
+    let standings = crate::definitions::lifecycle::standings(db).await?;
+    let names: Vec<String> = integration::Entity::find()
         .select_only()
         .column(integration::Column::Name)
         .distinct()
         .order_by_asc(integration::Column::Name)
         .into_tuple::<String>()
         .all(db)
-        .await
+        .await?;
+    Ok(names
+        .into_iter()
+        .filter(|name| {
+            standings
+                .get(name)
+                .is_none_or(|s| s.state != crate::definitions::lifecycle::State::Deleted)
+        })
+        .collect())
 }
 
 impl Checker {

@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::{Mode, RunError, RunState, Trigger, callbacks, is_unique_violation};
 use crate::definitions::latest_integration;
+use crate::definitions::lifecycle::{self, State};
 use crate::storage::entities::run;
 use crate::storage::{clock, statement};
 
@@ -72,6 +73,7 @@ async fn enqueue_run(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
         .await
         .map_err(|e| RunError::Definition(e.to_string()))?
         .ok_or_else(|| RunError::UnknownIntegration(new.integration.clone()))?;
+    refuse_unless_enabled(db, &new.integration).await?;
     let backend = db.get_database_backend();
     // A conflicting queued run can be claimed between our insert and our read; a few tries settle it.
     for _ in 0..5 {
@@ -128,6 +130,18 @@ async fn enqueue_run(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
         }
     }
     Err(RunError::Database(DbErr::RecordNotInserted))
+}
+
+/// The one place a trigger of a disabled or deleted integration is refused (`definitions::lifecycle`):
+/// every trigger — CLI, API, cron, a lookup's dependents — becomes a run here.
+async fn refuse_unless_enabled(db: &DatabaseConnection, integration: &str) -> Result<(), RunError> {
+    let standing = lifecycle::standing(db, integration).await?;
+    let (integration, since) = (integration.to_string(), standing.when());
+    match standing.state {
+        State::Enabled => Ok(()),
+        State::Disabled => Err(RunError::Disabled { integration, since }),
+        State::Deleted => Err(RunError::Deleted { integration, since }),
+    }
 }
 
 /// A trigger joins a queued run only when that run does what the trigger asks (Invariant 3 keeps one

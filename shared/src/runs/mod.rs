@@ -157,6 +157,12 @@ pub enum RunError {
     Database(#[from] DbErr),
     #[error("no integration named {0:?} has been applied")]
     UnknownIntegration(String),
+    /// The integration is disabled (`ferry disable`): not scheduled, and every trigger is refused.
+    #[error("{integration} is disabled ({since}); `ferry enable {integration}` lets it run again")]
+    Disabled { integration: String, since: String },
+    /// The integration was deleted (`ferry delete`); applying its definition again brings it back.
+    #[error("{integration} was deleted ({since}); `ferry apply` its definition to bring it back")]
+    Deleted { integration: String, since: String },
     #[error("run {0} is no longer ours: its lease expired and another worker took it over")]
     LeaseLost(i64),
     #[error("stored definition is unreadable: {0}")]

@@ -5,5 +5,6 @@ pub mod connection;
 pub mod coupling;
 pub mod credential;
 pub mod integration;
+pub mod integration_lifecycle;
 pub mod run;
 pub mod run_error;

@@ -9,6 +9,7 @@ mod m0005_couplings;
 mod m0006_hardening;
 mod m0007_callbacks;
 mod m0008_owed;
+mod m0009_lifecycle;
 mod m0010_waits;
 
 use sea_orm_migration::prelude::*;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_hardening::Migration),
             Box::new(m0007_callbacks::Migration),
             Box::new(m0008_owed::Migration),
+            Box::new(m0009_lifecycle::Migration),
             Box::new(m0010_waits::Migration),
         ]
     }
