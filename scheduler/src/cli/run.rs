@@ -7,7 +7,7 @@ use clap::Args as ClapArgs;
 use ferry_shared::dispatch::dispatch_connecting;
 use ferry_shared::runs::{self, Mode, NewRun, RunState, RunSummary};
 use ferry_shared::settings::Settings;
-use ferry_shared::storage;
+use ferry_shared::{queue, storage};
 use sea_orm::DatabaseConnection;
 
 #[derive(Debug, ClapArgs)]
@@ -88,6 +88,27 @@ pub async fn wait_for(
     }
 }
 
+/// How many workers beat their heartbeat within a lease, or `None` when the queue cannot tell (its
+/// being unreachable is reported by the trigger already).
+async fn alive_workers(settings: &Settings) -> Option<usize> {
+    let lease = settings.worker.lease();
+    let reading = async {
+        let mut storage = queue::storage(&settings.queue, lease / 3).await.ok()?;
+        queue::bookkeeping(&mut storage).await.ok()
+    };
+    let bookkeeping = tokio::time::timeout(Duration::from_secs(5), reading)
+        .await
+        .ok()??;
+    let now = chrono::Utc::now().timestamp();
+    Some(
+        bookkeeping
+            .workers
+            .iter()
+            .filter(|w| w.alive(now, lease))
+            .count(),
+    )
+}
+
 pub(super) async fn command(settings: &Settings, options: RunOptions) -> anyhow::Result<ExitCode> {
     let db = storage::connect(&settings.database).await?;
     let mode = if options.full {
@@ -107,6 +128,13 @@ pub(super) async fn command(settings: &Settings, options: RunOptions) -> anyhow:
             println!("{run_id}");
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if alive_workers(settings).await == Some(0) {
+        eprintln!(
+            "warning: no worker is alive (none has beaten its heartbeat within {} s): run {run_id} \
+             waits until one starts (`ferry worker`, or `ferry serve`)",
+            settings.worker.lease().as_secs()
+        );
     }
     let summary = wait_for(&db, run_id, Duration::from_secs(options.timeout)).await?;
     if options.json {

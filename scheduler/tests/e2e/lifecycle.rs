@@ -16,7 +16,7 @@ fn scheduled(env: &TestEnv) -> std::path::PathBuf {
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "direction = \"import\"",
-        "direction = \"import\"\nschedule = \"* * * * * *\"",
+        "direction = \"import\"\nschedule = \"* * * * * *\"\nallow_frequent = true",
     );
     std::fs::write(&file, text).unwrap();
     file

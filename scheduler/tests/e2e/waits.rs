@@ -137,3 +137,54 @@ async fn apply_refuses_a_timeout_outside_its_range() {
     );
     env.finish().await;
 }
+
+/// `ferry run --wait` with no worker alive says so at once, instead of waiting out its timeout in
+/// silence; with a worker, it says nothing of the kind.
+async fn run_wait_says_when_no_worker_is_alive(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 20, 0).await;
+    env.apply(&env.write_definitions("")).await;
+    let vars = env.env_vars();
+    let ferry = |args: &'static [&'static str]| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .envs(vars.clone())
+            .env("FERRY__LOG__LEVEL", "warn")
+            .kill_on_drop(true)
+            .output()
+    };
+    let alone = ferry(&["run", "customers", "--wait", "--timeout", "2"])
+        .await
+        .expect("ferry runs");
+    let stderr = String::from_utf8_lossy(&alone.stderr);
+    assert!(!alone.status.success(), "nothing ran the run");
+    assert!(stderr.contains("no worker is alive"), "{stderr}");
+
+    env.start_worker();
+    // The worker registers with the queue as it starts.
+    let mut queue = ferry_shared::queue::storage(&env.settings.queue, Duration::from_secs(10))
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let now = chrono::Utc::now().timestamp();
+        let bookkeeping = ferry_shared::queue::bookkeeping(&mut queue).await.unwrap();
+        if bookkeeping
+            .workers
+            .iter()
+            .any(|w| w.alive(now, env.settings.worker.lease()))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let served = ferry(&["run", "customers", "--wait", "--timeout", "60"])
+        .await
+        .expect("ferry runs");
+    let stderr = String::from_utf8_lossy(&served.stderr);
+    assert!(served.status.success(), "{stderr}");
+    assert!(!stderr.contains("no worker is alive"), "{stderr}");
+    env.finish().await;
+}
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    run_wait_says_when_no_worker_is_alive
+);

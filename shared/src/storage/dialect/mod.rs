@@ -4,6 +4,7 @@
 //! place that looks at which engine a connection talks to; the engine modules hold the spellings. A new
 //! engine is a new module and a line in each `match` below.
 
+mod compare;
 mod couplings;
 mod postgres;
 mod sqlite;

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::MAX_PARAMS;
 use crate::storage::dialect::TableShape;
-use crate::storage::dialect::quote;
+use crate::storage::dialect::compare::statement_text;
 
 /// The comparison rows of `rows` (see `Dialect::compare`), or `None` when the table does not exist.
 pub async fn compare(
@@ -46,29 +46,9 @@ pub async fn compare(
             values.push((i as i64).into());
             values.extend(row.iter().cloned());
         }
-        let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
-        let on: Vec<String> = shape
-            .key_columns
-            .iter()
-            .map(|&k| format!("t.{0} = i.{0}", columns[k]))
-            .collect();
-        let mut select = vec![
-            "i.\"#\"".to_string(),
-            format!("t.{} IS NOT NULL", columns[shape.key_columns[0]]),
-        ];
-        for c in &columns {
-            select.push(format!(
-                "(t.{c} IS DISTINCT FROM i.{c}), to_json(t.{c})::text, to_json(i.{c})::text"
-            ));
-        }
-        let sql = format!(
-            "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",
-            columns.join(", "),
-            tuples.join(", "),
-            select.join(", "),
-            quote(shape.table),
-            on.join(" AND "),
-        );
+        let sql = statement_text(shape, &tuples.join(", "), |c| {
+            format!("(t.{c} IS DISTINCT FROM i.{c}), to_json(t.{c})::text, to_json(i.{c})::text")
+        });
         let found = db
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::{MAX_PARAMS, stored};
 use crate::storage::dialect::TableShape;
-use crate::storage::dialect::quote;
+use crate::storage::dialect::compare::statement_text;
 
 /// The comparison rows of `rows` (see `Dialect::compare`), or `None` when the table does not exist.
 pub async fn compare(
@@ -28,23 +28,8 @@ pub async fn compare(
     if !exists {
         return Ok(None);
     }
-    let columns: Vec<String> = shape.columns.iter().map(|c| quote(c.name)).collect();
-    let width = columns.len() + 1;
+    let width = shape.columns.len() + 1;
     let tuple = format!("({})", vec!["?"; width].join(", "));
-    let on: Vec<String> = shape
-        .key_columns
-        .iter()
-        .map(|&k| format!("t.{0} = i.{0}", columns[k]))
-        .collect();
-    let mut select = vec![
-        "i.\"#\"".to_string(),
-        format!("t.{} IS NOT NULL", columns[shape.key_columns[0]]),
-    ];
-    for c in &columns {
-        select.push(format!(
-            "(t.{c} IS NOT i.{c}), json_quote(t.{c}), json_quote(i.{c})"
-        ));
-    }
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
@@ -52,14 +37,10 @@ pub async fn compare(
             values.push((i as i64).into());
             values.extend(row.iter().cloned().map(stored));
         }
-        let sql = format!(
-            "WITH i (\"#\", {}) AS (VALUES {}) SELECT {} FROM i LEFT JOIN {} t ON {} ORDER BY 1",
-            columns.join(", "),
-            vec![tuple.as_str(); chunk.len()].join(", "),
-            select.join(", "),
-            quote(shape.table),
-            on.join(" AND "),
-        );
+        let tuples = vec![tuple.as_str(); chunk.len()].join(", ");
+        let sql = statement_text(shape, &tuples, |c| {
+            format!("(t.{c} IS NOT i.{c}), json_quote(t.{c}), json_quote(i.{c})")
+        });
         let found = db
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Sqlite,
