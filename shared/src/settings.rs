@@ -89,6 +89,10 @@ pub struct ApiSettings {
     /// a callback is never signed with the API token (whoever receives it could then call the API).
     #[serde(default, deserialize_with = "non_empty_secret")]
     pub callback_secret: Option<SecretString>,
+    /// Lets a trigger's `callback_url` name a loopback, link-local or private address. Off by default:
+    /// a caller of the API could otherwise make Ferry POST to services inside its network.
+    #[serde(default)]
+    pub allow_private_callbacks: bool,
 }
 
 /// The shortest API token the API starts with: 32 characters, as `openssl rand -hex 16` prints.

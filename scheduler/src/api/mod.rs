@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .merge(protected)
         .fallback(error::not_found)
+        .layer(middleware::map_response(error::as_json))
         .with_state(state)
 }
 

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
+use ferry_shared::callback;
 use ferry_shared::dispatch::dispatch;
 use ferry_shared::runs::{self, Mode, NewRun, RunError, RunSummary, Trigger};
 use ferry_shared::storage::statement;
@@ -42,9 +43,12 @@ pub async fn trigger(
             .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?
     };
     if let Some(url) = &body.callback_url {
-        match url::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(ApiError::bad_request("callback_url must be an http(s) URL")),
+        let url = url::Url::parse(url)
+            .map_err(|_| ApiError::bad_request("callback_url must be an http(s) URL"))?;
+        if let Some(refusal) =
+            callback::refusal(&url, state.settings.api.allow_private_callbacks).await
+        {
+            return Err(ApiError::bad_request(refusal));
         }
         // Refused here, not discovered when the run ends: a callback is always signed, and never
         // with the API token.
@@ -70,14 +74,15 @@ pub async fn trigger(
             Some(key.to_string())
         }
     };
+    let mode = body.mode.unwrap_or(Mode::Incremental);
     if let Some(key) = &key
-        && let Some(run_id) = remembered(&state, key, &name).await?
+        && let Some(run_id) = remembered(&state, key, &name, mode).await?
     {
         return Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))));
     }
     let new = NewRun {
         integration: name.clone(),
-        mode: body.mode.unwrap_or(Mode::Incremental),
+        mode,
         trigger: Trigger::Api,
         scheduled_for: None,
         callback_url: body.callback_url,
@@ -94,7 +99,7 @@ pub async fn trigger(
             other => ApiError::internal(other),
         })?;
     let run_id = match &key {
-        Some(key) => remember(&state, key, &name, dispatched.run_id).await?,
+        Some(key) => remember(&state, key, &name, mode, dispatched.run_id).await?,
         None => dispatched.run_id,
     };
     // The run is recorded either way; with the queue down its job follows once the queue answers.
@@ -108,17 +113,19 @@ pub async fn trigger(
     ))
 }
 
-/// The run an idempotency key already stands for.
+/// The run an idempotency key already stands for. The key stands for one trigger: reusing it for
+/// another integration or another mode is a 422, not that trigger's run.
 async fn remembered(
     state: &AppState,
     key: &str,
     integration: &str,
+    mode: Mode,
 ) -> Result<Option<i64>, ApiError> {
     let row = state
         .db
         .query_one_raw(statement(
             state.db.get_database_backend(),
-            "SELECT run_id, integration FROM ferry_idempotency_keys WHERE key = ?",
+            "SELECT run_id, integration, mode FROM ferry_idempotency_keys WHERE key = ?",
             [key.into()],
         ))
         .await
@@ -131,6 +138,15 @@ async fn remembered(
             format!("Idempotency-Key already used for integration {stored:?}"),
         ));
     }
+    let stored_mode: Option<String> = row.try_get_by_index(2).map_err(ApiError::internal)?;
+    if let Some(stored_mode) = stored_mode
+        && stored_mode != mode.as_str()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Idempotency-Key already used for a {stored_mode} run of {integration:?}"),
+        ));
+    }
     Ok(Some(row.try_get_by_index(0).map_err(ApiError::internal)?))
 }
 
@@ -139,24 +155,28 @@ async fn remember(
     state: &AppState,
     key: &str,
     integration: &str,
+    mode: Mode,
     run_id: i64,
 ) -> Result<i64, ApiError> {
     state
         .db
         .execute_raw(statement(
             state.db.get_database_backend(),
-            "INSERT INTO ferry_idempotency_keys (key, integration, run_id, created_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO ferry_idempotency_keys (key, integration, run_id, created_at, mode) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             [
                 key.into(),
                 integration.into(),
                 run_id.into(),
                 Utc::now().fixed_offset().into(),
+                mode.as_str().into(),
             ],
         ))
         .await
         .map_err(ApiError::internal)?;
-    Ok(remembered(state, key, integration).await?.unwrap_or(run_id))
+    Ok(remembered(state, key, integration, mode)
+        .await?
+        .unwrap_or(run_id))
 }
 
 /// `GET /api/v1/runs/{id}`.

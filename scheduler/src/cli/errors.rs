@@ -13,6 +13,10 @@ pub(super) async fn command(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let db = storage::connect(&settings.database).await?;
+    if ferry_shared::runs::get(&db, run_id).await?.is_none() {
+        eprintln!("error: run {run_id} does not exist");
+        return Ok(ExitCode::FAILURE);
+    }
     let failures = run_failures(&db, run_id).await?;
     if json {
         println!("{}", serde_json::to_string(&failures)?);

@@ -267,3 +267,113 @@ async fn a_finished_run_posts_its_signed_summary_to_the_callback(backend: Backen
     server.abort();
     env.finish().await;
 }
+
+/// The API's edges (issue 20, item 10): the `Bearer` scheme in any case; a wrong method and a body too
+/// large answer JSON like every other error; a callback into the scheduler's own network is refused
+/// unless `api.allow_private_callbacks`; an `Idempotency-Key` stands for one integration and one mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apis_edges_answer_json_and_refuse_what_they_should() {
+    let mut env = TestEnv::without_worker(5, 0).await;
+    env.settings.api.allow_private_callbacks = false;
+    env.apply(&env.write_definitions("")).await;
+    let base = env.start_scheduler().await;
+    let http = reqwest::Client::new();
+    let runs = format!("{base}/api/v1/integrations/customers/runs");
+
+    let lower = http
+        .get(format!("{base}/api/v1/runs"))
+        .header("Authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lower.status().as_u16(),
+        200,
+        "RFC 7235: the scheme is case-insensitive"
+    );
+
+    let wrong_method = http.delete(&runs).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    assert!(
+        wrong_method.headers().contains_key("allow"),
+        "405 keeps Allow"
+    );
+    let answer: Value = wrong_method.json().await.expect("a 405 answers JSON");
+    assert!(answer["error"].is_string(), "{answer}");
+
+    let too_large = http
+        .post(&runs)
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status().as_u16(), 413);
+    let answer: Value = too_large.json().await.expect("a 413 answers JSON");
+    assert!(answer["error"].is_string(), "{answer}");
+
+    for private in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost:9/hook",
+        "http://[::1]:9/hook",
+    ] {
+        let refused = http
+            .post(&runs)
+            .bearer_auth(TOKEN)
+            .json(&json!({ "callback_url": private }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status().as_u16(), 400, "{private}");
+        let answer: Value = refused.json().await.unwrap();
+        assert!(
+            answer["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("allow_private_callbacks")),
+            "{private}: {answer}"
+        );
+    }
+
+    let keyed = |mode: &'static str, key: &'static str| {
+        http.post(&runs)
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "mode": mode }))
+            .send()
+    };
+    assert_eq!(
+        keyed("incremental", "k-1").await.unwrap().status().as_u16(),
+        202
+    );
+    let other_mode = keyed("full", "k-1").await.unwrap();
+    assert_eq!(
+        other_mode.status().as_u16(),
+        422,
+        "a key stands for one mode"
+    );
+    let answer: Value = other_mode.json().await.unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("incremental")),
+        "{answer}"
+    );
+    assert_eq!(
+        keyed("incremental", "").await.unwrap().status().as_u16(),
+        400
+    );
+
+    let missing = env.ferry(&["errors", "999999"]).output().unwrap();
+    assert!(
+        !missing.status.success(),
+        "errors of a run that does not exist fail"
+    );
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("run 999999 does not exist"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    env.finish().await;
+}

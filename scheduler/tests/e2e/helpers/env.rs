@@ -229,6 +229,8 @@ impl TestEnv {
         settings.retry.max_secs = 2;
         settings.api.token = Some(API_TOKEN.to_string().into());
         settings.api.callback_secret = Some("test-callback-secret".to_string().into());
+        // The tests' callback receivers listen on loopback.
+        settings.api.allow_private_callbacks = true;
         let db = storage::connect(&settings.database)
             .await
             .expect("migrations apply");

@@ -11,6 +11,7 @@ mod m0007_callbacks;
 mod m0008_owed;
 mod m0009_lifecycle;
 mod m0010_waits;
+mod m0011_idempotency_mode;
 
 use sea_orm_migration::prelude::*;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_owed::Migration),
             Box::new(m0009_lifecycle::Migration),
             Box::new(m0010_waits::Migration),
+            Box::new(m0011_idempotency_mode::Migration),
         ]
     }
 

@@ -2,6 +2,8 @@
 //! trigger that gave one, signed with HMAC-SHA256 under `api.callback_secret` so the receiver can tell
 //! it came from this Ferry.
 
+mod target;
+
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -10,6 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::runs::{RunSummary, callbacks};
+
+pub use target::refusal;
 
 /// The signature header: `sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub const SIGNATURE_HEADER: &str = "X-Ferry-Signature";
