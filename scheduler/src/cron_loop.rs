@@ -80,11 +80,9 @@ impl Cron {
                 continue;
             };
             let new = NewRun {
-                integration: name.clone(),
-                mode: Mode::Incremental,
                 trigger: Trigger::Schedule,
                 scheduled_for: Some(tick.fixed_offset()),
-                callback_url: None,
+                ..NewRun::manual(&name, Mode::Incremental)
             };
             // One integration's refusal (a mode conflict with its queued run) or failure is its own:
             // the others' ticks still go out. A refused tick is not retried; a failed one is.

@@ -21,6 +21,7 @@ pub struct Settings {
     pub retry: RetrySettings,
     pub api: ApiSettings,
     pub retention: RetentionSettings,
+    pub lookups: LookupSettings,
     pub log: LogSettings,
     /// Absent from the defaults on purpose: the master key comes from the environment or a key file.
     #[serde(default)]
@@ -204,6 +205,21 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         Ok(settings)
+    }
+}
+
+/// How lookups behave across runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupSettings {
+    /// How long a record may stay parked by a `defer` lookup before it becomes a failed record with
+    /// the reason: nothing waits for ever unseen.
+    pub max_defer_hours: u64,
+}
+
+impl LookupSettings {
+    pub fn max_defer(&self) -> Duration {
+        Duration::from_secs(self.max_defer_hours * 3_600)
     }
 }
 

@@ -70,6 +70,7 @@ pub async fn run(
                 settings: settings.worker.clone(),
                 credentials: credentials.clone(),
                 metadata: MetadataCache::default(),
+                max_defer: settings.lookups.max_defer(),
                 retry: settings.retry.clone(),
                 queue: backend.clone(),
                 stopping: stopping.clone(),

@@ -81,11 +81,9 @@ pub async fn trigger(
         return Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))));
     }
     let new = NewRun {
-        integration: name.clone(),
-        mode,
         trigger: Trigger::Api,
-        scheduled_for: None,
         callback_url: body.callback_url,
+        ..NewRun::manual(&name, mode)
     };
     let mut queue = state.queue.clone();
     let dispatched = dispatch(&state.db, &mut queue, &new)

@@ -282,3 +282,130 @@ lookups = [
     assert_eq!(got, expected);
     env.finish().await;
 }
+
+/// Two integrations whose `defer` lookups read each other's tables and never resolve.
+const MUTUAL: &str = r#"
+[[integration]]
+name = "left"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "left_t", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }]
+lookups = [{ to = "partner", from = ["Name"], table = "right_t", match = ["no"], select = "no", missing = "defer" }]
+
+[[integration]]
+name = "right"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "right_t", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }]
+lookups = [{ to = "partner", from = ["Name"], table = "left_t", match = ["no"], select = "no", missing = "defer" }]
+"#;
+
+/// Runs of `integration`, oldest first.
+async fn runs_of(env: &TestEnv, integration: &str) -> Vec<RunSummary> {
+    let mut runs = cli::print_runs(&env.db, Some(integration), 1_000)
+        .await
+        .unwrap();
+    runs.reverse();
+    runs
+}
+
+/// Two integrations that defer on each other wake each other once per upstream run, not for ever: a
+/// run woken by a lookup never wakes an integration in the chain that woke it.
+async fn integrations_that_defer_on_each_other_do_not_wake_each_other_for_ever(backend: Backend) {
+    let env = TestEnv::start_on(backend, 30, 0).await;
+    env.apply(&env.write_definitions(MUTUAL)).await;
+    let left = env.run("left", Mode::Incremental).await;
+    assert_eq!(left.deferred, 30, "{left:?}");
+    let right = env.run("right", Mode::Incremental).await;
+    assert_eq!(right.deferred, 30, "{right:?}");
+    // right's run wakes left (its parked records read right_t); left's woken run must not wake right.
+    let woken = woken_run(&env, "left").await;
+    assert_eq!(
+        woken.deferred, 30,
+        "the parked records are replayed, still unresolved"
+    );
+    // A storm makes a run every few hundred milliseconds; give it time to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let lefts = runs_of(&env, "left").await;
+    let rights = runs_of(&env, "right").await;
+    assert_eq!(
+        (lefts.len(), rights.len()),
+        (2, 1),
+        "left: {:?}, right: {:?}",
+        lefts.iter().map(|r| &r.trigger).collect::<Vec<_>>(),
+        rights.iter().map(|r| &r.trigger).collect::<Vec<_>>()
+    );
+    let chain: Option<String> = env
+        .db
+        .query_one_raw(ferry_shared::storage::statement(
+            env.db.get_database_backend(),
+            "SELECT woken_by FROM ferry_runs WHERE id = ?",
+            [woken.run_id.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(
+        chain.as_deref(),
+        Some(r#"["right"]"#),
+        "the woken run says who woke it"
+    );
+    env.finish().await;
+}
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    integrations_that_defer_on_each_other_do_not_wake_each_other_for_ever
+);
+
+/// A record parked longer than `lookups.max_defer_hours` becomes a failed record with the reason it
+/// waited for, and leaves the parking: nothing stays deferred for ever unseen.
+async fn records_deferred_too_long_become_failed_records(backend: Backend) {
+    let mut env = TestEnv::without_worker_on(backend, 25, 0).await;
+    env.settings.lookups.max_defer_hours = 0;
+    env.start_worker();
+    env.apply(&env.write_definitions(MUTUAL)).await;
+    let first = env.run("left", Mode::Incremental).await;
+    assert_eq!((first.deferred, first.failed), (25, 0), "{first:?}");
+    let second = env.run("left", Mode::Incremental).await;
+    assert_eq!(
+        (
+            second.status.as_str(),
+            second.deferred,
+            second.failed,
+            second.rows_read
+        ),
+        ("partial", 0, 25, 25),
+        "{second:?}"
+    );
+    let message: String = env
+        .db
+        .query_one_raw(ferry_shared::storage::statement(
+            env.db.get_database_backend(),
+            "SELECT message FROM ferry_run_errors WHERE run_id = ? ORDER BY id",
+            [second.run_id.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("the overdue records are logged")
+        .try_get_by_index(0)
+        .unwrap();
+    assert!(
+        message.contains("still deferred after 0 h") && message.contains("right_t"),
+        "{message}"
+    );
+    let third = env.run("left", Mode::Incremental).await;
+    assert_eq!(
+        (third.deferred, third.failed),
+        (0, 0),
+        "the parking is empty"
+    );
+    env.finish().await;
+}
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    records_deferred_too_long_become_failed_records
+);

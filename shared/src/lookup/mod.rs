@@ -7,7 +7,7 @@
 mod parked;
 mod resolve;
 
-pub use parked::{ParkedRecord, park_and_unpark, parked_records};
+pub use parked::{OverdueRecord, ParkedRecord, overdue_records, park_and_unpark, parked_records};
 pub use resolve::{PageLookups, prepare, resolve_page, tuple};
 
 use crate::definitions::LookupDef;

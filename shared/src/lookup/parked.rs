@@ -6,7 +6,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbErr, Value};
 
 use crate::runs::Lease;
-use crate::storage::statement;
+use crate::storage::{clock, statement};
 
 /// A parked record as read back for replay.
 #[derive(Debug, Clone)]
@@ -44,8 +44,10 @@ pub async fn park_and_unpark(
     for chunk in deferred.chunks(5_000) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
         let mut tuples = Vec::with_capacity(chunk.len());
+        // First parked by the database's clock, as the overdue test compares it (`overdue_records`).
+        let tuple = format!("(?, ?, ?, ?, ?, ?, {})", clock::now(backend));
         for (key, reason, payload) in chunk {
-            tuples.push("(?, ?, ?, ?, ?, ?)");
+            tuples.push(tuple.as_str());
             values.extend([
                 lease.integration.clone().into(),
                 key.clone().into(),
@@ -58,8 +60,8 @@ pub async fn park_and_unpark(
         txn.execute_raw(statement(
             backend,
             &format!(
-                "INSERT INTO ferry_deferred (integration, record_key, payload, reason, run_id, parked_at) \
-                 VALUES {} ON CONFLICT (integration, record_key) DO UPDATE SET payload = EXCLUDED.payload, \
+                "INSERT INTO ferry_deferred (integration, record_key, payload, reason, run_id, parked_at, \
+                 first_parked_at) VALUES {} ON CONFLICT (integration, record_key) DO UPDATE SET payload = EXCLUDED.payload, \
                  reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, parked_at = EXCLUDED.parked_at, \
                  attempts = ferry_deferred.attempts + 1",
                 tuples.join(", ")
@@ -92,6 +94,49 @@ pub async fn parked_records(
             Ok(ParkedRecord {
                 record_key: r.try_get_by_index(0)?,
                 payload: r.try_get_by_index(1)?,
+            })
+        })
+        .collect()
+}
+
+/// A parked record that waited too long, with why it was parked.
+#[derive(Debug, Clone)]
+pub struct OverdueRecord {
+    pub record_key: String,
+    pub payload: String,
+    pub reason: String,
+}
+
+/// Records of `integration` first parked more than `max_defer` ago (by the database's clock), at most
+/// `limit`: they leave the parking as failed records.
+pub async fn overdue_records(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    max_defer: std::time::Duration,
+    limit: u64,
+) -> Result<Vec<OverdueRecord>, DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT record_key, payload, reason FROM ferry_deferred WHERE integration = ? \
+                 AND COALESCE(first_parked_at, parked_at) < {} ORDER BY record_key LIMIT ?",
+                clock::after(backend)
+            ),
+            [
+                integration.into(),
+                (-clock::millis(max_defer)).into(),
+                (limit as i64).into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OverdueRecord {
+                record_key: r.try_get_by_index(0)?,
+                payload: r.try_get_by_index(1)?,
+                reason: r.try_get_by_index(2)?,
             })
         })
         .collect()

@@ -26,6 +26,10 @@ pub struct NewRun {
     /// Where to POST the summary when the run ends; kept per trigger (`callbacks`), also when the
     /// trigger joins a queued run.
     pub callback_url: Option<String>,
+    /// For a run a lookup wakes: the integrations whose runs led to it, first first. A run never wakes
+    /// an integration in its own chain (`sync::dependents`), so two integrations that defer on each
+    /// other cannot wake each other for ever.
+    pub woken_by: Vec<String>,
 }
 
 impl NewRun {
@@ -36,6 +40,7 @@ impl NewRun {
             trigger: Trigger::Manual,
             scheduled_for: None,
             callback_url: None,
+            woken_by: Vec::new(),
         }
     }
 }
@@ -82,7 +87,8 @@ async fn enqueue_run(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
             &format!(
                 "INSERT INTO ferry_runs (integration, definition_version, mode, trigger, state, \
                  attempt, scheduled_for, queued_at, rows_read, inserted, updated, unchanged, deleted, \
-                 failed) VALUES (?, ?, ?, ?, 'queued', 0, ?, {now}, 0, 0, 0, 0, 0, 0) RETURNING id",
+                 failed, woken_by) VALUES (?, ?, ?, ?, 'queued', 0, ?, {now}, 0, 0, 0, 0, 0, 0, ?) \
+                 RETURNING id",
                 now = clock::now(backend)
             ),
             [
@@ -91,6 +97,9 @@ async fn enqueue_run(db: &DatabaseConnection, new: &NewRun) -> Result<Enqueued, 
                 new.mode.as_str().into(),
                 new.trigger.as_str().into(),
                 new.scheduled_for.into(),
+                (!new.woken_by.is_empty())
+                    .then(|| serde_json::to_string(&new.woken_by).unwrap_or_default())
+                    .into(),
             ],
         );
         match db.query_one_raw(insert).await {

@@ -1,5 +1,7 @@
 //! Waking integrations whose records wait on this one: when a run wrote the table that parked records
 //! look up (`missing = "defer"`), those integrations get a run now instead of at their next schedule.
+//! A woken run carries the chain of integrations that woke it, and never wakes one in its own chain:
+//! two integrations that defer on each other wake each other once, not for ever.
 
 use sea_orm::ConnectionTrait;
 use tracing::{info, warn};
@@ -13,7 +15,16 @@ use crate::storage::statement;
 /// Triggers a run of each integration with parked records whose `defer` lookups read `table`. Best
 /// effort: a failure here never fails the run that just succeeded; parked records are also retried by
 /// the waiting integration's own next run.
-pub(super) async fn wake_dependents(ctx: &SyncContext, integration: &str, table: &str) {
+pub(super) async fn wake_dependents(
+    ctx: &SyncContext,
+    integration: &str,
+    table: &str,
+    woken_by: Option<&str>,
+) {
+    let mut chain: Vec<String> = woken_by
+        .and_then(|chain| serde_json::from_str(chain).ok())
+        .unwrap_or_default();
+    chain.push(integration.to_string());
     let waiting = match ctx
         .db
         .query_all_raw(statement(
@@ -40,8 +51,17 @@ pub(super) async fn wake_dependents(ctx: &SyncContext, integration: &str, table:
         if !depends {
             continue;
         }
+        if chain.contains(&name) {
+            info!(
+                integration = %name,
+                chain = ?chain,
+                "not waking an integration that started this chain of lookup runs"
+            );
+            continue;
+        }
         let new = NewRun {
             trigger: Trigger::Lookup,
+            woken_by: chain.clone(),
             ..NewRun::manual(&name, Mode::Incremental)
         };
         let mut queue = ctx.queue.clone();

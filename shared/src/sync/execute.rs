@@ -34,6 +34,8 @@ pub struct SyncContext {
     pub credentials: Credentials,
     /// `$metadata` per connection, for the drift check every run starts with.
     pub metadata: MetadataCache,
+    /// How long a record may stay parked (`lookups.max_defer_hours`).
+    pub max_defer: std::time::Duration,
 }
 
 /// Claims and executes run `run_id` as `owner`. Returns the claim's outcome: a duplicate job, or a run

@@ -188,7 +188,7 @@ pub(super) async fn import(
         other => other,
     };
     result?;
-    super::dependents::wake_dependents(ctx, name, &mapping.table).await;
+    super::dependents::wake_dependents(ctx, name, &mapping.table, run.woken_by.as_deref()).await;
     if let Some(deletes) = &def.deletes
         && let Some(every) = deletes.every.as_deref().and_then(parse_every)
         && mode == Mode::Incremental

@@ -6,10 +6,11 @@ use super::commit::commit_page;
 use super::error::SyncError;
 use super::execute::SyncContext;
 use super::map::{changed, map_page, resolving};
-use crate::lookup::parked_records;
+use crate::lookup::{overdue_records, parked_records};
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::runs::{self, Lease, RunError};
+use crate::sink::PageWrite;
 use crate::source::Source;
 
 /// Re-maps the records parked by earlier runs (their lookups may resolve now), page by page. Written
@@ -20,6 +21,7 @@ pub(super) async fn replay_parked(
     mapping: &Mapping,
     clears: bool,
 ) -> Result<(), SyncError> {
+    expire_overdue(ctx, lease, mapping).await?;
     let mut after = String::new();
     loop {
         let parked = parked_records(
@@ -43,6 +45,46 @@ pub(super) async fn replay_parked(
         // Replayed records count as read (from the parking, not the source), so the run's counts add
         // up; they must not move the watermark.
         write.checkpoint = None;
+        commit_page(&ctx.db, lease, mapping, write, None).await?;
+    }
+}
+
+/// Records parked longer than `lookups.max_defer_hours` leave the parking as failed records, with the
+/// reason they waited for and their payload (so `--retry-failed` can try them again): nothing stays
+/// parked for ever unseen. They count as read and failed.
+async fn expire_overdue(
+    ctx: &SyncContext,
+    lease: &Lease,
+    mapping: &Mapping,
+) -> Result<(), SyncError> {
+    let hours = ctx.max_defer.as_secs() / 3_600;
+    loop {
+        let overdue = overdue_records(
+            &ctx.db,
+            &lease.integration,
+            ctx.max_defer,
+            u64::from(ctx.settings.page_size),
+        )
+        .await
+        .map_err(RunError::from)?;
+        if overdue.is_empty() {
+            return Ok(());
+        }
+        let write = PageWrite {
+            rows_read: overdue.len() as u64,
+            unpark: overdue.iter().map(|o| o.record_key.clone()).collect(),
+            failures: overdue
+                .into_iter()
+                .map(|o| {
+                    let message = format!(
+                        "still deferred after {hours} h (lookups.max_defer_hours): {}",
+                        o.reason
+                    );
+                    (o.record_key, message, o.payload, "{}".to_string())
+                })
+                .collect(),
+            ..PageWrite::default()
+        };
         commit_page(&ctx.db, lease, mapping, write, None).await?;
     }
 }

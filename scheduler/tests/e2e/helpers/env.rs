@@ -302,6 +302,7 @@ impl TestEnv {
                 .unwrap(),
             stopping: Default::default(),
             callback_secret: self.settings.api.callback_secret.clone(),
+            max_defer: self.settings.lookups.max_defer(),
             credentials: self.credentials(),
             metadata: Default::default(),
         }

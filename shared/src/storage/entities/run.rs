@@ -54,6 +54,8 @@ pub struct Model {
     pub retry_wait_ms: i64,
     /// The last busy answer that was repeated.
     pub last_retried_error: Option<String>,
+    /// The integrations whose runs woke this one through a lookup, first first, as a JSON array.
+    pub woken_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

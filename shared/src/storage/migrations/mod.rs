@@ -12,6 +12,7 @@ mod m0008_owed;
 mod m0009_lifecycle;
 mod m0010_waits;
 mod m0011_idempotency_mode;
+mod m0012_lookup_chains;
 
 use sea_orm_migration::prelude::*;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_lifecycle::Migration),
             Box::new(m0010_waits::Migration),
             Box::new(m0011_idempotency_mode::Migration),
+            Box::new(m0012_lookup_chains::Migration),
         ]
     }
 
