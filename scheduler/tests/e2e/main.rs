@@ -16,6 +16,7 @@ mod discover;
 mod failure_log;
 mod failures;
 mod helpers;
+mod hostile;
 mod jobs;
 mod leases;
 mod lifecycle;

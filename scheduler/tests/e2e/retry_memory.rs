@@ -46,7 +46,7 @@ async fn ten_thousand_open_failures_survive_retention_and_replay_in_bounded_memo
     know(&env, &keys).await;
     let mut worker = tokio::process::Command::new(ferry_worker())
         .envs(env.env_vars())
-        .env("FERRY_TEST_BC_SECRET", "ferry-secret")
+        .env("BC_SANDBOX_SECRET", "ferry-secret")
         .env("FERRY__LOG__LEVEL", "warn")
         .kill_on_drop(true)
         .spawn()

@@ -20,7 +20,7 @@ const NEW_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 /// The standard definitions with the secret stored instead of named by `client_secret_env`.
 fn stored_secret_definitions(env: &TestEnv) -> std::path::PathBuf {
     let text =
-        definitions(&env.sandbox, "").replace("client_secret_env = \"FERRY_TEST_BC_SECRET\"\n", "");
+        definitions(&env.sandbox, "").replace("client_secret_env = \"BC_SANDBOX_SECRET\"\n", "");
     let file = env.dir.join("stored.toml");
     std::fs::write(&file, text).unwrap();
     file

@@ -112,12 +112,12 @@ fn decode(body: &[u8]) -> Result<DeviceAuthorization, String> {
         user_code: raw.user_code,
         verification_uri: raw.verification_uri,
         message,
-        expires_in: Duration::from_secs(seconds(&raw.expires_in).unwrap_or(900)),
+        expires_in: super::bounded(Duration::from_secs(seconds(&raw.expires_in).unwrap_or(900))),
         interval: raw
             .interval
             .as_ref()
             .and_then(seconds)
-            .map(Duration::from_secs)
+            .map(|s| super::bounded(Duration::from_secs(s)))
             .unwrap_or(DEFAULT_INTERVAL),
     })
 }

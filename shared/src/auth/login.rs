@@ -101,7 +101,11 @@ impl PendingLogin {
                 .into(),
         })?;
         let now = Utc::now();
-        let to_chrono = |d| chrono::Duration::from_std(d).ok().map(|d| now + d);
+        let to_chrono = |d| {
+            chrono::Duration::from_std(super::bounded(d))
+                .ok()
+                .map(|d| now + d)
+        };
         let sign_in = SignIn {
             account: account::account(&[tokens.id_token.as_ref(), Some(&tokens.access_token)]),
             expires_at: tokens.refresh_token_expires_in().and_then(to_chrono),

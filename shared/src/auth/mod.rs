@@ -32,6 +32,8 @@ pub enum AuthError {
         "environment variable {var} (client_secret_env of connection {connection:?}) is not set"
     )]
     MissingSecret { connection: String, var: String },
+    #[error("client_secret_env of connection {connection:?}: {refusal}")]
+    ForbiddenSecretEnv { connection: String, refusal: String },
     #[error(
         "connection {connection:?} has no client secret: set auth.client_secret_env, or store one \
          with `ferry connection set-secret {connection}`"
@@ -96,7 +98,18 @@ enum Grant {
 /// A token is renewed this long before it expires (a quarter of its life, at most a minute), so a
 /// request never carries one that dies in flight.
 fn renew_at(lifetime: Duration) -> Instant {
+    let lifetime = bounded(lifetime);
     Instant::now() + lifetime - (lifetime / 4).min(Duration::from_secs(60))
+}
+
+/// The longest lifetime Ferry believes of anything an identity provider hands out (a token, a refresh
+/// token, a device code). A stated `expires_in` beyond it (`u64::MAX`) is taken as this, so no clock
+/// arithmetic on it can overflow.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 86_400);
+
+/// `lifetime`, at most `MAX_LIFETIME`.
+pub fn bounded(lifetime: Duration) -> Duration {
+    lifetime.min(MAX_LIFETIME)
 }
 
 fn digest(token: &SecretString) -> [u8; 32] {
@@ -203,6 +216,13 @@ async fn client_secret(
     credentials: &Credentials,
 ) -> Result<Option<SecretString>, AuthError> {
     if let Some(var) = &connection.auth.client_secret_env {
+        // A definition changed in the database after `apply` checked it is checked again here.
+        if let Some(refusal) = crate::definitions::secret_env_refusal(var) {
+            return Err(AuthError::ForbiddenSecretEnv {
+                connection: connection.name.clone(),
+                refusal,
+            });
+        }
         let value = std::env::var(var).map_err(|_| AuthError::MissingSecret {
             connection: connection.name.clone(),
             var: var.clone(),

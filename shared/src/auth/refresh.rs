@@ -133,10 +133,12 @@ impl RefreshGrant {
                 .or(stored.account.clone()),
             expires_at: response
                 .refresh_token_expires_in()
-                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .and_then(|d| chrono::Duration::from_std(super::bounded(d)).ok())
                 .map(|d| now + d)
                 .or(stored.expires_at),
-            access_expires_at: chrono::Duration::from_std(lifetime).ok().map(|d| now + d),
+            access_expires_at: chrono::Duration::from_std(super::bounded(lifetime))
+                .ok()
+                .map(|d| now + d),
             access_token: Some(response.access_token.clone()),
             // A provider that does not rotate keeps the old refresh token valid.
             refresh_token: response

@@ -17,4 +17,4 @@ pub use apply::{
 pub use load::{DefinitionError, DefinitionSet, load_files, load_files_against};
 pub use model::*;
 pub use targets::shared_target_errors;
-pub use validate::{is_identifier, parse_every, transform_known};
+pub use validate::{is_identifier, parse_every, secret_env_refusal, transform_known};

@@ -142,9 +142,32 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
     check_auth(report, file, at, &c.auth);
 }
 
+/// Whether `table` is one of Ferry's own (`ferry_…`). SQLite compares table names without case
+/// (`Ferry_runs` is `ferry_runs`), so the prefix is matched the same way on both engines.
+fn is_reserved(table: &str) -> bool {
+    table.to_ascii_lowercase().starts_with("ferry_")
+}
+
+/// Why `client_secret_env` may not name `var`, or `None` when it may: Ferry's own variables (`FERRY…`,
+/// among them the master key) are never a connection's secret, so a changed definition cannot make the
+/// worker send them to a token endpoint. Checked at `apply` and again where the secret is read.
+pub fn secret_env_refusal(var: &str) -> Option<String> {
+    var.to_ascii_uppercase().starts_with("FERRY").then(|| {
+        format!(
+            "{var:?} is one of Ferry's own variables (FERRY…), never a connection's secret; name a \
+             variable of your own, e.g. BC_CLIENT_SECRET"
+        )
+    })
+}
+
 /// What each sign-in flow needs. A client secret may come from `client_secret_env` or be stored
 /// with `ferry connection set-secret`, so neither is required here.
 fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef) {
+    if let Some(var) = &auth.client_secret_env
+        && let Some(refusal) = secret_env_refusal(var)
+    {
+        report.push(file, format!("{at}.auth.client_secret_env"), refusal);
+    }
     let flow = match auth.flow {
         AuthFlow::ClientCredentials => "client_credentials",
         AuthFlow::DeviceCode => "device_code",
@@ -254,9 +277,7 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "use letters, digits and '_' (at most 63), not starting with a digit",
         );
     }
-    // SQLite compares table names without case (`Ferry_runs` is `ferry_runs`), so the reserved prefix
-    // is matched the same way on both engines.
-    if i.target.table.to_ascii_lowercase().starts_with("ferry_") {
+    if is_reserved(&i.target.table) {
         report.push(
             file,
             format!("{at}.target.table"),
@@ -436,6 +457,13 @@ fn check_lookup<'a>(
                 format!("{name:?} is not a valid table or column name"),
             );
         }
+    }
+    if is_reserved(&lookup.table) {
+        report.push(
+            file,
+            format!("{at}.table"),
+            "the ferry_ prefix is reserved: a lookup may not read Ferry's own tables",
+        );
     }
     if crate::lookup::Missing::parse(lookup.missing.as_deref()).is_none() {
         report.push(

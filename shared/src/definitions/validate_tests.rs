@@ -132,3 +132,49 @@ fn the_reserved_prefix_is_matched_without_case_as_sqlite_matches_names() {
     }
     assert_eq!(target_errors("ferrying"), Vec::<String>::new());
 }
+
+#[test]
+fn a_lookup_may_not_read_ferrys_own_tables() {
+    let found = keys(&errors(
+        r#"lookups = [{ to = "secret", from = ["No"], table = "Ferry_Connections", match = ["name"], select = "definition" }]"#,
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("lookups[0].table: the ferry_ prefix is reserved")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn client_secret_env_may_not_name_ferrys_own_variables() {
+    let file = std::env::temp_dir().join(format!(
+        "ferry-validate-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &file,
+        r#"
+[[connection]]
+name = "bc"
+kind = "odata"
+url = "https://bc.example/api"
+[connection.auth]
+flow = "client_credentials"
+token_url = "https://login.example/token"
+client_id = "c"
+client_secret_env = "FERRY_MASTER_KEY"
+scope = "s"
+"#,
+    )
+    .unwrap();
+    let found = keys(&load_files(std::slice::from_ref(&file), &[]).unwrap_err());
+    std::fs::remove_file(&file).ok();
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("auth.client_secret_env")
+                && e.contains("one of Ferry's own variables")),
+        "{found:?}"
+    );
+}

@@ -57,6 +57,13 @@ pub enum SourceError {
         link_origin: String,
         service_origin: String,
     },
+    /// The service's `@odata.nextLink`s lead back to a page this read already followed: its paging
+    /// loops, and following it would never end.
+    #[error(
+        "the service's @odata.nextLink leads back to a page already read ({url}): its paging loops, \
+         so the run stops rather than read for ever"
+    )]
+    LinkCycle { url: String },
 }
 
 impl SourceError {
@@ -72,7 +79,8 @@ impl SourceError {
             | SourceError::Decode { .. } => true,
             SourceError::Metadata(_)
             | SourceError::Schema(_)
-            | SourceError::ForeignOrigin { .. } => false,
+            | SourceError::ForeignOrigin { .. }
+            | SourceError::LinkCycle { .. } => false,
         }
     }
 }
@@ -294,6 +302,9 @@ impl ODataClient {
     }
 }
 
+/// The longest `Retry-After` believed (a day).
+const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+
 /// Busy answers repeated per request before the run-level retry takes over.
 const BUSY_RETRIES: u32 = 4;
 /// A longer Retry-After is left to the run-level retry, which frees the worker meanwhile.
@@ -311,7 +322,7 @@ fn busy_wait(busy: u32, retry_after: Option<u64>) -> Duration {
 
 /// A URL for messages: scheme, host and path, without the query or any user-info (either may carry a
 /// credential).
-fn display(url: &Url) -> String {
+pub(crate) fn display(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     let _ = shown.set_username("");
@@ -326,7 +337,10 @@ async fn http_error(url: &Url, response: reqwest::Response) -> SourceError {
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        // A server's word on how long to wait is believed up to a day: `u64::MAX` must not overflow
+        // the retry's clock arithmetic.
+        .map(|s| s.min(MAX_RETRY_AFTER_SECS));
     let text = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<Value>(&text)
         .ok()

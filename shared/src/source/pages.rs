@@ -3,6 +3,8 @@
 //! following `@odata.nextLink` (resolved against the service root, checked against its origin, each
 //! request retried when busy, by the client beneath) is written once.
 
+use std::collections::HashSet;
+
 use url::Url;
 
 use super::Source;
@@ -13,12 +15,16 @@ use crate::odata::client::{Row, SourceError};
 pub struct Pages {
     source: Source,
     next: Option<Url>,
+    /// Every page link followed so far: a service whose links lead back to a page already read would
+    /// otherwise be read for ever (a link to the page itself ends the stream, as before).
+    followed: HashSet<Url>,
 }
 
 impl Pages {
     pub(super) fn new(source: Source, first: Url) -> Pages {
         Pages {
             source,
+            followed: HashSet::from([first.clone()]),
             next: Some(first),
         }
     }
@@ -29,8 +35,15 @@ impl Pages {
         let url = self.next.take()?;
         match self.source.client.page(&url).await {
             Ok(page) => {
-                // A service that links a page to itself would be read for ever.
-                self.next = page.next.filter(|next| *next != url);
+                // A page that links to itself is the last one.
+                match page.next.filter(|next| *next != url) {
+                    Some(next) if !self.followed.insert(next.clone()) => {
+                        return Some(Err(SourceError::LinkCycle {
+                            url: crate::odata::client::display(&next),
+                        }));
+                    }
+                    next => self.next = next,
+                }
                 Some(Ok(page.rows))
             }
             Err(e) => Some(Err(e)),

@@ -21,7 +21,7 @@ flow = "client_credentials"
 authority = "{authority}"
 tenant = "sandbox"
 client_id = "ferry"
-client_secret_env = "FERRY_TEST_BC_SECRET"
+client_secret_env = "BC_SANDBOX_SECRET"
 scope = "https://api.businesscentral.dynamics.com/.default"
 
 [[integration]]
