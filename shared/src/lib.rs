@@ -13,6 +13,7 @@ pub mod filter;
 pub mod lookup;
 pub mod mapping;
 pub mod odata;
+pub mod printable;
 pub mod queue;
 pub mod runs;
 pub mod secrets;

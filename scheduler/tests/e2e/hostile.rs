@@ -1,6 +1,7 @@
 //! Servers that would loop or crash a worker (issue 21, item 5): a next-link cycle longer than one page
 //! fails the run within seconds instead of reading for ever, and an absurd `Retry-After` is believed
-//! only up to a day (the run waits to retry, the worker lives on).
+//! only up to a day (the run waits to retry, the worker lives on); a server's error text reaches the
+//! run record with its control characters escaped.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ enum Hostility {
     LinkCycle,
     /// Every request: 429 with `Retry-After: u64::MAX`.
     EndlessRetryAfter,
+    /// Every request: a 400 whose OData error message carries terminal escapes (clear screen, bell).
+    EscapesInError,
 }
 
 async fn serve(hostility: Hostility, requests: Arc<AtomicUsize>) -> SocketAddr {
@@ -42,6 +45,13 @@ async fn serve(hostility: Hostility, requests: Arc<AtomicUsize>) -> SocketAddr {
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, u64::MAX.to_string())],
                 "slow down",
+            )
+                .into_response(),
+            Hostility::EscapesInError => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(
+                    json!({ "error": { "code": "X", "message": "bad\u{1b}[2J request\u{7}" } }),
+                ),
             )
                 .into_response(),
             Hostility::LinkCycle => {
@@ -157,5 +167,25 @@ async fn an_endless_retry_after_is_believed_only_up_to_a_day() {
     env.apply(&env.write_definitions("")).await;
     let other = env.run("customers", Mode::Incremental).await;
     assert_eq!(other.status, "succeeded", "{other:?}");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_error_text_reaches_the_record_with_control_characters_escaped() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let service = serve(Hostility::EscapesInError, requests).await;
+    let env = TestEnv::start(1, 1).await;
+    env.apply(&definitions(&env, service)).await;
+    let run = env.run("products", Mode::Incremental).await;
+    assert_eq!(run.status, "failed", "{run:?}");
+    let error = run.error.unwrap_or_default();
+    assert!(
+        error.contains("bad\\u{1b}[2J request\\u{7}"),
+        "escapes are shown, not passed on: {error:?}"
+    );
+    assert!(
+        !error.contains('\u{1b}') && !error.contains('\u{7}'),
+        "{error:?}"
+    );
     env.finish().await;
 }

@@ -209,3 +209,38 @@ async fn retention_sweeps_a_key_scan_a_crash_left_behind(backend: Backend) {
     );
     env.finish().await;
 }
+
+/// Idempotency keys go with their runs: once retention deleted the run a key stood for, the same key
+/// starts a new run rather than answering with the deleted run's id.
+async fn idempotency_keys_are_pruned_with_their_runs(backend: Backend) {
+    let mut env = TestEnv::start_on(backend, 10, 0).await;
+    env.apply(&env.write_definitions("")).await;
+    let base = env.start_scheduler().await;
+    let trigger = || {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/integrations/customers/runs"))
+            .bearer_auth(crate::helpers::API_TOKEN)
+            .header("Idempotency-Key", "nightly-1")
+            .send()
+    };
+    let first: serde_json::Value = trigger().await.unwrap().json().await.unwrap();
+    let first = first["run_id"].as_i64().unwrap();
+    ferry_scheduler::cli::wait_for(&env.db, first, Duration::from_secs(60))
+        .await
+        .unwrap();
+    age_runs(&env).await;
+    runs::prune(&env.db, RETENTION).await.unwrap();
+    assert!(
+        runs::get(&env.db, first).await.unwrap().is_none(),
+        "the run was pruned"
+    );
+    let second: serde_json::Value = trigger().await.unwrap().json().await.unwrap();
+    let second = second["run_id"].as_i64().unwrap();
+    assert_ne!(second, first, "the key starts a new run");
+    assert!(runs::get(&env.db, second).await.unwrap().is_some());
+    env.finish().await;
+}
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    idempotency_keys_are_pruned_with_their_runs
+);

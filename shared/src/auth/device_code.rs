@@ -101,12 +101,13 @@ pub async fn request(
 fn decode(body: &[u8]) -> Result<DeviceAuthorization, String> {
     let raw: Raw = serde_json::from_slice(body)
         .map_err(|e| format!("unreadable device authorization response: {e}"))?;
-    let message = raw.message.unwrap_or_else(|| {
+    // Shown on the operator's terminal as the provider wrote it, control characters escaped.
+    let message = crate::printable::printable(&raw.message.unwrap_or_else(|| {
         format!(
             "To sign in, use a web browser to open the page {} and enter the code {} to authenticate.",
             raw.verification_uri, raw.user_code
         )
-    });
+    }));
     Ok(DeviceAuthorization {
         device_code: raw.device_code,
         user_code: raw.user_code,

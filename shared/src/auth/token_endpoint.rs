@@ -107,5 +107,5 @@ pub async fn post(
 pub fn short_description(description: Option<&str>) -> Option<String> {
     let text = description?.trim();
     let cut = text.find(" Trace ID:").unwrap_or(text.len());
-    Some(text[..cut].trim().to_string()).filter(|s| !s.is_empty())
+    Some(crate::printable::printable(text[..cut].trim())).filter(|s| !s.is_empty())
 }

@@ -22,6 +22,10 @@ pub struct ConnectionDef {
     /// Seconds to wait for the TCP and TLS connection to the service (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout_secs: Option<u64>,
+    /// Lets the service and sign-in URLs be plain `http://` on a host that is not loopback. Off by
+    /// default: a token or secret sent over plain HTTP can be read on the way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_http: bool,
 }
 
 /// A request's time limit when the connection does not set `timeout_secs`.

@@ -31,6 +31,22 @@ const USER_INFO: &str = "must not carry a user name or password (user@host): cre
                          [connection.auth] (a client secret in the environment or `ferry connection \
                          set-secret`), never in a URL";
 
+/// Said of an `http://` URL on a host that is not loopback.
+const PLAIN_HTTP: &str = "must be https:// (a token or secret sent over plain http can be read on the \
+                          way); http:// is accepted on loopback, or with allow_http = true on the \
+                          connection";
+
+/// `http://` to a host other than loopback (`127.0.0.0/8`, `::1`, `localhost`).
+fn plain_http(url: &url::Url) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    url.scheme() == "http" && !loopback
+}
+
 fn has_user_info(url: &url::Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
@@ -104,6 +120,9 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
     }
     match url::Url::parse(&c.url) {
         Ok(url) if has_user_info(&url) => report.push(file, format!("{at}.url"), USER_INFO),
+        Ok(url) if plain_http(&url) && !c.allow_http => {
+            report.push(file, format!("{at}.url"), PLAIN_HTTP)
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") => {}
         _ => report.push(file, format!("{at}.url"), "must be an http(s) URL"),
     }
@@ -139,7 +158,7 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
             );
         }
     }
-    check_auth(report, file, at, &c.auth);
+    check_auth(report, file, at, &c.auth, c.allow_http);
 }
 
 /// Whether `table` is one of Ferry's own (`ferry_…`). SQLite compares table names without case
@@ -162,7 +181,7 @@ pub fn secret_env_refusal(var: &str) -> Option<String> {
 
 /// What each sign-in flow needs. A client secret may come from `client_secret_env` or be stored
 /// with `ferry connection set-secret`, so neither is required here.
-fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef) {
+fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef, allow_http: bool) {
     if let Some(var) = &auth.client_secret_env
         && let Some(refusal) = secret_env_refusal(var)
     {
@@ -215,6 +234,9 @@ fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef) 
             Some(Err(_)) => report.push(file, format!("{at}.auth.{key}"), "must be a URL"),
             Some(Ok(url)) if has_user_info(&url) => {
                 report.push(file, format!("{at}.auth.{key}"), USER_INFO)
+            }
+            Some(Ok(url)) if plain_http(&url) && !allow_http => {
+                report.push(file, format!("{at}.auth.{key}"), PLAIN_HTTP)
             }
             _ => {}
         }

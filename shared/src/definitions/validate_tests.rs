@@ -178,3 +178,45 @@ scope = "s"
         "{found:?}"
     );
 }
+
+#[test]
+fn plain_http_is_refused_off_loopback_unless_allowed() {
+    let connection = |url: &str, extra: &str| {
+        let file = std::env::temp_dir().join(format!(
+            "ferry-validate-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(
+            &file,
+            format!(
+                "[[connection]]\nname = \"bc\"\nkind = \"odata\"\nurl = \"{url}\"\n{extra}\n\
+                 [connection.auth]\nflow = \"none\"\n"
+            ),
+        )
+        .unwrap();
+        let found = load_files(std::slice::from_ref(&file), &[])
+            .err()
+            .map(|e| keys(&e))
+            .unwrap_or_default();
+        std::fs::remove_file(&file).ok();
+        found
+    };
+    let refused = connection("http://bc.example/api", "");
+    assert!(
+        refused.iter().any(|e| e.contains("url: must be https://")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        connection("http://127.0.0.1:8080/api", ""),
+        Vec::<String>::new()
+    );
+    assert_eq!(connection("http://localhost/api", ""), Vec::<String>::new());
+    assert_eq!(
+        connection("https://bc.example/api", ""),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        connection("http://bc.example/api", "allow_http = true"),
+        Vec::<String>::new()
+    );
+}

@@ -351,6 +351,7 @@ async fn http_error(url: &Url, response: reqwest::Response) -> SourceError {
             Some(format!("{code}: {message}"))
         })
         .unwrap_or_else(|| text.chars().take(300).collect());
+    let message = crate::printable::printable(&message);
     SourceError::Http {
         status,
         url: display(url),

@@ -194,5 +194,14 @@ pub async fn prune(
             [cutoff.into()],
         ))
         .await?;
+    // An idempotency key stands for its run: with the run gone, a reused key is a new trigger, never
+    // an answer naming a deleted run.
+    db.execute_raw(statement(
+        backend,
+        "DELETE FROM ferry_idempotency_keys WHERE NOT EXISTS \
+         (SELECT 1 FROM ferry_runs r WHERE r.id = ferry_idempotency_keys.run_id)",
+        [],
+    ))
+    .await?;
     Ok(done.rows_affected())
 }
