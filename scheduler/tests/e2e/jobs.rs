@@ -247,7 +247,7 @@ async fn a_refused_sign_in_is_not_retried(backend: Backend) {
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file)
         .unwrap()
-        .replace("BC_SANDBOX_SECRET", "FERRY_TEST_WRONG_SECRET");
+        .replace("BC_SANDBOX_SECRET", "BC_SANDBOX_WRONG_SECRET");
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;
 

@@ -170,7 +170,7 @@ async fn a_wrong_secret_fails_the_run_with_the_servers_reason_and_no_secret() {
     let file = env.write_definitions("");
     let text = std::fs::read_to_string(&file)
         .unwrap()
-        .replace("BC_SANDBOX_SECRET", "FERRY_TEST_WRONG_SECRET");
+        .replace("BC_SANDBOX_SECRET", "BC_SANDBOX_WRONG_SECRET");
     std::fs::write(&file, text).unwrap();
     env.apply(&file).await;
 
