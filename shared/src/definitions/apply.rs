@@ -70,10 +70,32 @@ fn listed(errors: &[DefinitionError]) -> String {
         .join("; ")
 }
 
+/// Attempts of an apply whose transaction the database refused for a passing reason (SQLite busy past
+/// its timeout, a lost connection); each attempt rolls back whole, so trying again is safe.
+const APPLY_ATTEMPTS: u32 = 3;
+
 /// Stores every definition of `set` in one transaction. The check against the stored integrations
 /// runs inside it, under a lock only one apply holds at a time, so two applies at once cannot each
 /// pass it alone.
 pub async fn apply(
+    db: &DatabaseConnection,
+    set: &DefinitionSet,
+) -> Result<Vec<Applied>, ApplyError> {
+    let mut attempt = 1;
+    loop {
+        match apply_once(db, set).await {
+            Err(ApplyError::Database(e))
+                if attempt < APPLY_ATTEMPTS && crate::storage::is_retriable(&e) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn apply_once(
     db: &DatabaseConnection,
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
