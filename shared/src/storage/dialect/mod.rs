@@ -117,15 +117,6 @@ impl Dialect {
         Statement::from_sql_and_values(self.backend(), text, values)
     }
 
-    /// A statement whose text is already in the engine's own placeholder style.
-    pub fn raw(
-        self,
-        text: impl Into<String>,
-        values: impl IntoIterator<Item = Value>,
-    ) -> Statement {
-        Statement::from_sql_and_values(self.backend(), text.into(), values)
-    }
-
     /// The most bind parameters Ferry puts in one statement (both engines allow more: Postgres
     /// 65,535, SQLite 32,766; the margin leaves room for a statement's fixed parameters).
     pub fn max_params(self) -> usize {
