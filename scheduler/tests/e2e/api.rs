@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use ferry_shared::callback::{SIGNATURE_HEADER, signature};
 use ferry_shared::runs::Mode;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -301,14 +302,23 @@ async fn the_apis_edges_answer_json_and_refuse_what_they_should() {
     let answer: Value = wrong_method.json().await.expect("a 405 answers JSON");
     assert!(answer["error"].is_string(), "{answer}");
 
-    let too_large = http
-        .post(&runs)
-        .bearer_auth(TOKEN)
-        .header("Content-Type", "application/json")
-        .body(vec![b' '; 3 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
+    // Just past the limit, then nothing more until the answer: a body still being written when the
+    // server answers and closes would race the answer against a connection reset.
+    let past_the_limit = futures::stream::iter(
+        std::iter::repeat_n(64 * 1024, 33).map(|n| Ok::<_, std::io::Error>(vec![b' '; n])),
+    )
+    .chain(futures::stream::pending());
+    let too_large = tokio::time::timeout(
+        Duration::from_secs(30),
+        http.post(&runs)
+            .bearer_auth(TOKEN)
+            .header("Content-Type", "application/json")
+            .body(reqwest::Body::wrap_stream(past_the_limit))
+            .send(),
+    )
+    .await
+    .expect("the server answers before the body ends")
+    .unwrap();
     assert_eq!(too_large.status().as_u16(), 413);
     let answer: Value = too_large.json().await.expect("a 413 answers JSON");
     assert!(answer["error"].is_string(), "{answer}");

@@ -57,11 +57,14 @@ pub async fn deliver(
             None => "failed: no api.callback_secret on this worker to sign it".to_string(),
         };
         tracing::info!(run_id = summary.run_id, callback = callback.id, outcome = %outcome, "callback");
-        if let Err(e) = callbacks::record(db, summary.run_id, callback, &outcome).await {
+        if let Err(e) = callbacks::record(db, callback, &outcome).await {
             tracing::warn!(run_id = summary.run_id, error = %e, "callback outcome not recorded");
         }
     });
     futures::future::join_all(deliveries).await;
+    if let Err(e) = callbacks::settle(db, summary.run_id).await {
+        tracing::warn!(run_id = summary.run_id, error = %e, "callback status not recorded");
+    }
 }
 
 /// POSTs the signed body with retries and backoff; the outcome as it is recorded.

@@ -45,7 +45,7 @@ pub async fn register(db: &DatabaseConnection, run_id: i64, url: &str) -> Result
     if added.rows_affected() == 0 {
         return Ok(false);
     }
-    refresh_summary(db, run_id).await?;
+    settle(db, run_id).await?;
     Ok(true)
 }
 
@@ -68,10 +68,11 @@ pub async fn pending(db: &DatabaseConnection, run_id: i64) -> Result<Vec<Callbac
         .collect()
 }
 
-/// Records how one delivery went, and the run's summary with it.
+/// Records how one delivery went. Deliveries run at the same time, so the run's summary is written
+/// once they all have ([`settle`]): two summaries written side by side would each miss the other's
+/// outcome, and the one committed last would win.
 pub async fn record(
     db: &DatabaseConnection,
-    run_id: i64,
     callback: &Callback,
     outcome: &str,
 ) -> Result<(), RunError> {
@@ -81,10 +82,12 @@ pub async fn record(
         [outcome.into(), callback.id.into()],
     ))
     .await?;
-    refresh_summary(db, run_id).await
+    Ok(())
 }
 
-async fn refresh_summary(db: &DatabaseConnection, run_id: i64) -> Result<(), RunError> {
+/// Writes the run's `callback_status` from its callbacks: when one is added, and once every delivery
+/// is recorded.
+pub async fn settle(db: &DatabaseConnection, run_id: i64) -> Result<(), RunError> {
     let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(statement(
