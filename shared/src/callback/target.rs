@@ -26,6 +26,13 @@ pub async fn refusal(url: &Url, allow_private: bool) -> Option<String> {
     let addresses: Vec<IpAddr> = match url.host() {
         Some(Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
         Some(Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+        // RFC 6761 §6.3: `localhost` and its subdomains are loopback, whatever a resolver says.
+        Some(Host::Domain(name))
+            if name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost") =>
+        {
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]
+        }
         Some(Host::Domain(name)) => {
             let port = url.port_or_known_default().unwrap_or(443);
             match tokio::time::timeout(RESOLVE_WITHIN, tokio::net::lookup_host((name, port))).await
@@ -103,8 +110,11 @@ mod tests {
         let refused = refusal(&url, false).await.unwrap();
         assert!(refused.contains("allow_private_callbacks"), "{refused}");
         assert_eq!(refusal(&url, true).await, None);
-        let localhost = Url::parse("http://localhost:9/hook").unwrap();
-        assert!(refusal(&localhost, false).await.is_some());
+        for name in ["localhost", "LocalHost", "hooks.localhost"] {
+            let url = Url::parse(&format!("http://{name}:9/hook")).unwrap();
+            let refused = refusal(&url, false).await.unwrap();
+            assert!(refused.contains("127.0.0.1"), "{name}: {refused}");
+        }
         let public = Url::parse("https://93.184.216.34/hook").unwrap();
         assert_eq!(refusal(&public, false).await, None);
         let secret = Url::parse("https://user:pw@93.184.216.34/hook").unwrap();
