@@ -38,18 +38,15 @@ pub(super) async fn command(
         );
     } else {
         for r in &reports {
-            match (&r.error, r.problems.is_empty()) {
-                (Some(error), _) => println!(
-                    "{} (version {}): not checked: {error}",
-                    r.integration, r.version
-                ),
-                (None, true) => println!("{} (version {}): ok", r.integration, r.version),
-                (None, false) => {
+            let head = format!("{} (version {})", r.integration, r.version);
+            match &r.error {
+                Some(error) => println!("{head}: not checked: {error}"),
+                None if r.problems.is_empty() => println!("{head}: ok"),
+                None => {
                     println!(
-                        "{} (version {}): {} problem(s)",
-                        r.integration,
-                        r.version,
-                        r.problems.len()
+                        "{head}: {} problem(s), {} warning(s)",
+                        r.errors(),
+                        r.warnings()
                     );
                     for p in &r.problems {
                         println!("  {p}");

@@ -77,6 +77,10 @@ async fn a_dropped_field_is_named_by_check_and_fails_the_next_run_at_once(backen
     assert_eq!(run["status"], "failed");
     let error = run["error"].as_str().unwrap();
     assert!(error.contains("\"City\" not found on entity"), "{error}");
+    assert!(
+        error.contains("no longer exists"),
+        "the first run read City: {error}"
+    );
     assert!(error.contains("source.filter"), "{error}");
     assert_eq!(run["attempt"], 1, "drift is not retried");
     assert_eq!(
@@ -184,6 +188,140 @@ async fn check_reports_missing_and_incompatible_target_columns(backend: Backend)
     assert!(
         !missing.contains(&"email") && !missing.contains(&"bc_no"),
         "{missing:?}"
+    );
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    check_finds_what_the_first_run_would_fail_on_before_any_run
+);
+async fn check_finds_what_the_first_run_would_fail_on_before_any_run(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 3, 1).await;
+    let file = env.write_definitions("");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            r#"version = "RowVersionNumber" }"#,
+            r#"version = "RowVersionNumber", filter = "SystemModifiedAt ge 'yesterday'" }"#,
+        )
+        .replace(
+            r#"{ to = "origin", value = "bc" },"#,
+            r#"{ to = "origin", value = "bc" },
+  { to = "label", transform = { format = "{No}: {Nmae}" } },"#,
+        );
+    std::fs::write(&file, text).unwrap();
+    env.apply(&file).await;
+
+    let output = env
+        .ferry(&["check", "customers", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let problems = problems(&output);
+    let found: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("missing_field", "Nmae"),
+            ("filter_type_mismatch", "SystemModifiedAt")
+        ],
+        "{problems:?}"
+    );
+    let placeholder = problems[0]["message"].as_str().unwrap();
+    assert!(
+        placeholder.contains("does not exist") && !placeholder.contains("no longer"),
+        "no run ever read it: {placeholder}"
+    );
+    assert_eq!(
+        problems[0]["used_by"],
+        json!(["fields[16].transform (→ label)"])
+    );
+    assert!(
+        problems[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Edm.DateTimeOffset"),
+        "{}",
+        problems[1]
+    );
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    check_finds_a_target_key_without_a_unique_index_and_columns_too_narrow
+);
+async fn check_finds_a_target_key_without_a_unique_index_and_columns_too_narrow(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 3, 1).await;
+    let columns = [
+        "bc_no varchar(20)",
+        "bc_id uuid",
+        "name varchar(10)",
+        "email text",
+        "address text",
+        "address2 text",
+        "city text",
+        "state text",
+        "post_code text",
+        "country text",
+        "phone text",
+        "home_page text",
+        "primary_contact_no text",
+        "modified_at timestamptz",
+        "row_version numeric(12,0)",
+        "origin text",
+    ];
+    env.db
+        .execute_unprepared(&format!("CREATE TABLE customer ({})", columns.join(", ")))
+        .await
+        .unwrap();
+    env.apply(&env.write_definitions("")).await;
+
+    let output = env
+        .ferry(&["check", "customers", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let problems = problems(&output);
+    let found: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["field"].as_str().unwrap()))
+        .collect();
+    // SQLite keeps any length and any number of digits; PostgreSQL refuses what does not fit.
+    let expected: &[(&str, &str)] = match backend {
+        Backend::Postgres => &[
+            ("column_too_narrow", "name"),
+            ("column_too_narrow", "row_version"),
+            ("key_without_unique_index", "bc_no"),
+        ],
+        Backend::Sqlite => &[("key_without_unique_index", "bc_no")],
+    };
+    assert_eq!(found, expected, "{problems:?}");
+    let key = problems.last().unwrap()["message"].as_str().unwrap();
+    assert!(
+        key.contains(r#"CREATE UNIQUE INDEX ON "customer" ("bc_no")"#),
+        "{key}"
+    );
+
+    env.db
+        .execute_unprepared("CREATE UNIQUE INDEX customer_key ON customer (bc_no)")
+        .await
+        .unwrap();
+    let output = env
+        .ferry(&["check", "customers", "--json"])
+        .output()
+        .unwrap();
+    let after = self::problems(&output);
+    assert!(
+        after
+            .iter()
+            .all(|p| p["kind"] != "key_without_unique_index"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
     );
     env.finish().await;
 }

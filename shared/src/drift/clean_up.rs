@@ -2,7 +2,7 @@
 //! exist. It refuses when what is gone cannot simply be dropped (the entity, a key, the version, a
 //! field inside the filter), and says what to choose instead.
 
-use super::source::usages;
+use super::source::{transform_fields, usages};
 use crate::definitions::IntegrationDef;
 use crate::odata::csdl::Metadata;
 
@@ -61,12 +61,16 @@ pub fn clean_up(
     }
     let mut cleaned = def.clone();
     let mut removed = Vec::new();
-    cleaned.fields.retain(|f| match &f.from {
-        Some(from) if gone(from) => {
-            removed.push(from.clone());
-            false
-        }
-        _ => true,
+    // A field goes with its own source field, and with any field its transform reads.
+    cleaned.fields.retain(|f| {
+        let reads = f
+            .from
+            .iter()
+            .cloned()
+            .chain(transform_fields(f.transform.as_ref()));
+        let vanished: Vec<String> = reads.filter(|r| gone(r)).collect();
+        removed.extend(vanished.iter().cloned());
+        vanished.is_empty()
     });
     cleaned.lookups.retain(|l| {
         let keep = !l.from.iter().any(|f| gone(f));
@@ -85,6 +89,7 @@ pub fn clean_up(
     if cleaned.fields.is_empty() {
         return Err(refuse("no mapped field would remain".into()));
     }
+    removed.sort();
     removed.dedup();
     Ok((cleaned, removed))
 }

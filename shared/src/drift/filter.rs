@@ -1,101 +1,148 @@
-//! The property names an OData `$filter` expression refers to, so drift detection can tell which
-//! filters a vanished field breaks. A scanner, not a parser: it skips string literals, function names,
-//! operators and literal prefixes, and reports every other identifier once.
+//! A filter's comparisons against the entity's property types: `Balance eq 'lots'` or
+//! `contains(Balance, '1')` is accepted by the filter grammar at `apply`, and refused by the server on
+//! every run. `$metadata` says so before any run.
 
-/// Operators and literals that look like identifiers.
-const WORDS: &[&str] = &[
-    "and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "has", "in", "add", "sub", "mul",
-    "div", "divby", "mod", "true", "false", "null", "INF", "NaN",
+use crate::filter::{Expr, Literal};
+use crate::odata::csdl::{EntityType, Metadata};
+
+const NUMBERS: &[&str] = &[
+    "Edm.Byte",
+    "Edm.SByte",
+    "Edm.Int16",
+    "Edm.Int32",
+    "Edm.Int64",
+    "Edm.Decimal",
+    "Edm.Double",
+    "Edm.Single",
 ];
+const DATES: &[&str] = &["Edm.Date", "Edm.DateTimeOffset"];
 
-/// Property names used by `filter`, in order of first use. For a path (`Address/City`) the first
-/// segment is the property of the entity itself.
-pub fn fields(filter: &str) -> Vec<String> {
-    let chars: Vec<char> = filter.chars().collect();
-    let mut found: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            // A string literal; '' is an escaped quote inside it.
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == '\'' {
-                    if chars.get(i + 1) == Some(&'\'') {
-                        i += 2;
-                        continue;
-                    }
-                    break;
+/// One comparison whose value cannot be of its field's type: the field and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every comparison of `filter` whose value the field's declared type cannot take, in order. Fields
+/// the entity lacks are left to the missing-field check.
+pub fn mismatches(filter: &Expr, entity: &EntityType, metadata: &Metadata) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    walk(filter, entity, metadata, &mut out);
+    out
+}
+
+fn walk(expr: &Expr, entity: &EntityType, metadata: &Metadata, out: &mut Vec<Mismatch>) {
+    match expr {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            walk(a, entity, metadata, out);
+            walk(b, entity, metadata, out);
+        }
+        Expr::Not(inner) => walk(inner, entity, metadata, out),
+        Expr::Compare { field, value, .. } => {
+            let Some(property) = entity.property(field) else {
+                return;
+            };
+            let ty = property.edm_type.as_str();
+            let fits = match value {
+                Literal::Null => true,
+                Literal::String(_) => {
+                    ty == "Edm.String" || ty == "Edm.Guid" || metadata.is_enum(ty)
                 }
-                i += 1;
+                Literal::Number(_) => NUMBERS.contains(&ty),
+                Literal::Bool(_) => ty == "Edm.Boolean",
+                Literal::Date(_) => DATES.contains(&ty),
+            };
+            if !fits {
+                out.push(Mismatch {
+                    field: field.clone(),
+                    message: format!(
+                        "source.filter compares {field:?} ({ty}) with {}, which a {ty} field cannot be",
+                        describe(value)
+                    ),
+                });
             }
-            i += 1;
-            continue;
         }
-        if c.is_ascii_digit() {
-            // Numbers, dates, GUIDs and durations start with digits; skip the whole token.
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "-:.".contains(chars[i]))
-            {
-                i += 1;
+        Expr::Call {
+            function, field, ..
+        } => {
+            let Some(property) = entity.property(field) else {
+                return;
+            };
+            if property.edm_type != "Edm.String" {
+                out.push(Mismatch {
+                    field: field.clone(),
+                    message: format!(
+                        "source.filter applies {} to {field:?}, which is {} (text functions take Edm.String fields)",
+                        function.as_str(),
+                        property.edm_type
+                    ),
+                });
             }
-            continue;
         }
-        if c.is_ascii_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.')
-            {
-                i += 1;
-            }
-            let word: String = chars[start..i].iter().collect();
-            let next = chars[i..].iter().find(|c| !c.is_whitespace());
-            let is_function = next == Some(&'(');
-            let is_literal_prefix = chars.get(i) == Some(&'\'');
-            let keyword = WORDS.contains(&word.as_str());
-            if !is_function
-                && !is_literal_prefix
-                && !keyword
-                && !word.contains('.')
-                && !found.contains(&word)
-            {
-                found.push(word);
-            }
-            // Skip the rest of a path: only its first segment belongs to this entity.
-            while i < chars.len() && chars[i] == '/' {
-                i += 1;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                    i += 1;
-                }
-            }
-            continue;
-        }
-        i += 1;
     }
-    found
+}
+
+fn describe(value: &Literal) -> String {
+    match value {
+        Literal::String(s) => format!("the text {s:?}"),
+        Literal::Number(n) => format!("the number {n}"),
+        Literal::Bool(b) => format!("the boolean {b}"),
+        Literal::Date(d) => format!("the date {d}"),
+        Literal::Null => "null".into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fields;
+    use super::*;
+
+    const METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+  <edmx:DataServices>
+    <Schema Namespace="NAV" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+      <EnumType Name="kind"><Member Name="Person" Value="0"/></EnumType>
+      <EntityType Name="Customer">
+        <Key><PropertyRef Name="No"/></Key>
+        <Property Name="No" Type="Edm.String" Nullable="false"/>
+        <Property Name="Balance" Type="Edm.Decimal"/>
+        <Property Name="Blocked" Type="Edm.Boolean"/>
+        <Property Name="Changed" Type="Edm.DateTimeOffset"/>
+        <Property Name="Kind" Type="NAV.kind"/>
+      </EntityType>
+      <EntityContainer Name="C"><EntitySet Name="Customers" EntityType="NAV.Customer"/></EntityContainer>
+    </Schema>
+  </edmx:DataServices>
+</edmx:Edmx>"#;
+
+    fn fields_of(filter: &str) -> Vec<String> {
+        let metadata = Metadata::parse(METADATA).unwrap();
+        let entity = metadata.entity("Customers").unwrap();
+        mismatches(&crate::filter::parse(filter).unwrap(), entity, &metadata)
+            .into_iter()
+            .map(|m| m.field)
+            .collect()
+    }
 
     #[test]
-    fn finds_properties_but_not_literals_functions_or_operators() {
-        assert_eq!(
-            fields("City ne '' and (startswith(Name, 'O''Brien and City') or Balance gt 10.5)"),
-            vec!["City", "Name", "Balance"]
+    fn values_that_fit_their_field_pass() {
+        assert!(
+            fields_of(
+                "No eq 'C1' and Balance gt 10.5 and Blocked eq false and Changed ge 2026-01-01T00:00:00Z \
+                 and Kind eq 'Person' and startswith(No, 'C') and Balance ne null and Missing eq 1"
+            )
+            .is_empty()
         );
+    }
+
+    #[test]
+    fn values_of_another_type_are_named_with_their_field() {
         assert_eq!(
-            fields(
-                "SystemModifiedAt ge 2026-01-01T00:00:00Z and Id eq 6a7b0000-0000-0000-0000-000000000001"
+            fields_of(
+                "Balance eq 'lots' or No gt 5 or not (Blocked eq 'yes') or contains(Balance, '1') \
+                 or Changed lt 12"
             ),
-            vec!["SystemModifiedAt", "Id"]
+            ["Balance", "No", "Blocked", "Balance", "Changed"]
         );
-        assert_eq!(
-            fields(
-                "Address/City eq 'Oslo' and Type eq Microsoft.NAV.contactType'Person' and not Blocked"
-            ),
-            vec!["Address", "Type", "Blocked"]
-        );
-        assert!(fields("true").is_empty());
     }
 }

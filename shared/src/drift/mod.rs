@@ -5,6 +5,8 @@
 
 mod clean_up;
 mod filter;
+mod lookups;
+mod read_before;
 mod report;
 mod source;
 mod target;
@@ -12,10 +14,11 @@ mod target;
 use serde::Serialize;
 
 pub use clean_up::{CleanUpError, clean_up};
-pub use filter::fields as filter_fields;
+pub use lookups::check_lookups;
+pub use read_before::{ReadBefore, read_before};
 pub use report::{CheckError, Checker, Report, integration_names};
 pub use source::check_source;
-pub use target::{TargetColumn, check_target, target_columns};
+pub use target::{TargetColumn, TargetTable, check_target, target_table};
 
 /// What is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,15 +27,36 @@ pub enum ProblemKind {
     MissingEntity,
     MissingField,
     IncompatibleType,
+    /// `source.filter` compares a field with a value of another type.
+    FilterTypeMismatch,
+    /// `source.key` is not the entity's key in `$metadata` (a warning: it may still be unique).
+    KeyNotEntityKey,
     MissingTable,
     MissingColumn,
     IncompatibleColumn,
+    /// A column shorter or narrower than what the source sends (`MaxLength`, integer digits).
+    ColumnTooNarrow,
+    /// No primary key or unique index of the target table is exactly `target.key`.
+    KeyWithoutUniqueIndex,
+    /// A lookup's table neither exists nor is written by any integration.
+    MissingLookupTable,
+    /// A lookup's `match` or `select` column is not in its (existing) table.
+    MissingLookupColumn,
+}
+
+/// Whether a problem fails runs (`error`) or only deserves a look (`warning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
 }
 
 /// One problem of one integration: the field (or column) and every place of the mapping it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub integration: String,
+    pub severity: Severity,
     pub kind: ProblemKind,
     /// The source field, entity or target column concerned.
     pub field: String,
@@ -43,6 +67,9 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.severity == Severity::Warning {
+            write!(f, "warning: ")?;
+        }
         write!(f, "integration {:?}: {}", self.integration, self.message)?;
         if !self.used_by.is_empty() {
             write!(f, " (used by {})", self.used_by.join(", "))?;
@@ -50,3 +77,6 @@ impl std::fmt::Display for Problem {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
 use serde::Serialize;
 
-use super::{Problem, check_source, check_target, clean_up, target_columns};
+use super::{
+    Problem, Severity, check_lookups, check_source, check_target, clean_up, read_before,
+    target_table,
+};
 use crate::definitions::{
     self, ApplyError, DefinitionSet, IntegrationDef, latest_integration, load_connection,
 };
@@ -16,6 +19,7 @@ use crate::mapping::Mapping;
 use crate::odata::csdl::Metadata;
 use crate::secrets::Credentials;
 use crate::source::Source;
+use crate::storage::Dialect;
 use crate::storage::entities::integration;
 
 /// The verdict on one integration.
@@ -31,8 +35,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// Checked, with nothing that fails a run (warnings may remain).
     pub fn ok(&self) -> bool {
-        self.problems.is_empty() && self.error.is_none()
+        self.error.is_none() && self.errors() == 0
+    }
+
+    pub fn errors(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.problems.len() - self.errors()
     }
 }
 
@@ -112,18 +128,34 @@ impl Checker {
         Ok(reports)
     }
 
+    /// Every problem found in one pass: the source side, then (when the mapping compiles) the target
+    /// table, then the lookups' tables.
     async fn problems(
         &self,
         def: &IntegrationDef,
         metadata: &Metadata,
     ) -> Result<Vec<Problem>, CheckError> {
-        let mut problems = check_source(def, metadata);
-        if problems.is_empty()
-            && let Ok(mapping) = Mapping::compile(def, metadata)
-        {
-            let columns = target_columns(&self.db, &def.target.table).await?;
-            problems.extend(check_target(def, &mapping, columns.as_ref()));
+        let read = read_before(&self.db, &def.name).await?;
+        let mut problems = check_source(def, metadata, &read);
+        let source_errors = problems.iter().any(|p| p.severity == Severity::Error);
+        if !source_errors && let Ok(mapping) = Mapping::compile(def, metadata) {
+            let table = target_table(&self.db, &def.target.table).await?;
+            let dialect = Dialect::of(&self.db);
+            problems.extend(check_target(def, &mapping, table.as_ref(), dialect));
         }
+        let mut tables = HashMap::new();
+        for lookup in &def.lookups {
+            if !tables.contains_key(&lookup.table) {
+                let table = target_table(&self.db, &lookup.table).await?;
+                tables.insert(lookup.table.clone(), table);
+            }
+        }
+        let written: Vec<String> = definitions::stored_integrations(&self.db)
+            .await?
+            .into_iter()
+            .map(|d| d.target.table)
+            .collect();
+        problems.extend(check_lookups(def, &tables, &written));
         Ok(problems)
     }
 

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::storage::Dialect;
+use crate::storage::dialect::quote;
 
-use super::{Problem, ProblemKind};
+use super::{Problem, ProblemKind, Severity};
 use crate::definitions::IntegrationDef;
 use crate::mapping::{ColumnType, Mapping};
 
@@ -18,25 +19,33 @@ pub struct TargetColumn {
     pub data_type: String,
 }
 
-/// The columns of `table`, or `None` when it does not exist.
-pub async fn target_columns(
+/// An existing table: its columns and the column lists an upsert can conflict on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetTable {
+    pub columns: HashMap<String, TargetColumn>,
+    pub unique_keys: Vec<Vec<String>>,
+}
+
+/// `table` as it is, or `None` when it does not exist.
+pub async fn target_table(
     db: &impl ConnectionTrait,
     table: &str,
-) -> Result<Option<HashMap<String, TargetColumn>>, DbErr> {
+) -> Result<Option<TargetTable>, DbErr> {
     let rows = Dialect::columns(db, table).await?;
     if rows.is_empty() {
         return Ok(None);
     }
-    let mut columns = HashMap::new();
-    for column in rows {
-        columns.insert(
-            column.name,
-            TargetColumn {
-                data_type: column.declared,
-            },
-        );
-    }
-    Ok(Some(columns))
+    let columns = rows
+        .into_iter()
+        .map(|column| {
+            let data_type = column.declared;
+            (column.name, TargetColumn { data_type })
+        })
+        .collect();
+    Ok(Some(TargetTable {
+        columns,
+        unique_keys: Dialect::unique_keys(db, table).await?,
+    }))
 }
 
 const TEXT: &[&str] = &[
@@ -77,20 +86,23 @@ fn accepts(data_type: &str, ty: ColumnType) -> bool {
     }
 }
 
-/// Problems of the mapped columns against the table's columns (`None`: the table does not exist).
+/// Problems of the mapped columns against the table (`None`: the table does not exist) on an engine
+/// of `dialect`.
 pub fn check_target(
     def: &IntegrationDef,
     mapping: &Mapping,
-    columns: Option<&HashMap<String, TargetColumn>>,
+    table: Option<&TargetTable>,
+    dialect: Dialect,
 ) -> Vec<Problem> {
     let problem = |kind, field: &str, used_by: Vec<String>, message: String| Problem {
         integration: def.name.clone(),
+        severity: Severity::Error,
         kind,
         field: field.to_string(),
         used_by,
         message,
     };
-    let Some(columns) = columns else {
+    let Some(table) = table else {
         if def.target.create {
             return Vec::new();
         }
@@ -104,6 +116,8 @@ pub fn check_target(
             ),
         )];
     };
+    let columns = &table.columns;
+    let name = &def.target.table;
     let mut problems = Vec::new();
     for (n, column) in mapping.columns.iter().enumerate() {
         let used_by = vec![format!("fields[{n}] (→ {})", column.name)];
@@ -126,13 +140,89 @@ pub fn check_target(
                     column.name,
                     def.target.table,
                     c.data_type,
-                    Dialect::Postgres.column_sql(column.ty)
+                    dialect.column_sql(column.ty)
                 ),
             )),
+            Some(c) if dialect.enforces_widths() => {
+                if let Some(why) = too_narrow(&c.data_type, column.ty) {
+                    problems.push(problem(
+                        ProblemKind::ColumnTooNarrow,
+                        &column.name,
+                        used_by,
+                        format!(
+                            "column {:?} of table {name:?} is {}, {why}; such values fail their \
+                             record (widen it: ALTER TABLE {} ALTER COLUMN {} TYPE {})",
+                            column.name,
+                            c.data_type,
+                            quote(name),
+                            quote(&column.name),
+                            dialect.column_sql(column.ty)
+                        ),
+                    ))
+                }
+            }
             Some(_) => {}
         }
     }
+    let key = &def.target.key;
+    let backed = table
+        .unique_keys
+        .iter()
+        .any(|unique| unique.len() == key.len() && unique.iter().all(|c| key.contains(c)));
+    if !backed && key.iter().all(|k| columns.contains_key(k)) {
+        let list: Vec<String> = key.iter().map(|k| quote(k)).collect();
+        problems.push(problem(
+            ProblemKind::KeyWithoutUniqueIndex,
+            &key.join(", "),
+            vec!["target.key".into()],
+            format!(
+                "no primary key or unique index of table {name:?} is exactly target.key {key:?}, \
+                 and a row is written by its key, so no row can be; create one: CREATE UNIQUE \
+                 INDEX ON {} ({})",
+                quote(name),
+                list.join(", ")
+            ),
+        ));
+    }
     problems
+}
+
+/// Why a column declared `data_type` is narrower than values of `ty` can be, on an engine that
+/// enforces widths: a text shorter than the source's `MaxLength`, a numeric with too few integer
+/// digits.
+fn too_narrow(data_type: &str, ty: ColumnType) -> Option<String> {
+    let (base, args) = match data_type.split_once('(') {
+        Some((base, rest)) => (base.trim(), rest.trim_end_matches(')')),
+        None => return None,
+    };
+    let numbers: Vec<u32> = args
+        .split(',')
+        .map(|n| n.trim().parse())
+        .collect::<Result<_, _>>()
+        .ok()?;
+    match (ty, numbers.as_slice()) {
+        (ColumnType::Text { max_len: Some(len) }, [width])
+            if TEXT.contains(&base) && *width < len =>
+        {
+            Some(format!("shorter than the source's MaxLength {len}"))
+        }
+        (ColumnType::Int16 | ColumnType::Int32 | ColumnType::Int64, [precision, scale @ ..])
+            if base == "numeric" =>
+        {
+            let digits = precision - scale.first().copied().unwrap_or(0);
+            let needed = match ty {
+                ColumnType::Int16 => 5,
+                ColumnType::Int32 => 10,
+                _ => 19,
+            };
+            (digits < needed).then(|| {
+                format!(
+                    "with {digits} integer digits, fewer than the source's integers need ({needed})"
+                )
+            })
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ impl Function {
         })
     }
 
-    fn as_str(self) -> &'static str {
+    /// The function as written in OData.
+    pub fn as_str(self) -> &'static str {
         match self {
             Function::Contains => "contains",
             Function::StartsWith => "startswith",

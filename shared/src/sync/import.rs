@@ -14,7 +14,7 @@ use super::pipeline::{MappedPage, Stages};
 use super::start::Start;
 use crate::checkpoint::{self, Checkpoint, Measured};
 use crate::definitions::{IntegrationDef, parse_every, stored_connection};
-use crate::drift::check_source;
+use crate::drift::{ReadBefore, Severity, check_source, read_before};
 use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::SourceError;
 use crate::runs::{self, Lease, Mode, RunError};
@@ -83,7 +83,7 @@ pub(super) async fn import(
         .metadata
         .get(&connection.name, &connection.url, &source)
         .await?;
-    let mut mapping = compile(&def, &metadata)?;
+    let mut mapping = compile(&ctx.db, &def, &metadata).await?;
     super::prepare::type_columns(&ctx.db, &mut mapping).await?;
     if mapping.create {
         create_table(&ctx.db, &mapping)
@@ -182,7 +182,7 @@ pub(super) async fn import(
                 .metadata
                 .get(&connection.name, &connection.url, &source)
                 .await?;
-            compile(&def, &fresh)?;
+            compile(&ctx.db, &def, &fresh).await?;
             result
         }
         other => other,
@@ -215,13 +215,23 @@ async fn record_waits(ctx: &SyncContext, lease: &Lease, source: &Source) {
     }
 }
 
-/// The drift check every run starts with (the same problems `ferry check` reports), then the mapping.
-fn compile(
+/// The drift check every run starts with (the errors `ferry check` reports; its warnings do not stop
+/// a run), then the mapping. Only when something is wrong does it ask what earlier runs read, to say
+/// "no longer exists" of what drifted and "does not exist" of what never did.
+async fn compile(
+    db: &DatabaseConnection,
     def: &IntegrationDef,
     metadata: &crate::odata::csdl::Metadata,
 ) -> Result<Mapping, SyncError> {
-    let problems = check_source(def, metadata);
-    if !problems.is_empty() {
+    let fails = |problems: Vec<crate::drift::Problem>| -> Vec<crate::drift::Problem> {
+        problems
+            .into_iter()
+            .filter(|p| p.severity == Severity::Error)
+            .collect()
+    };
+    if !fails(check_source(def, metadata, &ReadBefore::default())).is_empty() {
+        let read = read_before(db, &def.name).await.map_err(RunError::from)?;
+        let problems = fails(check_source(def, metadata, &read));
         return Err(SyncError::Drift(DriftError {
             integration: def.name.clone(),
             problems: problems

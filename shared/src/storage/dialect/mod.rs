@@ -203,6 +203,24 @@ impl Dialect {
         }
     }
 
+    /// The column lists of `table`'s primary key and unique indexes that an upsert's `ON CONFLICT`
+    /// can name; empty when there are none (or no table).
+    pub async fn unique_keys(
+        conn: &impl ConnectionTrait,
+        table: &str,
+    ) -> Result<Vec<Vec<String>>, DbErr> {
+        match Dialect::of(conn) {
+            Dialect::Postgres => postgres::unique_keys(conn, table).await,
+            Dialect::Sqlite => sqlite::unique_keys(conn, table).await,
+        }
+    }
+
+    /// Whether the engine enforces a declared length or precision (`varchar(20)`, `numeric(5,2)`);
+    /// SQLite stores what it is given.
+    pub fn enforces_widths(self) -> bool {
+        matches!(self, Dialect::Postgres)
+    }
+
     /// Applies pending migrations. On Postgres under an advisory lock, because processes starting
     /// together on an empty database (a compose file's scheduler and workers) would otherwise race on
     /// `CREATE TABLE` and the loser would fail to start; SQLite serialises writers by itself.

@@ -85,6 +85,35 @@ pub async fn columns(conn: &impl ConnectionTrait, table: &str) -> Result<Vec<Tab
         .collect()
 }
 
+/// The column lists of the table's primary key and unique indexes that an `ON CONFLICT (…)` can
+/// name: neither partial nor on expressions.
+pub async fn unique_keys(
+    conn: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Vec<Vec<String>>, DbErr> {
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT i.indexrelid::bigint, a.attname::text FROM pg_index i \
+             CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL \
+             AND i.indexprs IS NULL ORDER BY 1, k.ord",
+            [crate::storage::dialect::quote(table).into()],
+        ))
+        .await?;
+    let mut keys: Vec<(i64, Vec<String>)> = Vec::new();
+    for row in rows {
+        let index: i64 = row.try_get_by_index(0)?;
+        let column: String = row.try_get_by_index(1)?;
+        match keys.last_mut() {
+            Some((last, columns)) if *last == index => columns.push(column),
+            _ => keys.push((index, vec![column])),
+        }
+    }
+    Ok(keys.into_iter().map(|(_, columns)| columns).collect())
+}
+
 /// An arbitrary constant naming Ferry's apply lock among the database's advisory locks.
 const APPLY_LOCK: &str = "SELECT pg_advisory_xact_lock(7378429400504557936)";
 

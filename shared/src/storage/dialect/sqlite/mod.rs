@@ -79,3 +79,46 @@ pub async fn columns(conn: &impl ConnectionTrait, table: &str) -> Result<Vec<Tab
         })
         .collect()
 }
+
+/// The column lists of the table's primary key and unique indexes that an `ON CONFLICT (…)` can
+/// name (not partial). An `INTEGER PRIMARY KEY` is the rowid and has no index, so the primary key
+/// comes from `pragma_table_info`.
+pub async fn unique_keys(
+    conn: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Vec<Vec<String>>, DbErr> {
+    let primary = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+            [table.into()],
+        ))
+        .await?;
+    let primary: Vec<String> = primary
+        .iter()
+        .map(|r| r.try_get_by_index(0))
+        .collect::<Result<_, _>>()?;
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT il.name, ii.name FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii \
+             WHERE il.\"unique\" = 1 AND il.partial = 0 ORDER BY il.name, ii.seqno",
+            [table.into()],
+        ))
+        .await?;
+    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
+    for row in rows {
+        let index: String = row.try_get_by_index(0)?;
+        let column: Option<String> = row.try_get_by_index(1)?;
+        let Some(column) = column else { continue };
+        match keys.last_mut() {
+            Some((last, columns)) if *last == index => columns.push(column),
+            _ => keys.push((index, vec![column])),
+        }
+    }
+    let mut keys: Vec<Vec<String>> = keys.into_iter().map(|(_, columns)| columns).collect();
+    if !primary.is_empty() {
+        keys.insert(0, primary);
+    }
+    Ok(keys)
+}
