@@ -95,6 +95,20 @@ fn expand(paths: &[PathBuf], errors: &mut Vec<DefinitionError>) -> Vec<PathBuf> 
     files
 }
 
+/// The sections of a settings file (`crate::settings::Settings`), which no definition file has.
+const SETTINGS_SECTIONS: &[&str] = &[
+    "database",
+    "queue",
+    "worker",
+    "scheduler",
+    "retry",
+    "api",
+    "retention",
+    "lookups",
+    "log",
+    "secrets",
+];
+
 fn read_file(file: &Path, set: &mut DefinitionSet, errors: &mut Vec<DefinitionError>) {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
@@ -108,6 +122,18 @@ fn read_file(file: &Path, set: &mut DefinitionSet, errors: &mut Vec<DefinitionEr
         return errors.push(file_error(
             file,
             "no definitions found (expected [[connection]] or [[integration]] entries)".into(),
+        ));
+    }
+    if table
+        .keys()
+        .all(|key| SETTINGS_SECTIONS.contains(&key.as_str()))
+    {
+        return errors.push(file_error(
+            file,
+            "this is a settings file (like config/default.toml), not definitions; keep \
+             [[connection]] and [[integration]] files in a folder of their own (e.g. `ferry apply \
+             config/examples/`); settings are read with --config FILE or FERRY__SECTION__KEY"
+                .into(),
         ));
     }
     for (key, value) in table {
