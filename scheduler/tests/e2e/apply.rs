@@ -387,7 +387,15 @@ fields = [{ from = "No", to = "no" }]
 name = "typed"
 connection = "bc"
 source = { entity = "RescoItem", key = ["No"], version = "RowVersionNumber", overlap = "lots" }
-target = { table = "item4", key = ["no"] }
+target = { table = "item4", key = ["no"], create = "yes" }
+fields = [{ from = 7, to = "no" }]
+
+[[integration]]
+name = "range"
+connection = "bc"
+schedule = "0 60 * * * *"
+source = { entity = "RescoItem", key = ["No"], version = "RowVersionNumber" }
+target = { table = "item5", key = ["no"] }
 fields = [{ from = "No", to = "no" }]
 
 [[integration]]
@@ -423,6 +431,10 @@ fields = [{ from = "No", to = "no" }]
         "integration \"five\".schedule: Ferry's cron has a seconds field first",
         "it reads \"0 */5 * * * *\"",
         "integration \"typed\".source.overlap: invalid type: string \"lots\", expected",
+        "integration \"typed\".target.create: invalid type: string \"yes\", expected a boolean",
+        "integration \"typed\".fields[0].from: invalid type: integer `7`, expected",
+        "integration \"range\".schedule: not a cron expression with seconds",
+        "minutes must be at most 59, not 60",
         "integration \"never\".schedule: \"0 0 0 30 2 *\" never fires",
         "integration \"...\".name: use letters, digits",
         "empty.toml: (file): no definitions found",

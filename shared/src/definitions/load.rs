@@ -176,33 +176,119 @@ fn entries<T: DeserializeOwned>(
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let label = entry_label(kind, i, &item);
-        // The error names the field it is about (`source.overlap`), not only what went wrong.
-        match serde_path_to_error::deserialize::<_, T>(item) {
+        match decode::<T>(item) {
             Ok(def) => out.push(def),
-            Err(e) => {
-                let mut path = e.path().to_string();
-                let message = e.inner().message().trim().to_string();
-                // An unknown key is an error of the table it sits in: that table is the place to fix.
-                if message.starts_with("unknown field") {
-                    path = path
-                        .rsplit_once('.')
-                        .map(|(p, _)| p.to_string())
-                        .unwrap_or_default();
-                }
-                let key = if path.is_empty() || path == "." {
-                    label
+            Err(found) => errors.extend(found.into_iter().map(|(path, message)| DefinitionError {
+                file: file.to_path_buf(),
+                key: if path.is_empty() {
+                    label.clone()
                 } else {
                     format!("{label}.{path}")
-                };
-                errors.push(DefinitionError {
-                    file: file.to_path_buf(),
-                    key,
-                    message,
-                });
-            }
+                },
+                message,
+            })),
         }
     }
     out
+}
+
+/// How many errors one entry reports at most.
+const MAX_ERRORS_PER_ENTRY: usize = 16;
+
+/// Decodes one entry, or lists its errors with the path of each (`source.overlap`). Serde stops at the
+/// first error; to find the next, the offending value is taken out and the entry decoded again. It ends
+/// at a required value that was taken out ("missing field" of it is not the operator's error).
+fn decode<T: DeserializeOwned>(mut item: toml::Value) -> Result<T, Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut removed: Vec<Vec<Step>> = Vec::new();
+    while found.len() < MAX_ERRORS_PER_ENTRY {
+        let e = match serde_path_to_error::deserialize::<_, T>(item.clone()) {
+            Ok(def) if found.is_empty() => return Ok(def),
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let mut segments: Vec<Step> = e
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+                _ => None,
+            })
+            .collect();
+        let message = e.inner().message().trim().to_string();
+        if let Some(field) = missing_field(&message) {
+            let mut whose = segments.clone();
+            whose.push(Step::Key(field.to_string()));
+            if removed.contains(&whose) {
+                break;
+            }
+        }
+        // An unknown key is an error of the table it sits in: that table is the place to fix.
+        let at = segments.clone();
+        if message.starts_with("unknown field") {
+            segments.pop();
+        }
+        found.push((render(&segments), message));
+        if at.is_empty() || !remove(&mut item, &at) {
+            break;
+        }
+        removed.push(at);
+    }
+    Err(found)
+}
+
+/// One step of a path into an entry: a table's key or an array's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// `source.overlap`, `fields[3].from`: the path as the operator finds it in the file.
+fn render(path: &[Step]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Step::Index(index) => out.push_str(&format!("[{index}]")),
+        }
+    }
+    out
+}
+
+/// The field a serde "missing field `x`" message names.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// Takes the value at `path` out of `item`; false when there is none.
+fn remove(item: &mut toml::Value, path: &[Step]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut at = item;
+    for segment in parents {
+        let next = match (at, segment) {
+            (toml::Value::Table(table), Step::Key(key)) => table.get_mut(key),
+            (toml::Value::Array(items), Step::Index(index)) => items.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    match (at, last) {
+        (toml::Value::Table(table), Step::Key(key)) => table.remove(key).is_some(),
+        // An element cannot leave an array without renumbering the rest; stop there.
+        _ => false,
+    }
 }
 
 /// `integration "customers"` when the entry is named, else `integration[3]`.

@@ -16,12 +16,14 @@ pub fn problem(expression: &str, allow_frequent: bool) -> Option<String> {
         Err(e) if expression.split_whitespace().count() == 5 => {
             return Some(format!(
                 "Ferry's cron has a seconds field first; {expression:?} has 5 fields, so at second 0 \
-                 it reads \"0 {expression}\" ({e})"
+                 it reads \"0 {expression}\" ({})",
+                reworded(&e.to_string())
             ));
         }
         Err(e) => {
             return Some(format!(
-                "not a cron expression with seconds (e.g. \"0 */5 * * * *\"): {e}"
+                "not a cron expression with seconds (e.g. \"0 */5 * * * *\"): {}",
+                reworded(&e.to_string())
             ));
         }
     };
@@ -45,6 +47,27 @@ pub fn problem(expression: &str, allow_frequent: bool) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The cron crate's range errors say "less than 59" of a field whose largest value is 59; this says
+/// "at most 59, not 60". Other errors pass unchanged.
+fn reworded(error: &str) -> String {
+    let Some((head, rest)) = error.split_once(" must be ") else {
+        return error.to_string();
+    };
+    let field = head.rsplit(": ").next().unwrap_or(head);
+    let (bound, given) = match rest.split_once(". ('") {
+        Some((bound, given)) => (bound, given.trim_end_matches("' specified.)")),
+        None => return error.to_string(),
+    };
+    let limit = if let Some(max) = bound.strip_prefix("less than ") {
+        format!("at most {max}")
+    } else if let Some(min) = bound.strip_prefix("greater than or equal to ") {
+        format!("at least {min}")
+    } else {
+        return error.to_string();
+    };
+    format!("{} must be {limit}, not {given}", field.to_lowercase())
 }
 
 #[cfg(test)]
@@ -78,6 +101,25 @@ mod tests {
     fn a_schedule_that_never_fires_is_refused() {
         let message = problem("0 0 0 30 2 *", false).unwrap();
         assert!(message.contains("never fires"), "{message}");
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_named_with_the_fields_real_bounds() {
+        let minutes = problem("0 60 * * * *", false).unwrap();
+        assert!(
+            minutes.contains("minutes must be at most 59, not 60"),
+            "{minutes}"
+        );
+        let hours = problem("0 0 24 * * *", false).unwrap();
+        assert!(
+            hours.contains("hours must be at most 23, not 24"),
+            "{hours}"
+        );
+        let day = problem("0 0 0 0 * *", false).unwrap();
+        assert!(
+            day.contains("days of month must be at least 1, not 0"),
+            "{day}"
+        );
     }
 
     #[test]
