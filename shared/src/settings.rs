@@ -184,8 +184,15 @@ pub enum LogFormat {
 
 /// Why settings could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid settings: {0}")]
-pub struct SettingsError(#[from] config::ConfigError);
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Read(#[from] config::ConfigError),
+    #[error("invalid settings: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// The largest page Business Central serves: a larger `odata.maxpagesize` is refused with 413.
+pub const MAX_PAGE_SIZE: u32 = 20_000;
 
 impl Settings {
     /// Reads defaults, then `file` when given, then the environment (`FERRY__DATABASE__URL`, …).
@@ -203,8 +210,25 @@ impl Settings {
                     .try_parsing(true),
             )
             .build()?
-            .try_deserialize()?;
+            .try_deserialize::<Settings>()?;
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            return Err(SettingsError::Invalid(problems));
+        }
         Ok(settings)
+    }
+
+    /// Values that parse but cannot work, each named by its setting.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let page_size = self.worker.page_size;
+        if page_size == 0 || page_size > MAX_PAGE_SIZE {
+            problems.push(format!(
+                "worker.page_size must be between 1 and {MAX_PAGE_SIZE} (the largest page Business \
+                 Central serves), not {page_size}"
+            ));
+        }
+        problems
     }
 }
 
@@ -259,7 +283,23 @@ mod tests {
         let settings = Settings::load(None).unwrap();
         assert!(settings.database.url.starts_with("postgres://"));
         assert_eq!(settings.queue.prefix, "ferry");
-        assert!(settings.worker.page_size <= 20_000);
+        assert!(settings.worker.page_size <= MAX_PAGE_SIZE);
+    }
+
+    #[test]
+    fn a_page_size_no_source_serves_is_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("ferry-settings-page-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for size in [0, MAX_PAGE_SIZE + 1] {
+            let file = dir.join("ferry.toml");
+            std::fs::write(&file, format!("[worker]\npage_size = {size}\n")).unwrap();
+            let error = Settings::load(Some(&file)).unwrap_err().to_string();
+            assert!(
+                error.contains("worker.page_size") && error.contains(&format!("not {size}")),
+                "{error}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

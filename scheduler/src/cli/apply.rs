@@ -44,6 +44,9 @@ pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::R
                 if let Some(note) = &a.note {
                     println!("          note: {note}");
                 }
+                for warning in &a.warnings {
+                    println!("          warning: {warning}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

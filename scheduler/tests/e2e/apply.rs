@@ -452,3 +452,54 @@ fields = [{ from = "No", to = "no" }]
     assert_eq!(stored, 0, "nothing is stored when anything is wrong");
     env.finish().await;
 }
+
+#[tokio::test]
+async fn apply_stores_but_warns_about_a_lookup_cycle_and_a_table_name_with_capitals() {
+    let env = TestEnv::without_worker(1, 1).await;
+    let file = env.write_definitions(
+        r#"
+[[integration]]
+name = "left"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "Left_T", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }]
+lookups = [{ to = "partner", from = ["Name"], table = "right_t", match = ["no"], select = "no", missing = "defer" }]
+
+[[integration]]
+name = "right"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "right_t", key = ["no"], create = true }
+fields = [{ from = "No", to = "no" }]
+lookups = [{ to = "partner", from = ["Name"], table = "Left_T", match = ["no"], select = "no", missing = "defer" }]
+"#,
+    );
+    let output = ferry(&env, &["apply", file.to_str().unwrap()]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout
+            .matches("lookups form a cycle (left → right → left)")
+            .count(),
+        2,
+        "named on both integrations:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"query it as "Left_T" (with the double quotes)"#),
+        "{stdout}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.contains("customers") && l.contains("warning")),
+        "{stdout}"
+    );
+    let stored = integration::Entity::find().count(&env.db).await.unwrap();
+    assert_eq!(stored, 3, "warnings store the definitions all the same");
+    env.finish().await;
+}

@@ -46,6 +46,8 @@ pub struct Applied {
     /// What the change means for the next run, e.g. "the filter changed: the next run reads
     /// everything again" when the checkpoint no longer holds (ARCHITECTURE.md, "Invariants", invariant 7).
     pub note: Option<String>,
+    /// What was stored but deserves a look (`definitions::warnings`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +129,15 @@ async fn apply_once(
                     line.name
                 ));
             }
+        }
+    }
+    let mut warnings = super::warnings::warnings(
+        &stored_integrations(&txn).await?,
+        crate::storage::Dialect::of(&txn),
+    );
+    for line in &mut applied {
+        if line.kind == "integration" {
+            line.warnings = warnings.remove(&line.name).unwrap_or_default();
         }
     }
     txn.commit().await?;
@@ -229,6 +240,7 @@ async fn apply_connection(
         outcome,
         version: None,
         note: None,
+        warnings: Vec::new(),
     })
 }
 
@@ -276,6 +288,7 @@ async fn apply_integration(
         version: Some(version),
         note: deleted
             .then(|| "it was deleted; applied again, it is scheduled and triggered again".into()),
+        warnings: Vec::new(),
     })
 }
 

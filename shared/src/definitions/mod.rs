@@ -9,6 +9,7 @@ mod targets;
 mod validate;
 #[cfg(test)]
 mod validate_tests;
+mod warnings;
 
 pub use apply::{
     Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection,
