@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ferry_shared::definitions::{self, Applied, ApplyError, DefinitionError};
+use ferry_shared::drift::{Severity, StoredCheck, check_against_stored};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
 use ferry_shared::storage::entities::connection;
@@ -35,7 +36,13 @@ pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::R
     let db = storage::connect(&settings.database).await?;
     match apply(&db, paths).await? {
         Ok(applied) => {
-            for a in applied {
+            let names: Vec<String> = applied
+                .iter()
+                .filter(|a| a.kind == "integration")
+                .map(|a| a.name.clone())
+                .collect();
+            let checks = check_against_stored(&db, &names).await?;
+            for a in &applied {
                 let version = a
                     .version
                     .map(|v| format!(" (version {v})"))
@@ -47,6 +54,23 @@ pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::R
                 for warning in &a.warnings {
                     println!("          warning: {warning}");
                 }
+                if let Some(check) = checks.iter().find(|c| c.integration == a.name) {
+                    print_stored_check(check);
+                }
+            }
+            let mut unchecked: Vec<&str> = checks
+                .iter()
+                .filter(|c| c.against.is_none())
+                .map(|c| c.connection.as_str())
+                .collect();
+            unchecked.sort();
+            unchecked.dedup();
+            for connection in unchecked {
+                println!(
+                    "note: no $metadata of connection {connection:?} is stored yet, so its \
+                     integrations were not checked against the source; `ferry check --all` reads it \
+                     (so does every run)"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -60,5 +84,35 @@ pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::R
             }
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// The problems found against the stored `$metadata`, under the integration's line. They do not stop
+/// the apply: the document may be older than the source, and `ferry check` asks the source itself.
+fn print_stored_check(check: &StoredCheck) {
+    let Some(against) = check.against else {
+        return;
+    };
+    if check.problems.is_empty() {
+        return;
+    }
+    println!(
+        "          against the $metadata of {:?} read {}:",
+        check.connection,
+        against
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    for p in &check.problems {
+        let label = match p.severity {
+            Severity::Error => "problem",
+            Severity::Warning => "warning",
+        };
+        let used = if p.used_by.is_empty() {
+            String::new()
+        } else {
+            format!(" (used by {})", p.used_by.join(", "))
+        };
+        println!("          {label}: {}{used}", p.message);
     }
 }

@@ -325,3 +325,54 @@ async fn check_finds_a_target_key_without_a_unique_index_and_columns_too_narrow(
     );
     env.finish().await;
 }
+
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    apply_checks_against_the_last_metadata_read_and_says_when_there_is_none
+);
+async fn apply_checks_against_the_last_metadata_read_and_says_when_there_is_none(backend: Backend) {
+    let env = TestEnv::without_worker_on(backend, 3, 1).await;
+    let file = env.write_definitions("");
+    let first = env
+        .ferry(&["apply", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("no $metadata of connection \"bc\" is stored yet"),
+        "{stdout}"
+    );
+
+    let check = env.ferry(&["check", "customers"]).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        r#"{ to = "origin", value = "bc" },"#,
+        r#"{ to = "origin", value = "bc" },
+  { from = "Nmae", to = "nickname" },"#,
+    );
+    std::fs::write(&file, text).unwrap();
+    let second = env
+        .ferry(&["apply", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        second.status.success(),
+        "a stored document may be old; apply goes on: {stdout}"
+    );
+    assert!(
+        stdout.contains("against the $metadata of \"bc\" read"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("problem: field \"Nmae\" not found on entity \"RescoCustomer\" (it does not exist at the source) (used by fields[16] (Nmae → nickname))"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("is stored yet"), "{stdout}");
+    env.finish().await;
+}

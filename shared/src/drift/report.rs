@@ -18,7 +18,7 @@ use crate::definitions::{
 use crate::mapping::Mapping;
 use crate::odata::csdl::Metadata;
 use crate::secrets::Credentials;
-use crate::source::Source;
+use crate::source::{Source, discovered};
 use crate::storage::Dialect;
 use crate::storage::entities::integration;
 
@@ -99,6 +99,79 @@ pub async fn integration_names(db: &DatabaseConnection) -> Result<Vec<String>, s
         .collect())
 }
 
+/// Every problem of `def` found in one pass: the source side, then (when the mapping compiles) the
+/// target table, then the lookups' tables.
+async fn problems(
+    db: &DatabaseConnection,
+    def: &IntegrationDef,
+    metadata: &Metadata,
+) -> Result<Vec<Problem>, CheckError> {
+    let read = read_before(db, &def.name).await?;
+    let mut problems = check_source(def, metadata, &read);
+    let source_errors = problems.iter().any(|p| p.severity == Severity::Error);
+    if !source_errors && let Ok(mapping) = Mapping::compile(def, metadata) {
+        let table = target_table(db, &def.target.table).await?;
+        problems.extend(check_target(def, &mapping, table.as_ref(), Dialect::of(db)));
+    }
+    let mut tables = HashMap::new();
+    for lookup in &def.lookups {
+        if !tables.contains_key(&lookup.table) {
+            let table = target_table(db, &lookup.table).await?;
+            tables.insert(lookup.table.clone(), table);
+        }
+    }
+    let written: Vec<String> = definitions::stored_integrations(db)
+        .await?
+        .into_iter()
+        .map(|d| d.target.table)
+        .collect();
+    problems.extend(check_lookups(def, &tables, &written));
+    Ok(problems)
+}
+
+/// One integration checked against the `$metadata` last read from its connection.
+#[derive(Debug, Clone)]
+pub struct StoredCheck {
+    pub integration: String,
+    pub connection: String,
+    /// When that document was read; `None` when no document of the connection is stored.
+    pub against: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub problems: Vec<Problem>,
+}
+
+/// Checks the current version of each named integration against its connection's stored `$metadata`
+/// (`source::discovered`), without a request: what `apply` reports.
+pub async fn check_against_stored(
+    db: &DatabaseConnection,
+    names: &[String],
+) -> Result<Vec<StoredCheck>, CheckError> {
+    let mut stored: HashMap<String, Option<discovered::Discovered>> = HashMap::new();
+    let mut checks = Vec::new();
+    for name in names {
+        let (_, def) = latest_integration(db, name)
+            .await?
+            .ok_or_else(|| CheckError::UnknownIntegration(name.clone()))?;
+        if !stored.contains_key(&def.connection) {
+            let last = discovered::last(db, &def.connection).await?;
+            stored.insert(def.connection.clone(), last);
+        }
+        let (against, problems) = match &stored[&def.connection] {
+            Some(last) => (
+                Some(last.fetched_at),
+                problems(db, &def, &last.metadata).await?,
+            ),
+            None => (None, Vec::new()),
+        };
+        checks.push(StoredCheck {
+            integration: name.clone(),
+            connection: def.connection.clone(),
+            against,
+            problems,
+        });
+    }
+    Ok(checks)
+}
+
 impl Checker {
     /// Checks the current version of each named integration.
     pub async fn check(&self, names: &[String]) -> Result<Vec<Report>, CheckError> {
@@ -121,42 +194,11 @@ impl Checker {
             }
             match &metadata[&def.connection] {
                 Err(message) => report.error = Some(message.clone()),
-                Ok(metadata) => report.problems = self.problems(&def, metadata).await?,
+                Ok(metadata) => report.problems = problems(&self.db, &def, metadata).await?,
             }
             reports.push(report);
         }
         Ok(reports)
-    }
-
-    /// Every problem found in one pass: the source side, then (when the mapping compiles) the target
-    /// table, then the lookups' tables.
-    async fn problems(
-        &self,
-        def: &IntegrationDef,
-        metadata: &Metadata,
-    ) -> Result<Vec<Problem>, CheckError> {
-        let read = read_before(&self.db, &def.name).await?;
-        let mut problems = check_source(def, metadata, &read);
-        let source_errors = problems.iter().any(|p| p.severity == Severity::Error);
-        if !source_errors && let Ok(mapping) = Mapping::compile(def, metadata) {
-            let table = target_table(&self.db, &def.target.table).await?;
-            let dialect = Dialect::of(&self.db);
-            problems.extend(check_target(def, &mapping, table.as_ref(), dialect));
-        }
-        let mut tables = HashMap::new();
-        for lookup in &def.lookups {
-            if !tables.contains_key(&lookup.table) {
-                let table = target_table(&self.db, &lookup.table).await?;
-                tables.insert(lookup.table.clone(), table);
-            }
-        }
-        let written: Vec<String> = definitions::stored_integrations(&self.db)
-            .await?
-            .into_iter()
-            .map(|d| d.target.table)
-            .collect();
-        problems.extend(check_lookups(def, &tables, &written));
-        Ok(problems)
     }
 
     /// The live `$metadata` of a stored connection; errors as text, for the report.
@@ -168,7 +210,9 @@ impl Checker {
         let source = Source::connect(&def, &self.credentials, self.http.clone(), 1)
             .await
             .map_err(|e| e.to_string())?;
-        source.metadata().await.map_err(|e| e.to_string())
+        crate::source::discovered::fetch(&self.db, connection, &source)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Stores a new version of `name` without the fields its source no longer has. Returns the new

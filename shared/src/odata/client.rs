@@ -295,10 +295,14 @@ impl ODataClient {
 
     /// The service's `$metadata`.
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
+        Ok(Metadata::parse(&self.metadata_document().await?)?)
+    }
+
+    /// The `$metadata` document as served (CSDL XML), unparsed.
+    pub async fn metadata_document(&self) -> Result<String, SourceError> {
         let url = self.url("$metadata", "");
         let response = self.get(&url, "application/xml").await?;
-        let text = response.text().await.map_err(|e| self.transport(&url, e))?;
-        Ok(Metadata::parse(&text)?)
+        response.text().await.map_err(|e| self.transport(&url, e))
     }
 }
 

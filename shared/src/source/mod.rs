@@ -3,6 +3,7 @@
 //! beneath the service root (Business Central: inside a company; generic OData: directly).
 
 mod business_central;
+pub mod discovered;
 mod pages;
 
 use std::sync::Arc;
@@ -74,6 +75,11 @@ impl Source {
     /// The service's `$metadata` (the service root's, for BC the custom API's).
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
         self.client.metadata().await
+    }
+
+    /// The same, unparsed, for [`discovered::fetch`] to keep.
+    pub async fn metadata_document(&self) -> Result<String, SourceError> {
+        self.client.metadata_document().await
     }
 
     /// Requests this source (and its clones) repeated because the service was busy, and the time

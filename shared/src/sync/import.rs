@@ -81,7 +81,7 @@ pub(super) async fn import(
     .await?;
     let (metadata, cached) = ctx
         .metadata
-        .get(&connection.name, &connection.url, &source)
+        .get(&ctx.db, &connection.name, &connection.url, &source)
         .await?;
     let mut mapping = compile(&ctx.db, &def, &metadata).await?;
     super::prepare::type_columns(&ctx.db, &mut mapping).await?;
@@ -180,7 +180,7 @@ pub(super) async fn import(
             .await?;
             let (fresh, _) = ctx
                 .metadata
-                .get(&connection.name, &connection.url, &source)
+                .get(&ctx.db, &connection.name, &connection.url, &source)
                 .await?;
             compile(&ctx.db, &def, &fresh).await?;
             result

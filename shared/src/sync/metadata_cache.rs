@@ -26,9 +26,11 @@ pub struct MetadataCache {
 }
 
 impl MetadataCache {
-    /// The connection's metadata and whether it came from the cache.
+    /// The connection's metadata and whether it came from the cache. A fresh read is kept in the
+    /// database (`source::discovered`).
     pub async fn get(
         &self,
+        db: &impl sea_orm::ConnectionTrait,
         connection: &str,
         root: &str,
         source: &Source,
@@ -39,7 +41,7 @@ impl MetadataCache {
         {
             return Ok((metadata.clone(), true));
         }
-        let metadata = Arc::new(source.metadata().await?);
+        let metadata = Arc::new(crate::source::discovered::fetch(db, connection, source).await?);
         self.entries.lock().await.insert(
             connection.to_string(),
             (Instant::now(), root.to_string(), metadata.clone()),

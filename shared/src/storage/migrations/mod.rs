@@ -13,6 +13,7 @@ mod m0009_lifecycle;
 mod m0010_waits;
 mod m0011_idempotency_mode;
 mod m0012_lookup_chains;
+mod m0013_source_schemas;
 
 use sea_orm_migration::prelude::*;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_waits::Migration),
             Box::new(m0011_idempotency_mode::Migration),
             Box::new(m0012_lookup_chains::Migration),
+            Box::new(m0013_source_schemas::Migration),
         ]
     }
 
