@@ -40,6 +40,7 @@ pub(super) async fn command(settings: &Settings, args: PreviewArgs) -> anyhow::R
             limit: args.limit,
             full: args.full,
             reconcile: args.reconcile,
+            max_defer: Some(settings.lookups.max_defer()),
         },
     )
     .await?;
@@ -68,6 +69,20 @@ fn print(preview: &Preview) {
         }
     }
     let s = &preview.summary;
+    match &s.reads_everything_because {
+        Some(why) => println!("{why}, so the run reads everything again"),
+        None if s.read_from > 0 => println!(
+            "read from version {} (the checkpoint less source.overlap), as the run would",
+            s.read_from
+        ),
+        None => {}
+    }
+    if s.parked > 0 {
+        println!(
+            "{} parked record(s) replayed first, as the run would",
+            s.parked
+        );
+    }
     println!(
         "read {}: {} insert, {} update, {} unchanged, {} delete, {} deferred, {} skipped, {} error",
         s.rows_read, s.insert, s.update, s.unchanged, s.delete, s.deferred, s.skipped, s.error

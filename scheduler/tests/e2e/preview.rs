@@ -1,5 +1,6 @@
 //! `ferry preview`: per-record operations and a summary, and nothing written anywhere.
 
+use ferry_sandbox::MutateRequest;
 use ferry_shared::runs::Mode;
 use ferry_shared::sync::{Op, PreviewOptions, preview};
 use sea_orm::{ConnectionTrait, Statement};
@@ -101,6 +102,7 @@ async fn preview_shows_updates_with_before_and_after(backend: Backend) {
             limit: None,
             full: true,
             reconcile: false,
+            max_defer: None,
         },
     )
     .await
@@ -266,6 +268,115 @@ async fn preview_lists_the_owned_rows_a_reconcile_would_delete_and_deletes_nothi
     assert_eq!(
         env.table("owned", &["no", "name"], "no").await,
         owned_before
+    );
+    env.finish().await;
+}
+
+/// The preview and the run after it agree record for record: the preview reads from where the run does
+/// (the checkpoint less the overlap, so a late commit below the checkpoint is in both) and replays the
+/// records parked by `defer` lookups first, as the run does.
+#[tokio::test]
+async fn preview_agrees_with_the_run_that_follows_it_overlap_and_parked_records_included() {
+    let env = TestEnv::start(60, 120).await;
+    let contacts = r#"
+[[integration]]
+name = "contacts"
+connection = "bc"
+source = { entity = "RescoContact", key = ["No"], version = "RowVersionNumber", overlap = 1000 }
+target = { table = "contact", key = ["bc_no"], create = true }
+fields = [{ from = "No", to = "bc_no" }, { from = "Name", to = "name" }, { from = "CustomerNo", to = "customer_no" }]
+lookups = [
+  { to = "customer_name", from = ["CustomerNo"], table = "customer", match = ["bc_no"], select = "name", missing = "defer" },
+]
+"#;
+    env.apply(&env.write_definitions(contacts)).await;
+    // The customer table holds half the customers; contacts of the others are parked.
+    env.db
+        .execute_unprepared("CREATE TABLE customer (bc_no text PRIMARY KEY, name text)")
+        .await
+        .unwrap();
+    let customers = env.sandbox.rows("RescoCustomer");
+    let insert = |rows: &[serde_json::Map<String, serde_json::Value>]| {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "('{}', 'name of {}')",
+                    r["No"].as_str().unwrap(),
+                    r["No"].as_str().unwrap()
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO customer (bc_no, name) VALUES {}",
+            values.join(", ")
+        )
+    };
+    let (first_half, second_half) = customers.split_at(customers.len() / 2);
+    env.db
+        .execute_unprepared(&insert(first_half))
+        .await
+        .unwrap();
+    let first = env.run("contacts", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+    assert!(first.deferred > 0 && first.inserted > 0, "{first:?}");
+
+    // A late commit below the checkpoint, then the other customers arrive.
+    let request = |update| MutateRequest {
+        entity: "RescoContact".into(),
+        insert: 0,
+        update,
+        delete: 0,
+    };
+    let held = env.sandbox.mutate_held(request(5)).unwrap();
+    env.sandbox.mutate(request(10)).unwrap();
+    let meanwhile = env.run("contacts", Mode::Incremental).await;
+    assert_eq!(meanwhile.status, "succeeded", "{:?}", meanwhile.error);
+    env.sandbox.release(Some(held.hold_id));
+    env.db
+        .execute_unprepared(&insert(second_half))
+        .await
+        .unwrap();
+    env.mutate("RescoContact", 2, 3, 0);
+
+    let said = preview(
+        &env.db,
+        &env.credentials(),
+        ferry_shared::odata::client::http_client(),
+        50,
+        "contacts",
+        PreviewOptions::default(),
+    )
+    .await
+    .unwrap()
+    .summary;
+    let run = env.run("contacts", Mode::Incremental).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert!(
+        run.updated >= 5 + 3,
+        "the late rows are in the run: {run:?}"
+    );
+    assert!(said.parked > 0 && said.read_from > 0, "{said:?}");
+    assert_eq!(
+        (
+            said.rows_read as i64,
+            said.insert as i64,
+            said.update as i64,
+            said.unchanged as i64,
+            said.deferred as i64,
+            said.error as i64,
+            said.skipped as i64,
+        ),
+        (
+            run.rows_read,
+            run.inserted,
+            run.updated,
+            run.unchanged,
+            run.deferred,
+            run.failed,
+            run.skipped,
+        ),
+        "preview {said:?} against run {run:?}"
     );
     env.finish().await;
 }

@@ -13,6 +13,8 @@ use crate::storage::{clock, statement};
 pub struct ParkedRecord {
     pub record_key: String,
     pub payload: String,
+    /// First parked more than `max_defer` ago: a run fails it instead of replaying it.
+    pub overdue: bool,
 }
 
 /// Removes `unpark` keys and parks `deferred` `(key, reason, payload)` (the run counts them with the
@@ -73,20 +75,32 @@ pub async fn park_and_unpark(
     Ok(())
 }
 
-/// Parked records of `integration` after `after` (record key order), at most `limit`: replay reads them
-/// page by page so memory stays bounded.
+/// Parked records of `integration` after `after` (record key order), at most `limit`, each saying
+/// whether it is past `max_defer` (by the database's clock): replay reads them page by page so memory
+/// stays bounded.
 pub async fn parked_records(
     db: &impl ConnectionTrait,
     integration: &str,
+    max_defer: std::time::Duration,
     after: &str,
     limit: u64,
 ) -> Result<Vec<ParkedRecord>, DbErr> {
+    let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(statement(
-            db.get_database_backend(),
-            "SELECT record_key, payload FROM ferry_deferred WHERE integration = ? AND record_key > ? \
-             ORDER BY record_key LIMIT ?",
-            [integration.into(), after.into(), (limit as i64).into()],
+            backend,
+            &format!(
+                "SELECT record_key, payload, CASE WHEN COALESCE(first_parked_at, parked_at) < {} \
+                 THEN 1 ELSE 0 END FROM ferry_deferred WHERE integration = ? AND record_key > ? \
+                 ORDER BY record_key LIMIT ?",
+                clock::after(backend)
+            ),
+            [
+                (-clock::millis(max_defer)).into(),
+                integration.into(),
+                after.into(),
+                (limit as i64).into(),
+            ],
         ))
         .await?;
     rows.iter()
@@ -94,6 +108,7 @@ pub async fn parked_records(
             Ok(ParkedRecord {
                 record_key: r.try_get_by_index(0)?,
                 payload: r.try_get_by_index(1)?,
+                overdue: r.try_get_by_index::<i32>(2)? == 1,
             })
         })
         .collect()

@@ -12,7 +12,7 @@ use super::error::SyncError;
 use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
 use super::start::Start;
-use crate::checkpoint::{self, Checkpoint, Measured};
+use crate::checkpoint::{Checkpoint, Measured};
 use crate::definitions::{IntegrationDef, parse_every, stored_connection};
 use crate::drift::{ReadBefore, Severity, check_source, read_before};
 use crate::mapping::{DriftError, Mapping};
@@ -50,12 +50,6 @@ pub(super) async fn latest_definition(
         .map_err(RunError::from)?
         .ok_or_else(|| SyncError::Definition(format!("no integration named {name:?} is stored")))?;
     serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
-}
-
-/// The committed checkpoint's version (0 before the first page).
-pub(super) async fn watermark(db: &DatabaseConnection, name: &str) -> Result<i64, SyncError> {
-    let stored = checkpoint::load(db, name).await.map_err(RunError::from)?;
-    Ok(Checkpoint::version(stored.as_ref().map(|s| &s.checkpoint)))
 }
 
 pub(super) async fn import(
@@ -112,7 +106,7 @@ pub(super) async fn import(
     if mapping.defers() {
         super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
     }
-    let read_from = (watermark - def.source.overlap.unwrap_or(0)).max(0);
+    let read_from = super::start::read_from(watermark, def.source.overlap);
     let pages = source.read(&mapping.entity, &super::read::delta(&mapping, read_from));
     info!(
         run_id = lease.run_id,

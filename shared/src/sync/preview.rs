@@ -15,10 +15,12 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::error::SyncError;
-use super::import::{latest_definition, watermark};
+use super::import::latest_definition;
 use super::map::map_page;
+use crate::checkpoint::{self, Checkpoint, Measured};
 use crate::definitions::load_connection;
-use crate::mapping::Mapping;
+use crate::lookup::parked_records;
+use crate::mapping::{Mapping, value_json};
 use crate::odata::client::Row;
 use crate::runs::RunError;
 use crate::sink::key_scan::KeyScan;
@@ -36,7 +38,13 @@ pub struct PreviewOptions {
     /// List the deletes a reconcile would make even when the definition has no `deletes` setting (as
     /// `ferry run --reconcile` would). With a `deletes` setting they are always listed.
     pub reconcile: bool,
+    /// `lookups.max_defer_hours` as a duration: parked records older than this are failed by the
+    /// run, not replayed (`None`: the default, 24 hours).
+    pub max_defer: Option<std::time::Duration>,
 }
+
+/// `lookups.max_defer_hours` when the caller gives none (config/default.toml).
+const DEFAULT_MAX_DEFER: std::time::Duration = std::time::Duration::from_secs(24 * 3_600);
 
 /// What a run would do to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,6 +90,15 @@ pub struct PreviewSummary {
     /// Why a reconcile would refuse the deletes listed (past `max_share`): it would delete nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delete_refused: Option<String>,
+    /// The version the read starts above, as the run's: the checkpoint less `source.overlap` (0: all).
+    pub read_from: i64,
+    /// Why the run would read everything although it is incremental: the checkpoint was measured on
+    /// another source (`ferry apply` says so too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads_everything_because: Option<String>,
+    /// Of `rows_read`, the records parked by a `defer` lookup that the run replays first (overdue ones
+    /// among them are listed as errors, as the run fails them).
+    pub parked: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,16 +127,37 @@ pub async fn preview(
     let source = Source::connect(&connection, credentials, http, page_size).await?;
     let mut mapping = Mapping::compile(&def, &source.metadata().await?)?;
     super::prepare::type_columns(db, &mut mapping).await?;
-    let from = if options.full {
-        0
-    } else {
-        watermark(db, integration).await?
-    };
-    let mut pages = source.read(&mapping.entity, &super::read::delta(&mapping, from));
     let mut preview = Preview {
         records: Vec::new(),
         summary: PreviewSummary::default(),
     };
+    let mut written = Written::default();
+    if !options.full {
+        let stored = checkpoint::load(db, integration)
+            .await
+            .map_err(RunError::from)?;
+        let measured = Measured::of(&connection, &def);
+        match super::start::no_longer_holds(stored.as_ref(), &measured) {
+            Some(why) => preview.summary.reads_everything_because = Some(why),
+            None => {
+                let watermark = Checkpoint::version(stored.as_ref().map(|s| &s.checkpoint));
+                preview.summary.read_from = super::start::read_from(watermark, def.source.overlap);
+            }
+        }
+    }
+    if mapping.defers() {
+        let max_defer = options.max_defer.unwrap_or(DEFAULT_MAX_DEFER);
+        let parked = Parked {
+            integration,
+            max_defer,
+            page_size,
+        };
+        written.remember = true;
+        preview_parked(db, &mapping, parked, &mut written, &mut preview).await?;
+        written.remember = false;
+    }
+    let from = preview.summary.read_from;
+    let mut pages = source.read(&mapping.entity, &super::read::delta(&mapping, from));
     while let Some(rows) = pages.next().await {
         let mut rows: Vec<Row> = rows?;
         let mut last = false;
@@ -130,7 +168,7 @@ pub async fn preview(
                 last = true;
             }
         }
-        preview_page(db, &mapping, rows, &mut preview).await?;
+        preview_page(db, &mapping, rows, &mut written, &mut preview).await?;
         if last {
             break;
         }
@@ -153,6 +191,66 @@ pub async fn preview(
         .await?;
     }
     Ok(preview)
+}
+
+/// Which parked records to replay, and how.
+struct Parked<'a> {
+    integration: &'a str,
+    max_defer: std::time::Duration,
+    page_size: u32,
+}
+
+/// The records the parking replay would write, by record key, with their mapped values. A run writes
+/// a parked record first, then may read it again from the source (changed, or in the overlap window):
+/// the second time it finds its own write, not the target as it was. The preview compares such a
+/// record with what the replay "wrote" instead, so it counts what the run counts. It holds the parked
+/// records only (what the parking holds, not the entity), and only while `remember` is on.
+#[derive(Default)]
+struct Written {
+    rows: std::collections::HashMap<String, Vec<Value>>,
+    remember: bool,
+}
+
+/// The records parked by earlier runs, as the run treats them before it reads the source: overdue ones
+/// become errors, the others are mapped again (their lookups may resolve now).
+async fn preview_parked(
+    db: &DatabaseConnection,
+    mapping: &Mapping,
+    parked: Parked<'_>,
+    written: &mut Written,
+    preview: &mut Preview,
+) -> Result<(), SyncError> {
+    let Parked {
+        integration,
+        max_defer,
+        page_size,
+    } = parked;
+    let hours = max_defer.as_secs() / 3_600;
+    let mut after = String::new();
+    loop {
+        let parked = parked_records(db, integration, max_defer, &after, u64::from(page_size))
+            .await
+            .map_err(RunError::from)?;
+        let Some(last) = parked.last() else {
+            return Ok(());
+        };
+        after = last.record_key.clone();
+        preview.summary.parked += parked.len() as u64;
+        let mut rows = Vec::new();
+        for p in parked {
+            if p.overdue {
+                preview.summary.rows_read += 1;
+                preview.summary.error += 1;
+                let reason = format!("still deferred after {hours} h (lookups.max_defer_hours)");
+                preview
+                    .records
+                    .push(record(Op::Error, p.record_key, None, Some(reason)));
+            } else if let Ok(row) = serde_json::from_str::<Row>(&p.payload) {
+                rows.push(row);
+            }
+        }
+        preview_page(db, mapping, rows, written, preview).await?;
+    }
 }
 
 /// The owned rows a reconcile would delete now (their source key vanished and nothing else backs their
@@ -214,11 +312,13 @@ async fn vanished_rows(
     Ok((total, gone, deletes as u64, listed))
 }
 
-/// Maps a page exactly as a run would, then compares the mapped rows with the target in one query.
+/// Maps a page exactly as a run would, then compares the mapped rows with the target in one query
+/// (or, for a record this preview already wrote, with what it wrote).
 async fn preview_page(
     db: &DatabaseConnection,
     mapping: &Mapping,
     rows: Vec<Row>,
+    written: &mut Written,
     preview: &mut Preview,
 ) -> Result<(), SyncError> {
     let write = map_page(db, mapping, rows).await?;
@@ -238,18 +338,56 @@ async fn preview_page(
             .records
             .push(record(Op::Error, key, None, Some(message)));
     }
-    let compared = compare(db, mapping, &write.rows)
-        .await
-        .map_err(RunError::from)?;
-    for ((key, _), (op, changes)) in write.rows.into_iter().zip(compared) {
+    let (again, fresh): (Vec<_>, Vec<_>) = write
+        .rows
+        .into_iter()
+        .partition(|(key, _)| written.rows.contains_key(key));
+    let compared = compare(db, mapping, &fresh).await.map_err(RunError::from)?;
+    let columns: Vec<&str> = mapping.columns.iter().map(|c| c.name.as_str()).collect();
+    let again = again.into_iter().map(|row| {
+        let before = &written.rows[&row.0];
+        let compared = compared_in_memory(&columns, before, &row.1);
+        (row, compared)
+    });
+    let outcomes: Vec<_> = fresh
+        .into_iter()
+        .zip(compared)
+        .chain(again.collect::<Vec<_>>())
+        .collect();
+    for ((key, values), (op, changes)) in outcomes {
         match op {
             Op::Insert => summary.insert += 1,
             Op::Update => summary.update += 1,
             _ => summary.unchanged += 1,
         }
+        if written.remember && op != Op::Unchanged {
+            written.rows.insert(key.clone(), values);
+        }
         preview.records.push(record(op, key, changes, None));
     }
     Ok(())
+}
+
+/// A record against the values this preview already wrote for it: unchanged, or an update with each
+/// changed column.
+fn compared_in_memory(columns: &[&str], before: &[Value], after: &[Value]) -> Compared {
+    let changes: BTreeMap<String, Change> = columns
+        .iter()
+        .zip(before.iter().zip(after))
+        .filter(|(_, (b, a))| value_json(b) != value_json(a))
+        .map(|(column, (b, a))| {
+            let change = Change {
+                before: value_json(b),
+                after: value_json(a),
+            };
+            (column.to_string(), change)
+        })
+        .collect();
+    if changes.is_empty() {
+        (Op::Unchanged, None)
+    } else {
+        (Op::Update, Some(changes))
+    }
 }
 
 fn record(

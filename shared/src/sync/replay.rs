@@ -27,6 +27,7 @@ pub(super) async fn replay_parked(
         let parked = parked_records(
             &ctx.db,
             &lease.integration,
+            ctx.max_defer,
             &after,
             u64::from(ctx.settings.page_size),
         )

@@ -30,10 +30,7 @@ pub(super) async fn start(
     let stored = checkpoint::load(&ctx.db, &lease.integration)
         .await
         .map_err(RunError::from)?;
-    let changed = stored
-        .as_ref()
-        .and_then(|s| s.measured.as_ref())
-        .and_then(|before| before.change(&measured));
+    let changed = no_longer_holds(stored.as_ref(), &measured);
     if mode == Mode::Reconcile
         && let Some(why) = &changed
     {
@@ -76,4 +73,22 @@ pub(super) async fn start(
             forward_only: !full,
         },
     })
+}
+
+/// Why the stored checkpoint no longer holds for what a run would read now (another company, a wider
+/// filter, more fields), if it does not: then an incremental run reads everything.
+pub(super) fn no_longer_holds(
+    stored: Option<&checkpoint::Stored>,
+    now: &Measured,
+) -> Option<String> {
+    stored
+        .and_then(|s| s.measured.as_ref())
+        .and_then(|before| before.change(now))
+}
+
+/// The version an incremental run reads from: `overlap` versions below the watermark, since a slow
+/// transaction can commit a row with a lower version after rows above it were read (ARCHITECTURE.md,
+/// "Outside facts").
+pub(super) fn read_from(watermark: i64, overlap: Option<i64>) -> i64 {
+    (watermark - overlap.unwrap_or(0)).max(0)
 }
