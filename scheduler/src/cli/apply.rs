@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ferry_shared::definitions::{self, Applied, ApplyError, DefinitionError};
+use ferry_shared::definitions::{
+    self, Applied, ApplyError, ApplyOutcome, DefinitionError, DefinitionSet, IntegrationDef,
+};
 use ferry_shared::drift::{Severity, StoredCheck, check_against_stored};
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
@@ -15,6 +17,18 @@ pub async fn apply(
     db: &DatabaseConnection,
     paths: &[PathBuf],
 ) -> anyhow::Result<Result<Vec<Applied>, Vec<DefinitionError>>> {
+    Ok(load_and_apply(db, paths, false)
+        .await?
+        .map(|(_, applied)| applied))
+}
+
+/// Validates and stores (or, with `dry_run`, only says what storing would do); the set comes back
+/// with what was done to it.
+async fn load_and_apply(
+    db: &DatabaseConnection,
+    paths: &[PathBuf],
+    dry_run: bool,
+) -> anyhow::Result<Result<(DefinitionSet, Vec<Applied>), Vec<DefinitionError>>> {
     let known: Vec<String> = connection::Entity::find()
         .all(db)
         .await?
@@ -23,8 +37,12 @@ pub async fn apply(
         .collect();
     let stored = definitions::stored_integrations(db).await?;
     match definitions::load_files_against(paths, &known, &stored) {
-        Ok(set) => match definitions::apply(db, &set).await {
-            Ok(applied) => Ok(Ok(applied)),
+        Ok(set) => match if dry_run {
+            definitions::apply_dry_run(db, &set).await
+        } else {
+            definitions::apply(db, &set).await
+        } {
+            Ok(applied) => Ok(Ok((set, applied))),
             Err(ApplyError::Invalid(errors)) => Ok(Err(errors)),
             Err(e) => Err(e.into()),
         },
@@ -32,24 +50,34 @@ pub async fn apply(
     }
 }
 
-pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub(super) async fn command(
+    settings: &Settings,
+    paths: &[PathBuf],
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
     let db = storage::connect(&settings.database).await?;
-    match apply(&db, paths).await? {
-        Ok(applied) => {
-            let names: Vec<String> = applied
-                .iter()
-                .filter(|a| a.kind == "integration")
-                .map(|a| a.name.clone())
-                .collect();
-            let checks = check_against_stored(&db, &names).await?;
+    match load_and_apply(&db, paths, dry_run).await? {
+        Ok((set, applied)) => {
+            let defs: Vec<&IntegrationDef> = set.integrations.iter().map(|(_, d)| d).collect();
+            let checks = check_against_stored(&db, &defs).await?;
+            if dry_run {
+                println!(
+                    "dry run: nothing was stored; `ferry apply` without --dry-run would do this"
+                );
+            }
             for a in &applied {
                 let version = a
                     .version
                     .map(|v| format!(" (version {v})"))
                     .unwrap_or_default();
                 println!("{:<9} {} {}{version}", a.outcome, a.kind, a.name);
+                for change in &a.changes {
+                    println!("          {change}");
+                }
                 if let Some(note) = &a.note {
                     println!("          note: {note}");
+                } else if dry_run && a.kind == "integration" && a.outcome == ApplyOutcome::Updated {
+                    println!("          checkpoint: kept; the next run goes on from it");
                 }
                 for warning in &a.warnings {
                     println!("          warning: {warning}");

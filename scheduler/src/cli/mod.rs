@@ -46,6 +46,10 @@ pub enum Command {
         /// Definition files, or folders of *.toml files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Say what would change (per integration, field by field, and what it does to the
+        /// checkpoint) and store nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Start a run of an integration and print its id (or, with --wait, its summary).
     Run(RunOptions),
@@ -150,6 +154,13 @@ pub enum Command {
         /// Store a new version of INTEGRATION without the source fields that no longer exist.
         #[arg(long, value_name = "INTEGRATION", conflicts_with_all = ["integration", "all"])]
         clean_up: Option<String>,
+        /// With --clean-up: the definition file of INTEGRATION; the lines to delete from it are named,
+        /// so the next `ferry apply` of the file does not bring the removed fields back.
+        #[arg(long, requires = "clean_up")]
+        file: Option<PathBuf>,
+        /// With --file: delete those lines from the file (nothing else in it changes).
+        #[arg(long, requires = "file")]
+        write: bool,
         #[arg(long)]
         json: bool,
     },
@@ -214,7 +225,7 @@ pub async fn main(args: Args) -> ExitCode {
     }
     ferry_shared::telemetry::init(&settings.log, args.command.process());
     let result = match args.command {
-        Command::Apply { paths } => apply::command(&settings, &paths).await,
+        Command::Apply { paths, dry_run } => apply::command(&settings, &paths, dry_run).await,
         Command::Run(options) => run::command(&settings, options).await,
         Command::Errors { run_id, json } => errors::command(&settings, run_id, json).await,
         Command::Preview(args) => preview::command(&settings, args).await,
@@ -281,9 +292,14 @@ pub async fn main(args: Args) -> ExitCode {
             integration,
             all: _,
             clean_up,
+            file,
+            write,
             json,
         } => match clean_up {
-            Some(name) => check::clean_up(&settings, &name, json).await,
+            Some(name) => {
+                let file = file.map(|path| check::InFile { path, write });
+                check::clean_up(&settings, &name, file, json).await
+            }
             None => check::command(&settings, integration.as_deref(), json).await,
         },
     };

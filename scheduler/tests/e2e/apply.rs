@@ -127,6 +127,52 @@ async fn apply_prints_created_updated_unchanged_and_versions_integrations() {
     env.finish().await;
 }
 
+/// `--dry-run` names each change field by field and stores nothing; the real apply then prints the
+/// same lines.
+#[tokio::test]
+async fn apply_dry_run_says_what_would_change_field_by_field_and_stores_nothing() {
+    let env = TestEnv::without_worker(1, 1).await;
+    let file = env.write_definitions("");
+    let first = ferry(&env, &["apply", "--dry-run", file.to_str().unwrap()]).await;
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("created   integration customers (version 1)"),
+        "{stdout}"
+    );
+    assert_eq!(integration::Entity::find().count(&env.db).await.unwrap(), 0);
+    assert_eq!(connection::Entity::find().count(&env.db).await.unwrap(), 0);
+
+    ferry(&env, &["apply", file.to_str().unwrap()]).await;
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("from = \"City\"", "from = \"PostCode\"");
+    std::fs::write(&file, text).unwrap();
+    let dry = ferry(&env, &["apply", "--dry-run", file.to_str().unwrap()]).await;
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{stdout}");
+    assert!(stdout.contains("dry run: nothing was stored"), "{stdout}");
+    assert!(
+        stdout.contains("updated   integration customers (version 2)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"fields (→ city).from: "City" → "PostCode""#),
+        "{stdout}"
+    );
+    assert_eq!(integration::Entity::find().count(&env.db).await.unwrap(), 1);
+
+    let real = ferry(&env, &["apply", file.to_str().unwrap()]).await;
+    let stdout = String::from_utf8_lossy(&real.stdout);
+    assert!(!stdout.contains("dry run"), "{stdout}");
+    assert!(
+        stdout.contains(r#"fields (→ city).from: "City" → "PostCode""#),
+        "{stdout}"
+    );
+    assert_eq!(integration::Entity::find().count(&env.db).await.unwrap(), 2);
+    env.finish().await;
+}
+
 /// The issue's "must show", at test scale: the binaries and the CLI's JSON, end to end.
 #[tokio::test]
 async fn ferry_run_wait_json_reports_the_run_and_exits_zero() {

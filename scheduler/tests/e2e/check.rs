@@ -146,6 +146,81 @@ async fn clean_up_drops_vanished_fields_and_refuses_when_the_version_is_gone(bac
     env.finish().await;
 }
 
+/// A clean-up stored only in the database would be undone by the next `apply` of the unchanged file:
+/// `--file` names the file's lines to delete, `--write` deletes them, and the file then applies as
+/// the cleaned version (no new version, nothing brought back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_up_names_the_lines_of_the_file_and_writes_them_when_asked() {
+    let env = TestEnv::without_worker(5, 1).await;
+    let file = env.write_definitions("");
+    env.apply(&file).await;
+    env.control(
+        "/_sandbox/schema",
+        json!({ "entity": "RescoCustomer", "drop_field": "HomePage" }),
+    )
+    .await;
+    let before = std::fs::read_to_string(&file).unwrap();
+    let line = before
+        .lines()
+        .position(|l| l.contains(r#"from = "HomePage""#))
+        .unwrap()
+        + 1;
+    let path = file.to_str().unwrap();
+
+    let named = env
+        .ferry(&["check", "--clean-up", "customers", "--file", path])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&named.stdout);
+    assert!(named.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("stored version 2 without HomePage"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            r#"{path}:{line}: {{ from = "HomePage", to = "home_page" }},"#
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        before,
+        "not written"
+    );
+
+    // Already stored: asked again with --write, the file still loses the line.
+    let written = env
+        .ferry(&[
+            "check",
+            "--clean-up",
+            "customers",
+            "--file",
+            path,
+            "--write",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(written.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("deleted line {line}")), "{stdout}");
+    let after = std::fs::read_to_string(&file).unwrap();
+    let expected: Vec<&str> = before.lines().filter(|l| !l.contains("HomePage")).collect();
+    assert_eq!(after.lines().collect::<Vec<_>>(), expected);
+
+    let applied = env
+        .ferry(&["apply", path])
+        .env("FERRY__LOG__LEVEL", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(
+        stdout.contains("unchanged integration customers (version 2)"),
+        "the file now is the cleaned version: {stdout}"
+    );
+    env.finish().await;
+}
+
 crate::on_both_backends!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     check_reports_missing_and_incompatible_target_columns

@@ -49,10 +49,34 @@ async fn a_widened_filter_reads_everything_again_and_says_why(backend: Backend) 
     assert_eq!(first.inserted, 200 - left_out);
     assert_eq!(first.connection_version, Some(1));
 
-    // The filter goes: `apply` says what the next run will do.
+    // The filter goes: `apply --dry-run` says what storing it would do, and stores nothing.
     let wide = narrow.replace(r#", filter = "City ne 'Salt Lake City'""#, "");
     std::fs::write(&file, wide).unwrap();
+    let dry = env
+        .ferry(&["apply", "--dry-run", file.to_str().unwrap()])
+        .env("FERRY__LOG__LEVEL", "warn")
+        .output()
+        .unwrap();
+    let dry = String::from_utf8(dry.stdout).unwrap();
+    assert!(dry.contains("dry run: nothing was stored"), "{dry}");
+    assert!(
+        dry.contains("updated   integration customers (version 2)"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(r#"source.filter: removed (was "City ne 'Salt Lake City'")"#),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("customers: the filter changed, so its next run reads everything again"),
+        "{dry}"
+    );
+    // `apply` says what the next run will do.
     let said = apply_output(&env, &file);
+    assert!(
+        said.contains("updated   integration customers (version 2)"),
+        "the dry run stored no version 2: {said}"
+    );
     assert!(
         said.contains("customers: the filter changed, so its next run reads everything again"),
         "{said}"

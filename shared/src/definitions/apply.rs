@@ -48,6 +48,8 @@ pub struct Applied {
     pub note: Option<String>,
     /// What was stored but deserves a look (`definitions::warnings`).
     pub warnings: Vec<String>,
+    /// For an update, what changed, field by field (`definitions::diff`).
+    pub changes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,9 +85,33 @@ pub async fn apply(
     db: &DatabaseConnection,
     set: &DefinitionSet,
 ) -> Result<Vec<Applied>, ApplyError> {
+    apply_with(db, set, Commit::Store).await
+}
+
+/// What [`apply`] would do, computed by the same steps in a transaction that is rolled back: nothing is
+/// stored (`ferry apply --dry-run`).
+pub async fn apply_dry_run(
+    db: &DatabaseConnection,
+    set: &DefinitionSet,
+) -> Result<Vec<Applied>, ApplyError> {
+    apply_with(db, set, Commit::RollBack).await
+}
+
+/// Whether an apply keeps what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Store,
+    RollBack,
+}
+
+async fn apply_with(
+    db: &DatabaseConnection,
+    set: &DefinitionSet,
+    commit: Commit,
+) -> Result<Vec<Applied>, ApplyError> {
     let mut attempt = 1;
     loop {
-        match apply_once(db, set).await {
+        match apply_once(db, set, commit).await {
             Err(ApplyError::Database(e))
                 if attempt < APPLY_ATTEMPTS && crate::storage::is_retriable(&e) =>
             {
@@ -100,6 +126,7 @@ pub async fn apply(
 async fn apply_once(
     db: &DatabaseConnection,
     set: &DefinitionSet,
+    commit: Commit,
 ) -> Result<Vec<Applied>, ApplyError> {
     let txn = crate::storage::begin_write(db).await?;
     crate::storage::Dialect::lock_applies(&txn).await?;
@@ -140,7 +167,10 @@ async fn apply_once(
             line.warnings = warnings.remove(&line.name).unwrap_or_default();
         }
     }
-    txn.commit().await?;
+    match commit {
+        Commit::Store => txn.commit().await?,
+        Commit::RollBack => txn.rollback().await?,
+    }
     Ok(applied)
 }
 
@@ -205,9 +235,11 @@ async fn apply_connection(
         .filter(connection::Column::Name.eq(&def.name))
         .one(db)
         .await?;
+    let mut changes = Vec::new();
     let outcome = match existing {
         Some(row) if row.digest == digest => ApplyOutcome::Unchanged,
         Some(row) => {
+            changes = super::diff::changes(&row.definition, &json);
             let version = row.version + 1;
             let mut row: connection::ActiveModel = row.into();
             row.version = Set(version);
@@ -241,6 +273,7 @@ async fn apply_connection(
         version: None,
         note: None,
         warnings: Vec::new(),
+        changes,
     })
 }
 
@@ -262,6 +295,10 @@ async fn apply_integration(
     if deleted {
         lifecycle::set(db, &def.name, State::Enabled, "apply").await?;
     }
+    let changes = match &latest {
+        Some(row) if row.digest != digest => super::diff::changes(&row.definition, &json),
+        _ => Vec::new(),
+    };
     let (outcome, version) = match latest {
         Some(row) if deleted => (ApplyOutcome::Created, row.version + 1),
         Some(row) if row.digest == digest => (ApplyOutcome::Unchanged, row.version),
@@ -289,6 +326,7 @@ async fn apply_integration(
         note: deleted
             .then(|| "it was deleted; applied again, it is scheduled and triggered again".into()),
         warnings: Vec::new(),
+        changes,
     })
 }
 

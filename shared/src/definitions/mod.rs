@@ -1,6 +1,8 @@
 //! Definitions: reading TOML files, validating them (every error at once), and storing them as versions.
 
 mod apply;
+mod diff;
+pub mod edit;
 pub mod lifecycle;
 mod load;
 mod model;
@@ -12,7 +14,7 @@ mod validate_tests;
 mod warnings;
 
 pub use apply::{
-    Applied, ApplyError, ApplyOutcome, apply, latest_integration, load_connection,
+    Applied, ApplyError, ApplyOutcome, apply, apply_dry_run, latest_integration, load_connection,
     stored_connection, stored_integrations,
 };
 pub use load::{DefinitionError, DefinitionSet, load_files, load_files_against};

@@ -4,6 +4,7 @@
 
 use super::source::{transform_fields, usages};
 use crate::definitions::IntegrationDef;
+use crate::definitions::edit::Entry;
 use crate::odata::csdl::Metadata;
 
 /// Why clean-up refused; the message says what to do instead.
@@ -92,4 +93,26 @@ pub fn clean_up(
     removed.sort();
     removed.dedup();
     Ok((cleaned, removed))
+}
+
+/// The `fields` and `lookups` entries of `before` that `after` no longer has, by target column: what
+/// the operator's file must lose too (`definitions::edit`).
+pub fn dropped(before: &IntegrationDef, after: &IntegrationDef) -> Vec<Entry> {
+    let fields = before
+        .fields
+        .iter()
+        .filter(|f| !after.fields.iter().any(|a| a.to == f.to))
+        .map(|f| Entry {
+            list: "fields",
+            to: f.to.clone(),
+        });
+    let lookups = before
+        .lookups
+        .iter()
+        .filter(|l| !after.lookups.iter().any(|a| a.to == l.to))
+        .map(|l| Entry {
+            list: "lookups",
+            to: l.to.clone(),
+        });
+    fields.chain(lookups).collect()
 }

@@ -17,7 +17,7 @@ pub use clean_up::{CleanUpError, clean_up};
 pub use lookups::check_lookups;
 pub use read_before::{ReadBefore, read_before};
 pub use report::{
-    CheckError, Checker, Report, StoredCheck, check_against_stored, integration_names,
+    CheckError, Checker, CleanedUp, Report, StoredCheck, check_against_stored, integration_names,
 };
 pub use source::check_source;
 pub use target::{TargetColumn, TargetTable, check_target, target_table};

@@ -139,18 +139,24 @@ pub struct StoredCheck {
     pub problems: Vec<Problem>,
 }
 
-/// Checks the current version of each named integration against its connection's stored `$metadata`
-/// (`source::discovered`), without a request: what `apply` reports.
+/// What `ferry check --clean-up` stored.
+#[derive(Debug, Clone)]
+pub struct CleanedUp {
+    /// The integration's version now (new when anything was removed).
+    pub version: i32,
+    /// The source fields that are gone, which the removed entries read.
+    pub removed: Vec<String>,
+}
+
+/// Checks each definition against its connection's stored `$metadata` (`source::discovered`),
+/// without a request: what `apply` reports.
 pub async fn check_against_stored(
     db: &DatabaseConnection,
-    names: &[String],
+    defs: &[&IntegrationDef],
 ) -> Result<Vec<StoredCheck>, CheckError> {
     let mut stored: HashMap<String, Option<discovered::Discovered>> = HashMap::new();
     let mut checks = Vec::new();
-    for name in names {
-        let (_, def) = latest_integration(db, name)
-            .await?
-            .ok_or_else(|| CheckError::UnknownIntegration(name.clone()))?;
+    for def in defs {
         if !stored.contains_key(&def.connection) {
             let last = discovered::last(db, &def.connection).await?;
             stored.insert(def.connection.clone(), last);
@@ -158,12 +164,12 @@ pub async fn check_against_stored(
         let (against, problems) = match &stored[&def.connection] {
             Some(last) => (
                 Some(last.fetched_at),
-                problems(db, &def, &last.metadata).await?,
+                problems(db, def, &last.metadata).await?,
             ),
             None => (None, Vec::new()),
         };
         checks.push(StoredCheck {
-            integration: name.clone(),
+            integration: def.name.clone(),
             connection: def.connection.clone(),
             against,
             problems,
@@ -217,7 +223,23 @@ impl Checker {
 
     /// Stores a new version of `name` without the fields its source no longer has. Returns the new
     /// version and the removed fields (no new version when nothing was missing).
-    pub async fn clean_up(&self, name: &str) -> Result<(i32, Vec<String>), CheckError> {
+    /// What a clean-up drops from `def` (as an operator's file writes it), stored nowhere.
+    pub async fn dropped_from(
+        &self,
+        def: &IntegrationDef,
+    ) -> Result<Vec<crate::definitions::edit::Entry>, CheckError> {
+        let metadata =
+            self.metadata(&def.connection)
+                .await
+                .map_err(|message| CheckError::Source {
+                    integration: def.name.clone(),
+                    message,
+                })?;
+        let (cleaned, _) = clean_up(def, &metadata)?;
+        Ok(super::clean_up::dropped(def, &cleaned))
+    }
+
+    pub async fn clean_up(&self, name: &str) -> Result<CleanedUp, CheckError> {
         let (version, def) = latest_integration(&self.db, name)
             .await?
             .ok_or_else(|| CheckError::UnknownIntegration(name.to_string()))?;
@@ -230,13 +252,16 @@ impl Checker {
                 })?;
         let (cleaned, removed) = clean_up(&def, &metadata)?;
         if removed.is_empty() {
-            return Ok((version, removed));
+            return Ok(CleanedUp { version, removed });
         }
         let set = DefinitionSet {
             connections: Vec::new(),
             integrations: vec![(PathBuf::from("(ferry check --clean-up)"), cleaned)],
         };
         let applied = definitions::apply(&self.db, &set).await?;
-        Ok((applied[0].version.unwrap_or(version), removed))
+        Ok(CleanedUp {
+            version: applied[0].version.unwrap_or(version),
+            removed,
+        })
     }
 }
