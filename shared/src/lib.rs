@@ -15,6 +15,7 @@ pub mod mapping;
 pub mod odata;
 pub mod printable;
 pub mod queue;
+pub mod reach;
 pub mod runs;
 pub mod secrets;
 pub mod settings;

@@ -90,3 +90,42 @@ async fn the_api_answers_202_pending_while_the_queue_is_down_and_the_run_starts_
     assert_eq!((done.status.as_str(), done.inserted), ("succeeded", 30));
     env.finish().await;
 }
+
+/// With the database or the queue unreachable, a command fails once, naming the host and port and
+/// the cause (each said once), and never the URL's password.
+#[tokio::test]
+async fn an_unreachable_database_or_queue_is_named_by_host_and_port_once() {
+    let env = TestEnv::without_worker(1, 1).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let database = env
+        .ferry(&["runs"])
+        .env(
+            "FERRY__DATABASE__URL",
+            format!("postgres://ferry:hunter2@127.0.0.1:{closed}/ferry"),
+        )
+        .output()
+        .unwrap();
+    let queue = env
+        .ferry(&["queue"])
+        .env(
+            "FERRY__QUEUE__URL",
+            format!("redis://:hunter2@127.0.0.1:{closed}"),
+        )
+        .output()
+        .unwrap();
+    for (output, what) in [(database, "the database"), (queue, "the queue")] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{what} at 127.0.0.1:{closed}: ")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.matches("refused").count(), 1, "said once: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    env.finish().await;
+}

@@ -31,7 +31,8 @@ pub enum SyncStorage {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("cannot reach the queue: {0}")]
+    /// Where (`reach::address`) and why.
+    #[error("cannot reach the queue at {0}")]
     Connect(String),
     #[error("failed to push a job: {0}")]
     Push(String),

@@ -26,7 +26,9 @@ pub(super) async fn storage(
 ) -> Result<Storage, QueueError> {
     let conn = apalis_redis::connect(settings.url.as_str())
         .await
-        .map_err(|e| QueueError::Connect(e.to_string()))?;
+        .map_err(|e| {
+            QueueError::Connect(format!("{}: {e}", crate::reach::address(&settings.url)))
+        })?;
     let config = apalis_redis::Config::default()
         .queue(queue_name(settings))
         .heartbeat_interval(heartbeat)

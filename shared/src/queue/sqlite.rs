@@ -39,7 +39,8 @@ pub(super) async fn storage(
     settings: &QueueSettings,
     heartbeat: Duration,
 ) -> Result<Storage, QueueError> {
-    let connect = |e: apalis_sqlite::SqlxError| QueueError::Connect(e.to_string());
+    let at = crate::reach::address(&settings.url);
+    let connect = |e: apalis_sqlite::SqlxError| QueueError::Connect(format!("{at}: {e}"));
     let options = crate::storage::sqlite_options(
         SqliteConnectOptions::from_str(&settings.url).map_err(connect)?,
     );
@@ -53,10 +54,10 @@ pub(super) async fn storage(
         let _one_at_a_time = SETUP.lock().await;
         let _no_other_process = setup_lock(file)
             .await
-            .map_err(|e| QueueError::Connect(format!("locking the queue file for setup: {e}")))?;
+            .map_err(|e| QueueError::Connect(format!("{at}: locking the file for setup: {e}")))?;
         SqliteStorage::<()>::setup(&setup)
             .await
-            .map_err(|e| QueueError::Connect(e.to_string()))?;
+            .map_err(|e| QueueError::Connect(format!("{at}: {e}")))?;
     }
     // The queue is served from connections opened after the setup: one opened while another handle
     // was still migrating apalis' tables could prepare a statement against their old shape ("table

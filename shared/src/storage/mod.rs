@@ -17,8 +17,9 @@ use crate::settings::DatabaseSettings;
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("failed to connect to the database: {0}")]
-    Connect(#[source] DbErr),
+    /// Said once, with where and why: no source chain repeats it (`reach`).
+    #[error("cannot connect to the database at {at}: {cause}")]
+    Connect { at: String, cause: String },
     #[error("failed to apply Ferry's migrations: {0}")]
     Migrate(#[source] DbErr),
 }
@@ -34,11 +35,28 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(sqlite_options)
         .map_sqlx_postgres_opts(move |options| options.options(timeouts.clone()));
-    let db = Database::connect(options)
-        .await
-        .map_err(StorageError::Connect)?;
+    let db = match Database::connect(options).await {
+        Ok(db) => db,
+        Err(e) => return Err(unreachable(&settings.url, e).await),
+    };
     migrate(&db, &settings.url).await?;
     Ok(db)
+}
+
+/// The error for a database that could not be connected to: its host and port, and the innermost
+/// cause. A pool that gave up says only that it timed out, so a refused or unanswered TCP connection
+/// is named instead when that is what happened.
+pub(crate) async fn unreachable(url: &str, e: DbErr) -> StorageError {
+    let at = crate::reach::address(url);
+    let said = match &e {
+        DbErr::Conn(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    let cause = match said.contains("pool timed out") && !url.starts_with("sqlite:") {
+        true => crate::reach::why_unreachable(&at).await.unwrap_or(said),
+        false => said,
+    };
+    StorageError::Connect { at, cause }
 }
 
 /// The PostgreSQL session settings that keep one stuck session from stalling the rest (see

@@ -134,9 +134,10 @@ pub async fn migrate_locked(url: &str) -> Result<(), StorageError> {
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let session = Database::connect(options)
-        .await
-        .map_err(StorageError::Connect)?;
+    let session = match Database::connect(options).await {
+        Ok(session) => session,
+        Err(e) => return Err(crate::storage::unreachable(url, e).await),
+    };
     let lock = |function: &str| {
         Statement::from_sql_and_values(
             DbBackend::Postgres,
