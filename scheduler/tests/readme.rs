@@ -1,5 +1,6 @@
 //! The README's `ferry apply …` commands work as written: each one in a shell block is run from the
-//! repository root against a fresh SQLite database, and must store the definitions it names.
+//! repository root against a fresh SQLite database, and must store the definitions it names (or, with
+//! `--dry-run`, say what it would store and store nothing).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,11 +80,18 @@ fn the_readmes_apply_commands_store_what_they_name() {
             String::from_utf8_lossy(&listed.stderr)
         );
         let integrations: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-        assert!(
-            integrations.as_array().is_some_and(|a| !a.is_empty()),
-            "ferry {} stored no integration: {integrations}",
-            argv.join(" ")
-        );
+        let stored = integrations.as_array().is_some_and(|a| !a.is_empty());
+        if args.iter().any(|a| a == "--dry-run") {
+            assert!(!stored, "ferry {} stored: {integrations}", argv.join(" "));
+            let said = String::from_utf8_lossy(&applied.stdout);
+            assert!(said.contains("created   integration"), "{said}");
+        } else {
+            assert!(
+                stored,
+                "ferry {} stored no integration: {integrations}",
+                argv.join(" ")
+            );
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 }
