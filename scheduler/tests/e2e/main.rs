@@ -40,6 +40,7 @@ mod scheduler;
 mod secrets;
 mod serve;
 mod shared_rows;
+mod standard_api;
 mod storage;
 mod sync;
 mod token_origin;

@@ -20,6 +20,10 @@ pub struct Measured {
     pub filter: Option<String>,
     /// The source fields read (key, version, mapped fields and lookup fields), sorted.
     pub fields: Vec<String>,
+    /// The last-modified field the positions are times of (`source.modified`); `None` when they are
+    /// version numbers. A checkpoint of one kind is no position in the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
 }
 
 impl Measured {
@@ -29,10 +33,15 @@ impl Measured {
             .source
             .key
             .iter()
-            .chain(std::iter::once(&def.source.version))
-            .chain(def.fields.iter().filter_map(|f| f.from.as_ref()))
-            .chain(def.lookups.iter().flat_map(|l| l.from.iter()))
-            .cloned()
+            .map(String::as_str)
+            .chain(std::iter::once(def.source.change_field().0))
+            .chain(def.fields.iter().filter_map(|f| f.from.as_deref()))
+            .chain(
+                def.lookups
+                    .iter()
+                    .flat_map(|l| l.from.iter().map(String::as_str)),
+            )
+            .map(str::to_string)
             .collect();
         fields.sort();
         fields.dedup();
@@ -42,6 +51,7 @@ impl Measured {
             entity: def.source.entity.clone(),
             filter: def.source.filter.clone(),
             fields,
+            modified: def.source.modified.clone(),
         }
     }
 
@@ -64,6 +74,9 @@ impl Measured {
         if now.fields.iter().any(|f| !self.fields.contains(f)) {
             changed.push("the fields read");
         }
+        if self.modified != now.modified {
+            changed.push("the field changes are ordered by");
+        }
         match changed.as_slice() {
             [] => None,
             [one] => Some(format!("{one} changed")),
@@ -83,6 +96,7 @@ mod tests {
             entity: "RescoCustomer".into(),
             filter: None,
             fields: vec!["Name".into(), "No".into(), "RowVersionNumber".into()],
+            modified: None,
         }
     }
 

@@ -1,7 +1,9 @@
-//! Checkpoints are typed and opaque to storage (ARCHITECTURE.md, "Checkpoints and couplings"): a version number for BC today, a delta link or
-//! a timestamp for other connectors later.
+//! Checkpoints are typed and opaque to storage (ARCHITECTURE.md, "Checkpoints and couplings"): a version number, or a
+//! last-modified timestamp (BC's standard API); a delta link for Dataverse later.
 
 use serde::{Deserialize, Serialize};
+
+use crate::definitions::ChangeOrder;
 
 /// How far an integration has read its source, as committed with the last written page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -9,9 +11,23 @@ use serde::{Deserialize, Serialize};
 pub enum Checkpoint {
     /// Every row with a version up to and including `value` has been written.
     Version { value: i64 },
+    /// Every row modified up to and including `at` (RFC 3339) has been written (`source.modified`).
+    Modified { at: String },
 }
 
 impl Checkpoint {
+    /// The checkpoint at `position` in a source ordered by `order` (a version, or Unix microseconds).
+    pub fn at(order: ChangeOrder, position: i64) -> Checkpoint {
+        match order {
+            ChangeOrder::Version => Checkpoint::Version { value: position },
+            ChangeOrder::Modified => Checkpoint::Modified {
+                at: chrono::DateTime::from_timestamp_micros(position)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            },
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("checkpoints always serialize")
     }
@@ -20,11 +36,22 @@ impl Checkpoint {
         serde_json::from_str(text)
     }
 
-    /// The version watermark (0 before the first run).
-    pub fn version(this: Option<&Checkpoint>) -> i64 {
+    /// The position reached (0 before the first run): the version, or the time as Unix microseconds.
+    pub fn position(this: Option<&Checkpoint>) -> i64 {
         match this {
             Some(Checkpoint::Version { value }) => *value,
+            Some(Checkpoint::Modified { at }) => chrono::DateTime::parse_from_rfc3339(at)
+                .map(|t| t.timestamp_micros())
+                .unwrap_or(0),
             None => 0,
+        }
+    }
+
+    /// How the source is ordered that this checkpoint measures.
+    pub fn order(&self) -> ChangeOrder {
+        match self {
+            Checkpoint::Version { .. } => ChangeOrder::Version,
+            Checkpoint::Modified { .. } => ChangeOrder::Modified,
         }
     }
 }

@@ -58,9 +58,7 @@ pub async fn save(
     } else {
         ""
     };
-    let position = match checkpoint {
-        Checkpoint::Version { value } => Some(*value),
-    };
+    let position = Some(Checkpoint::position(Some(checkpoint)));
     let measured = serde_json::to_string(measured).expect("measurements always serialize");
     txn.execute_raw(statement(
         backend,

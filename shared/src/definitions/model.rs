@@ -134,8 +134,14 @@ pub struct SourceDef {
     /// The entity set, e.g. `RescoCustomer`.
     pub entity: String,
     pub key: Vec<String>,
-    /// The row-version property, e.g. `RowVersionNumber` (casing differs per BC page).
-    pub version: String,
+    /// The row-version property, e.g. `RowVersionNumber` (casing differs per BC page), or
+    /// `systemRowVersion` on a custom API page of BC v21+. Exactly one of `version` and `modified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// A last-modified timestamp property, for sources with no version number (BC's standard API v2.0:
+    /// `lastModifiedDateTime`). Exactly one of `version` and `modified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
     /// An OData `$filter` expression combined (and) with the version predicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
@@ -144,6 +150,46 @@ pub struct SourceDef {
     /// visible below versions already read. Re-read rows that did not change cost no write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<i64>,
+    /// With `modified`: the overlap in seconds. Timestamps are neither unique nor taken at commit, so
+    /// the window is what catches rows that share the checkpoint's instant or commit late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap_secs: Option<i64>,
+}
+
+/// What an integration's source orders its changes by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOrder {
+    /// A row version number (`source.version`).
+    Version,
+    /// A last-modified timestamp (`source.modified`); positions are Unix microseconds.
+    Modified,
+}
+
+/// `overlap_secs` without a default: a timestamp watermark without any window loses the rows that
+/// share its instant on a resumed page.
+pub const DEFAULT_OVERLAP_SECS: i64 = 60;
+
+impl SourceDef {
+    /// The property the source's changes are ordered by, and how.
+    pub fn change_field(&self) -> (&str, ChangeOrder) {
+        match (&self.version, &self.modified) {
+            (Some(version), _) => (version, ChangeOrder::Version),
+            (None, Some(modified)) => (modified, ChangeOrder::Modified),
+            // `validate` refuses a definition with neither.
+            (None, None) => ("", ChangeOrder::Version),
+        }
+    }
+
+    /// How far below the checkpoint a run reads, in positions (versions, or microseconds).
+    pub fn overlap_positions(&self) -> i64 {
+        match self.change_field().1 {
+            ChangeOrder::Version => self.overlap.unwrap_or(0),
+            ChangeOrder::Modified => self
+                .overlap_secs
+                .unwrap_or(DEFAULT_OVERLAP_SECS)
+                .saturating_mul(1_000_000),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

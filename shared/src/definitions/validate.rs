@@ -280,8 +280,50 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "must be zero or more versions",
         );
     }
-    if i.source.version.trim().is_empty() {
-        report.push(file, format!("{at}.source.version"), "must not be empty");
+    match (&i.source.version, &i.source.modified) {
+        (Some(_), Some(_)) => report.push(
+            file,
+            format!("{at}.source"),
+            "name either `version` (a row version number) or `modified` (a last-modified \
+             timestamp), not both",
+        ),
+        (None, None) => report.push(
+            file,
+            format!("{at}.source"),
+            "name the field changes are ordered by: `version` (a row version number, e.g. \
+             \"RowVersionNumber\" or \"systemRowVersion\") or `modified` (a last-modified \
+             timestamp, e.g. \"lastModifiedDateTime\")",
+        ),
+        (Some(field), None) | (None, Some(field)) if field.trim().is_empty() => {
+            let which = if i.source.version.is_some() {
+                "version"
+            } else {
+                "modified"
+            };
+            report.push(file, format!("{at}.source.{which}"), "must not be empty");
+        }
+        _ => {}
+    }
+    if i.source.modified.is_some() && i.source.overlap.is_some() {
+        report.push(
+            file,
+            format!("{at}.source.overlap"),
+            "counts versions; with `modified` the window is `overlap_secs`",
+        );
+    }
+    if i.source.version.is_some() && i.source.overlap_secs.is_some() {
+        report.push(
+            file,
+            format!("{at}.source.overlap_secs"),
+            "goes with `modified`; with `version` the window is `overlap` (in versions)",
+        );
+    }
+    if i.source.overlap_secs.is_some_and(|n| n <= 0) {
+        report.push(
+            file,
+            format!("{at}.source.overlap_secs"),
+            "must be at least 1: timestamps are not unique, so a resumed read needs a window",
+        );
     }
     if let Some(filter) = &i.source.filter
         && let Err(e) = crate::filter::parse(filter)

@@ -220,3 +220,77 @@ fn plain_http_is_refused_off_loopback_unless_allowed() {
         Vec::<String>::new()
     );
 }
+
+/// Loads an integration whose `source` table is `source`, returning its errors as `key: message`.
+fn source_errors(source: &str) -> Vec<String> {
+    let file = std::env::temp_dir().join(format!(
+        "ferry-validate-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[integration]]
+name = "x"
+connection = "bc"
+source = {source}
+target = {{ table = "x", key = ["id"] }}
+fields = [{{ from = "id", to = "id" }}]
+"#
+        ),
+    )
+    .unwrap();
+    let result = load_files(std::slice::from_ref(&file), &["bc".to_string()]);
+    std::fs::remove_file(&file).ok();
+    keys(&result.err().unwrap_or_default())
+}
+
+#[test]
+fn changes_are_ordered_by_a_version_or_a_modified_time_each_with_its_own_window() {
+    let ok = [
+        r#"{ entity = "customers", key = ["id"], modified = "lastModifiedDateTime" }"#,
+        r#"{ entity = "customers", key = ["id"], modified = "lastModifiedDateTime", overlap_secs = 300 }"#,
+        r#"{ entity = "customers", key = ["id"], version = "systemRowVersion", overlap = 1000 }"#,
+    ];
+    for source in ok {
+        assert!(
+            source_errors(source).is_empty(),
+            "{source}: {:?}",
+            source_errors(source)
+        );
+    }
+    let cases = [
+        (
+            r#"{ entity = "c", key = ["id"] }"#,
+            r#"integration "x".source: name the field changes are ordered by"#,
+        ),
+        (
+            r#"{ entity = "c", key = ["id"], version = "v", modified = "m" }"#,
+            "not both",
+        ),
+        (
+            r#"{ entity = "c", key = ["id"], modified = "m", overlap = 10 }"#,
+            "source.overlap: counts versions; with `modified` the window is `overlap_secs`",
+        ),
+        (
+            r#"{ entity = "c", key = ["id"], version = "v", overlap_secs = 10 }"#,
+            "source.overlap_secs: goes with `modified`",
+        ),
+        (
+            r#"{ entity = "c", key = ["id"], modified = "m", overlap_secs = 0 }"#,
+            "source.overlap_secs: must be at least 1",
+        ),
+        (
+            r#"{ entity = "c", key = ["id"], modified = " " }"#,
+            "source.modified: must not be empty",
+        ),
+    ];
+    for (source, expected) in cases {
+        let found = source_errors(source);
+        assert!(
+            found.iter().any(|f| f.contains(expected)),
+            "{expected} in {found:?}"
+        );
+    }
+}

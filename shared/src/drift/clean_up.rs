@@ -38,7 +38,16 @@ pub fn clean_up(
             entity.key
         )));
     }
-    if gone(&def.source.version) {
+    if let Some(modified) = def.source.modified.as_deref()
+        && gone(modified)
+    {
+        return Err(refuse(format!(
+            "modified field {modified:?} no longer exists; choose source.modified among the Edm.DateTimeOffset fields"
+        )));
+    }
+    if let Some(version) = def.source.version.as_deref()
+        && gone(version)
+    {
         let candidates: Vec<&str> = entity
             .properties
             .iter()
@@ -46,8 +55,7 @@ pub fn clean_up(
             .map(|p| p.name.as_str())
             .collect();
         return Err(refuse(format!(
-            "version field {:?} no longer exists; choose source.version among the Edm.Int64 fields {candidates:?}",
-            def.source.version
+            "version field {version:?} no longer exists; choose source.version among the Edm.Int64 fields {candidates:?}"
         )));
     }
     let in_filter: Vec<String> = usages(def)

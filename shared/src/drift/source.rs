@@ -4,7 +4,7 @@
 
 use super::filter::mismatches;
 use super::{Problem, ProblemKind, ReadBefore, Severity};
-use crate::definitions::IntegrationDef;
+use crate::definitions::{ChangeOrder, IntegrationDef};
 use crate::mapping::Transform;
 use crate::odata::csdl::Metadata;
 
@@ -25,7 +25,10 @@ pub(super) fn usages(def: &IntegrationDef) -> Vec<(String, String)> {
     for k in &def.source.key {
         uses.push((k.clone(), "source.key".to_string()));
     }
-    uses.push((def.source.version.clone(), "source.version".to_string()));
+    match def.source.change_field() {
+        (field, ChangeOrder::Version) => uses.push((field.to_string(), "source.version".into())),
+        (field, ChangeOrder::Modified) => uses.push((field.to_string(), "source.modified".into())),
+    }
     if let Some(filter) = def
         .source
         .filter
@@ -111,7 +114,24 @@ pub fn check_source(def: &IntegrationDef, metadata: &Metadata, read: &ReadBefore
                 used_by,
                 format!("field {field:?} is a stream (Edm.Stream); it cannot be copied into a column"),
             )),
-            Some(p) if field == def.source.version && !VERSION_TYPES.contains(&p.edm_type.as_str()) => {
+            Some(p)
+                if def.source.modified.as_deref() == Some(field.as_str())
+                    && p.edm_type != "Edm.DateTimeOffset" =>
+            {
+                problems.push(problem(
+                    ProblemKind::IncompatibleType,
+                    &field,
+                    used_by,
+                    format!(
+                        "modified field {field:?} is {}, not a timestamp; choose an Edm.DateTimeOffset such as lastModifiedDateTime",
+                        p.edm_type
+                    ),
+                ))
+            }
+            Some(p)
+                if def.source.version.as_deref() == Some(field.as_str())
+                    && !VERSION_TYPES.contains(&p.edm_type.as_str()) =>
+            {
                 problems.push(problem(
                     ProblemKind::IncompatibleType,
                     &field,

@@ -12,11 +12,11 @@ pub use ast::{Comparison, Expr, Function, Literal};
 pub use parse::{FilterError, parse};
 
 /// `(<user filter>) and <version> gt <watermark>`: the delta query's `$filter`.
-pub fn with_version(user: Option<&Expr>, version_field: &str, watermark: i64) -> String {
+pub fn with_version(user: Option<&Expr>, version_field: &str, watermark: Literal) -> String {
     let version = Expr::Compare {
         field: version_field.to_string(),
         op: Comparison::Gt,
-        value: Literal::Number(watermark.to_string()),
+        value: watermark,
     };
     match user {
         Some(user) => Expr::And(Box::new(user.clone()), Box::new(version)).render(),
@@ -60,10 +60,17 @@ mod tests {
     fn the_version_predicate_is_anded_outside_the_user_filter() {
         let user = parse("City eq 'X' or City eq 'Y'").unwrap();
         assert_eq!(
-            with_version(Some(&user), "RowVersionNumber", 42),
+            with_version(
+                Some(&user),
+                "RowVersionNumber",
+                Literal::Number("42".into())
+            ),
             "((City eq 'X' or City eq 'Y') and RowVersionNumber gt 42)"
         );
-        assert_eq!(with_version(None, "v", 0), "v gt 0");
+        assert_eq!(
+            with_version(None, "v", Literal::Number("0".into())),
+            "v gt 0"
+        );
     }
 
     #[test]

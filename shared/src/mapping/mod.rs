@@ -13,7 +13,7 @@ pub use types::{ColumnType, value_json};
 use sea_orm::Value;
 use serde_json::Value as Json;
 
-use crate::definitions::IntegrationDef;
+use crate::definitions::{ChangeOrder, IntegrationDef};
 use crate::lookup::{Lookup, Missing, PageLookups};
 use crate::odata::client::Row;
 use crate::odata::csdl::{EntityType, Metadata};
@@ -60,7 +60,10 @@ pub struct Mapping {
     /// Indexes into `columns` of the target key.
     pub key_columns: Vec<usize>,
     pub source_key: Vec<String>,
+    /// The property changes are ordered by (`source.version` or `source.modified`).
     pub version_field: String,
+    /// Whether `version_field` is a version number or a timestamp.
+    pub change_order: ChangeOrder,
     /// Every source field read: mapped fields, key and version (`$select`).
     pub select: Vec<String>,
     pub create: bool,
@@ -204,7 +207,14 @@ impl Mapping {
                 not_null: false,
             });
         }
-        for name in def.source.key.iter().chain([&def.source.version]) {
+        let (change_field, change_order) = def.source.change_field();
+        for name in def
+            .source
+            .key
+            .iter()
+            .map(String::as_str)
+            .chain([change_field])
+        {
             if entity.property(name).is_none() {
                 problems.push(missing(entity, name));
             }
@@ -247,8 +257,13 @@ impl Mapping {
             Origin::Constant(_) => Vec::new(),
             Origin::Lookup(n) => lookups[*n].from.iter().map(String::as_str).collect(),
         });
-        let always = def.source.key.iter().chain([&def.source.version]);
-        for name in fields.chain(always.map(String::as_str)) {
+        let always = def
+            .source
+            .key
+            .iter()
+            .map(String::as_str)
+            .chain([change_field]);
+        for name in fields.chain(always) {
             if !select.iter().any(|s| s == name) {
                 select.push(name.to_string());
             }
@@ -259,7 +274,8 @@ impl Mapping {
             columns,
             key_columns,
             source_key: def.source.key.clone(),
-            version_field: def.source.version.clone(),
+            version_field: change_field.to_string(),
+            change_order,
             select,
             create: def.target.create,
             filter,
@@ -397,11 +413,15 @@ impl Mapping {
             .join("|")
     }
 
-    /// The row's version number, when it carries a readable one.
+    /// The row's position in the order of changes, when it carries a readable one: its version
+    /// number, or its last-modified time as Unix microseconds.
     pub fn version(&self, row: &Row) -> Option<i64> {
-        match row.get(&self.version_field)? {
-            Json::Number(n) => n.as_i64(),
-            Json::String(s) => s.parse().ok(),
+        match (self.change_order, row.get(&self.version_field)?) {
+            (ChangeOrder::Version, Json::Number(n)) => n.as_i64(),
+            (ChangeOrder::Version, Json::String(s)) => s.parse().ok(),
+            (ChangeOrder::Modified, Json::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp_micros()),
             _ => None,
         }
     }

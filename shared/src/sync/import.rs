@@ -106,7 +106,7 @@ pub(super) async fn import(
     if mapping.defers() {
         super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
     }
-    let read_from = super::start::read_from(watermark, def.source.overlap);
+    let read_from = super::start::read_from(watermark, def.source.overlap_positions());
     let pages = source.read(&mapping.entity, &super::read::delta(&mapping, read_from));
     info!(
         run_id = lease.run_id,
@@ -134,7 +134,7 @@ pub(super) async fn import(
                 write
             };
             // Pages of the overlap window lie below the checkpoint; it never moves back.
-            if Checkpoint::version(write.checkpoint.as_ref()) <= watermark {
+            if Checkpoint::position(write.checkpoint.as_ref()) <= watermark {
                 write.checkpoint = None;
             }
             commit_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;

@@ -96,6 +96,6 @@ fn map_rows(mapping: &Mapping, rows: Vec<Row>, found: &PageLookups) -> PageWrite
             }
         }
     }
-    write.checkpoint = high.map(|value| Checkpoint::Version { value });
+    write.checkpoint = high.map(|position| Checkpoint::at(mapping.change_order, position));
     write
 }

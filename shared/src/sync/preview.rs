@@ -140,8 +140,9 @@ pub async fn preview(
         match super::start::no_longer_holds(stored.as_ref(), &measured) {
             Some(why) => preview.summary.reads_everything_because = Some(why),
             None => {
-                let watermark = Checkpoint::version(stored.as_ref().map(|s| &s.checkpoint));
-                preview.summary.read_from = super::start::read_from(watermark, def.source.overlap);
+                let watermark = Checkpoint::position(stored.as_ref().map(|s| &s.checkpoint));
+                preview.summary.read_from =
+                    super::start::read_from(watermark, def.source.overlap_positions());
             }
         }
     }

@@ -1,20 +1,30 @@
 //! What each kind of run asks the source for, so the delta a run reads and the delta its preview shows
 //! are one query, rendered in one place.
 
-use crate::filter;
+use crate::definitions::ChangeOrder;
+use crate::filter::{self, Literal};
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::odata::query::Query;
 
-/// The records changed after version `from` that pass the integration's filter, oldest first (the order
-/// that makes each page's checkpoint a safe place to resume from).
+/// The records changed after position `from` that pass the integration's filter, oldest first (the
+/// order that makes each page's checkpoint a safe place to resume from).
 pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
+    let after = match mapping.change_order {
+        ChangeOrder::Version => Literal::Number(from.to_string()),
+        // An OData DateTimeOffset literal is written bare (OData v4 ABNF, `dateTimeOffsetValue`).
+        ChangeOrder::Modified => Literal::Date(
+            chrono::DateTime::from_timestamp_micros(from)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        ),
+    };
     Query {
         select: mapping.select.clone(),
         filter: Some(filter::with_version(
             mapping.filter.as_ref(),
             &mapping.version_field,
-            from,
+            after,
         )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,

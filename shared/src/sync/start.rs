@@ -47,11 +47,11 @@ pub(super) async fn start(
             .checkpoint_after
             .as_deref()
             .and_then(|c| Checkpoint::from_json(c).ok());
-        (Checkpoint::version(own.as_ref()), None)
+        (Checkpoint::position(own.as_ref()), None)
     } else {
         let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
         (
-            Checkpoint::version(checkpoint),
+            Checkpoint::position(checkpoint),
             stored.as_ref().map(|s| s.json.as_str()),
         )
     };
@@ -86,9 +86,9 @@ pub(super) fn no_longer_holds(
         .and_then(|before| before.change(now))
 }
 
-/// The version an incremental run reads from: `overlap` versions below the watermark, since a slow
+/// The position an incremental run reads from: `overlap` positions below the watermark, since a slow
 /// transaction can commit a row with a lower version after rows above it were read (ARCHITECTURE.md,
-/// "Outside facts").
-pub(super) fn read_from(watermark: i64, overlap: Option<i64>) -> i64 {
-    (watermark - overlap.unwrap_or(0)).max(0)
+/// "Outside facts"), and timestamps are not unique.
+pub(super) fn read_from(watermark: i64, overlap: i64) -> i64 {
+    watermark.saturating_sub(overlap).max(0)
 }
