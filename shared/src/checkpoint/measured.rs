@@ -75,7 +75,7 @@ impl Measured {
             changed.push("the fields read");
         }
         if self.modified != now.modified {
-            changed.push("the field changes are ordered by");
+            changed.push("the kind of watermark");
         }
         match changed.as_slice() {
             [] => None,
@@ -118,6 +118,21 @@ mod tests {
         assert_eq!(
             measured().change(&other).as_deref(),
             Some("the company, the filter and the fields read changed")
+        );
+    }
+
+    /// A version checkpoint read as a time (or a time as a version) would skip everything or nothing:
+    /// moving between `version` and `modified` reads everything again, even when the new field was
+    /// already read.
+    #[test]
+    fn another_kind_of_position_does_not_hold() {
+        let mut by_time = measured();
+        by_time.fields.retain(|f| f != "RowVersionNumber");
+        by_time.fields.push("Name".into());
+        by_time.modified = Some("Name".into());
+        assert_eq!(
+            measured().change(&by_time).as_deref(),
+            Some("the kind of watermark changed")
         );
     }
 
