@@ -4,25 +4,13 @@
 
 use ferry_shared::runs::Mode;
 
-use crate::helpers::{Backend, TestEnv, text};
+use crate::helpers::{Backend, TestEnv, bc_connection, text};
 
 /// A connection to the standard API beside the fixture's `bc`, and customers by last-modified time.
 fn standard_customers(env: &TestEnv) -> String {
+    let connection = bc_connection(&env.sandbox, "bc_standard", &env.sandbox.standard_url());
     format!(
-        r#"
-[[connection]]
-name = "bc_standard"
-kind = "business_central"
-url = "{url}"
-company = "CRONUS USA, Inc."
-[connection.auth]
-flow = "client_credentials"
-authority = "{authority}"
-tenant = "sandbox"
-client_id = "ferry"
-client_secret_env = "BC_SANDBOX_SECRET"
-scope = "https://api.businesscentral.dynamics.com/.default"
-
+        r#"{connection}
 [[integration]]
 name = "std_customers"
 connection = "bc_standard"
@@ -35,9 +23,7 @@ fields = [
   {{ from = "city", to = "city" }},
   {{ from = "lastModifiedDateTime", to = "modified_at" }},
 ]
-"#,
-        url = env.sandbox.standard_url(),
-        authority = env.sandbox.base_url(),
+"#
     )
 }
 

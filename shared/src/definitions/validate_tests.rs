@@ -96,22 +96,22 @@ fn periods_parse() {
 
 /// Loads one integration writing to `table`, against a stored connection `bc`.
 fn target_errors(table: &str) -> Vec<String> {
+    integration_errors(&format!(
+        r#"source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
+target = {{ table = "{table}", key = ["bc_no"] }}
+fields = [{{ from = "No", to = "bc_no" }}]"#
+    ))
+}
+
+/// Loads an integration `x` of connection `bc` with the TOML lines `body`; its errors as `key: message`.
+fn integration_errors(body: &str) -> Vec<String> {
     let file = std::env::temp_dir().join(format!(
         "ferry-validate-{}.toml",
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::write(
         &file,
-        format!(
-            r#"
-[[integration]]
-name = "x"
-connection = "bc"
-source = {{ entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }}
-target = {{ table = "{table}", key = ["bc_no"] }}
-fields = [{{ from = "No", to = "bc_no" }}]
-"#
-        ),
+        format!("[[integration]]\nname = \"x\"\nconnection = \"bc\"\n{body}\n"),
     )
     .unwrap();
     let result = load_files(std::slice::from_ref(&file), &["bc".to_string()]);
@@ -223,27 +223,11 @@ fn plain_http_is_refused_off_loopback_unless_allowed() {
 
 /// Loads an integration whose `source` table is `source`, returning its errors as `key: message`.
 fn source_errors(source: &str) -> Vec<String> {
-    let file = std::env::temp_dir().join(format!(
-        "ferry-validate-{}.toml",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[[integration]]
-name = "x"
-connection = "bc"
-source = {source}
+    integration_errors(&format!(
+        r#"source = {source}
 target = {{ table = "x", key = ["id"] }}
-fields = [{{ from = "id", to = "id" }}]
-"#
-        ),
-    )
-    .unwrap();
-    let result = load_files(std::slice::from_ref(&file), &["bc".to_string()]);
-    std::fs::remove_file(&file).ok();
-    keys(&result.err().unwrap_or_default())
+fields = [{{ from = "id", to = "id" }}]"#
+    ))
 }
 
 #[test]

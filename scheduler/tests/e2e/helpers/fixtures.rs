@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use super::TestEnv;
 
-/// The customer integration of ARCHITECTURE.md, "The definition format", pointed at `sandbox`.
-pub fn definitions(sandbox: &Sandbox, extra_integration: &str) -> String {
+/// A Business Central connection `name` to the sandbox's API at `url` (one of its `*_url`s), signed in
+/// with the sandbox's confidential client.
+pub fn bc_connection(sandbox: &Sandbox, name: &str, url: &str) -> String {
     format!(
         r#"
 [[connection]]
-name = "bc"
+name = "{name}"
 kind = "business_central"
 url = "{url}"
 company = "CRONUS USA, Inc."
@@ -23,7 +24,16 @@ tenant = "sandbox"
 client_id = "ferry"
 client_secret_env = "BC_SANDBOX_SECRET"
 scope = "https://api.businesscentral.dynamics.com/.default"
+"#,
+        authority = sandbox.base_url(),
+    )
+}
 
+/// The customer integration of ARCHITECTURE.md, "The definition format", pointed at `sandbox`.
+pub fn definitions(sandbox: &Sandbox, extra_integration: &str) -> String {
+    let connection = bc_connection(sandbox, "bc", &sandbox.resco_url());
+    format!(
+        r#"{connection}
 [[integration]]
 name = "customers"
 connection = "bc"
@@ -50,8 +60,6 @@ fields = [
 ]
 {extra_integration}
 "#,
-        url = sandbox.resco_url(),
-        authority = sandbox.base_url(),
     )
 }
 
