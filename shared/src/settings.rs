@@ -170,6 +170,11 @@ pub struct SecretsSettings {
     /// Older keys still accepted for decryption, until `ferry keys rotate` has re-sealed everything.
     #[serde(default)]
     pub previous_keys: Vec<secrecy::SecretString>,
+    /// When set, every connection's `client_secret_env` must start with it (e.g. `SOURCE_SECRET_`),
+    /// so a changed definition can only name a variable meant to be a connection's secret, never
+    /// another one of the process's environment. Checked at `apply` and again where it is read.
+    #[serde(default)]
+    pub env_prefix: Option<String>,
 }
 
 /// How log lines are written.

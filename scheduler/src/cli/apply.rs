@@ -15,6 +15,16 @@ pub async fn apply(
     db: &DatabaseConnection,
     paths: &[PathBuf],
 ) -> anyhow::Result<Result<Vec<Applied>, Vec<DefinitionError>>> {
+    apply_under(db, None, paths).await
+}
+
+/// Like [`apply`], under `env_prefix` (`secrets.env_prefix`): every `client_secret_env` must start
+/// with it when set.
+pub async fn apply_under(
+    db: &DatabaseConnection,
+    env_prefix: Option<&str>,
+    paths: &[PathBuf],
+) -> anyhow::Result<Result<Vec<Applied>, Vec<DefinitionError>>> {
     let known: Vec<String> = connection::Entity::find()
         .all(db)
         .await?
@@ -22,7 +32,7 @@ pub async fn apply(
         .map(|c| c.name)
         .collect();
     let stored = definitions::stored_integrations(db).await?;
-    match definitions::load_files_against(paths, &known, &stored) {
+    match definitions::load_files_against(paths, &known, &stored, env_prefix) {
         Ok(set) => match definitions::apply(db, &set).await {
             Ok(applied) => Ok(Ok(applied)),
             Err(ApplyError::Invalid(errors)) => Ok(Err(errors)),
@@ -34,7 +44,7 @@ pub async fn apply(
 
 pub(super) async fn command(settings: &Settings, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let db = storage::connect(&settings.database).await?;
-    match apply(&db, paths).await? {
+    match apply_under(&db, settings.secrets.env_prefix.as_deref(), paths).await? {
         Ok(applied) => {
             let names: Vec<String> = applied
                 .iter()

@@ -37,6 +37,7 @@ mod refresh_claim;
 mod retention;
 mod retry_memory;
 mod scheduler;
+mod secret_binding;
 mod secrets;
 mod serve;
 mod shared_rows;

@@ -4,6 +4,7 @@ mod apply;
 pub mod lifecycle;
 mod load;
 mod model;
+mod rebind;
 mod schedule;
 mod targets;
 mod validate;
