@@ -11,6 +11,7 @@ mod check;
 mod checkpoints;
 mod counts;
 mod couplings;
+mod database_tls;
 mod deletes;
 mod discover;
 mod failure_log;

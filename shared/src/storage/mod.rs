@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr};
 
-pub use dialect::Dialect;
+pub use dialect::{Dialect, Secured, secure_url};
 
 use crate::settings::DatabaseSettings;
 
@@ -19,14 +19,38 @@ use crate::settings::DatabaseSettings;
 pub enum StorageError {
     #[error("failed to connect to the database: {0}")]
     Connect(#[source] DbErr),
+    /// A connection Ferry made with `sslmode=verify-full` because the URL named a host that is not
+    /// loopback and no `sslmode`: says how to satisfy it or opt out.
+    #[error(
+        "failed to connect to PostgreSQL at {host} with sslmode=verify-full, Ferry's default for a \
+         host that is not loopback ({source}). Give the server a certificate for {host} that this \
+         machine trusts (or add sslrootcert=/path/to/ca.pem to database.url), or opt out by writing \
+         the mode into database.url: sslmode=require (encrypted, certificate not checked) or \
+         sslmode=disable (plain text)"
+    )]
+    TlsDefault {
+        host: String,
+        #[source]
+        source: DbErr,
+    },
     #[error("failed to apply Ferry's migrations: {0}")]
     Migrate(#[source] DbErr),
 }
 
-/// Connects and applies pending migrations, so every binary starts on the current schema.
+/// Connects and applies pending migrations, so every binary starts on the current schema. A
+/// PostgreSQL host that is not loopback is connected to with `sslmode=verify-full` unless the URL
+/// names a mode (`secure_url`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StorageError> {
+    let secured = secure_url(&settings.url);
+    let explain = |error: StorageError| match (&secured.verified_host, error) {
+        (Some(host), StorageError::Connect(source)) => StorageError::TlsDefault {
+            host: host.clone(),
+            source,
+        },
+        (_, error) => error,
+    };
     let timeouts = session_timeouts(settings);
-    let mut options = ConnectOptions::new(settings.url.clone());
+    let mut options = ConnectOptions::new(secured.url.clone());
     options
         .max_connections(settings.max_connections)
         .min_connections(1)
@@ -36,8 +60,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .map_sqlx_postgres_opts(move |options| options.options(timeouts.clone()));
     let db = Database::connect(options)
         .await
-        .map_err(StorageError::Connect)?;
-    migrate(&db, &settings.url).await?;
+        .map_err(|e| explain(StorageError::Connect(e)))?;
+    migrate(&db, &secured.url).await.map_err(explain)?;
     Ok(db)
 }
 
