@@ -3,7 +3,8 @@
 //! which records every request; the real `ferry-worker` then runs the integration. A stored client
 //! secret or sign-in opens only for the endpoints it was stored for, so the endpoint receives nothing
 //! and the run fails saying to sign in again. `ferry apply` of such a change says so up front, and
-//! `secrets.env_prefix` limits which variables `client_secret_env` may name, at apply and at use.
+//! `secrets.env_prefix` limits which variables `client_secret_env` may name, at apply and at use. A
+//! secret sealed before binding (format `v1`) opens for nobody until it is stored again.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use axum::http::{HeaderMap, Method, Uri, header};
 use ferry_shared::auth::binding;
 use ferry_shared::definitions::load_connection;
 use ferry_shared::runs::Mode;
-use ferry_shared::storage::entities::connection;
+use ferry_shared::storage::entities::{connection, credential};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use secrecy::ExposeSecret;
 
@@ -282,5 +283,54 @@ async fn client_secret_env_must_start_with_secrets_env_prefix_at_apply_and_at_us
         "{error}"
     );
     assert!(!error.contains(SECRET), "{error}");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_sealed_before_binding_is_refused_and_keys_rotate_leaves_it() {
+    let env = TestEnv::without_worker(1, 1).await;
+    let authority = env.sandbox.base_url();
+    env.apply(&stored_secret_definitions(&env, &authority))
+        .await;
+    set_secret(&env);
+    // What an older Ferry wrote: format v1, bound to its row only.
+    let row = credential::Entity::find()
+        .filter(credential::Column::Connection.eq("bc"))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let legacy = format!("v1.{}.{}", row.key_id, "A".repeat(40));
+    let mut row: credential::ActiveModel = row.into();
+    row.ciphertext = Set(legacy);
+    row.update(&env.db).await.unwrap();
+
+    let stored = load_connection(&env.db, "bc").await.unwrap().unwrap();
+    let refused = env
+        .credentials()
+        .client_secret("bc", &binding(&stored))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("before secrets were bound") && refused.contains("sign in again"),
+        "{refused}"
+    );
+    let output = env.ferry(&["keys", "rotate", "--json"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rotation: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rotation["unbound"], 1, "{rotation}");
+    set_secret(&env);
+    let opened = env
+        .credentials()
+        .client_secret("bc", &binding(&stored))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.expose_secret(), SECRET, "set-secret binds it anew");
     env.finish().await;
 }
