@@ -100,3 +100,59 @@ async fn demo_runs_in_an_empty_folder_with_nothing_configured() {
     sandbox.stop().await;
     std::fs::remove_dir_all(&folder).ok();
 }
+
+/// `ferry demo --keep-running` with an API token configured outside it (it may be a production one):
+/// the printed command names the variable, never the token, and the API still takes the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_keep_running_never_prints_a_token_configured_outside_it() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    const TOKEN: &str = "configured-outside-the-demo-0123456789abcdef";
+    let folder = std::env::temp_dir().join(format!("ferry-demo-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
+        .args(["demo", "--keep-running"])
+        .current_dir(&folder)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FERRY") {
+            command.env_remove(name);
+        }
+    }
+    command.env("FERRY__API__TOKEN", TOKEN);
+    let mut demo = command.spawn().unwrap();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let curl = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push(line.clone());
+            if line.contains("curl") {
+                return line;
+            }
+        }
+        panic!("the demo ended without printing how to reach the API")
+    })
+    .await
+    .expect("the demo prints its API address");
+
+    assert!(!seen.join("\n").contains(TOKEN), "{seen:#?}");
+    assert!(curl.contains("$FERRY__API__TOKEN"), "{curl}");
+    let url = curl
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the metrics URL")
+        .to_string();
+    let metrics = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200, "the configured token opens /metrics");
+    demo.kill().await.ok();
+    std::fs::remove_dir_all(&folder).ok();
+}

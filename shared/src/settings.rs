@@ -86,6 +86,10 @@ pub struct ApiSettings {
     /// reads as none: an empty token would match a request that sends no token at all.
     #[serde(default, deserialize_with = "non_empty_secret")]
     pub token: Option<SecretString>,
+    /// A second bearer token that opens `/metrics` and nothing else, for Prometheus, so the scraper
+    /// never holds the token that triggers, cancels and deletes. `/metrics` takes either.
+    #[serde(default, deserialize_with = "non_empty_secret")]
+    pub metrics_token: Option<SecretString>,
     /// Key of the HMAC signature on run callbacks. Without one, runs with a callback are refused:
     /// a callback is never signed with the API token (whoever receives it could then call the API).
     #[serde(default, deserialize_with = "non_empty_secret")]
@@ -99,14 +103,18 @@ pub struct ApiSettings {
 /// The shortest API token the API starts with: 32 characters, as `openssl rand -hex 16` prints.
 pub const MIN_API_TOKEN_CHARS: usize = 32;
 
-/// Why the API cannot start with the configured token. Says how long it is, never what it is.
+/// Why the API cannot start with a configured token. Says which and how long it is, never what it is.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "api.token (FERRY__API__TOKEN) is {chars} characters long; the API needs at least \
-     {MIN_API_TOKEN_CHARS}. Make one with `openssl rand -hex 32` (or `ferry keys generate`), or leave \
-     it unset to keep /api/v1/* and /metrics closed (401)"
+    "{setting} is {chars} characters long; the API needs at least {MIN_API_TOKEN_CHARS}. Make one \
+     with `openssl rand -hex 32` (or `ferry keys generate`), or leave it unset to keep {guards} \
+     closed (401)"
 )]
 pub struct WeakApiToken {
+    /// The setting and its variable, e.g. `api.token (FERRY__API__TOKEN)`.
+    pub setting: &'static str,
+    /// The routes it opens.
+    pub guards: &'static str,
     pub chars: usize,
 }
 
@@ -116,14 +124,30 @@ impl ApiSettings {
     /// would open them to anyone who guesses it.
     pub fn check_token(&self) -> Result<(), WeakApiToken> {
         use secrecy::ExposeSecret;
-        match &self.token {
-            Some(token) if token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS => {
-                Err(WeakApiToken {
+        let tokens = [
+            (
+                &self.token,
+                "api.token (FERRY__API__TOKEN)",
+                "/api/v1/* and /metrics",
+            ),
+            (
+                &self.metrics_token,
+                "api.metrics_token (FERRY__API__METRICS_TOKEN)",
+                "it",
+            ),
+        ];
+        for (token, setting, guards) in tokens {
+            if let Some(token) = token
+                && token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS
+            {
+                return Err(WeakApiToken {
+                    setting,
+                    guards,
                     chars: token.expose_secret().chars().count(),
-                })
+                });
             }
-            _ => Ok(()),
         }
+        Ok(())
     }
 }
 
@@ -170,6 +194,11 @@ pub struct SecretsSettings {
     /// Older keys still accepted for decryption, until `ferry keys rotate` has re-sealed everything.
     #[serde(default)]
     pub previous_keys: Vec<secrecy::SecretString>,
+    /// When set, every connection's `client_secret_env` must start with it (e.g. `SOURCE_SECRET_`),
+    /// so a changed definition can only name a variable meant to be a connection's secret, never
+    /// another one of the process's environment. Checked at `apply` and again where it is read.
+    #[serde(default)]
+    pub env_prefix: Option<String>,
 }
 
 /// How log lines are written.
@@ -345,5 +374,10 @@ mod tests {
                 .is_ok()
         );
         assert!(api(None).check_token().is_ok());
+        let mut metrics = api(Some(&"x".repeat(MIN_API_TOKEN_CHARS)));
+        metrics.metrics_token = Some("CHANGE-ME".to_string().into());
+        let refused = metrics.check_token().unwrap_err().to_string();
+        assert!(refused.contains("api.metrics_token"), "{refused}");
+        assert!(!refused.contains("CHANGE-ME"), "{refused}");
     }
 }

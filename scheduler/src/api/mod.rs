@@ -1,6 +1,7 @@
 //! The workflow API (axum): trigger runs and read their status, list integrations and connections and
 //! change their standing, queue depth and Prometheus metrics.
-//! `/healthz` and `/readyz` are open; everything else needs `Authorization: Bearer <api.token>`.
+//! `/healthz` and `/readyz` are open; everything else needs `Authorization: Bearer <api.token>`
+//! (`/metrics` also takes `api.metrics_token`), and a client that fails that too often waits (`lockout`).
 
 mod auth;
 mod cancel;
@@ -8,8 +9,12 @@ mod connections;
 mod error;
 mod health;
 mod integrations;
+mod lockout;
 mod metrics;
 mod runs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
@@ -28,6 +33,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub queue: SyncStorage,
     pub settings: Settings,
+    /// Failed sign-ins per client address, shared by every request.
+    pub lockout: Arc<lockout::Lockout>,
 }
 
 impl AppState {
@@ -36,6 +43,7 @@ impl AppState {
             db,
             queue,
             settings,
+            lockout: Arc::default(),
         }
     }
 }
@@ -66,15 +74,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs/{id}/cancel", post(cancel::cancel))
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/queue", get(runs::queue))
-        .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
+        ));
+    let metrics = Router::new()
+        .route("/metrics", get(metrics::render))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_metrics_token,
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(protected)
+        .merge(metrics)
         .fallback(error::not_found)
         .layer(middleware::map_response(error::as_json))
         .with_state(state)
@@ -82,7 +96,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, state: AppState, stop: CancellationToken) {
-    let served = axum::serve(listener, router(state))
+    // Connection info gives the lockout each client's address.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await;
     if let Err(e) = served {

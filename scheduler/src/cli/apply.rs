@@ -17,7 +17,17 @@ pub async fn apply(
     db: &DatabaseConnection,
     paths: &[PathBuf],
 ) -> anyhow::Result<Result<Vec<Applied>, Vec<DefinitionError>>> {
-    Ok(load_and_apply(db, paths, false)
+    apply_under(db, None, paths).await
+}
+
+/// Like [`apply`], under `env_prefix` (`secrets.env_prefix`): every `client_secret_env` must start
+/// with it when set.
+pub async fn apply_under(
+    db: &DatabaseConnection,
+    env_prefix: Option<&str>,
+    paths: &[PathBuf],
+) -> anyhow::Result<Result<Vec<Applied>, Vec<DefinitionError>>> {
+    Ok(load_and_apply(db, env_prefix, paths, false)
         .await?
         .map(|(_, applied)| applied))
 }
@@ -26,6 +36,7 @@ pub async fn apply(
 /// with what was done to it.
 async fn load_and_apply(
     db: &DatabaseConnection,
+    env_prefix: Option<&str>,
     paths: &[PathBuf],
     dry_run: bool,
 ) -> anyhow::Result<Result<(DefinitionSet, Vec<Applied>), Vec<DefinitionError>>> {
@@ -36,7 +47,7 @@ async fn load_and_apply(
         .map(|c| c.name)
         .collect();
     let stored = definitions::stored_integrations(db).await?;
-    match definitions::load_files_against(paths, &known, &stored) {
+    match definitions::load_files_against(paths, &known, &stored, env_prefix) {
         Ok(set) => match if dry_run {
             definitions::apply_dry_run(db, &set).await
         } else {
@@ -56,7 +67,8 @@ pub(super) async fn command(
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
     let db = storage::connect(&settings.database).await?;
-    match load_and_apply(&db, paths, dry_run).await? {
+    let env_prefix = settings.secrets.env_prefix.as_deref();
+    match load_and_apply(&db, env_prefix, paths, dry_run).await? {
         Ok((set, applied)) => {
             let defs: Vec<&IntegrationDef> = set.integrations.iter().map(|(_, d)| d).collect();
             let checks = check_against_stored(&db, &defs).await?;

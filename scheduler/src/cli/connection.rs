@@ -4,25 +4,29 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use ferry_shared::auth::binding;
 use ferry_shared::definitions::load_connection;
 use ferry_shared::secrets::Credentials;
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
 use secrecy::{ExposeSecret, SecretString};
 
-/// Seals and stores `secret` for the stored connection `name`.
+/// Seals and stores `secret` for the stored connection `name`, bound to its endpoints as stored now
+/// (it opens for no others).
 pub async fn set_secret(
     credentials: &Credentials,
     name: &str,
     secret: &SecretString,
 ) -> anyhow::Result<()> {
-    if load_connection(credentials.db(), name).await?.is_none() {
+    let Some(connection) = load_connection(credentials.db(), name).await? else {
         anyhow::bail!("no connection named {name:?} is stored; `ferry apply` it first");
-    }
+    };
     if secret.expose_secret().is_empty() {
         anyhow::bail!("the secret read from standard input is empty");
     }
-    credentials.set_client_secret(name, secret).await?;
+    credentials
+        .set_client_secret(name, &binding(&connection), secret)
+        .await?;
     Ok(())
 }
 

@@ -25,6 +25,14 @@ pub(super) async fn rotate(settings: &Settings, json: bool) -> anyhow::Result<Ex
             "re-encrypted {} credential(s) under key {}; {} already used it",
             rotation.resealed, rotation.key_id, rotation.already_current
         );
+        if rotation.unbound > 0 {
+            println!(
+                "{} credential(s) were stored before secrets were bound to their connection's \
+                 endpoints and open for nobody: sign in again (`ferry connection set-secret` or \
+                 `ferry auth login`)",
+                rotation.unbound
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_shared::settings::Settings;
 
-pub use apply::apply;
+pub use apply::{apply, apply_under};
 pub use auth::{AuthStatus, status as auth_status};
 pub use connection::set_secret;
 pub use run::{RunOptions, trigger, wait_for};

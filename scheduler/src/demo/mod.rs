@@ -152,19 +152,18 @@ async fn apply_examples(
     let scratch = std::env::temp_dir().join(format!("ferry-demo-{}", std::process::id()));
     let files = examples::write(&scratch, &sandbox.base_url())
         .context("Failed to write the example definitions")?;
-    let applied = crate::cli::apply(db, &files).await;
+    let applied = crate::cli::apply_under(db, settings.secrets.env_prefix.as_deref(), &files).await;
     std::fs::remove_dir_all(&scratch).ok();
     if let Err(errors) = applied? {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("the examples are invalid:\n  {}", errors.join("\n  "));
     }
-    Credentials::new(db.clone(), &settings.secrets)?
-        .set_client_secret(
-            CONNECTION,
-            &SecretString::from(ferry_sandbox::routes::identity::CLIENT_SECRET),
-        )
-        .await?;
-    Ok(())
+    crate::cli::set_secret(
+        &Credentials::new(db.clone(), &settings.secrets)?,
+        CONNECTION,
+        &SecretString::from(ferry_sandbox::routes::identity::CLIENT_SECRET),
+    )
+    .await
 }
 
 /// Triggers each integration (through the queue) and waits for every run to end.

@@ -23,7 +23,9 @@ const LOOK_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the scheduler, the API and the workers until `stop`, and prints where the API is. Without
 /// `FERRY__API__TOKEN` a token is made for this process and printed: the API refuses requests without
-/// one, and the person watching needs it for `/metrics`.
+/// one, and the person watching needs it for `/metrics`. A token configured outside the demo is never
+/// printed (it may be a production one, and the terminal may be shared or recorded): the command names
+/// its variable instead.
 pub(super) async fn start(
     settings: &mut Settings,
     workers: usize,
@@ -31,14 +33,19 @@ pub(super) async fn start(
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let token = settings.api.token.get_or_insert_with(generate_key).clone();
+    let shown = match &settings.api.token {
+        Some(_) => "$FERRY__API__TOKEN".to_string(),
+        None => settings
+            .api
+            .token
+            .insert(generate_key())
+            .expose_secret()
+            .to_string(),
+    };
     println!(
         "API and metrics: http://{address}   (scheduler and {workers} workers in this process)"
     );
-    println!(
-        "  curl -H 'Authorization: Bearer {}' http://{address}/metrics",
-        token.expose_secret()
-    );
+    println!("  curl -H \"Authorization: Bearer {shown}\" http://{address}/metrics");
     let settings = settings.clone();
     Ok(tokio::spawn(crate::serve::run_with_listener(
         settings,

@@ -1,11 +1,13 @@
-//! Stored client secrets: sealed at rest, usable by workers, re-sealed by `ferry keys rotate`, and a
-//! clear message when no master key is configured.
+//! Stored client secrets: sealed at rest, usable by workers, re-sealed by `ferry keys rotate` (bound
+//! to the same endpoints as before), and a clear message when no master key is configured.
 
 use std::io::Write;
 use std::process::Stdio;
 
+use ferry_shared::auth::binding;
+use ferry_shared::definitions::load_connection;
 use ferry_shared::runs::Mode;
-use ferry_shared::secrets::{Credentials, SecretsError};
+use ferry_shared::secrets::{Binding, Credentials, SecretsError};
 use ferry_shared::settings::SecretsSettings;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -52,7 +54,13 @@ fn keyring(current: &str, previous: &[&str]) -> SecretsSettings {
         master_key: Some(current.into()),
         key_file: None,
         previous_keys: previous.iter().map(|k| (*k).into()).collect(),
+        env_prefix: None,
     }
+}
+
+/// What a secret of the stored connection `bc` is bound to (its endpoints as stored).
+async fn bc_binding(env: &TestEnv) -> Binding {
+    binding(&load_connection(&env.db, "bc").await.unwrap().unwrap())
 }
 
 crate::on_both_backends!(
@@ -91,7 +99,7 @@ async fn a_stored_client_secret_signs_in_and_never_sits_in_the_database_in_plain
     );
     let stored = env
         .credentials()
-        .client_secret("bc")
+        .client_secret("bc", &bc_binding(&env).await)
         .await
         .unwrap()
         .unwrap();
@@ -127,7 +135,7 @@ async fn keys_rotate_reseals_every_secret_under_the_new_key(backend: Backend) {
     let env = TestEnv::without_worker_on(backend, 1, 1).await;
     env.apply(&stored_secret_definitions(&env)).await;
     env.credentials()
-        .set_client_secret("bc", &SECRET.into())
+        .set_client_secret("bc", &bc_binding(&env).await, &SECRET.into())
         .await
         .unwrap();
 
@@ -152,12 +160,20 @@ async fn keys_rotate_reseals_every_secret_under_the_new_key(backend: Backend) {
         (Some(1), Some(0))
     );
     let new_only = Credentials::new(env.db.clone(), &keyring(NEW_KEY, &[])).unwrap();
-    let opened = new_only.client_secret("bc").await.unwrap().unwrap();
+    let bound = bc_binding(&env).await;
+    let opened = new_only.client_secret("bc", &bound).await.unwrap().unwrap();
     assert_eq!(opened.expose_secret(), SECRET);
+    // The rotation kept the binding: the secret still opens for no other endpoints.
+    let elsewhere = Binding::of(&[("auth.token_url", "http://127.0.0.1:9/token".into())]);
+    let refused = new_only.client_secret("bc", &elsewhere).await.unwrap_err();
+    assert!(
+        matches!(refused, SecretsError::SignInAgain { unbound: false, .. }),
+        "{refused}"
+    );
     let status = new_only.status(Some("bc")).await.unwrap();
     assert_eq!(status[0].key_id, rotation["key_id"].as_str().unwrap());
     let old_only = Credentials::new(env.db.clone(), &keyring(TEST_MASTER_KEY, &[])).unwrap();
-    let err = old_only.client_secret("bc").await.unwrap_err();
+    let err = old_only.client_secret("bc", &bound).await.unwrap_err();
     assert!(matches!(err, SecretsError::UnknownKey { .. }), "{err}");
     env.finish().await;
 }

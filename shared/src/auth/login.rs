@@ -6,14 +6,18 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::device_code::{self, DeviceAuthorization};
-use super::{AuthError, account, client_secret, device_authorization_url, device_scope, token_url};
+use super::{
+    AuthError, account, binding, client_secret, device_authorization_url, device_scope, token_url,
+};
 use crate::definitions::{AuthFlow, ConnectionDef};
-use crate::secrets::{Credentials, SignIn};
+use crate::secrets::{Binding, Credentials, SignIn};
 
 /// A device code waiting for the user.
 #[derive(Debug)]
 pub struct PendingLogin {
     connection: String,
+    /// The endpoints this sign-in is made at: the stored sign-in opens only for them.
+    binding: Binding,
     authorization: DeviceAuthorization,
     token_url: String,
     client_id: String,
@@ -60,6 +64,7 @@ pub async fn begin_login(
     let authorization = device_code::request(http, &device_url, &client_id, &scope).await?;
     Ok(PendingLogin {
         connection: name.clone(),
+        binding: binding(connection),
         authorization,
         token_url,
         client_id,
@@ -113,7 +118,9 @@ impl PendingLogin {
             access_token: Some(tokens.access_token),
             refresh_token,
         };
-        credentials.save_sign_in(&self.connection, &sign_in).await?;
+        credentials
+            .save_sign_in(&self.connection, &self.binding, &sign_in)
+            .await?;
         Ok(SignedIn {
             connection: self.connection,
             account: sign_in.account,

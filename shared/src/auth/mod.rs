@@ -5,6 +5,7 @@
 //! a stored device-code sign-in whose refresh token rotates on every use (`refresh`).
 
 mod account;
+mod binding;
 mod client_credentials;
 pub mod device_code;
 mod endpoints;
@@ -22,6 +23,7 @@ use tokio::sync::Mutex;
 use crate::definitions::{AuthFlow, ConnectionDef};
 use crate::secrets::{Credentials, SecretsError};
 
+pub use binding::{binding, rebinding_changes};
 pub use endpoints::{MICROSOFT_AUTHORITY, device_authorization_url, device_scope, token_url};
 pub use login::{PendingLogin, SignedIn, begin_login};
 
@@ -159,6 +161,7 @@ impl TokenSource {
                 }
                 Grant::Refresh(refresh::RefreshGrant {
                     connection: name.clone(),
+                    binding: binding(connection),
                     client_id: client_id()?,
                     client_secret: client_secret(connection, credentials).await?,
                     scope: device_scope(auth),
@@ -210,14 +213,16 @@ impl TokenSource {
 }
 
 /// The client secret: from `client_secret_env` when the definition names one (it must be set), else
-/// from the credential store when one was stored.
+/// from the credential store when one was stored, which opens only for the endpoints it was stored for
+/// (`binding`).
 async fn client_secret(
     connection: &ConnectionDef,
     credentials: &Credentials,
 ) -> Result<Option<SecretString>, AuthError> {
     if let Some(var) = &connection.auth.client_secret_env {
         // A definition changed in the database after `apply` checked it is checked again here.
-        if let Some(refusal) = crate::definitions::secret_env_refusal(var) {
+        if let Some(refusal) = crate::definitions::secret_env_refusal(var, credentials.env_prefix())
+        {
             return Err(AuthError::ForbiddenSecretEnv {
                 connection: connection.name.clone(),
                 refusal,
@@ -229,5 +234,7 @@ async fn client_secret(
         })?;
         return Ok(Some(SecretString::from(value)));
     }
-    Ok(credentials.client_secret(&connection.name).await?)
+    Ok(credentials
+        .client_secret(&connection.name, &binding(connection))
+        .await?)
 }

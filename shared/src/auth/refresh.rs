@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::refresh_claim::RefreshClaim;
 use super::token_endpoint::{self, EndpointError, REQUEST_TIMEOUT, short_description};
 use super::{AuthError, account, digest};
-use crate::secrets::{Credentials, SecretsError, SignIn, StoredSignIn};
+use crate::secrets::{Binding, Credentials, SecretsError, SignIn, StoredSignIn};
 
 /// A stored access token is re-used only with at least this much life left.
 const REUSE_MARGIN: Duration = Duration::from_secs(5);
@@ -29,6 +29,8 @@ const MAX_WAIT_STEP: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(super) struct RefreshGrant {
     pub connection: String,
+    /// The connection's endpoints as the run read them: the stored sign-in opens only for these.
+    pub binding: Binding,
     pub client_id: String,
     pub client_secret: Option<SecretString>,
     pub scope: Option<String>,
@@ -91,7 +93,7 @@ impl RefreshGrant {
 
     async fn read(&self) -> Result<StoredSignIn, AuthError> {
         self.credentials
-            .read_sign_in(&self.connection)
+            .read_sign_in(&self.connection, &self.binding)
             .await?
             .ok_or_else(|| AuthError::NotSignedIn {
                 connection: self.connection.clone(),
@@ -148,7 +150,7 @@ impl RefreshGrant {
         let txn = crate::storage::begin_write(db).await.map_err(db_error)?;
         let stored_it = self
             .credentials
-            .store_refreshed(&txn, &self.connection, &stored, &sign_in)
+            .store_refreshed(&txn, &self.connection, &self.binding, &stored, &sign_in)
             .await?;
         claim.release(&txn).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;

@@ -143,8 +143,13 @@ async fn apply_once(
         applied.push(apply_integration(&txn, def).await?);
     }
     for line in &mut applied {
-        if line.outcome == ApplyOutcome::Updated {
-            line.note = rereads(&txn, line).await?;
+        if line.outcome == ApplyOutcome::Updated
+            && let Some(reread) = rereads(&txn, line).await?
+        {
+            line.note = Some(match line.note.take() {
+                Some(note) => format!("{note}; {reread}"),
+                None => reread,
+            });
         }
         if line.kind == "integration" {
             let standing = lifecycle::standing(&txn, &line.name).await?;
@@ -228,7 +233,7 @@ fn canonical<T: serde::Serialize>(def: &T) -> (String, String) {
 async fn apply_connection(
     db: &impl ConnectionTrait,
     def: &ConnectionDef,
-) -> Result<Applied, DbErr> {
+) -> Result<Applied, ApplyError> {
     let (json, digest) = canonical(def);
     let now = Utc::now().fixed_offset();
     let existing = connection::Entity::find()
@@ -236,10 +241,17 @@ async fn apply_connection(
         .one(db)
         .await?;
     let mut changes = Vec::new();
+    let mut note = None;
     let outcome = match existing {
         Some(row) if row.digest == digest => ApplyOutcome::Unchanged,
         Some(row) => {
             changes = super::diff::changes(&row.definition, &json);
+            let before: ConnectionDef =
+                serde_json::from_str(&row.definition).map_err(|source| ApplyError::Corrupt {
+                    name: def.name.clone(),
+                    source,
+                })?;
+            note = super::rebind::stored_secret_note(db, &before, def).await?;
             let version = row.version + 1;
             let mut row: connection::ActiveModel = row.into();
             row.version = Set(version);
@@ -271,7 +283,7 @@ async fn apply_connection(
         name: def.name.clone(),
         outcome,
         version: None,
-        note: None,
+        note,
         warnings: Vec::new(),
         changes,
     })

@@ -38,23 +38,25 @@ pub fn load_files(
     paths: &[PathBuf],
     known_connections: &[String],
 ) -> Result<DefinitionSet, Vec<DefinitionError>> {
-    load_files_against(paths, known_connections, &[])
+    load_files_against(paths, known_connections, &[], None)
 }
 
 /// Like `load_files`, also checking the files against `stored_integrations` (the latest stored
 /// definitions), so a conflict with one (two integrations writing one table's rows,
-/// `shared_target_errors`) is listed with every other error.
+/// `shared_target_errors`) is listed with every other error, and against `env_prefix`
+/// (`secrets.env_prefix`), which every `client_secret_env` must start with when set.
 pub fn load_files_against(
     paths: &[PathBuf],
     known_connections: &[String],
     stored_integrations: &[IntegrationDef],
+    env_prefix: Option<&str>,
 ) -> Result<DefinitionSet, Vec<DefinitionError>> {
     let mut set = DefinitionSet::default();
     let mut errors = Vec::new();
     for file in expand(paths, &mut errors) {
         read_file(&file, &mut set, &mut errors);
     }
-    validate::validate(&set, known_connections, &mut errors);
+    validate::validate(&set, known_connections, env_prefix, &mut errors);
     errors.extend(super::targets::shared_target_errors(
         &set,
         stored_integrations,

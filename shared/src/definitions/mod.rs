@@ -6,6 +6,7 @@ pub mod edit;
 pub mod lifecycle;
 mod load;
 mod model;
+mod rebind;
 mod schedule;
 mod targets;
 mod validate;

@@ -62,6 +62,8 @@ fn is_name(name: &str) -> bool {
 
 struct Reporter<'a> {
     errors: &'a mut Vec<DefinitionError>,
+    /// `secrets.env_prefix`, when the caller knows the settings.
+    env_prefix: Option<&'a str>,
 }
 
 impl Reporter<'_> {
@@ -77,9 +79,10 @@ impl Reporter<'_> {
 pub(super) fn validate(
     set: &DefinitionSet,
     known_connections: &[String],
+    env_prefix: Option<&str>,
     errors: &mut Vec<DefinitionError>,
 ) {
-    let mut report = Reporter { errors };
+    let mut report = Reporter { errors, env_prefix };
     let mut connection_names: HashSet<&str> = HashSet::new();
     for (file, connection) in &set.connections {
         let at = format!("connection {:?}", connection.name);
@@ -168,22 +171,29 @@ fn is_reserved(table: &str) -> bool {
 }
 
 /// Why `client_secret_env` may not name `var`, or `None` when it may: Ferry's own variables (`FERRY…`,
-/// among them the master key) are never a connection's secret, so a changed definition cannot make the
-/// worker send them to a token endpoint. Checked at `apply` and again where the secret is read.
-pub fn secret_env_refusal(var: &str) -> Option<String> {
-    var.to_ascii_uppercase().starts_with("FERRY").then(|| {
-        format!(
+/// among them the master key) are never a connection's secret, and where `secrets.env_prefix` is set
+/// (`env_prefix`) only variables starting with it are, so a changed definition cannot make the worker
+/// send another variable to a token endpoint. Checked at `apply` and again where the secret is read.
+pub fn secret_env_refusal(var: &str, env_prefix: Option<&str>) -> Option<String> {
+    if var.to_ascii_uppercase().starts_with("FERRY") {
+        return Some(format!(
             "{var:?} is one of Ferry's own variables (FERRY…), never a connection's secret; name a \
              variable of your own, e.g. BC_CLIENT_SECRET"
-        )
-    })
+        ));
+    }
+    match env_prefix {
+        Some(prefix) if !var.starts_with(prefix) => Some(format!(
+            "{var:?} does not start with {prefix:?} (secrets.env_prefix); name a variable that does"
+        )),
+        _ => None,
+    }
 }
 
 /// What each sign-in flow needs. A client secret may come from `client_secret_env` or be stored
 /// with `ferry connection set-secret`, so neither is required here.
 fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef, allow_http: bool) {
     if let Some(var) = &auth.client_secret_env
-        && let Some(refusal) = secret_env_refusal(var)
+        && let Some(refusal) = secret_env_refusal(var, report.env_prefix)
     {
         report.push(file, format!("{at}.auth.client_secret_env"), refusal);
     }

@@ -180,6 +180,23 @@ scope = "s"
 }
 
 #[test]
+fn secrets_env_prefix_narrows_client_secret_env() {
+    use super::secret_env_refusal;
+    assert_eq!(secret_env_refusal("BC_CLIENT_SECRET", None), None);
+    assert_eq!(
+        secret_env_refusal("SOURCE_SECRET_BC", Some("SOURCE_SECRET_")),
+        None
+    );
+    let refusal = secret_env_refusal("BC_CLIENT_SECRET", Some("SOURCE_SECRET_")).unwrap();
+    assert!(refusal.contains("secrets.env_prefix"), "{refusal}");
+    let own = secret_env_refusal("FERRY_MASTER_KEY", Some("FERRY")).unwrap();
+    assert!(
+        own.contains("Ferry's own"),
+        "a prefix never admits FERRY…: {own}"
+    );
+}
+
+#[test]
 fn plain_http_is_refused_off_loopback_unless_allowed() {
     let connection = |url: &str, extra: &str| {
         let file = std::env::temp_dir().join(format!(

@@ -1,17 +1,22 @@
 //! Secrets at rest (invariant 6): client secrets and refresh tokens are sealed with AES-256-GCM under a
 //! master key that never touches the database. Each sealed value names its key, so keys can rotate.
 //!
-//! `keyring` finds the keys, `seal` encrypts and decrypts one value, `store` keeps sealed credentials in
+//! `keyring` finds the keys, `binding` is what a value is bound to besides its row (the connection's
+//! endpoints), `seal` encrypts and decrypts one value, `store` keeps sealed credentials in
 //! `ferry_credentials`, `rotate` re-seals them under the current key.
 
+mod binding;
 mod keyring;
 mod rotate;
 mod seal;
 mod store;
 
+pub use binding::Binding;
 pub use keyring::{Keyring, MasterKey, generate_key};
 pub use rotate::{Rotation, rotate};
-pub use store::{CredentialKind, CredentialStatus, Credentials, SignIn, StoredSignIn};
+pub use store::{
+    CredentialKind, CredentialStatus, Credentials, SignIn, StoredSignIn, stored_kinds,
+};
 
 /// Why a secret could not be sealed, opened or stored. Never carries secret material.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,25 @@ pub enum SecretsError {
          FERRY_PREVIOUS_MASTER_KEYS (or secrets.previous_keys) until `ferry keys rotate` has run"
     )]
     UnknownKey { key_id: String },
+    /// The value was sealed for other endpoints of its connection (someone changed its token,
+    /// authority or device endpoint, service origin, tenant, client id or scope since), or before
+    /// values were bound at all (`unbound`). It is not opened, so it cannot go anywhere new.
+    #[error(
+        "the stored {what} of connection {connection:?} {}; Ferry will not send it anywhere \
+         else: sign in again with `{again}`",
+        if *unbound {
+            "was stored before secrets were bound to their connection's endpoints"
+        } else {
+            "was stored for other sign-in settings (the service origin, the token, authority or \
+             device endpoint, tenant, client id or scope changed since)"
+        }
+    )]
+    SignInAgain {
+        connection: String,
+        what: &'static str,
+        again: String,
+        unbound: bool,
+    },
     #[error("a stored secret failed authentication (corrupted, or moved to another row)")]
     Tampered,
     #[error("a stored secret is not in Ferry's sealed format")]

@@ -13,8 +13,8 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use super::seal::{open, seal};
-use super::{Keyring, SecretsError};
+use super::seal::{Label, open, seal, stated_binding};
+use super::{Binding, Keyring, SecretsError};
 use crate::settings::SecretsSettings;
 use crate::storage::entities::credential;
 
@@ -76,11 +76,19 @@ pub struct Credentials {
     /// `None` when no key is configured: status still works, anything touching a secret says how to
     /// create a key.
     keyring: Option<Arc<Keyring>>,
+    /// `secrets.env_prefix`: what every `client_secret_env` must start with, when set.
+    env_prefix: Option<String>,
 }
 
-fn context(connection: &str, what: &str) -> String {
-    format!("ferry:{connection}:{what}")
+fn label<'a>(connection: &'a str, what: &'a str, binding: &'a Binding) -> Label<'a> {
+    Label {
+        connection,
+        what,
+        binding,
+    }
 }
+
+const ACCESS_TOKEN: &str = "access_token";
 
 impl Credentials {
     /// Loads the keyring from settings or the environment; a missing key is not an error yet (only
@@ -94,14 +102,24 @@ impl Credentials {
             Err(SecretsError::NoKey) => None,
             Err(e) => return Err(e),
         };
-        Ok(Credentials { db, keyring })
+        Ok(Credentials {
+            db,
+            keyring,
+            env_prefix: settings.env_prefix.clone(),
+        })
     }
 
     pub fn with_keyring(db: DatabaseConnection, keyring: Arc<Keyring>) -> Credentials {
         Credentials {
             db,
             keyring: Some(keyring),
+            env_prefix: None,
         }
+    }
+
+    /// `secrets.env_prefix`, checked where a secret is read from the environment.
+    pub fn env_prefix(&self) -> Option<&str> {
+        self.env_prefix.as_deref()
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -112,15 +130,16 @@ impl Credentials {
         self.keyring.as_deref().ok_or(SecretsError::NoKey)
     }
 
-    /// Stores (or replaces) a connection's client secret.
+    /// Stores (or replaces) a connection's client secret, bound to `binding` (`auth::binding`).
     pub async fn set_client_secret(
         &self,
         connection: &str,
+        binding: &Binding,
         secret: &SecretString,
     ) -> Result<(), SecretsError> {
         let key = self.keyring()?.current();
         let kind = CredentialKind::ClientSecret;
-        let sealed = seal(key, &context(connection, kind.as_str()), secret);
+        let sealed = seal(key, label(connection, kind.as_str(), binding), secret);
         upsert(
             &self.db,
             connection,
@@ -135,10 +154,12 @@ impl Credentials {
         .await
     }
 
-    /// The stored client secret of a connection, if one was set.
+    /// The stored client secret of a connection, if one was set. It opens only for the `binding` it
+    /// was stored with (`SecretsError::SignInAgain` otherwise).
     pub async fn client_secret(
         &self,
         connection: &str,
+        binding: &Binding,
     ) -> Result<Option<SecretString>, SecretsError> {
         let kind = CredentialKind::ClientSecret;
         let Some(row) = find(&self.db, connection, kind, false).await? else {
@@ -146,19 +167,20 @@ impl Credentials {
         };
         let secret = open(
             self.keyring()?,
-            &context(connection, kind.as_str()),
+            label(connection, kind.as_str(), binding),
             &row.ciphertext,
         )?;
         Ok(Some(secret))
     }
 
-    /// Stores a fresh sign-in (replacing any earlier one).
+    /// Stores a fresh sign-in (replacing any earlier one), bound to `binding`.
     pub async fn save_sign_in(
         &self,
         connection: &str,
+        binding: &Binding,
         sign_in: &SignIn,
     ) -> Result<(), SecretsError> {
-        save_sign_in(&self.db, self.keyring()?, connection, sign_in).await
+        save_sign_in(&self.db, self.keyring()?, connection, binding, sign_in).await
     }
 
     /// Whether a sign-in is stored, without opening it.
@@ -199,9 +221,11 @@ impl Credentials {
 
     /// Opens the sign-in of `connection`, without a lock or a transaction: who may spend its refresh
     /// token is decided by the refresh claim (`auth::refresh`), not by a lock held across the call.
+    /// It opens only for the `binding` it was stored with.
     pub async fn read_sign_in(
         &self,
         connection: &str,
+        binding: &Binding,
     ) -> Result<Option<StoredSignIn>, SecretsError> {
         let Some(row) = find(&self.db, connection, CredentialKind::RefreshToken, false).await?
         else {
@@ -210,12 +234,12 @@ impl Credentials {
         let keyring = self.keyring()?;
         let refresh_token = open(
             keyring,
-            &context(connection, CredentialKind::RefreshToken.as_str()),
+            label(connection, CredentialKind::RefreshToken.as_str(), binding),
             &row.ciphertext,
         )?;
         let access = match (&row.access_ciphertext, row.access_expires_at) {
             (Some(sealed), Some(until)) => Some((
-                open(keyring, &context(connection, "access_token"), sealed)?,
+                open(keyring, label(connection, ACCESS_TOKEN, binding), sealed)?,
                 until.with_timezone(&Utc),
             )),
             _ => None,
@@ -237,6 +261,7 @@ impl Credentials {
         &self,
         txn: &impl ConnectionTrait,
         connection: &str,
+        binding: &Binding,
         spent: &StoredSignIn,
         sign_in: &SignIn,
     ) -> Result<bool, SecretsError> {
@@ -246,13 +271,13 @@ impl Credentials {
         };
         let current = open(
             self.keyring()?,
-            &context(connection, kind.as_str()),
+            label(connection, kind.as_str(), binding),
             &row.ciphertext,
         )?;
         if current.expose_secret() != spent.refresh_token.expose_secret() {
             return Ok(false);
         }
-        save_sign_in(txn, self.keyring()?, connection, sign_in).await?;
+        save_sign_in(txn, self.keyring()?, connection, binding, sign_in).await?;
         Ok(true)
     }
 
@@ -271,19 +296,20 @@ async fn save_sign_in(
     db: &impl ConnectionTrait,
     keyring: &Keyring,
     connection: &str,
+    binding: &Binding,
     sign_in: &SignIn,
 ) -> Result<(), SecretsError> {
     let key = keyring.current();
     let kind = CredentialKind::RefreshToken;
     let sealed = seal(
         key,
-        &context(connection, kind.as_str()),
+        label(connection, kind.as_str(), binding),
         &sign_in.refresh_token,
     );
     let access = sign_in
         .access_token
         .as_ref()
-        .map(|t| seal(key, &context(connection, "access_token"), t));
+        .map(|t| seal(key, label(connection, ACCESS_TOKEN, binding), t));
     upsert(
         db,
         connection,
@@ -366,24 +392,54 @@ pub(super) async fn all_locked(
     credential::Entity::find().lock_exclusive().all(db).await
 }
 
-/// Re-seals one row's secrets under the keyring's current key.
+/// The kinds of credential stored for `connection`, without opening any (for `apply`'s note that a
+/// changed endpoint leaves them shut).
+pub async fn stored_kinds(
+    db: &impl ConnectionTrait,
+    connection: &str,
+) -> Result<Vec<CredentialKind>, sea_orm::DbErr> {
+    let rows = credential::Entity::find()
+        .filter(credential::Column::Connection.eq(connection))
+        .order_by_asc(credential::Column::Kind)
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| match row.kind.as_str() {
+            "client_secret" => Some(CredentialKind::ClientSecret),
+            "refresh_token" => Some(CredentialKind::RefreshToken),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Whether a row was sealed bound to its connection's endpoints (format `v2`); older rows open for
+/// nobody and wait for a new sign-in.
+pub(super) fn is_bound(row: &credential::Model) -> bool {
+    stated_binding(&row.ciphertext).is_some()
+}
+
+/// Re-seals one row's secrets under the keyring's current key, with the binding each was sealed with
+/// (the tag proves it), so a rotation never binds a secret to endpoints it was not stored for.
 pub(super) async fn reseal(
     db: &impl ConnectionTrait,
     keyring: &Keyring,
     row: credential::Model,
 ) -> Result<(), SecretsError> {
+    let binding = stated_binding(&row.ciphertext).ok_or(SecretsError::Malformed)?;
     let key = keyring.current();
-    let main = context(&row.connection, &row.kind);
-    let secret = open(keyring, &main, &row.ciphertext)?;
+    let main = label(&row.connection, &row.kind, &binding);
+    let secret = open(keyring, main, &row.ciphertext)?;
     let access = match &row.access_ciphertext {
         Some(sealed) => {
-            let ctx = context(&row.connection, "access_token");
-            Some(seal(key, &ctx, &open(keyring, &ctx, sealed)?))
+            let access = label(&row.connection, ACCESS_TOKEN, &binding);
+            Some(seal(key, access, &open(keyring, access, sealed)?))
         }
         None => None,
     };
+    let ciphertext = seal(key, main, &secret);
     let mut active: credential::ActiveModel = row.into();
-    active.ciphertext = Set(seal(key, &main, &secret));
+    active.ciphertext = Set(ciphertext);
     active.access_ciphertext = Set(access);
     active.key_id = Set(key.id().to_string());
     active.updated_at = Set(Utc::now().fixed_offset());

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr};
 
-pub use dialect::Dialect;
+pub use dialect::{Dialect, Secured, secure_url};
 
 use crate::settings::DatabaseSettings;
 
@@ -20,14 +20,34 @@ pub enum StorageError {
     /// Said once, with where and why: no source chain repeats it (`reach`).
     #[error("cannot connect to the database at {at}: {cause}")]
     Connect { at: String, cause: String },
+    /// A connection Ferry made with `sslmode=verify-full` because the URL named a host that is not
+    /// loopback and no `sslmode`: says how to satisfy it or opt out.
+    #[error(
+        "failed to connect to PostgreSQL at {host} with sslmode=verify-full, Ferry's default for a \
+         host that is not loopback ({cause}). Give the server a certificate for {host} that this \
+         machine trusts (or add sslrootcert=/path/to/ca.pem to database.url), or opt out by writing \
+         the mode into database.url: sslmode=require (encrypted, certificate not checked) or \
+         sslmode=disable (plain text)"
+    )]
+    TlsDefault { host: String, cause: String },
     #[error("failed to apply Ferry's migrations: {0}")]
     Migrate(#[source] DbErr),
 }
 
-/// Connects and applies pending migrations, so every binary starts on the current schema.
+/// Connects and applies pending migrations, so every binary starts on the current schema. A
+/// PostgreSQL host that is not loopback is connected to with `sslmode=verify-full` unless the URL
+/// names a mode (`secure_url`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StorageError> {
+    let secured = secure_url(&settings.url);
+    let explain = |error: StorageError| match (&secured.verified_host, error) {
+        (Some(host), StorageError::Connect { cause, .. }) => StorageError::TlsDefault {
+            host: host.clone(),
+            cause,
+        },
+        (_, error) => error,
+    };
     let timeouts = session_timeouts(settings);
-    let mut options = ConnectOptions::new(settings.url.clone());
+    let mut options = ConnectOptions::new(secured.url.clone());
     options
         .max_connections(settings.max_connections)
         .min_connections(1)
@@ -37,9 +57,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .map_sqlx_postgres_opts(move |options| options.options(timeouts.clone()));
     let db = match Database::connect(options).await {
         Ok(db) => db,
-        Err(e) => return Err(unreachable(&settings.url, e).await),
+        Err(e) => return Err(explain(unreachable(&secured.url, e).await)),
     };
-    migrate(&db, &settings.url).await?;
+    migrate(&db, &secured.url).await.map_err(explain)?;
     Ok(db)
 }
 

@@ -11,7 +11,7 @@ pub struct Model {
     pub connection: String,
     /// `client_secret` or `refresh_token`.
     pub kind: String,
-    /// The sealed secret (`v1.<key id>.<base64>`).
+    /// The sealed secret (`v2.<key id>.<binding>.<base64>`; `v1.…`, unbound, from before, opens no more).
     pub ciphertext: String,
     /// The master key both sealed columns were encrypted under.
     pub key_id: String,

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod couplings;
 pub mod keys;
 pub mod lookup;
+pub mod tls;
 mod unnest;
 pub mod upsert;
 
