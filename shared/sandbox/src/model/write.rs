@@ -127,8 +127,11 @@ fn apply(
             .index_of(name)
             .ok_or_else(|| WriteError::UnknownProperty(name.clone()))?;
         let field = &schema.fields[i];
-        let read_only = matches!(field.role, Role::ModifiedAt | Role::RowVersion)
-            || (!inserting && (field.role == Role::SystemId || schema.key.contains(&field.name)));
+        let read_only = matches!(
+            field.role,
+            Role::ModifiedAt | Role::RowVersion | Role::CreatedAt
+        ) || (!inserting
+            && (field.role == Role::SystemId || schema.key.contains(&field.name)));
         if read_only {
             let new = from_json(field, json)?;
             if new == row[i] {
@@ -225,6 +228,7 @@ impl Store {
         check(table.version_of(&current), if_match)?;
         let name = table.schema.name;
         self.tables[t].remove(key);
+        self.tombstone(t, key.to_vec());
         undo.entries.push((name, key.to_vec(), Some(current)));
         Ok(())
     }
