@@ -1,0 +1,173 @@
+//! Dataverse's Web API at `{environment URL}/api/data/v9.2/` (the sandbox is its own environment):
+//! `accounts` and `contacts` with `$select`/`$filter`/`$orderby`/`$top`/`$count`, paging by a
+//! paging cookie, change tracking with delta links, formatted values, `$metadata` in Dataverse's
+//! shape, and writes. Tokens must be issued for the scope `{environment URL}/.default`.
+
+mod cookie;
+mod delta;
+pub mod error;
+mod json;
+mod metadata;
+pub mod prefer;
+mod read;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::model::dataverse;
+use crate::odata::ODataError;
+use crate::odata::query;
+use crate::state::AppState;
+use prefer::Prefer;
+
+/// The service root's path below the environment URL.
+pub const PATH: &str = "api/data/v9.2";
+
+/// The query options the Dataverse routes read beyond BC's.
+const EXTRA_OPTIONS: &[&str] = &["$deltatoken", "$expand"];
+
+const JSON_CONTENT_TYPE: &str = "application/json; odata.metadata=minimal";
+
+/// The service root as the client addressed us (`http://host:port/api/data/v9.2/`, with the
+/// trailing slash Dataverse's contexts and links carry).
+fn service_root(state: &AppState, headers: &HeaderMap) -> String {
+    let origin = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| state.base_url.clone(), |h| format!("http://{h}"));
+    format!("{origin}/{PATH}/")
+}
+
+/// What a request addresses below the service root.
+#[derive(Debug, PartialEq, Eq)]
+enum Target<'a> {
+    ServiceDocument,
+    Metadata,
+    Collection(&'a str),
+    Single(&'a str, &'a str),
+}
+
+fn target(rest: &str) -> Option<Target<'_>> {
+    let rest = rest.trim_end_matches('/');
+    Some(match rest {
+        "" => Target::ServiceDocument,
+        "$metadata" => Target::Metadata,
+        _ => match rest.find('(') {
+            None => Target::Collection(rest),
+            Some(i) => Target::Single(&rest[..i], rest[i + 1..].strip_suffix(')')?),
+        },
+    })
+}
+
+fn json_response(body: Vec<u8>, applied: Option<String>) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    h.insert("odata-version", HeaderValue::from_static("4.0"));
+    if let Some(v) = applied.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        h.insert("preference-applied", v);
+    }
+    response
+}
+
+pub async fn root(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    serve(&state, "", &method, &headers, &uri, &body)
+}
+
+pub async fn data(
+    State(state): State<Arc<AppState>>,
+    Path(rest): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    serve(&state, &rest, &method, &headers, &uri, &body)
+}
+
+fn serve(
+    state: &AppState,
+    rest: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    uri: &Uri,
+    _body: &[u8],
+) -> Response {
+    let result = match *method {
+        Method::GET => get(state, rest, uri.query(), headers),
+        _ => Err(ODataError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "0x80060888",
+            format!("The HTTP method '{method}' is not allowed here."),
+        )),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn get(
+    state: &AppState,
+    rest: &str,
+    query_string: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, ODataError> {
+    let target = target(rest).ok_or_else(|| error::no_resource(rest))?;
+    let options = query::parse_raw_with(query_string, EXTRA_OPTIONS)?;
+    let root = service_root(state, headers);
+    let prefer = Prefer::parse(headers);
+    let store = state.read();
+    match target {
+        Target::Metadata => {
+            let mut response = (StatusCode::OK, metadata::document(&store)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            Ok(response)
+        }
+        Target::ServiceDocument => {
+            let sets: Vec<serde_json::Value> = dataverse::ENTITY_SETS
+                .iter()
+                .filter(|(_, s)| store.table(s.name).is_some())
+                .map(|(set, _)| serde_json::json!({"name": set, "kind": "EntitySet", "url": set}))
+                .collect();
+            let body =
+                serde_json::json!({"@odata.context": format!("{root}$metadata"), "value": sets});
+            Ok(json_response(body.to_string().into_bytes(), None))
+        }
+        Target::Collection(set) => {
+            let read = read::Read {
+                state,
+                store: &store,
+                root: &root,
+                set,
+                prefer: &prefer,
+            };
+            let (body, applied) = read.collection(&options)?;
+            Ok(json_response(body, applied))
+        }
+        Target::Single(set, id) => {
+            let read = read::Read {
+                state,
+                store: &store,
+                root: &root,
+                set,
+                prefer: &prefer,
+            };
+            let body = read.single(id, &options)?;
+            Ok(json_response(body, prefer.applied(false, false)))
+        }
+    }
+}
