@@ -8,3 +8,4 @@ mod limits;
 mod paging;
 mod read;
 mod tracking;
+mod write;

@@ -89,6 +89,10 @@ impl Generator for ContactGenerator {
         row
     }
 
+    fn after_write(&self, row: &mut [Value]) {
+        full_name(row);
+    }
+
     fn update(&self, row: &mut [Value], rng: &mut Rng, _refs: &mut dyn RefPicker) {
         let old = row[LAST].clone();
         while row[LAST] == old {

@@ -10,6 +10,7 @@ mod json;
 mod metadata;
 pub mod prefer;
 mod read;
+mod write;
 
 use std::sync::Arc;
 
@@ -104,10 +105,11 @@ fn serve(
     method: &Method,
     headers: &HeaderMap,
     uri: &Uri,
-    _body: &[u8],
+    body: &[u8],
 ) -> Response {
     let result = match *method {
         Method::GET => get(state, rest, uri.query(), headers),
+        Method::POST | Method::PATCH | Method::DELETE => write(state, rest, method, headers, body),
         _ => Err(ODataError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "0x80060888",
@@ -115,6 +117,40 @@ fn serve(
         )),
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn write(
+    state: &AppState,
+    rest: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ODataError> {
+    let root = service_root(state, headers);
+    let prefer = Prefer::parse(headers);
+    let target = target(rest).ok_or_else(|| error::no_resource(rest))?;
+    let (set, id) = match target {
+        Target::Collection(set) => (set, None),
+        Target::Single(set, id) => (set, Some(id)),
+        _ => return Err(error::no_resource(rest)),
+    };
+    let write = write::Write {
+        root: &root,
+        set,
+        headers,
+        prefer: &prefer,
+    };
+    let mut store = state.write();
+    match (method, id) {
+        (&Method::POST, None) => write.create(&mut store, body),
+        (&Method::PATCH, Some(id)) => write.upsert(&mut store, id, body),
+        (&Method::DELETE, Some(id)) => write.delete(&mut store, id),
+        _ => Err(ODataError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            error::QUERY_NOT_SUPPORTED,
+            format!("The HTTP method '{method}' is not allowed on '{rest}'."),
+        )),
+    }
 }
 
 fn get(
