@@ -2,6 +2,7 @@
 //! data using the Web API", "Page results", "Use change tracking to synchronize data with
 //! external systems", "Service protection API limits"). One test binary for all of it.
 
+mod batch;
 mod control;
 mod env;
 mod limits;

@@ -3,6 +3,7 @@
 //! paging cookie, change tracking with delta links, formatted values, `$metadata` in Dataverse's
 //! shape, and writes. Tokens must be issued for the scope `{environment URL}/.default`.
 
+mod batch;
 mod cookie;
 mod delta;
 pub mod error;
@@ -19,7 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::model::dataverse;
+use crate::model::{Store, UndoLog, dataverse};
 use crate::odata::ODataError;
 use crate::odata::query;
 use crate::state::AppState;
@@ -85,7 +86,7 @@ pub async fn root(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    serve(&state, "", &method, &headers, &uri, &body)
+    serve(&state, "", &method, &headers, &uri, &body).await
 }
 
 pub async fn data(
@@ -96,10 +97,10 @@ pub async fn data(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    serve(&state, &rest, &method, &headers, &uri, &body)
+    serve(&state, &rest, &method, &headers, &uri, &body).await
 }
 
-fn serve(
+async fn serve(
     state: &AppState,
     rest: &str,
     method: &Method,
@@ -107,9 +108,22 @@ fn serve(
     uri: &Uri,
     body: &[u8],
 ) -> Response {
+    if *method == Method::POST && rest.trim_end_matches('/') == "$batch" {
+        return batch::serve(state, headers, body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+    }
     let result = match *method {
-        Method::GET => get(state, rest, uri.query(), headers),
-        Method::POST | Method::PATCH | Method::DELETE => write(state, rest, method, headers, body),
+        Method::GET => get(state, &state.read(), rest, uri.query(), headers),
+        Method::POST | Method::PATCH | Method::DELETE => write(
+            state,
+            &mut state.write(),
+            rest,
+            method,
+            headers,
+            body,
+            &mut UndoLog::default(),
+        ),
         _ => Err(ODataError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "0x80060888",
@@ -119,12 +133,16 @@ fn serve(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A POST, PATCH or DELETE against `store` (the caller holds the write lock, so a `$batch` can run
+/// many under one).
 fn write(
     state: &AppState,
+    store: &mut Store,
     rest: &str,
     method: &Method,
     headers: &HeaderMap,
     body: &[u8],
+    undo: &mut UndoLog,
 ) -> Result<Response, ODataError> {
     let root = service_root(state, headers);
     let prefer = Prefer::parse(headers);
@@ -140,11 +158,10 @@ fn write(
         headers,
         prefer: &prefer,
     };
-    let mut store = state.write();
     match (method, id) {
-        (&Method::POST, None) => write.create(&mut store, body),
-        (&Method::PATCH, Some(id)) => write.upsert(&mut store, id, body),
-        (&Method::DELETE, Some(id)) => write.delete(&mut store, id),
+        (&Method::POST, None) => write.create(store, body, undo),
+        (&Method::PATCH, Some(id)) => write.upsert(store, id, body, undo),
+        (&Method::DELETE, Some(id)) => write.delete(store, id, undo),
         _ => Err(ODataError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             error::QUERY_NOT_SUPPORTED,
@@ -153,8 +170,10 @@ fn write(
     }
 }
 
+/// A GET against `store` (the caller holds a lock on it).
 fn get(
     state: &AppState,
+    store: &Store,
     rest: &str,
     query_string: Option<&str>,
     headers: &HeaderMap,
@@ -163,10 +182,9 @@ fn get(
     let options = query::parse_raw_with(query_string, EXTRA_OPTIONS)?;
     let root = service_root(state, headers);
     let prefer = Prefer::parse(headers);
-    let store = state.read();
     match target {
         Target::Metadata => {
-            let mut response = (StatusCode::OK, metadata::document(&store)).into_response();
+            let mut response = (StatusCode::OK, metadata::document(store)).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/xml"),
@@ -186,7 +204,7 @@ fn get(
         Target::Collection(set) => {
             let read = read::Read {
                 state,
-                store: &store,
+                store,
                 root: &root,
                 set,
                 prefer: &prefer,
@@ -197,7 +215,7 @@ fn get(
         Target::Single(set, id) => {
             let read = read::Read {
                 state,
-                store: &store,
+                store,
                 root: &root,
                 set,
                 prefer: &prefer,

@@ -181,7 +181,12 @@ impl Write<'_> {
     }
 
     /// POST `accounts`.
-    pub fn create(&self, store: &mut Store, raw: &[u8]) -> Result<Response, ODataError> {
+    pub fn create(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        undo: &mut UndoLog,
+    ) -> Result<Response, ODataError> {
         let logical = self.logical(store)?;
         let mut map = body(store, raw)?;
         self.with_currency(store, logical, &mut map);
@@ -191,7 +196,7 @@ impl Write<'_> {
             .unwrap_or("")
             .to_owned();
         let row = store
-            .insert_json(logical, &map, &mut UndoLog::default())
+            .insert_json(logical, &map, undo)
             .map_err(|e| write_error(e, logical, &id))?;
         Ok(self.done(store, logical, &row, true))
     }
@@ -207,7 +212,13 @@ impl Write<'_> {
     }
 
     /// PATCH `accounts(<id>)`: an upsert, narrowed by `If-Match` / `If-None-Match`.
-    pub fn upsert(&self, store: &mut Store, id: &str, raw: &[u8]) -> Result<Response, ODataError> {
+    pub fn upsert(
+        &self,
+        store: &mut Store,
+        id: &str,
+        raw: &[u8],
+        undo: &mut UndoLog,
+    ) -> Result<Response, ODataError> {
         let logical = self.logical(store)?;
         let guid: uuid::Uuid = id.parse().map_err(|_| error::not_found(logical, id))?;
         let key = vec![Value::Guid(guid)];
@@ -229,7 +240,7 @@ impl Write<'_> {
             None => {
                 map.insert(key_name.to_owned(), Json::String(guid.to_string()));
                 let row = store
-                    .insert_json(logical, &map, &mut UndoLog::default())
+                    .insert_json(logical, &map, undo)
                     .map_err(|e| write_error(e, logical, id))?;
                 Ok(self.done(store, logical, &row, true))
             }
@@ -246,13 +257,7 @@ impl Write<'_> {
                     return Err(stale());
                 }
                 let row = store
-                    .patch_json(
-                        logical,
-                        &key,
-                        &crate::model::IfMatch::Any,
-                        &map,
-                        &mut UndoLog::default(),
-                    )
+                    .patch_json(logical, &key, &crate::model::IfMatch::Any, &map, undo)
                     .map_err(|e| write_error(e, logical, id))?;
                 Ok(self.done(store, logical, &row, false))
             }
@@ -260,7 +265,12 @@ impl Write<'_> {
     }
 
     /// DELETE `accounts(<id>)`.
-    pub fn delete(&self, store: &mut Store, id: &str) -> Result<Response, ODataError> {
+    pub fn delete(
+        &self,
+        store: &mut Store,
+        id: &str,
+        undo: &mut UndoLog,
+    ) -> Result<Response, ODataError> {
         let logical = self.logical(store)?;
         let guid: uuid::Uuid = id.parse().map_err(|_| error::not_found(logical, id))?;
         let key = vec![Value::Guid(guid)];
@@ -274,12 +284,7 @@ impl Write<'_> {
             }
         }
         store
-            .delete_json(
-                logical,
-                &key,
-                &crate::model::IfMatch::Any,
-                &mut UndoLog::default(),
-            )
+            .delete_json(logical, &key, &crate::model::IfMatch::Any, undo)
             .map_err(|e| write_error(e, logical, id))?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
