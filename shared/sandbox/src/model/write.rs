@@ -255,6 +255,14 @@ impl Store {
             let Some(t) = self.table_index(entity) else {
                 continue;
             };
+            let deleted = before.is_some() && !self.tables[t].rows.contains_key(&key);
+            if deleted {
+                // The delete never happened: change tracking must not report it.
+                let tombstones = &mut self.tables[t].tombstones;
+                if let Some(i) = tombstones.iter().rposition(|(_, k)| *k == key) {
+                    tombstones.remove(i);
+                }
+            }
             self.tables[t].remove(&key);
             if let Some(row) = before {
                 self.tables[t].publish(row);

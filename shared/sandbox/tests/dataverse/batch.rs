@@ -82,6 +82,33 @@ async fn a_change_set_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn a_delete_undone_with_its_change_set_is_not_reported_as_deleted() {
+    let env = env::start(config(3, 0)).await;
+    let rows = env.sandbox.rows("account");
+    let (victim, existing) = (
+        rows[1]["accountid"].as_str().unwrap().to_owned(),
+        rows[0]["accountid"].as_str().unwrap().to_owned(),
+    );
+    let first = env
+        .get(&env.url("accounts"), &["odata.track-changes"])
+        .await;
+    let link = first.json["@odata.deltaLink"].as_str().unwrap().to_owned();
+    let delete = format!(
+        "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nDELETE {}accounts({victim}) HTTP/1.1\r\n\r\n",
+        env.sandbox.dataverse_url()
+    );
+    let change_set = format!(
+        "Content-Type: multipart/mixed; boundary=changeset_Y\r\n\r\n--changeset_Y\r\n{delete}--changeset_Y\r\n{}--changeset_Y--\r\n",
+        create(&env, &existing)
+    );
+    let (_, text) = batch(&env, &[change_set], None).await;
+    assert!(text.contains("HTTP/1.1 412"), "{text}");
+    assert!(exists(&env, &victim), "the delete was undone");
+    let delta = env.get(&link, &[]).await;
+    assert_eq!(delta.json["value"], serde_json::json!([]), "{}", delta.text);
+}
+
+#[tokio::test]
 async fn continue_on_error_decides_whether_a_failure_stops_the_batch() {
     let env = env::start(config(3, 0)).await;
     let existing = env.sandbox.rows("account")[0]["accountid"]
