@@ -166,3 +166,38 @@ impl TokenStore {
         self.inner().issued.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_names_the_audience() {
+        let env = "http://127.0.0.1:4000";
+        assert_eq!(
+            Audience::of_scope("http://127.0.0.1:4000/.default offline_access", env),
+            Audience::Dataverse
+        );
+        assert_eq!(
+            Audience::of_scope("https://api.businesscentral.dynamics.com/.default", env),
+            Audience::BusinessCentral
+        );
+        assert_eq!(
+            Audience::of_scope("http://127.0.0.1:40000/.default", env),
+            Audience::BusinessCentral,
+            "another port is another resource"
+        );
+        let store = TokenStore::new(Duration::from_secs(60));
+        let who = Principal {
+            client_id: "c".into(),
+            user: "u".into(),
+        };
+        let token = store.issue_for(who.clone(), Audience::Dataverse);
+        assert_eq!(
+            store.validate_for(&token, Audience::Dataverse),
+            Some(who.clone())
+        );
+        assert_eq!(store.validate_for(&token, Audience::BusinessCentral), None);
+        assert_eq!(store.validate(&token), Some(who));
+    }
+}

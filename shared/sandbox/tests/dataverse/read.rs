@@ -281,3 +281,62 @@ async fn metadata_is_in_dataverse_shape() {
         .collect();
     assert_eq!(names, ["accounts", "contacts"]);
 }
+
+#[tokio::test]
+async fn money_and_versionnumber_filter_numerically() {
+    let env = env::start(config(60, 0)).await;
+    let reply = env
+        .get(
+            &env.url("accounts?$select=revenue&$filter=revenue gt 1000000"),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let rich = reply.json["value"].as_array().unwrap();
+    let expected = env
+        .sandbox
+        .rows("account")
+        .iter()
+        .filter(|r| {
+            r["revenue"]
+                .as_str()
+                .is_some_and(|m| m.parse::<f64>().unwrap() > 1_000_000.0)
+        })
+        .count();
+    assert_eq!(rich.len(), expected);
+    assert!(expected > 0);
+
+    // Polling by versionnumber (no deletes reported, but filters allowed).
+    let newest = env
+        .sandbox
+        .rows("account")
+        .iter()
+        .map(|r| r["versionnumber"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let changed = env
+        .sandbox
+        .mutate(ferry_sandbox::MutateRequest {
+            entity: "account".into(),
+            insert: 1,
+            update: 2,
+            delete: 0,
+        })
+        .unwrap();
+    let reply = env
+        .get(
+            &env.url(&format!(
+                "accounts?$select=versionnumber&$filter=versionnumber gt {newest}&$orderby=versionnumber"
+            )),
+            &[],
+        )
+        .await;
+    let rows = reply.json["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{}", reply.text);
+    let versions: Vec<i64> = rows
+        .iter()
+        .map(|r| r["versionnumber"].as_i64().unwrap())
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(changed.inserted.len() + changed.updated.len(), 3);
+}
