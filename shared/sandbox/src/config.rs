@@ -12,6 +12,10 @@ use crate::faults::Limits;
 pub struct SandboxConfig {
     pub customers: usize,
     pub contacts: usize,
+    /// Dataverse `accounts` rows.
+    pub accounts: usize,
+    /// Dataverse `contacts` rows (BC's contacts are `contacts`).
+    pub dv_contacts: usize,
     /// Same seed → byte-identical generated data.
     pub seed: u64,
     pub tenant: String,
@@ -25,6 +29,12 @@ pub struct SandboxConfig {
     pub device_code_interval: u64,
     /// BC's per-user request budget and concurrency cap; `POST /_sandbox/limits` changes them.
     pub limits: Limits,
+    /// Dataverse's service protection limits ("Service protection API limits": 6,000 requests per
+    /// 300 s and 52 concurrent per user; beyond either, 429 with Retry-After, no queueing).
+    pub dataverse_limits: Limits,
+    /// How long a change-tracking delta token stays valid (Dataverse: `ExpireChangeTrackingInDays`,
+    /// default 7 days); older ones answer ExpiredVersionStamp.
+    pub delta_token_lifetime: Duration,
     /// Row counts of the other entities by entity set name (e.g. `"RescoItem" => 5000`); missing
     /// ones get `model::catalog::DEFAULT_SIZES`.
     pub sizes: BTreeMap<String, usize>,
@@ -35,6 +45,8 @@ impl Default for SandboxConfig {
         Self {
             customers: 1000,
             contacts: 1000,
+            accounts: 50,
+            dv_contacts: 100,
             seed: 1,
             tenant: "sandbox".into(),
             environment: "production".into(),
@@ -42,6 +54,8 @@ impl Default for SandboxConfig {
             device_code_lifetime: Duration::from_secs(900),
             device_code_interval: 5,
             limits: Limits::default(),
+            dataverse_limits: Limits::dataverse(),
+            delta_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             sizes: BTreeMap::new(),
         }
     }
@@ -60,6 +74,12 @@ pub struct Args {
     pub customers: usize,
     #[arg(long, default_value_t = 1000)]
     pub contacts: usize,
+    /// Dataverse accounts.
+    #[arg(long, default_value_t = 50)]
+    pub accounts: usize,
+    /// Dataverse contacts.
+    #[arg(long, default_value_t = 100)]
+    pub dv_contacts: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "sandbox")]
@@ -88,6 +108,8 @@ impl Args {
         SandboxConfig {
             customers: self.customers,
             contacts: self.contacts,
+            accounts: self.accounts,
+            dv_contacts: self.dv_contacts,
             seed: self.seed,
             tenant: self.tenant.clone(),
             environment: self.environment.clone(),
@@ -132,6 +154,10 @@ mod tests {
             "salesOrders = 10",
             "--max-concurrent",
             "2",
+            "--accounts",
+            "7",
+            "--dv-contacts",
+            "9",
         ])
         .unwrap();
         let config = args.config();
@@ -140,6 +166,8 @@ mod tests {
         assert_eq!(config.sizes["salesOrders"], 10);
         assert_eq!(config.limits.max_concurrent, 2);
         assert_eq!(config.limits.requests_per_window, 6000);
+        assert_eq!((config.accounts, config.dv_contacts), (7, 9));
+        assert_eq!(config.dataverse_limits.max_concurrent, 52);
         assert!(Args::try_parse_from(["ferry-sandbox", "--size", "RescoItem"]).is_err());
     }
 }

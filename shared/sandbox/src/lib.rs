@@ -7,13 +7,16 @@
 //!   (`model::catalog` lists them), `/api/v2.0/` — the standard API, `/ODataV4/` — published
 //!   pages; each with `$metadata`, `$filter`/`$orderby`/`$select`/`$top`/`$skip`/`$count`,
 //!   keyset paging, POST/PATCH/DELETE with `If-Match`, and JSON `$batch`.
+//! - `/api/data/v9.2/` — Dataverse's Web API (`accounts`, `contacts`; `routes::dataverse`), for
+//!   tokens asked with the scope `{base URL}/.default`.
 //! - `/{tenant}/oauth2/v2.0/token` (client credentials, device code, refresh token with
 //!   rotation), `/{tenant}/oauth2/v2.0/devicecode`, `/devicelogin`.
 //!
 //! Control endpoints (no auth, loopback): `POST /_sandbox/mutate` (optionally `"hold"` or
 //! `"commit_delay_ms"` for late commits) and `/_sandbox/release`, `GET /_sandbox/rows/{entity}`,
 //! `POST /_sandbox/devicecode/approve|decline`, `POST /_sandbox/tokens`, `GET /_sandbox/issued`,
-//! `POST|GET|DELETE /_sandbox/faults`, `GET|POST /_sandbox/limits`, `POST /_sandbox/schema`.
+//! `POST|GET|DELETE /_sandbox/faults`, `GET|POST /_sandbox/limits`, `POST /_sandbox/schema`,
+//! `POST /_sandbox/dataverse/expire_tokens`, `GET|POST /_sandbox/dataverse/limits`.
 
 pub mod auth;
 pub mod cli;

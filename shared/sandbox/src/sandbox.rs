@@ -101,6 +101,35 @@ impl Sandbox {
         )
     }
 
+    /// The Dataverse environment URL (`http://127.0.0.1:PORT`, the sandbox itself).
+    pub fn dataverse_environment_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    /// The Dataverse Web API service root, `{environment URL}/api/data/v9.2/`.
+    pub fn dataverse_url(&self) -> String {
+        format!("{}/{}/", self.state.base_url, routes::dataverse::PATH)
+    }
+
+    /// The scope a Dataverse token is asked for: `{environment URL}/.default`. A token for BC's
+    /// scope does not open the Dataverse routes, nor this one BC's.
+    pub fn dataverse_scope(&self) -> String {
+        format!("{}/.default", self.state.base_url)
+    }
+
+    /// Makes every Dataverse delta token issued so far expired (as if `ExpireChangeTrackingInDays`
+    /// had passed): following its link answers ExpiredVersionStamp (0x80044352). Same as
+    /// `POST /_sandbox/dataverse/expire_tokens`.
+    pub fn expire_delta_tokens(&self) {
+        self.state.write().expire_delta_tokens();
+    }
+
+    /// Changes Dataverse's service protection limits at run time (same as
+    /// `POST /_sandbox/dataverse/limits`).
+    pub fn set_dataverse_limits(&self, limits: crate::faults::Limits) {
+        self.state.dataverse_limiter.set_limits(limits);
+    }
+
     /// Every row of `entity` (API property names, no `@odata.etag`), ordered by key; empty for an
     /// unknown entity.
     pub fn rows(&self, entity: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {

@@ -21,6 +21,8 @@ pub struct AppState {
     pub devices: DeviceCodes,
     /// Per-user request budget and concurrency.
     pub limiter: RateLimiter,
+    /// Dataverse's service protection limits, counted apart from BC's.
+    pub dataverse_limiter: RateLimiter,
     /// Injected faults.
     pub faults: FaultSet,
 }
@@ -36,6 +38,7 @@ impl AppState {
             tokens: TokenStore::new(config.access_token_lifetime),
             devices: DeviceCodes::default(),
             limiter: RateLimiter::new(config.limits),
+            dataverse_limiter: RateLimiter::new(config.dataverse_limits),
             faults: FaultSet::new(config.seed),
             config,
         }

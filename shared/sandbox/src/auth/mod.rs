@@ -4,7 +4,7 @@ pub mod device;
 pub mod tokens;
 
 pub use device::{DeviceCodes, Poll};
-pub use tokens::{Issued, Principal, RefreshGrant, TokenStore};
+pub use tokens::{Audience, Issued, Principal, RefreshGrant, TokenStore};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,13 +21,31 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Middleware: 401 in BC's shape unless the request carries a live token we issued.
+/// Middleware: 401 in BC's shape unless the request carries a live BC token we issued.
 pub async fn require_token(
     State(state): State<Arc<AppState>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
-    if let Some(principal) = bearer(&req).and_then(|t| state.tokens.validate(t)) {
+    require(state, req, next, Audience::BusinessCentral).await
+}
+
+/// Middleware for the Dataverse routes: a live token issued for the Dataverse scope.
+pub async fn require_dataverse_token(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    require(state, req, next, Audience::Dataverse).await
+}
+
+async fn require(
+    state: Arc<AppState>,
+    mut req: Request,
+    next: Next,
+    audience: Audience,
+) -> Response {
+    if let Some(principal) = bearer(&req).and_then(|t| state.tokens.validate_for(t, audience)) {
         // Later layers (rate limits) count requests per principal.
         req.extensions_mut().insert(principal);
         return next.run(req).await;

@@ -12,6 +12,33 @@ pub struct Principal {
     pub user: Arc<str>,
 }
 
+/// The API a token was issued for (the resource of its `{resource}/.default` scope): Microsoft
+/// issues one audience per token, and each API refuses tokens for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Business Central (`https://api.businesscentral.dynamics.com/.default`, or any scope that
+    /// does not name the Dataverse environment: the sandbox's BC tests ask for odd ones).
+    BusinessCentral,
+    /// Dataverse: the scope `{environment URL}/.default`, the environment being the sandbox itself.
+    Dataverse,
+}
+
+impl Audience {
+    /// The audience of `scope` (space separated) when the Dataverse environment is at `env_url`.
+    pub fn of_scope(scope: &str, env_url: &str) -> Self {
+        let env = env_url.trim_end_matches('/');
+        let names_env = |s: &str| {
+            s.strip_prefix(env)
+                .is_some_and(|rest| rest.starts_with('/') && !rest.starts_with("//"))
+        };
+        if scope.split_whitespace().any(names_env) {
+            Audience::Dataverse
+        } else {
+            Audience::BusinessCentral
+        }
+    }
+}
+
 /// What a refresh token can be redeemed for.
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
@@ -29,7 +56,7 @@ pub struct Issued {
 
 #[derive(Debug, Default)]
 struct Inner {
-    access: HashMap<String, (Instant, Principal)>,
+    access: HashMap<String, (Instant, Principal, Audience)>,
     /// Live refresh tokens only: redeeming one removes it (rotation), so a reused one is unknown.
     refresh: HashMap<String, RefreshGrant>,
     issued: Issued,
@@ -73,23 +100,38 @@ impl TokenStore {
         *self.lifetime.lock().unwrap_or_else(|p| p.into_inner()) = lifetime;
     }
 
-    /// Issues an access token for `principal`; expired ones are forgotten on the way.
+    /// Issues a Business Central access token for `principal`.
     pub fn issue(&self, principal: Principal) -> String {
+        self.issue_for(principal, Audience::BusinessCentral)
+    }
+
+    /// Issues an access token for `principal` and `audience`; expired ones are forgotten on the
+    /// way.
+    pub fn issue_for(&self, principal: Principal, audience: Audience) -> String {
         let token = random_token("sbx-at-");
         let now = Instant::now();
         let expires = now + self.lifetime();
         let mut inner = self.inner();
-        inner.access.retain(|_, (exp, _)| *exp > now);
-        inner.access.insert(token.clone(), (expires, principal));
+        inner.access.retain(|_, (exp, _, _)| *exp > now);
+        inner
+            .access
+            .insert(token.clone(), (expires, principal, audience));
         inner.issued.access_tokens.push(token.clone());
         token
     }
 
-    /// The principal of a live access token.
+    /// The principal of a live access token, whatever its audience.
     pub fn validate(&self, token: &str) -> Option<Principal> {
         let inner = self.inner();
-        let (exp, principal) = inner.access.get(token)?;
+        let (exp, principal, _) = inner.access.get(token)?;
         (*exp > Instant::now()).then(|| principal.clone())
+    }
+
+    /// The principal of a live access token issued for `audience`.
+    pub fn validate_for(&self, token: &str, audience: Audience) -> Option<Principal> {
+        let inner = self.inner();
+        let (exp, principal, issued_for) = inner.access.get(token)?;
+        (*exp > Instant::now() && *issued_for == audience).then(|| principal.clone())
     }
 
     pub fn is_valid(&self, token: &str) -> bool {
@@ -122,5 +164,40 @@ impl TokenStore {
 
     pub fn issued(&self) -> Issued {
         self.inner().issued.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_names_the_audience() {
+        let env = "http://127.0.0.1:4000";
+        assert_eq!(
+            Audience::of_scope("http://127.0.0.1:4000/.default offline_access", env),
+            Audience::Dataverse
+        );
+        assert_eq!(
+            Audience::of_scope("https://api.businesscentral.dynamics.com/.default", env),
+            Audience::BusinessCentral
+        );
+        assert_eq!(
+            Audience::of_scope("http://127.0.0.1:40000/.default", env),
+            Audience::BusinessCentral,
+            "another port is another resource"
+        );
+        let store = TokenStore::new(Duration::from_secs(60));
+        let who = Principal {
+            client_id: "c".into(),
+            user: "u".into(),
+        };
+        let token = store.issue_for(who.clone(), Audience::Dataverse);
+        assert_eq!(
+            store.validate_for(&token, Audience::Dataverse),
+            Some(who.clone())
+        );
+        assert_eq!(store.validate_for(&token, Audience::BusinessCentral), None);
+        assert_eq!(store.validate(&token), Some(who));
     }
 }

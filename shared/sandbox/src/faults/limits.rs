@@ -50,6 +50,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Dataverse's numbers ("Service protection API limits"): 6,000 requests per 300 s and 52
+    /// concurrent requests per user; an extra request is refused at once (no queue).
+    pub fn dataverse() -> Self {
+        Self {
+            max_concurrent: 52,
+            queue_timeout_ms: 0,
+            ..Self::default()
+        }
+    }
+}
+
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::limits::Refusal;
 use super::respond;
@@ -43,6 +43,45 @@ async fn admit_and_run(state: &AppState, req: Request, next: Next) -> Response {
             Some("The request was queued for too long waiting for one of the user's concurrent request slots.".into()),
         ),
     }
+}
+
+/// Dataverse's service protection ("Service protection API limits"): past the request budget or
+/// the concurrency cap, 429 with `Retry-After` in seconds at once (Dataverse does not queue).
+pub async fn limit_dataverse(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(who) = req.extensions().get::<Principal>().cloned() else {
+        return next.run(req).await;
+    };
+    let (code, retry_after, message) = match state.dataverse_limiter.admit(&who).await {
+        Ok(_permit) => return next.run(req).await,
+        Err(Refusal::TooMany { retry_after, limit }) => (
+            crate::routes::dataverse::error::TOO_MANY_REQUESTS,
+            retry_after.max(1),
+            format!(
+                "Number of requests exceeded the limit of {limit} over time window of {} seconds.",
+                state.dataverse_limiter.limits().window_secs
+            ),
+        ),
+        Err(Refusal::Busy) => (
+            crate::routes::dataverse::error::TOO_MANY_CONCURRENT,
+            1,
+            format!(
+                "Number of concurrent requests exceeded the limit of {}.",
+                state.dataverse_limiter.limits().max_concurrent
+            ),
+        ),
+    };
+    let mut response =
+        crate::odata::ODataError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, code, message)
+            .into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(retry_after),
+    );
+    response
 }
 
 /// The operation itself (injected latency included) under BC's operation timeout: 408 beyond it.

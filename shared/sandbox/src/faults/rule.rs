@@ -24,7 +24,8 @@ pub enum Kind {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
-    /// Glob over the request path; default: every data route (`/v2.0/…`).
+    /// Glob over the request path; default: every data route (BC's `/v2.0/…` and Dataverse's
+    /// `/api/data/…`).
     #[serde(default)]
     pub route: Option<String>,
     /// Answer with this status instead of serving (408, 429, 500, 502, 503 or 504).
@@ -75,7 +76,7 @@ impl FaultSpec {
     fn applies_to(&self, path: &str) -> bool {
         match &self.route {
             Some(pattern) => glob::matches(pattern, path),
-            None => path.starts_with("/v2.0/"),
+            None => path.starts_with("/v2.0/") || path.starts_with("/api/data/"),
         }
     }
 }

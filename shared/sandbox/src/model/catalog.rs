@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::dataverse;
 use super::generate::Generator;
 use super::resco::{
     item, resource, service_item_line, service_line_item, service_order, unit_of_measure,
@@ -32,6 +33,8 @@ pub fn size(config: &SandboxConfig, entity: &str) -> usize {
     match entity {
         customer::NAME => config.customers,
         contact::NAME => config.contacts,
+        dataverse::account::NAME => config.accounts,
+        dataverse::contact::NAME => config.dv_contacts,
         _ => config.sizes.get(entity).copied().unwrap_or_else(|| {
             DEFAULT_SIZES
                 .iter()
@@ -71,6 +74,9 @@ pub fn entities(config: &SandboxConfig) -> Vec<(Arc<dyn Generator>, u64)> {
                 .div_ceil(n(standard::sales_order::NAME).max(1))
                 .max(1),
         }),
+        // Dataverse last: adding it left every BC entity's data and row versions as they were.
+        Arc::new(dataverse::account::AccountGenerator),
+        Arc::new(dataverse::contact::ContactGenerator),
     ];
     generators
         .into_iter()

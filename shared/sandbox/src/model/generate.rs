@@ -27,6 +27,10 @@ pub trait Generator: Send + Sync + std::fmt::Debug {
     /// dependent fields can follow (e.g. a contact's business relation).
     fn reference_cleared(&self, _row: &mut [Value], _field: usize) {}
 
+    /// Called after a client write changed `row`, so computed columns follow (Dataverse's
+    /// `fullname` from first and last name).
+    fn after_write(&self, _row: &mut [Value]) {}
+
     /// A new row with only its key set, for `new_row` to fill in.
     fn keyed_row(&self, seq: u64) -> Vec<Value> {
         let schema = self.schema();

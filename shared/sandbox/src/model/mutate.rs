@@ -191,6 +191,7 @@ impl Store {
         let mut deleted = BTreeSet::new();
         for key in to_delete {
             if self.tables[t].remove(key).is_some() {
+                self.tombstone(t, key.clone());
                 response.deleted.push(key_text(key));
                 deleted.insert(key.clone());
             }
@@ -234,7 +235,12 @@ impl Store {
                     let mut new_row = row.to_vec();
                     for &f in &fields {
                         if deleted_single.contains(&new_row[f]) {
-                            new_row[f] = Value::interned("");
+                            // A Dataverse lookup becomes null; a BC code field becomes "".
+                            new_row[f] = if table.schema.fields[f].nullable {
+                                Value::Null
+                            } else {
+                                Value::interned("")
+                            };
                             table.generator.reference_cleared(&mut new_row, f);
                         }
                     }

@@ -40,6 +40,8 @@ pub enum Api {
     Resco,
     /// BC's standard API: `/api/v2.0`.
     Standard,
+    /// Dataverse's Web API: `/api/data/v9.2` (namespace `Microsoft.Dynamics.CRM`).
+    Dataverse,
 }
 
 /// An AL enum as `$metadata` declares it (`<EnumType>`). Values travel as member names, and
@@ -61,6 +63,8 @@ pub enum Role {
     ModifiedAt,
     /// Takes the next value of the global row-version counter on every insert/update.
     RowVersion,
+    /// Set to the write time when the row is created (Dataverse's `createdon`), then kept.
+    CreatedAt,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +162,22 @@ impl FieldDef {
         }
     }
 
+    /// The same field, nullable (Dataverse columns are null until set, unlike BC's).
+    pub const fn nullable(self) -> Self {
+        Self {
+            nullable: true,
+            ..self
+        }
+    }
+
+    /// A column the store stamps with the creation time.
+    pub const fn created_at(name: &'static str) -> Self {
+        Self {
+            role: Role::CreatedAt,
+            ..Self::modified_at(name)
+        }
+    }
+
     pub const fn system_id(name: &'static str) -> Self {
         Self {
             name,
@@ -227,6 +247,9 @@ impl EntitySchema {
 
     /// The qualified type name used in `$metadata` and in error messages.
     pub fn type_name(&self) -> String {
-        format!("Microsoft.NAV.{}", self.type_name)
+        match self.api {
+            Api::Dataverse => format!("Microsoft.Dynamics.CRM.{}", self.type_name),
+            Api::Resco | Api::Standard => format!("Microsoft.NAV.{}", self.type_name),
+        }
     }
 }

@@ -25,6 +25,11 @@ pub struct Table {
     pub version_idx: Option<usize>,
     id_idx: Option<usize>,
     modified_idx: Option<usize>,
+    created_idx: Option<usize>,
+    /// Deleted keys with the row version their deletion took, oldest first: what Dataverse's
+    /// change tracking reports as `$deletedEntity` ("Use change tracking to synchronize data with
+    /// external systems"). Only tables with `Api::Dataverse` keep them.
+    pub tombstones: Vec<(i64, Vec<Value>)>,
     /// Rows by key: the default order and the `$orderby=<key>` keyset walk.
     pub rows: BTreeMap<Vec<Value>, Row>,
     /// Rows by row version: the common delta query (`RowVersionNumber gt X`, ordered by version)
@@ -60,6 +65,8 @@ impl Table {
             version_idx: schema.role_index(Role::RowVersion),
             id_idx: schema.role_index(Role::SystemId),
             modified_idx: schema.role_index(Role::ModifiedAt),
+            created_idx: schema.role_index(Role::CreatedAt),
+            tombstones: Vec::new(),
             rows: BTreeMap::new(),
             by_version: BTreeMap::new(),
             next_seq: 1,
@@ -119,6 +126,9 @@ pub struct Store {
     /// (ARCHITECTURE.md, "Late commits"). Entity names, not table positions, since entities can be dropped meanwhile.
     pub(super) held: BTreeMap<u64, Vec<(&'static str, Row)>>,
     pub(super) next_hold: u64,
+    /// Dataverse delta tokens naming a version at or below this are expired (`POST
+    /// /_sandbox/dataverse/expire_tokens`).
+    delta_expired_through: i64,
 }
 
 /// Where generated row versions start: an arbitrary, realistic-looking SQL timestamp value.
@@ -145,6 +155,7 @@ impl Store {
             id_rng: Rng::derive(config.seed, "mutate-ids"),
             held: BTreeMap::new(),
             next_hold: 1,
+            delta_expired_through: 0,
         };
         let mut refs = InitialRefs {
             counts: &counts,
@@ -201,7 +212,40 @@ impl Store {
         if let Some(i) = table.modified_idx {
             row[i] = Value::DateTime(at);
         }
+        if let Some(i) = table.created_idx
+            && row[i] == Value::Null
+        {
+            row[i] = Value::DateTime(at);
+        }
         row.into()
+    }
+
+    /// The version the next write takes; a Dataverse change-tracking token names this point.
+    pub fn next_version(&self) -> i64 {
+        self.next_version
+    }
+
+    /// Makes every Dataverse delta token issued so far expired (as if its retention period had
+    /// passed). Consumes one version so tokens issued afterwards name a later one.
+    pub fn expire_delta_tokens(&mut self) {
+        self.delta_expired_through = self.next_version;
+        self.next_version += 1;
+    }
+
+    /// Whether a delta token naming `version` was expired by [`Store::expire_delta_tokens`].
+    pub fn delta_token_expired(&self, version: i64) -> bool {
+        version <= self.delta_expired_through
+    }
+
+    /// Records a deletion from table `t` for change tracking (Dataverse tables only): a delete
+    /// takes a row version like any write, as SQL change tracking versions deletes.
+    pub(super) fn tombstone(&mut self, t: usize, key: Vec<Value>) {
+        if self.tables[t].schema.api != super::schema::Api::Dataverse {
+            return;
+        }
+        let version = self.next_version;
+        self.next_version += 1;
+        self.tables[t].tombstones.push((version, key));
     }
 
     pub(super) fn id_index(&self, t: usize) -> Option<usize> {

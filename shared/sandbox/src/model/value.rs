@@ -16,6 +16,9 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Decimal(f64),
+    /// Dataverse Money: an exact decimal in ten-thousandths (four decimals, as Dataverse serializes
+    /// it), never through f64 ("Use the Web API": Money is Edm.Decimal).
+    Money(i128),
     Str(Arc<str>),
     Guid(Uuid),
     DateTime(DateTime<Utc>),
@@ -71,7 +74,7 @@ impl Value {
         match self {
             Value::Null => 0,
             Value::Bool(_) => 1,
-            Value::Int(_) | Value::Decimal(_) => 2,
+            Value::Int(_) | Value::Decimal(_) | Value::Money(_) => 2,
             Value::Str(_) => 3,
             Value::Guid(_) => 4,
             Value::DateTime(_) => 5,
@@ -90,6 +93,11 @@ impl Value {
             (Int(a), Decimal(b)) => (*a as f64).total_cmp(b),
             (Decimal(a), Int(b)) => a.total_cmp(&(*b as f64)),
             (Decimal(a), Decimal(b)) => a.total_cmp(b),
+            (Money(a), Money(b)) => a.cmp(b),
+            (Money(a), Int(b)) => a.cmp(&(i128::from(*b) * super::money::SCALE)),
+            (Int(a), Money(b)) => (i128::from(*a) * super::money::SCALE).cmp(b),
+            (Money(a), Decimal(b)) => super::money::to_f64(*a).total_cmp(b),
+            (Decimal(a), Money(b)) => a.total_cmp(&super::money::to_f64(*b)),
             (Str(a), Str(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Guid(a), Guid(b)) => a.cmp(b),
             (DateTime(a), DateTime(b)) => a.cmp(b),
@@ -113,7 +121,7 @@ impl Ord for Value {
     }
 }
 
-/// BC's wire format: GUIDs lowercase hyphenated, DateTimeOffset in UTC with `Z` and milliseconds.
+/// BC's wire format (Money aside): GUIDs lowercase hyphenated, DateTimeOffset in UTC with `Z` and milliseconds.
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -121,6 +129,9 @@ impl Serialize for Value {
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
             Value::Decimal(d) => s.serialize_f64(*d),
+            // Exact as text here (serde has no raw numbers without serde_json's raw_value); the
+            // Dataverse wire writer emits it as a JSON number (`routes::dataverse::json`).
+            Value::Money(m) => s.serialize_str(&super::money::text(*m)),
             Value::Str(v) => s.serialize_str(v),
             Value::Guid(g) => s.collect_str(&g.hyphenated()),
             Value::DateTime(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),

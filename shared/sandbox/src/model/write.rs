@@ -78,6 +78,16 @@ fn from_json(field: &FieldDef, json: &Json) -> Result<Value, WriteError> {
             Value::str(s)
         }
         EdmType::Int32 | EdmType::Int64 => Value::Int(json.as_i64().ok_or_else(invalid)?),
+        // Dataverse Money arrives as exact text (the route lifts it out of the raw body, since a
+        // JSON number would pass through f64) or as a small number.
+        EdmType::Decimal if super::dataverse::columns::MONEY.contains(&field.name) => {
+            let text = match json {
+                Json::String(s) => s.clone(),
+                Json::Number(n) => n.to_string(),
+                _ => return Err(invalid()),
+            };
+            Value::money(&text).ok_or_else(invalid)?
+        }
         EdmType::Decimal => Value::Decimal(json.as_f64().ok_or_else(invalid)?),
         EdmType::Boolean => Value::Bool(json.as_bool().ok_or_else(invalid)?),
         EdmType::Guid => Value::Guid(
@@ -102,6 +112,10 @@ fn from_json(field: &FieldDef, json: &Json) -> Result<Value, WriteError> {
 
 /// The empty value BC gives a field nobody set.
 fn blank(field: &FieldDef) -> Value {
+    // Dataverse columns start null; BC's nullable fields (versions, times) are stamped anyway.
+    if field.nullable {
+        return Value::Null;
+    }
     match (field.edm, field.enumeration) {
         (_, Some(e)) => Value::interned(e.members[0]),
         (EdmType::String, None) => Value::interned(""),
@@ -127,8 +141,11 @@ fn apply(
             .index_of(name)
             .ok_or_else(|| WriteError::UnknownProperty(name.clone()))?;
         let field = &schema.fields[i];
-        let read_only = matches!(field.role, Role::ModifiedAt | Role::RowVersion)
-            || (!inserting && (field.role == Role::SystemId || schema.key.contains(&field.name)));
+        let read_only = matches!(
+            field.role,
+            Role::ModifiedAt | Role::RowVersion | Role::CreatedAt
+        ) || (!inserting
+            && (field.role == Role::SystemId || schema.key.contains(&field.name)));
         if read_only {
             let new = from_json(field, json)?;
             if new == row[i] {
@@ -174,6 +191,7 @@ impl Store {
             row[i] = Value::Guid(self.id_rng.uuid());
         }
         apply(schema, &mut row, body, true)?;
+        self.tables[t].generator.after_write(&mut row);
         let key = self.tables[t].key_of(&row);
         if self.tables[t].rows.contains_key(&key) {
             return Err(WriteError::Exists);
@@ -203,6 +221,7 @@ impl Store {
         check(table.version_of(&current), if_match)?;
         let mut row = current.to_vec();
         apply(table.schema, &mut row, body, false)?;
+        table.generator.after_write(&mut row);
         undo.entries
             .push((table.schema.name, key.to_vec(), Some(current)));
         let at = self.now();
@@ -225,6 +244,7 @@ impl Store {
         check(table.version_of(&current), if_match)?;
         let name = table.schema.name;
         self.tables[t].remove(key);
+        self.tombstone(t, key.to_vec());
         undo.entries.push((name, key.to_vec(), Some(current)));
         Ok(())
     }
@@ -235,6 +255,14 @@ impl Store {
             let Some(t) = self.table_index(entity) else {
                 continue;
             };
+            let deleted = before.is_some() && !self.tables[t].rows.contains_key(&key);
+            if deleted {
+                // The delete never happened: change tracking must not report it.
+                let tombstones = &mut self.tables[t].tombstones;
+                if let Some(i) = tombstones.iter().rposition(|(_, k)| *k == key) {
+                    tombstones.remove(i);
+                }
+            }
             self.tables[t].remove(&key);
             if let Some(row) = before {
                 self.tables[t].publish(row);

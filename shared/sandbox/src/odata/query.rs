@@ -35,12 +35,18 @@ fn decode(part: &str) -> Result<String, ODataError> {
 /// Splits and percent-decodes; rejects unknown or repeated system (`$`) options. Custom options
 /// (no `$`) are ignored, as OData allows.
 pub fn parse_raw(query: Option<&str>) -> Result<RawOptions, ODataError> {
+    parse_raw_with(query, &[])
+}
+
+/// [`parse_raw`] accepting the system options in `extra` too (Dataverse's `$deltatoken`,
+/// `$expand`), for a route to check itself.
+pub fn parse_raw_with(query: Option<&str>, extra: &[&str]) -> Result<RawOptions, ODataError> {
     let mut out: RawOptions = Vec::new();
     for part in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
         let (name, value) = (decode(name)?, decode(value)?);
         if name.starts_with('$') {
-            if !KNOWN.contains(&name.as_str()) {
+            if !KNOWN.contains(&name.as_str()) && !extra.contains(&name.as_str()) {
                 return Err(ODataError::bad_request(format!(
                     "The query parameter '{name}' is not supported."
                 )));

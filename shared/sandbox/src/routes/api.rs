@@ -27,6 +27,7 @@ pub fn path_of(api: Api) -> &'static str {
     match api {
         Api::Resco => API_PATH,
         Api::Standard => STANDARD_PATH,
+        Api::Dataverse => super::dataverse::PATH,
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod batch;
 pub mod control;
+pub mod dataverse;
 pub mod identity;
 mod key;
 pub mod odatav4;
@@ -50,6 +51,24 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::require_token,
         ));
+    // Dataverse: its own token audience and its own service protection limits (429, no queue).
+    let dv_root = format!("/{}", dataverse::PATH);
+    let dataverse_routes = Router::new()
+        .route(&dv_root, any(dataverse::root))
+        .route(&format!("{dv_root}/"), any(dataverse::root))
+        .route(&format!("{dv_root}/{{*rest}}"), any(dataverse::data))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware::inject,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware::limit_dataverse,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_dataverse_token,
+        ));
     let sign_in = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
         .route(
@@ -62,6 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .merge(data)
+        .merge(dataverse_routes)
         .merge(sign_in)
         .route(
             "/devicelogin",

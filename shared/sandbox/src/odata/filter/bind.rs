@@ -17,6 +17,10 @@ pub enum Pred {
     Or(Box<Pred>, Box<Pred>),
     Cmp(CmpOp, Term, Term),
     Text(TextFn, Term, Term),
+    /// A string comparison that ignores case (Dataverse's collation: "Query data using the Web
+    /// API" — string comparisons are case-insensitive).
+    CmpFolded(CmpOp, Term, Term),
+    TextFolded(TextFn, Term, Term),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +90,8 @@ fn coerce(value: Value, to: EdmType) -> Value {
 #[derive(Debug)]
 pub struct Binder<'a> {
     pub schema: &'a EntitySchema,
+    /// Compare strings ignoring case (Dataverse), not ordinally (BC).
+    pub fold_case: bool,
 }
 
 impl Binder<'_> {
@@ -155,6 +161,10 @@ impl Binder<'_> {
             (Term::Const(v), Some(to)) => Term::Const(coerce(v, to)),
             (t, _) => t,
         };
+        let strings = [ltype, rtype].contains(&Some(EdmType::String));
+        if self.fold_case && strings {
+            return Ok(Pred::CmpFolded(op, fix(lt, rtype), fix(rt, ltype)));
+        }
         Ok(Pred::Cmp(op, fix(lt, rtype), fix(rt, ltype)))
     }
 
@@ -185,6 +195,9 @@ impl Binder<'_> {
                 )));
             }
         }
+        if self.fold_case {
+            return Ok(Pred::TextFolded(f, a, b));
+        }
         Ok(Pred::Text(f, a, b))
     }
 }
@@ -206,26 +219,14 @@ impl Pred {
             Pred::Not(p) => !p.eval(row),
             Pred::And(a, b) => a.eval(row) && b.eval(row),
             Pred::Or(a, b) => a.eval(row) || b.eval(row),
-            Pred::Cmp(op, l, r) => {
-                let (l, r) = (l.get(row), r.get(row));
-                let ord = l.total_cmp(r);
-                let null = matches!(l, Value::Null) || matches!(r, Value::Null);
-                match op {
-                    CmpOp::Eq => ord.is_eq(),
-                    CmpOp::Ne => !ord.is_eq(),
-                    _ if null => false,
-                    CmpOp::Gt => ord.is_gt(),
-                    CmpOp::Ge => ord.is_ge(),
-                    CmpOp::Lt => ord.is_lt(),
-                    CmpOp::Le => ord.is_le(),
-                }
-            }
+            Pred::Cmp(op, l, r) => compare(*op, l.get(row), r.get(row)),
+            Pred::CmpFolded(op, l, r) => compare(*op, &folded(l.get(row)), &folded(r.get(row))),
             Pred::Text(f, a, b) => match (a.get(row).as_str(), b.get(row).as_str()) {
-                (Some(a), Some(b)) => match f {
-                    TextFn::Contains => a.contains(b),
-                    TextFn::StartsWith => a.starts_with(b),
-                    TextFn::EndsWith => a.ends_with(b),
-                },
+                (Some(a), Some(b)) => f.test(a, b),
+                _ => false,
+            },
+            Pred::TextFolded(f, a, b) => match (a.get(row).as_str(), b.get(row).as_str()) {
+                (Some(a), Some(b)) => f.test(&a.to_lowercase(), &b.to_lowercase()),
                 _ => false,
             },
         }
@@ -250,6 +251,38 @@ impl Pred {
                 bound(flipped, v)
             }
             _ => None,
+        }
+    }
+}
+
+fn compare(op: CmpOp, l: &Value, r: &Value) -> bool {
+    let ord = l.total_cmp(r);
+    let null = matches!(l, Value::Null) || matches!(r, Value::Null);
+    match op {
+        CmpOp::Eq => ord.is_eq(),
+        CmpOp::Ne => !ord.is_eq(),
+        _ if null => false,
+        CmpOp::Gt => ord.is_gt(),
+        CmpOp::Ge => ord.is_ge(),
+        CmpOp::Lt => ord.is_lt(),
+        CmpOp::Le => ord.is_le(),
+    }
+}
+
+/// A string in lower case (other values as they are).
+fn folded(v: &Value) -> Value {
+    match v {
+        Value::Str(s) => Value::text(s.to_lowercase()),
+        other => other.clone(),
+    }
+}
+
+impl TextFn {
+    fn test(self, a: &str, b: &str) -> bool {
+        match self {
+            TextFn::Contains => a.contains(b),
+            TextFn::StartsWith => a.starts_with(b),
+            TextFn::EndsWith => a.ends_with(b),
         }
     }
 }

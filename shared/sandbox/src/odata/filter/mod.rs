@@ -13,7 +13,21 @@ use crate::odata::error::ODataError;
 /// Parses and types a `$filter` expression for `schema`.
 pub fn compile(text: &str, schema: &EntitySchema) -> Result<Pred, ODataError> {
     let ast = parse(text)?;
-    bind::Binder { schema }.pred(&ast)
+    bind::Binder {
+        schema,
+        fold_case: false,
+    }
+    .pred(&ast)
+}
+
+/// Like [`compile`], but string comparisons ignore case, as Dataverse's do.
+pub fn compile_ignoring_case(text: &str, schema: &EntitySchema) -> Result<Pred, ODataError> {
+    let ast = parse(text)?;
+    bind::Binder {
+        schema,
+        fold_case: true,
+    }
+    .pred(&ast)
 }
 
 /// Parses without typing (exposed for tests and tools).

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::faults::{FaultSpec, Limits};
+use crate::faults::{FaultSpec, Limits, RateLimiter};
 use crate::odata::ODataError;
 use crate::state::AppState;
 
@@ -57,8 +57,13 @@ pub async fn limits(State(state): State<Arc<AppState>>) -> Response {
 /// Partial update: `{"requests_per_window"?, "window_secs"?, "max_concurrent"?,
 /// "queue_timeout_ms"?}`.
 pub async fn set_limits(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
-    let mut current = serde_json::to_value(state.limiter.limits()).unwrap_or_default();
-    let patch: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&body) {
+    patch_limits(&state.limiter, &body)
+}
+
+/// Applies a partial limits body to `limiter` (BC's or Dataverse's).
+pub(super) fn patch_limits(limiter: &RateLimiter, body: &[u8]) -> Response {
+    let mut current = serde_json::to_value(limiter.limits()).unwrap_or_default();
+    let patch: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(body) {
         Ok(p) => p,
         Err(e) => return ODataError::bad_request(format!("Invalid limits: {e}")).into_response(),
     };
@@ -70,7 +75,7 @@ pub async fn set_limits(State(state): State<Arc<AppState>>, body: axum::body::By
     }
     match serde_json::from_value::<Limits>(current) {
         Ok(limits) => {
-            state.limiter.set_limits(limits);
+            limiter.set_limits(limits);
             Json(limits).into_response()
         }
         Err(e) => ODataError::bad_request(format!("Invalid limits: {e}")).into_response(),

@@ -1,6 +1,7 @@
 //! Control endpoints for tests (no auth, meant for loopback): data, sign-in, faults, schema.
 
 pub mod data;
+pub mod dataverse;
 pub mod faults;
 pub mod identity;
 pub mod schema;
@@ -29,6 +30,14 @@ pub fn router() -> Router<Arc<AppState>> {
             post(faults::add).get(faults::list).delete(faults::clear),
         )
         .route("/_sandbox/schema", post(schema::change))
+        .route(
+            "/_sandbox/dataverse/expire_tokens",
+            post(dataverse::expire_tokens),
+        )
+        .route(
+            "/_sandbox/dataverse/limits",
+            get(dataverse::limits).post(dataverse::set_limits),
+        )
         .route(
             "/_sandbox/limits",
             get(faults::limits).post(faults::set_limits),

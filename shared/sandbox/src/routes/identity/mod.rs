@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use url::form_urlencoded;
 
-use crate::auth::{Principal, RefreshGrant};
+use crate::auth::{Audience, Principal, RefreshGrant};
 use crate::state::AppState;
 
 pub use device_code::devicecode;
@@ -150,7 +150,8 @@ pub(crate) fn issue_tokens(
     delegated: bool,
 ) -> Response {
     let lifetime = state.tokens.lifetime().as_secs().saturating_sub(1);
-    let access_token = state.tokens.issue(principal.clone());
+    let audience = Audience::of_scope(scope, &state.base_url);
+    let access_token = state.tokens.issue_for(principal.clone(), audience);
     let resource_scopes: Vec<&str> = scope
         .split_whitespace()
         .filter(|s| !OIDC_SCOPES.contains(s))
