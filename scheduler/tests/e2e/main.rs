@@ -27,11 +27,13 @@ mod mapping_bench;
 mod odata;
 mod odata_service;
 mod overlap;
+mod poisoned;
 mod preview;
 #[path = "../chaos/redis.rs"]
 mod private_redis;
 mod process;
 mod queue_down;
+mod raw_service;
 mod recovery;
 mod refresh_claim;
 mod retention;

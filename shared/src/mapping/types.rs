@@ -83,6 +83,15 @@ impl ColumnType {
                     Json::Bool(b) => b.to_string(),
                     other => other.to_string(),
                 };
+                // PostgreSQL text cannot hold U+0000: written, it would fail the whole page's
+                // transaction on every run; it fails this record instead (on SQLite too, alike).
+                if text.contains('\0') {
+                    return Err(
+                        "text contains a NUL character (U+0000), which a database text \
+                                column cannot hold"
+                            .into(),
+                    );
+                }
                 if let Some(max) = max_len
                     && text.chars().count() > *max as usize
                 {
@@ -247,6 +256,11 @@ mod tests {
                 ColumnType::Int32,
                 json!(-3_000_000_000i64),
                 "does not fit a 32-bit integer",
+            ),
+            (
+                ColumnType::Text { max_len: None },
+                json!("a\u{0}b"),
+                "NUL character",
             ),
             (ColumnType::Int64, json!(1.5), "is not a 64-bit integer"),
             (

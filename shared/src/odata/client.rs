@@ -5,19 +5,18 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::csdl::{CsdlError, Metadata};
+pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
-
-/// One row as the source sent it.
-pub type Row = Map<String, Value>;
 
 /// A page of rows and where the next one is.
 #[derive(Debug)]
 pub struct Page {
-    pub rows: Vec<Row>,
+    pub rows: Rows,
     pub next: Option<Url>,
 }
 
@@ -85,10 +84,12 @@ impl SourceError {
     }
 }
 
-/// The parts of a page body Ferry reads.
+/// The parts of a page body Ferry reads. Rows stay unparsed text here: each is decoded on its own
+/// (`rows.rs`), so one unreadable row fails its record, not the page.
 #[derive(serde::Deserialize)]
-struct PageBody {
-    value: Vec<Row>,
+struct PageBody<'a> {
+    #[serde(borrow)]
+    value: Vec<&'a RawValue>,
     #[serde(rename = "@odata.nextLink")]
     next: Option<String>,
 }
@@ -273,14 +274,15 @@ impl ODataClient {
             url: display(url),
             message,
         };
-        // Straight into rows: no intermediate `Value` tree for the page, other annotations skipped.
+        // The page's frame first (rows as text, other annotations skipped), then each row on its own:
+        // a body that is not JSON fails the page, one unreadable row fails only its record.
         let document: PageBody =
             serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
         let next = match document.next {
             Some(link) => Some(self.resolve(&link)?),
             None => None,
         };
-        let rows = document.value;
+        let rows = Rows::decode(&document.value);
         Ok(Page { rows, next })
     }
 

@@ -19,7 +19,7 @@ use super::import::{latest_definition, watermark};
 use super::map::map_page;
 use crate::definitions::load_connection;
 use crate::mapping::Mapping;
-use crate::odata::client::Row;
+use crate::odata::client::Rows;
 use crate::runs::RunError;
 use crate::sink::key_scan::KeyScan;
 use crate::sink::vanished;
@@ -121,12 +121,13 @@ pub async fn preview(
         summary: PreviewSummary::default(),
     };
     while let Some(rows) = pages.next().await {
-        let mut rows: Vec<Row> = rows?;
+        let mut rows: Rows = rows?;
         let mut last = false;
         if let Some(limit) = options.limit {
             let room = limit.saturating_sub(preview.summary.rows_read) as usize;
             if rows.len() >= room {
-                rows.truncate(room);
+                rows.undecodable.truncate(room);
+                rows.rows.truncate(room - rows.undecodable.len());
                 last = true;
             }
         }
@@ -218,7 +219,7 @@ async fn vanished_rows(
 async fn preview_page(
     db: &DatabaseConnection,
     mapping: &Mapping,
-    rows: Vec<Row>,
+    rows: Rows,
     preview: &mut Preview,
 ) -> Result<(), SyncError> {
     let write = map_page(db, mapping, rows).await?;

@@ -40,7 +40,7 @@ pub(super) async fn replay_parked(
             .iter()
             .filter_map(|p| serde_json::from_str(&p.payload).ok())
             .collect();
-        let write = resolving(clears, map_page(&ctx.db, mapping, rows).await?);
+        let write = resolving(clears, map_page(&ctx.db, mapping, rows.into()).await?);
         let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
         // Replayed records count as read (from the parking, not the source), so the run's counts add
         // up; they must not move the watermark.
