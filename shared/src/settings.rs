@@ -59,6 +59,13 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     pub page_size: u32,
     pub shutdown_grace_secs: u64,
+    /// How far one run may move a version checkpoint (`checkpoint/jump.rs`).
+    #[serde(default = "default_max_version_jump")]
+    pub max_version_jump: i64,
+}
+
+fn default_max_version_jump() -> i64 {
+    crate::checkpoint::jump::DEFAULT_MAX_VERSION_JUMP
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -29,6 +29,7 @@ impl Checkpoint {
     }
 }
 
+pub mod jump;
 mod measured;
 mod store;
 

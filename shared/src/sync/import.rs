@@ -12,7 +12,7 @@ use super::error::SyncError;
 use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
 use super::start::Start;
-use crate::checkpoint::{self, Checkpoint, Measured};
+use crate::checkpoint::{self, Checkpoint, Measured, jump};
 use crate::definitions::{IntegrationDef, parse_every, stored_connection};
 use crate::drift::{ReadBefore, Severity, check_source, read_before};
 use crate::mapping::{DriftError, Mapping};
@@ -140,9 +140,13 @@ pub(super) async fn import(
                 write
             };
             // Pages of the overlap window lie below the checkpoint; it never moves back.
-            if Checkpoint::version(write.checkpoint.as_ref()) <= watermark {
+            let reaches = Checkpoint::version(write.checkpoint.as_ref());
+            if reaches <= watermark {
                 write.checkpoint = None;
             }
+            // Nor does it leap to a version no real source reaches.
+            jump::check(watermark, reaches, ctx.settings.max_version_jump)
+                .map_err(|e| SyncError::Refused(e.to_string()))?;
             commit_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
             stages.page_written();
             debug!(
