@@ -13,6 +13,7 @@ mod counts;
 mod couplings;
 mod deletes;
 mod discover;
+mod exact;
 mod failure_log;
 mod failures;
 mod helpers;
