@@ -23,6 +23,9 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub lookups: LookupSettings,
     pub log: LogSettings,
+    /// How much of each kind of answer is read (`limits.rs`).
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
     /// Absent from the defaults on purpose: the master key comes from the environment or a key file.
     #[serde(default)]
     pub secrets: SecretsSettings,
@@ -222,6 +225,7 @@ impl Settings {
         if !problems.is_empty() {
             return Err(SettingsError::Invalid(problems));
         }
+        crate::limits::install(&settings.limits);
         Ok(settings)
     }
 

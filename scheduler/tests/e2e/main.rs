@@ -5,6 +5,7 @@ mod api;
 mod api_token;
 mod apply;
 mod auth;
+mod bounded;
 mod callbacks;
 mod cancel;
 mod check;

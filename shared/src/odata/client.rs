@@ -12,6 +12,7 @@ use url::Url;
 use super::csdl::{CsdlError, Metadata};
 pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
+use crate::limits::{self, Body, ReadError};
 
 /// A page of rows and where the next one is.
 #[derive(Debug)]
@@ -41,6 +42,10 @@ pub enum SourceError {
     TimedOut { url: String, secs: u64 },
     #[error("unreadable response from {url}: {message}")]
     Decode { url: String, message: String },
+    /// An answer longer than its kind's cap (`limits.rs`): read further, it could exhaust the
+    /// worker's memory. The same answer would come again, so it is not retried.
+    #[error("{url}: {message}")]
+    TooLarge { url: String, message: String },
     #[error(transparent)]
     Metadata(#[from] CsdlError),
     #[error("{0}")]
@@ -79,6 +84,7 @@ impl SourceError {
             SourceError::Metadata(_)
             | SourceError::Schema(_)
             | SourceError::ForeignOrigin { .. }
+            | SourceError::TooLarge { .. }
             | SourceError::LinkCycle { .. } => false,
         }
     }
@@ -266,10 +272,26 @@ impl ODataClient {
         }
     }
 
+    /// A body of kind `body`, read up to its cap.
+    async fn read(
+        &self,
+        url: &Url,
+        response: reqwest::Response,
+        body: Body,
+    ) -> Result<Vec<u8>, SourceError> {
+        limits::read(response, body).await.map_err(|e| match e {
+            ReadError::Transport(e) => self.transport(url, e),
+            too_large => SourceError::TooLarge {
+                url: display(url),
+                message: too_large.to_string(),
+            },
+        })
+    }
+
     /// One page of an entity set.
     pub async fn page(&self, url: &Url) -> Result<Page, SourceError> {
         let response = self.get(url, "application/json").await?;
-        let body = response.bytes().await.map_err(|e| self.transport(url, e))?;
+        let body = self.read(url, response, Body::Page).await?;
         let decode = |message: String| SourceError::Decode {
             url: display(url),
             message,
@@ -289,22 +311,27 @@ impl ODataClient {
     /// A JSON document (e.g. the `companies` collection).
     pub async fn json(&self, url: &Url) -> Result<Value, SourceError> {
         let response = self.get(url, "application/json").await?;
-        response.json().await.map_err(|e| SourceError::Decode {
+        let body = self.read(url, response, Body::Page).await?;
+        serde_json::from_slice(&body).map_err(|e| SourceError::Decode {
             url: display(url),
-            message: e.without_url().to_string(),
+            message: e.to_string(),
         })
     }
 
     /// The service's `$metadata`.
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
-        Ok(Metadata::parse(&self.metadata_document().await?)?)
+        Ok(Metadata::parse_off_thread(self.metadata_document().await?).await?)
     }
 
     /// The `$metadata` document as served (CSDL XML), unparsed.
     pub async fn metadata_document(&self) -> Result<String, SourceError> {
         let url = self.url("$metadata", "");
         let response = self.get(&url, "application/xml").await?;
-        response.text().await.map_err(|e| self.transport(&url, e))
+        let body = self.read(&url, response, Body::Metadata).await?;
+        String::from_utf8(body).map_err(|e| SourceError::Decode {
+            url: display(&url),
+            message: format!("$metadata is not UTF-8: {e}"),
+        })
     }
 }
 
@@ -347,7 +374,9 @@ async fn http_error(url: &Url, response: reqwest::Response) -> SourceError {
         // A server's word on how long to wait is believed up to a day: `u64::MAX` must not overflow
         // the retry's clock arithmetic.
         .map(|s| s.min(MAX_RETRY_AFTER_SECS));
-    let text = response.text().await.unwrap_or_default();
+    // Only the start of an error answer is read: it is there for its message.
+    let text =
+        String::from_utf8_lossy(&limits::read_prefix(response, Body::Error).await).into_owned();
     let message = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| {
