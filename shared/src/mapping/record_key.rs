@@ -13,11 +13,12 @@ use serde_json::Value as Json;
 
 /// `fields` (in the source key's order) as one text.
 pub fn encode(fields: &[String]) -> String {
-    let plain = fields.iter().all(|f| {
-        !f.starts_with('[')
-            && !f.chars().any(char::is_control)
-            && !(fields.len() > 1 && f.contains('|'))
-    });
+    let ambiguous = |f: &String| {
+        f.starts_with('[')
+            || f.chars().any(char::is_control)
+            || (fields.len() > 1 && f.contains('|'))
+    };
+    let plain = !fields.iter().any(ambiguous);
     if plain {
         return fields.join("|");
     }
