@@ -106,6 +106,7 @@ const SETTINGS_SECTIONS: &[&str] = &[
     "retention",
     "lookups",
     "log",
+    "limits",
     "secrets",
 ];
 
