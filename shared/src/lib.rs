@@ -10,6 +10,7 @@ pub mod definitions;
 pub mod dispatch;
 pub mod drift;
 pub mod filter;
+pub mod limits;
 pub mod lookup;
 pub mod mapping;
 pub mod odata;

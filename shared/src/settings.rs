@@ -23,6 +23,9 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub lookups: LookupSettings,
     pub log: LogSettings,
+    /// How much of each kind of answer is read (`limits.rs`).
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
     /// Absent from the defaults on purpose: the master key comes from the environment or a key file.
     #[serde(default)]
     pub secrets: SecretsSettings,
@@ -59,6 +62,13 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     pub page_size: u32,
     pub shutdown_grace_secs: u64,
+    /// How far one run may move a version checkpoint (`checkpoint/jump.rs`).
+    #[serde(default = "default_max_version_jump")]
+    pub max_version_jump: i64,
+}
+
+fn default_max_version_jump() -> i64 {
+    crate::checkpoint::jump::DEFAULT_MAX_VERSION_JUMP
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +254,7 @@ impl Settings {
         if !problems.is_empty() {
             return Err(SettingsError::Invalid(problems));
         }
+        crate::limits::install(&settings.limits);
         Ok(settings)
     }
 

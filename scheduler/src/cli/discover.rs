@@ -30,7 +30,7 @@ pub(super) async fn command(
         From::File(path) => {
             let xml = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            Metadata::parse(&xml)?
+            Metadata::parse_off_thread(xml).await?
         }
         From::Connection(name) => {
             let db = storage::connect(&settings.database).await?;

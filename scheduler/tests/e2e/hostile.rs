@@ -1,7 +1,8 @@
 //! Servers that would loop or crash a worker (issue 21, item 5): a next-link cycle longer than one page
 //! fails the run within seconds instead of reading for ever, and an absurd `Retry-After` is believed
 //! only up to a day (the run waits to retry, the worker lives on); a server's error text reaches the
-//! run record with its control characters escaped.
+//! run record with its control characters escaped; a row version past any sane value fails the run
+//! instead of becoming the checkpoint.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +18,12 @@ use ferry_scheduler::cli;
 use ferry_shared::runs::Mode;
 use serde_json::json;
 
-use crate::helpers::TestEnv;
+use ferry_shared::checkpoint;
+
+use crate::helpers::{Backend, TestEnv};
 use crate::odata_service::METADATA;
+use crate::on_both_backends;
+use crate::raw_service::RawService;
 
 /// How the hostile service answers the entity set.
 #[derive(Clone, Copy)]
@@ -189,3 +194,72 @@ async fn a_servers_error_text_reaches_the_record_with_control_characters_escaped
     );
     env.finish().await;
 }
+
+/// Products with versions `versions`, one page.
+fn products_page(versions: &[i64]) -> String {
+    let rows: Vec<_> = versions
+        .iter()
+        .map(|v| json!({ "Code": format!("P{v}"), "Title": "t", "Price": 1.0, "Version": v.to_string() }))
+        .collect();
+    json!({ "value": rows }).to_string()
+}
+
+async fn a_version_past_any_sane_value_fails_the_run_and_keeps_the_checkpoint(backend: Backend) {
+    let service = RawService::start(METADATA, &products_page(&[1, 2])).await;
+    let env = TestEnv::start_on(backend, 1, 1).await;
+    let file = env.dir.join("raw.toml");
+    std::fs::write(
+        &file,
+        service.definitions(
+            r#"
+[[integration]]
+name = "products"
+connection = "raw"
+source = { entity = "Products", key = ["Code"], version = "Version" }
+target = { table = "product", key = ["code"], create = true }
+fields = [{ from = "Code", to = "code" }, { from = "Version", to = "version" }]
+"#,
+        ),
+    )
+    .unwrap();
+    env.apply(&file).await;
+    let first = env.run("products", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{first:?}");
+
+    service.set_body(&products_page(&[3, i64::MAX]));
+    let poisoned = env.run("products", Mode::Incremental).await;
+    assert_eq!(poisoned.status, "failed", "{poisoned:?}");
+    let error = poisoned.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("worker.max_version_jump") && error.contains(&i64::MAX.to_string()),
+        "{error}"
+    );
+    let stored = checkpoint::load(&env.db, "products")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored.json).unwrap(),
+        json!({ "kind": "version", "value": 2 }),
+        "the checkpoint stays where the last sane page left it"
+    );
+
+    // Once the source is mended, the next run reads on from version 2.
+    service.set_body(&products_page(&[3, 4]));
+    let mended = env.run("products", Mode::Incremental).await;
+    assert_eq!(
+        (mended.status.as_str(), mended.inserted),
+        ("succeeded", 2),
+        "{mended:?}"
+    );
+    let queries = service.served.queries.lock().unwrap().clone();
+    assert!(
+        queries.last().unwrap().contains("Version gt 2"),
+        "{queries:?}"
+    );
+    env.finish().await;
+}
+on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_version_past_any_sane_value_fails_the_run_and_keeps_the_checkpoint
+);

@@ -61,7 +61,8 @@ fields = [
         vec![
             Some("P0030".into()),
             Some("1000000000030".into()),
-            Some("37.5".into())
+            // Price is Edm.Decimal Precision="12" Scale="2": the column is numeric(12,2).
+            Some("37.50".into())
         ]
     );
 

@@ -36,29 +36,31 @@ async fn metadata_is_csdl_and_matches_the_rows() {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => {
                 let attr = |name: &str| {
-                    e.try_get_attribute(name)
-                        .unwrap()
-                        .map(|a| a.unescape_value().unwrap().into_owned())
+                    e.try_get_attribute(name).unwrap().map(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .into_owned()
+                    })
                 };
                 match e.name().as_ref() {
-                    b"Schema" => namespace = attr("Namespace").unwrap(),
-                    b"EntityType" => {
+                    "Schema" => namespace = attr("Namespace").unwrap(),
+                    "EntityType" => {
                         current = attr("Name").unwrap();
                         types.entry(current.clone()).or_default();
                     }
-                    b"PropertyRef" => types
+                    "PropertyRef" => types
                         .get_mut(&current)
                         .unwrap()
                         .0
                         .push(attr("Name").unwrap()),
-                    b"Property" => {
+                    "Property" => {
                         types
                             .get_mut(&current)
                             .unwrap()
                             .1
                             .insert(attr("Name").unwrap(), attr("Type").unwrap());
                     }
-                    b"EntitySet" => {
+                    "EntitySet" => {
                         sets.insert(attr("Name").unwrap(), attr("EntityType").unwrap());
                     }
                     _ => {}

@@ -52,13 +52,15 @@ impl ClientCredentials {
 /// endpoint being unavailable (RFC 6749 §5.2 verdicts are 400/401), which is worth a retry.
 #[derive(Debug, thiserror::Error)]
 enum Transport {
-    #[error("{0}")]
-    Http(#[from] oauth2::HttpClientError<reqwest::Error>),
     #[error("HTTP {0}")]
     Unavailable(u16),
+    /// The answer could not be read, or passed `limits.token_bytes`.
+    #[error("{0}")]
+    Body(String),
 }
 
-/// reqwest, with a busy endpoint's 429 or 5xx turned into a [`Transport`] error.
+/// reqwest, with a busy endpoint's 429 or 5xx turned into a [`Transport`] error, and the answer read
+/// up to `limits.token_bytes` (the `oauth2` crate's own client reads any answer whole).
 struct Guarded<'a>(&'a reqwest::Client);
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Guarded<'_> {
@@ -68,12 +70,27 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Guarded<'_> {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = oauth2::AsyncHttpClient::call(self.0, request).await?;
+            let (parts, body) = request.into_parts();
+            let response = self
+                .0
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| Transport::Body(e.without_url().to_string()))?;
             let status = response.status();
             if status.as_u16() == 429 || status.is_server_error() {
                 return Err(Transport::Unavailable(status.as_u16()));
             }
-            Ok(response)
+            let headers = response.headers().clone();
+            let body = super::token_endpoint::read_token_body(response)
+                .await
+                .map_err(Transport::Body)?;
+            let mut answer = oauth2::HttpResponse::new(body);
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            Ok(answer)
         })
     }
 }

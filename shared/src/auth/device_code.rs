@@ -75,10 +75,9 @@ pub async fn request(
         .await
         .map_err(|e| unreachable(e.without_url().to_string()))?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = token_endpoint::read_token_body(response)
         .await
-        .map_err(|e| unreachable(e.without_url().to_string()))?;
+        .map_err(unreachable)?;
     if !status.is_success() {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let error = value["error"].as_str().unwrap_or("HTTP error").to_string();

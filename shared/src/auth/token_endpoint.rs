@@ -72,10 +72,9 @@ pub async fn post(
         .await
         .map_err(|e| EndpointError::Transport(e.without_url().to_string()))?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = read_token_body(response)
         .await
-        .map_err(|e| EndpointError::Transport(e.without_url().to_string()))?;
+        .map_err(EndpointError::Transport)?;
     if status.is_success() {
         return serde_json::from_slice(&body)
             .map_err(|e| EndpointError::Transport(format!("unreadable token response: {e}")));
@@ -100,6 +99,16 @@ pub async fn post(
             "HTTP {status} without an OAuth error body"
         ))),
     }
+}
+
+/// A token endpoint's answer, read up to `limits.token_bytes`: a token is a few KB, and an endless
+/// answer must not exhaust the process.
+pub(super) async fn read_token_body(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    use crate::limits::{Body, ReadError, read};
+    read(response, Body::Token).await.map_err(|e| match e {
+        ReadError::Transport(e) => e.without_url().to_string(),
+        too_large => too_large.to_string(),
+    })
 }
 
 /// The first line of an error description: Microsoft appends trace and correlation ids that only

@@ -56,6 +56,7 @@ impl Checkpoint {
     }
 }
 
+pub mod jump;
 mod measured;
 mod store;
 

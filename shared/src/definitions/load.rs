@@ -108,6 +108,7 @@ const SETTINGS_SECTIONS: &[&str] = &[
     "retention",
     "lookups",
     "log",
+    "limits",
     "secrets",
 ];
 

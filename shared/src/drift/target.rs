@@ -76,7 +76,7 @@ fn accepts(data_type: &str, ty: ColumnType) -> bool {
             )
         }
         ColumnType::Int64 => text || matches!(base, "bigint" | "numeric"),
-        ColumnType::Decimal | ColumnType::Double => {
+        ColumnType::Decimal { .. } | ColumnType::Double => {
             text || matches!(base, "numeric" | "double precision" | "real")
         }
         ColumnType::Bool => text || base == "boolean",
@@ -240,6 +240,6 @@ mod tests {
         assert!(!accepts("integer", ColumnType::Int64));
         assert!(accepts("text", ColumnType::Guid));
         assert!(accepts("timestamp with time zone", ColumnType::Timestamp));
-        assert!(!accepts("boolean", ColumnType::Decimal));
+        assert!(!accepts("boolean", ColumnType::DECIMAL));
     }
 }

@@ -61,7 +61,11 @@ pub async fn resolve_page(
     for (lookup, ty) in lookups {
         let mut wanted: HashSet<Vec<String>> = HashSet::new();
         for row in rows {
-            if let Some(t) = tuple(lookup, row) {
+            // A value with U+0000 matches no stored text, and PostgreSQL refuses it as a parameter:
+            // asked for, it would fail the page; left out, the record's lookup is unresolved.
+            if let Some(t) = tuple(lookup, row)
+                && !t.iter().any(|v| v.contains('\0'))
+            {
                 wanted.insert(t);
             }
         }

@@ -21,7 +21,15 @@ pub fn column_type(sql: &str) -> ColumnType {
         "smallint" => ColumnType::Int16,
         "integer" => ColumnType::Int32,
         "bigint" => ColumnType::Int64,
-        "numeric" => ColumnType::Decimal,
+        "numeric" => {
+            let mut numbers = args.split(',').map(|n| n.trim().parse().ok());
+            let precision = numbers.next().flatten();
+            ColumnType::Decimal {
+                precision,
+                // `numeric(p)` is `numeric(p,0)`.
+                scale: precision.map(|_| numbers.next().flatten().unwrap_or(0)),
+            }
+        }
         "double precision" | "real" => ColumnType::Double,
         "boolean" => ColumnType::Bool,
         "date" => ColumnType::Date,
@@ -60,7 +68,14 @@ mod tests {
             column_type("character varying"),
             ColumnType::Text { max_len: None }
         );
-        assert_eq!(column_type("numeric(10,2)"), ColumnType::Decimal);
+        assert_eq!(
+            column_type("numeric(10,2)"),
+            ColumnType::Decimal {
+                precision: Some(10),
+                scale: Some(2)
+            }
+        );
+        assert_eq!(column_type("numeric"), ColumnType::DECIMAL);
         assert_eq!(column_type("integer"), ColumnType::Int32);
         assert_eq!(
             column_type("timestamp with time zone"),

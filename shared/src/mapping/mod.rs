@@ -1,6 +1,7 @@
 //! The mapping engine: turns a source row into the values of one target row, as the integration says.
 
 mod adopt;
+pub mod record_key;
 #[cfg(test)]
 mod tests;
 mod transform;
@@ -400,17 +401,15 @@ impl Mapping {
         self.lookups.iter().any(|l| l.missing == Missing::Defer)
     }
 
-    /// The source key of a row as text (`C000001`, or `A|B` for a composite key), for error records.
+    /// The source key of a row as one text (`C000001`, `A|B`, or `["A|B","C"]` when a field could be
+    /// mistaken for a separator: `record_key.rs`), for couplings, failures and key scans.
     pub fn record_key(&self, row: &Row) -> String {
-        self.source_key
+        let fields: Vec<String> = self
+            .source_key
             .iter()
-            .map(|k| match row.get(k) {
-                Some(Json::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            })
-            .collect::<Vec<_>>()
-            .join("|")
+            .map(|k| record_key::field_text(row.get(k)))
+            .collect();
+        record_key::encode(&fields)
     }
 
     /// The row's position in the order of changes, when it carries a readable one: its version

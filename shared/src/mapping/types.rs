@@ -12,11 +12,17 @@ use crate::odata::csdl::Property;
 /// The type of a target column, derived from the source's Edm type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
-    Text { max_len: Option<u32> },
+    Text {
+        max_len: Option<u32>,
+    },
     Int16,
     Int32,
     Int64,
-    Decimal,
+    /// `numeric(precision, scale)` when the source states both, unconstrained otherwise.
+    Decimal {
+        precision: Option<u32>,
+        scale: Option<u32>,
+    },
     Double,
     Bool,
     Date,
@@ -25,6 +31,12 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// An unconstrained decimal.
+    pub const DECIMAL: ColumnType = ColumnType::Decimal {
+        precision: None,
+        scale: None,
+    };
+
     /// Edm type → column type. Enum members and anything unknown travel as text.
     pub fn from_edm(property: &Property) -> ColumnType {
         match property.edm_type.as_str() {
@@ -34,7 +46,15 @@ impl ColumnType {
             "Edm.Int16" | "Edm.Byte" | "Edm.SByte" => ColumnType::Int16,
             "Edm.Int32" => ColumnType::Int32,
             "Edm.Int64" => ColumnType::Int64,
-            "Edm.Decimal" => ColumnType::Decimal,
+            // Scale="Variable" (and a missing Scale) read as no fixed scale: unconstrained, so no
+            // value the source sends is rounded.
+            "Edm.Decimal" => match (property.precision, property.scale) {
+                (Some(p), Some(s)) if s <= p && (1..=1000).contains(&p) => ColumnType::Decimal {
+                    precision: Some(p),
+                    scale: Some(s),
+                },
+                _ => ColumnType::DECIMAL,
+            },
             "Edm.Double" | "Edm.Single" => ColumnType::Double,
             "Edm.Boolean" => ColumnType::Bool,
             "Edm.Date" => ColumnType::Date,
@@ -61,7 +81,7 @@ impl ColumnType {
             ColumnType::Int16 => Value::SmallInt(None),
             ColumnType::Int32 => Value::Int(None),
             ColumnType::Int64 => Value::BigInt(None),
-            ColumnType::Decimal => Value::Decimal(None),
+            ColumnType::Decimal { .. } => Value::Decimal(None),
             ColumnType::Double => Value::Double(None),
             ColumnType::Bool => Value::Bool(None),
             ColumnType::Date => Value::ChronoDate(None),
@@ -83,6 +103,15 @@ impl ColumnType {
                     Json::Bool(b) => b.to_string(),
                     other => other.to_string(),
                 };
+                // PostgreSQL text cannot hold U+0000: written, it would fail the whole page's
+                // transaction on every run; it fails this record instead (on SQLite too, alike).
+                if text.contains('\0') {
+                    return Err(
+                        "text contains a NUL character (U+0000), which a database text \
+                                column cannot hold"
+                            .into(),
+                    );
+                }
                 if let Some(max) = max_len
                     && text.chars().count() > *max as usize
                 {
@@ -106,12 +135,15 @@ impl ColumnType {
                     .map_err(|_| format!("{n} does not fit a 32-bit integer"))
             }
             ColumnType::Int64 => integer(json).map(|n| Value::BigInt(Some(n))),
-            ColumnType::Decimal => {
+            ColumnType::Decimal { precision, scale } => {
                 let text = number_text(json)?;
-                Decimal::from_str(&text)
+                let d = Decimal::from_str(&text)
                     .or_else(|_| Decimal::from_scientific(&text))
-                    .map(|d| Value::Decimal(Some(d)))
-                    .map_err(|_| format!("not a decimal number: {text:?}"))
+                    .map_err(|_| format!("not a decimal number: {text:?}"))?;
+                if let (Some(p), Some(s)) = (precision, scale) {
+                    fits(d, *p, *s)?;
+                }
+                Ok(Value::Decimal(Some(d)))
             }
             ColumnType::Double => {
                 let text = number_text(json)?;
@@ -181,6 +213,25 @@ fn integer(json: &Json) -> Result<i64, String> {
     }
 }
 
+/// Whether `d` fits `numeric(p, s)` as it is: PostgreSQL would round extra decimal places (a changed
+/// value) and refuse extra integer digits (a failed page), so either fails the record.
+fn fits(d: Decimal, p: u32, s: u32) -> Result<(), String> {
+    let d = d.normalize();
+    if d.scale() > s {
+        return Err(format!(
+            "{} decimal places do not fit numeric({p},{s}) without rounding",
+            d.scale()
+        ));
+    }
+    let digits = d.trunc().abs().to_string().trim_start_matches('0').len() as u32;
+    if digits > p - s {
+        return Err(format!(
+            "{digits} integer digits do not fit numeric({p},{s})"
+        ));
+    }
+    Ok(())
+}
+
 fn number_text(json: &Json) -> Result<String, String> {
     match json {
         Json::Number(n) => Ok(n.to_string()),
@@ -213,7 +264,7 @@ mod tests {
         );
         assert!(ColumnType::Int32.convert(&json!(5_000_000_000i64)).is_err());
         assert_eq!(
-            ColumnType::Decimal.convert(&json!(12.5)).unwrap(),
+            ColumnType::DECIMAL.convert(&json!(12.5)).unwrap(),
             Value::Decimal(Some(Decimal::new(125, 1)))
         );
         assert!(ColumnType::Date.convert(&json!("2026-02-30")).is_err());
@@ -248,6 +299,11 @@ mod tests {
                 json!(-3_000_000_000i64),
                 "does not fit a 32-bit integer",
             ),
+            (
+                ColumnType::Text { max_len: None },
+                json!("a\u{0}b"),
+                "NUL character",
+            ),
             (ColumnType::Int64, json!(1.5), "is not a 64-bit integer"),
             (
                 ColumnType::Int64,
@@ -256,13 +312,29 @@ mod tests {
             ),
             (ColumnType::Int64, json!("12x"), "not an integer"),
             (ColumnType::Int64, json!(true), "not an integer"),
-            (ColumnType::Decimal, json!("1e999"), "not a decimal number"),
+            (ColumnType::DECIMAL, json!("1e999"), "not a decimal number"),
             (
-                ColumnType::Decimal,
+                ColumnType::DECIMAL,
                 json!("99999999999999999999999999999999"),
                 "not a decimal number",
             ),
-            (ColumnType::Decimal, json!([1]), "not a number"),
+            (
+                ColumnType::Decimal {
+                    precision: Some(5),
+                    scale: Some(2),
+                },
+                json!("1.005"),
+                "3 decimal places do not fit numeric(5,2)",
+            ),
+            (
+                ColumnType::Decimal {
+                    precision: Some(5),
+                    scale: Some(2),
+                },
+                json!("1000.5"),
+                "4 integer digits do not fit numeric(5,2)",
+            ),
+            (ColumnType::DECIMAL, json!([1]), "not a number"),
             (ColumnType::Double, json!("abc"), "not a number"),
             (ColumnType::Bool, json!("yes"), "not a boolean"),
             (ColumnType::Date, json!("2026-13-01"), "not a date"),
@@ -316,6 +388,34 @@ mod tests {
         }
     }
 
+    /// Decimals arrive as the text the service sent (`odata/rows.rs`) and convert without a float;
+    /// the column keeps the source's precision and scale, and a value that fits it is not touched.
+    #[test]
+    fn decimals_convert_exactly_and_keep_the_sources_precision_and_scale() {
+        let money = ColumnType::from_edm(&Property {
+            name: "Amount".into(),
+            edm_type: "Edm.Decimal".into(),
+            nullable: true,
+            max_length: None,
+            precision: Some(38),
+            scale: Some(20),
+        });
+        assert_eq!(Dialect::Postgres.column_sql(money), "numeric(38,20)");
+        for text in [
+            "1234567890123456.78",
+            "0.1234567890123456789",
+            "-20000.0000",
+        ] {
+            let value = money.convert(&json!(text)).unwrap();
+            assert_eq!(value_json(&value), json!(text), "{text}");
+        }
+        assert_eq!(
+            money.convert(&json!("12.50")).unwrap(),
+            Value::Decimal(Some(Decimal::new(1250, 2))),
+            "trailing zeros within the scale fit"
+        );
+    }
+
     /// Coupling keys are stored with `value_json` and read back with `convert`: every type must come
     /// back exactly, or a reconcile could not find the row it owns.
     #[test]
@@ -325,7 +425,7 @@ mod tests {
             (ColumnType::Int16, json!(-7)),
             (ColumnType::Int32, json!(2_000_000_000)),
             (ColumnType::Int64, json!("9007199254740993")),
-            (ColumnType::Decimal, json!("12345678901234567890.125")),
+            (ColumnType::DECIMAL, json!("12345678901234567890.125")),
             (ColumnType::Double, json!(1.5)),
             (ColumnType::Bool, json!(true)),
             (ColumnType::Date, json!("2026-02-28")),

@@ -5,19 +5,19 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::csdl::{CsdlError, Metadata};
+pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
-
-/// One row as the source sent it.
-pub type Row = Map<String, Value>;
+use crate::limits::{self, Body, ReadError};
 
 /// A page of rows and where the next one is.
 #[derive(Debug)]
 pub struct Page {
-    pub rows: Vec<Row>,
+    pub rows: Rows,
     pub next: Option<Url>,
 }
 
@@ -42,6 +42,10 @@ pub enum SourceError {
     TimedOut { url: String, secs: u64 },
     #[error("unreadable response from {url}: {message}")]
     Decode { url: String, message: String },
+    /// An answer longer than its kind's cap (`limits.rs`): read further, it could exhaust the
+    /// worker's memory. The same answer would come again, so it is not retried.
+    #[error("{url}: {message}")]
+    TooLarge { url: String, message: String },
     #[error(transparent)]
     Metadata(#[from] CsdlError),
     #[error("{0}")]
@@ -80,15 +84,18 @@ impl SourceError {
             SourceError::Metadata(_)
             | SourceError::Schema(_)
             | SourceError::ForeignOrigin { .. }
+            | SourceError::TooLarge { .. }
             | SourceError::LinkCycle { .. } => false,
         }
     }
 }
 
-/// The parts of a page body Ferry reads.
+/// The parts of a page body Ferry reads. Rows stay unparsed text here: each is decoded on its own
+/// (`rows.rs`), so one unreadable row fails its record, not the page.
 #[derive(serde::Deserialize)]
-struct PageBody {
-    value: Vec<Row>,
+struct PageBody<'a> {
+    #[serde(borrow)]
+    value: Vec<&'a RawValue>,
     #[serde(rename = "@odata.nextLink")]
     next: Option<String>,
 }
@@ -265,44 +272,66 @@ impl ODataClient {
         }
     }
 
+    /// A body of kind `body`, read up to its cap.
+    async fn read(
+        &self,
+        url: &Url,
+        response: reqwest::Response,
+        body: Body,
+    ) -> Result<Vec<u8>, SourceError> {
+        limits::read(response, body).await.map_err(|e| match e {
+            ReadError::Transport(e) => self.transport(url, e),
+            too_large => SourceError::TooLarge {
+                url: display(url),
+                message: too_large.to_string(),
+            },
+        })
+    }
+
     /// One page of an entity set.
     pub async fn page(&self, url: &Url) -> Result<Page, SourceError> {
         let response = self.get(url, "application/json").await?;
-        let body = response.bytes().await.map_err(|e| self.transport(url, e))?;
+        let body = self.read(url, response, Body::Page).await?;
         let decode = |message: String| SourceError::Decode {
             url: display(url),
             message,
         };
-        // Straight into rows: no intermediate `Value` tree for the page, other annotations skipped.
+        // The page's frame first (rows as text, other annotations skipped), then each row on its own:
+        // a body that is not JSON fails the page, one unreadable row fails only its record.
         let document: PageBody =
             serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
         let next = match document.next {
             Some(link) => Some(self.resolve(&link)?),
             None => None,
         };
-        let rows = document.value;
+        let rows = Rows::decode(&document.value);
         Ok(Page { rows, next })
     }
 
     /// A JSON document (e.g. the `companies` collection).
     pub async fn json(&self, url: &Url) -> Result<Value, SourceError> {
         let response = self.get(url, "application/json").await?;
-        response.json().await.map_err(|e| SourceError::Decode {
+        let body = self.read(url, response, Body::Page).await?;
+        serde_json::from_slice(&body).map_err(|e| SourceError::Decode {
             url: display(url),
-            message: e.without_url().to_string(),
+            message: e.to_string(),
         })
     }
 
     /// The service's `$metadata`.
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
-        Ok(Metadata::parse(&self.metadata_document().await?)?)
+        Ok(Metadata::parse_off_thread(self.metadata_document().await?).await?)
     }
 
     /// The `$metadata` document as served (CSDL XML), unparsed.
     pub async fn metadata_document(&self) -> Result<String, SourceError> {
         let url = self.url("$metadata", "");
         let response = self.get(&url, "application/xml").await?;
-        response.text().await.map_err(|e| self.transport(&url, e))
+        let body = self.read(&url, response, Body::Metadata).await?;
+        String::from_utf8(body).map_err(|e| SourceError::Decode {
+            url: display(&url),
+            message: format!("$metadata is not UTF-8: {e}"),
+        })
     }
 }
 
@@ -345,7 +374,9 @@ async fn http_error(url: &Url, response: reqwest::Response) -> SourceError {
         // A server's word on how long to wait is believed up to a day: `u64::MAX` must not overflow
         // the retry's clock arithmetic.
         .map(|s| s.min(MAX_RETRY_AFTER_SECS));
-    let text = response.text().await.unwrap_or_default();
+    // Only the start of an error answer is read: it is there for its message.
+    let text =
+        String::from_utf8_lossy(&limits::read_prefix(response, Body::Error).await).into_owned();
     let message = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| {

@@ -4,3 +4,4 @@ pub mod catalog;
 pub mod client;
 pub mod csdl;
 pub mod query;
+pub mod rows;

@@ -45,7 +45,9 @@ pub async fn run_failures(
                 integration: r.try_get_by_index(1)?,
                 record_key: r.try_get_by_index(2)?,
                 message: r.try_get_by_index(3)?,
-                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                // A record that could not be decoded keeps the text the service sent.
+                payload: serde_json::from_str(&payload)
+                    .unwrap_or_else(|_| serde_json::Value::String(payload.clone())),
                 created_at: r.try_get_by_index(5)?,
                 resolved_at: r.try_get_by_index(6)?,
                 mapped: r

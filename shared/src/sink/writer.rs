@@ -143,15 +143,21 @@ fn dedupe(mapping: &Mapping, rows: Vec<(String, Vec<Value>)>) -> (Vec<Vec<Value>
     (unique, collapsed)
 }
 
-/// The target key of a row as text, cheaply: the common key is one text column, copied as is.
+/// The target key of a row as text, cheaply: the common key is one text column, copied as is; a
+/// composite key is each part's length and text, so no part's text can pass for a separator.
 fn key_text(mapping: &Mapping, values: &[Value]) -> String {
+    if let [i] = mapping.key_columns[..]
+        && let Value::String(Some(text)) = &values[i]
+    {
+        return text.clone();
+    }
     let mut key = String::new();
     for &i in &mapping.key_columns {
-        match &values[i] {
-            Value::String(Some(text)) => key.push_str(text),
-            other => key.push_str(&format!("{other:?}")),
-        }
-        key.push('\u{1f}');
+        let part = match &values[i] {
+            Value::String(Some(text)) => text.clone(),
+            other => format!("{other:?}"),
+        };
+        key.push_str(&format!("{}:{part}", part.len()));
     }
     key
 }

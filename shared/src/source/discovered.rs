@@ -26,7 +26,7 @@ pub async fn fetch(
     source: &Source,
 ) -> Result<Metadata, SourceError> {
     let document = source.metadata_document().await?;
-    let metadata = Metadata::parse(&document)?;
+    let metadata = Metadata::parse_off_thread(document.clone()).await?;
     if let Err(e) = keep(db, connection, &document).await {
         tracing::debug!(connection, error = %e, "the $metadata read was not kept");
     }
@@ -83,8 +83,11 @@ pub async fn last(
     };
     let document: String = row.try_get_by_index(0)?;
     let fetched_at: DateTime<FixedOffset> = row.try_get_by_index(1)?;
-    Ok(Metadata::parse(&document).ok().map(|metadata| Discovered {
-        metadata,
-        fetched_at,
-    }))
+    Ok(Metadata::parse_off_thread(document)
+        .await
+        .ok()
+        .map(|metadata| Discovered {
+            metadata,
+            fetched_at,
+        }))
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use url::Url;
 
 use super::Source;
-use crate::odata::client::{Row, SourceError};
+use crate::odata::client::{Rows, SourceError};
 
 /// An entity set read a page at a time, in the source's order.
 #[derive(Debug)]
@@ -29,9 +29,10 @@ impl Pages {
         }
     }
 
-    /// The next page's rows, or `None` after the last page. A failed request ends the stream: the
-    /// caller's run retries from its checkpoint, not from the middle of a stream.
-    pub async fn next(&mut self) -> Option<Result<Vec<Row>, SourceError>> {
+    /// The next page's rows (with those that could not be decoded), or `None` after the last page. A
+    /// failed request ends the stream: the caller's run retries from its checkpoint, not from the
+    /// middle of a stream.
+    pub async fn next(&mut self) -> Option<Result<Rows, SourceError>> {
         let url = self.next.take()?;
         match self.source.client.page(&url).await {
             Ok(page) => {

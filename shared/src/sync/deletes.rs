@@ -117,7 +117,23 @@ pub(super) async fn source_keys(
     while let Some(rows) = pages.next().await {
         let rows = rows?;
         read += rows.len() as u64;
-        let keys = rows.iter().map(|row| mapping.record_key(row)).collect();
+        // A record whose key could not be read would look vanished, and its row would be deleted:
+        // the reconcile stops instead.
+        let mut keys: Vec<String> = rows.rows.iter().map(|r| mapping.record_key(r)).collect();
+        for broken in &rows.undecodable {
+            if !mapping
+                .source_key
+                .iter()
+                .all(|k| broken.fields.contains_key(k))
+            {
+                return Err(SyncError::Refused(format!(
+                    "a record of {} cannot be decoded and its key cannot be read ({}), so a \
+                     reconcile cannot tell what vanished; nothing was deleted",
+                    mapping.entity, broken.reason
+                )));
+            }
+            keys.push(mapping.record_key(&broken.fields));
+        }
         scan.add(db, keys).await.map_err(RunError::from)?;
     }
     Ok(read)

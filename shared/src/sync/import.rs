@@ -12,8 +12,8 @@ use super::error::SyncError;
 use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
 use super::start::Start;
-use crate::checkpoint::{Checkpoint, Measured};
-use crate::definitions::{IntegrationDef, parse_every, stored_connection};
+use crate::checkpoint::{Checkpoint, Measured, jump};
+use crate::definitions::{ChangeOrder, IntegrationDef, parse_every, stored_connection};
 use crate::drift::{ReadBefore, Severity, check_source, read_before};
 use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::SourceError;
@@ -134,8 +134,18 @@ pub(super) async fn import(
                 write
             };
             // Pages of the overlap window lie below the checkpoint; it never moves back.
-            if Checkpoint::position(write.checkpoint.as_ref()) <= watermark {
+            let reaches = Checkpoint::position(write.checkpoint.as_ref());
+            if reaches <= watermark {
                 write.checkpoint = None;
+            }
+            // Nor does it leap to a version (or a time) no real source reaches.
+            match mapping.change_order {
+                ChangeOrder::Version => {
+                    jump::check(watermark, reaches, ctx.settings.max_version_jump)
+                        .map_err(|e| SyncError::Refused(e.to_string()))?
+                }
+                ChangeOrder::Modified => jump::check_time(reaches, chrono::Utc::now())
+                    .map_err(|e| SyncError::Refused(e.to_string()))?,
             }
             commit_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
             stages.page_written();

@@ -8,7 +8,7 @@ use super::error::SyncError;
 use crate::checkpoint::Checkpoint;
 use crate::lookup::{PageLookups, resolve_page};
 use crate::mapping::{Mapped, Mapping};
-use crate::odata::client::Row;
+use crate::odata::client::Rows;
 use crate::runs::RunError;
 use crate::sink::{PageWrite, coupling};
 
@@ -34,18 +34,18 @@ pub(super) async fn changed(
     Ok(write)
 }
 
-/// Maps a page; a record that cannot be mapped becomes a failure with its payload, a record whose
+/// Maps a page; a record that cannot be decoded or mapped becomes a failure with its payload, a record whose
 /// `defer` lookup does not resolve is parked, the rest go on. Lookups resolve with one query each. Each
 /// mapped row gets its coupling (and so its hash) here, off the writer's path.
 pub(super) async fn map_page(
     db: &DatabaseConnection,
     mapping: &Mapping,
-    rows: Vec<Row>,
+    rows: Rows,
 ) -> Result<PageWrite, SyncError> {
     let found = if mapping.lookups.is_empty() {
         PageLookups::default()
     } else {
-        resolve_page(db, &mapping.lookup_types(), &rows)
+        resolve_page(db, &mapping.lookup_types(), &rows.rows)
             .await
             .map_err(RunError::from)?
     };
@@ -53,14 +53,29 @@ pub(super) async fn map_page(
 }
 
 /// `map_page`'s CPU-bound part, once lookups are resolved.
-fn map_rows(mapping: &Mapping, rows: Vec<Row>, found: &PageLookups) -> PageWrite {
+fn map_rows(mapping: &Mapping, rows: Rows, found: &PageLookups) -> PageWrite {
     let mut write = PageWrite {
         rows_read: rows.len() as u64,
         ..PageWrite::default()
     };
     let defers = mapping.defers();
+    // An undecodable record fails with the text the service sent; it still counts toward the
+    // checkpoint when its version could be read, as any failed record does.
     let mut high = None;
-    for row in rows {
+    for broken in rows.undecodable {
+        high = high.max(mapping.version(&broken.fields));
+        let key = mapping.record_key(&broken.fields);
+        if defers {
+            write.unpark.push(key.clone());
+        }
+        write.failures.push((
+            key,
+            format!("cannot decode the record: {}", broken.reason),
+            broken.raw,
+            "{}".to_string(),
+        ));
+    }
+    for row in rows.rows {
         let version = mapping.version(&row);
         high = high.max(version);
         let key = mapping.record_key(&row);

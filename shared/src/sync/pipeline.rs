@@ -15,7 +15,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::error::SyncError;
 use super::map::{map_page, resolving};
 use crate::mapping::Mapping;
-use crate::odata::client::Row;
+use crate::odata::client::Rows;
 use crate::sink::PageWrite;
 use crate::source::Pages;
 use crate::storage::Dialect;
@@ -123,7 +123,7 @@ impl Reader {
     }
 
     /// One page, mapped.
-    async fn map(&self, rows: Vec<Row>, fetch: Duration) -> Result<MappedPage, SyncError> {
+    async fn map(&self, rows: Rows, fetch: Duration) -> Result<MappedPage, SyncError> {
         if let Some(written) = &self.written {
             written
                 .acquire()

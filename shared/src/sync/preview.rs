@@ -21,7 +21,7 @@ use crate::checkpoint::{self, Checkpoint, Measured};
 use crate::definitions::load_connection;
 use crate::lookup::parked_records;
 use crate::mapping::{Mapping, value_json};
-use crate::odata::client::Row;
+use crate::odata::client::Rows;
 use crate::runs::RunError;
 use crate::sink::key_scan::KeyScan;
 use crate::sink::vanished;
@@ -160,12 +160,13 @@ pub async fn preview(
     let from = preview.summary.read_from;
     let mut pages = source.read(&mapping.entity, &super::read::delta(&mapping, from));
     while let Some(rows) = pages.next().await {
-        let mut rows: Vec<Row> = rows?;
+        let mut rows: Rows = rows?;
         let mut last = false;
         if let Some(limit) = options.limit {
             let room = limit.saturating_sub(preview.summary.rows_read) as usize;
             if rows.len() >= room {
-                rows.truncate(room);
+                rows.undecodable.truncate(room);
+                rows.rows.truncate(room - rows.undecodable.len());
                 last = true;
             }
         }
@@ -237,19 +238,16 @@ async fn preview_parked(
         };
         after = last.record_key.clone();
         preview.summary.parked += parked.len() as u64;
-        let mut rows = Vec::new();
-        for p in parked {
-            if p.overdue {
-                preview.summary.rows_read += 1;
-                preview.summary.error += 1;
-                let reason = format!("still deferred after {hours} h (lookups.max_defer_hours)");
-                preview
-                    .records
-                    .push(record(Op::Error, p.record_key, None, Some(reason)));
-            } else if let Ok(row) = serde_json::from_str::<Row>(&p.payload) {
-                rows.push(row);
-            }
+        let (overdue, waiting): (Vec<_>, Vec<_>) = parked.into_iter().partition(|p| p.overdue);
+        for p in overdue {
+            preview.summary.rows_read += 1;
+            preview.summary.error += 1;
+            let reason = format!("still deferred after {hours} h (lookups.max_defer_hours)");
+            preview
+                .records
+                .push(record(Op::Error, p.record_key, None, Some(reason)));
         }
+        let rows = Rows::from_payloads(waiting.iter().map(|p| p.payload.as_str()));
         preview_page(db, mapping, rows, written, preview).await?;
     }
 }
@@ -318,7 +316,7 @@ async fn vanished_rows(
 async fn preview_page(
     db: &DatabaseConnection,
     mapping: &Mapping,
-    rows: Vec<Row>,
+    rows: Rows,
     written: &mut Written,
     preview: &mut Preview,
 ) -> Result<(), SyncError> {

@@ -8,7 +8,7 @@ use super::execute::SyncContext;
 use super::map::{changed, map_page, resolving};
 use crate::lookup::{overdue_records, parked_records};
 use crate::mapping::Mapping;
-use crate::odata::client::Row;
+use crate::odata::client::{Row, Rows};
 use crate::runs::{self, Lease, RunError};
 use crate::sink::PageWrite;
 use crate::source::Source;
@@ -37,10 +37,7 @@ pub(super) async fn replay_parked(
             return Ok(());
         };
         after = last.record_key.clone();
-        let rows: Vec<Row> = parked
-            .iter()
-            .filter_map(|p| serde_json::from_str(&p.payload).ok())
-            .collect();
+        let rows = Rows::from_payloads(parked.iter().map(|p| p.payload.as_str()));
         let write = resolving(clears, map_page(&ctx.db, mapping, rows).await?);
         let mut write = changed(&ctx.db, &lease.integration, mapping, write).await?;
         // Replayed records count as read (from the parking, not the source), so the run's counts add

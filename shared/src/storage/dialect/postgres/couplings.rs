@@ -46,7 +46,7 @@ fn key_item(ty: ColumnType, n: usize) -> String {
         ColumnType::Int16 => "smallint",
         ColumnType::Int32 => "integer",
         ColumnType::Int64 => "bigint",
-        ColumnType::Decimal => "numeric",
+        ColumnType::Decimal { .. } => "numeric",
         ColumnType::Double => "float8",
         ColumnType::Bool => "boolean",
         ColumnType::Date => "date",

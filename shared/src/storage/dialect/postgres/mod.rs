@@ -54,7 +54,13 @@ pub fn column_sql(ty: ColumnType) -> String {
         ColumnType::Int16 => "smallint".into(),
         ColumnType::Int32 => "integer".into(),
         ColumnType::Int64 => "bigint".into(),
-        ColumnType::Decimal => "numeric".into(),
+        // The source's precision and scale when it states both; otherwise (Scale="Variable", none
+        // given) unconstrained, which keeps any value exactly.
+        ColumnType::Decimal {
+            precision: Some(p),
+            scale: Some(s),
+        } => format!("numeric({p},{s})"),
+        ColumnType::Decimal { .. } => "numeric".into(),
         ColumnType::Double => "double precision".into(),
         ColumnType::Bool => "boolean".into(),
         ColumnType::Date => "date".into(),

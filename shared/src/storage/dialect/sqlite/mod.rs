@@ -42,7 +42,7 @@ pub fn column_sql(ty: ColumnType) -> String {
         ColumnType::Int16 => "smallint".into(),
         ColumnType::Int32 => "integer".into(),
         ColumnType::Int64 => "bigint".into(),
-        ColumnType::Decimal => "text".into(),
+        ColumnType::Decimal { .. } => "text".into(),
         ColumnType::Double => "double precision".into(),
         ColumnType::Bool => "boolean".into(),
         ColumnType::Date => "date".into(),
