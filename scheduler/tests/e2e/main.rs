@@ -13,6 +13,7 @@ mod checkpoints;
 mod counts;
 mod couplings;
 mod database_tls;
+mod dataverse;
 mod deletes;
 mod discover;
 mod exact;

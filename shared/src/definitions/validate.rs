@@ -140,10 +140,10 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
             format!("{at}.company"),
             "only business_central connections have a company; an odata url is the service root",
         ),
-        ConnectionKind::Dataverse => report.push(
+        ConnectionKind::Dataverse if c.company.is_some() => report.push(
             file,
-            format!("{at}.kind"),
-            "dataverse connections are not supported yet; use business_central or odata",
+            format!("{at}.company"),
+            "only business_central connections have a company; a dataverse url is the environment",
         ),
         _ => {}
     }
@@ -636,7 +636,8 @@ auth = { flow = "device_code", client_id = "c", scope = "s", token_url = "https:
 [[connection]]
 name = "b"
 kind = "dataverse"
-url = "https://org.crm.dynamics.com/api/data/v9.2"
+url = "https://org.crm.dynamics.com"
+company = "CRONUS"
 auth = { flow = "none" }
 "#,
         );
@@ -646,7 +647,7 @@ auth = { flow = "none" }
             keys.contains(&"connection \"a\".auth.device_authorization_url"),
             "{found:?}"
         );
-        assert!(keys.contains(&"connection \"b\".kind"), "{found:?}");
+        assert!(keys.contains(&"connection \"b\".company"), "{found:?}");
         assert_eq!(found.len(), 3, "{found:?}");
     }
 }

@@ -1,8 +1,10 @@
 //! Connectors: how Ferry reads an external system (ARCHITECTURE.md, "Outside facts"). Every supported kind is an OData v4
 //! service, so one `Source` does the reading and paging; a kind only decides where entity sets live
-//! beneath the service root (Business Central: inside a company; generic OData: directly).
+//! beneath the service root (Business Central: inside a company; Dataverse: under the environment's
+//! Web API root; generic OData: directly).
 
 mod business_central;
+mod dataverse;
 pub mod discovered;
 mod pages;
 
@@ -44,13 +46,12 @@ impl Source {
             }
             _ => http,
         };
-        let client = ODataClient::new(
-            http,
-            &connection.url,
-            tokens,
-            page_size,
-            connection.timeout(),
-        )?;
+        let service_root = match connection.kind {
+            ConnectionKind::Dataverse => dataverse::service_root(&connection.url),
+            ConnectionKind::BusinessCentral | ConnectionKind::Odata => connection.url.clone(),
+        };
+        let client =
+            ODataClient::new(http, &service_root, tokens, page_size, connection.timeout())?;
         let entity_prefix = match connection.kind {
             ConnectionKind::BusinessCentral => {
                 let company = connection.company.as_deref().unwrap_or_default();
@@ -59,12 +60,7 @@ impl Source {
                     business_central::company_path(&client, company).await?
                 )
             }
-            ConnectionKind::Odata => String::new(),
-            ConnectionKind::Dataverse => {
-                return Err(SourceError::Schema(
-                    "dataverse connections are not supported yet".into(),
-                ));
-            }
+            ConnectionKind::Odata | ConnectionKind::Dataverse => String::new(),
         };
         Ok(Source {
             client,

@@ -1,0 +1,139 @@
+//! Dataverse as a source (the sandbox's Web API at `{environment}/api/data/v9.2/`): a connection names
+//! the environment, signs in with the environment's scope, and an integration polls `versionnumber`
+//! like any row version. Money arrives exactly.
+
+use ferry_shared::runs::Mode;
+
+use crate::helpers::{Backend, TestEnv, text};
+
+/// A Dataverse connection to the sandbox and accounts by `versionnumber`.
+fn accounts(env: &TestEnv) -> String {
+    format!(
+        r#"
+[[connection]]
+name = "dv"
+kind = "dataverse"
+url = "{environment}"
+[connection.auth]
+flow = "client_credentials"
+authority = "{authority}"
+tenant = "sandbox"
+client_id = "ferry"
+client_secret_env = "BC_SANDBOX_SECRET"
+scope = "{scope}"
+
+[[integration]]
+name = "accounts"
+connection = "dv"
+source = {{ entity = "accounts", key = ["accountid"], version = "versionnumber", overlap = 50 }}
+target = {{ table = "account", key = ["accountid"], create = true }}
+fields = [
+  {{ from = "accountid", to = "accountid" }},
+  {{ from = "name", to = "name" }},
+  {{ from = "accountnumber", to = "account_number" }},
+  {{ from = "revenue", to = "revenue" }},
+  {{ from = "numberofemployees", to = "employees" }},
+  {{ from = "industrycode", to = "industry" }},
+  {{ from = "versionnumber", to = "version" }},
+]
+"#,
+        environment = env.sandbox.dataverse_environment_url(),
+        authority = env.sandbox.base_url(),
+        scope = env.sandbox.dataverse_scope(),
+    )
+}
+
+/// A decimal's text without trailing zeros, so `20000.0000` (Dataverse's Money) and `20000` compare.
+fn decimal(text: Option<String>) -> Option<String> {
+    text.map(|t| match t.contains('.') {
+        true => t.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => t,
+    })
+}
+
+/// Asserts the target holds exactly the source's accounts, field by field, money exactly.
+async fn assert_accounts_equal_source(env: &TestEnv) {
+    let mut source: Vec<Vec<Option<String>>> = env
+        .sandbox
+        .rows("account")
+        .iter()
+        .map(|r| {
+            vec![
+                text(&r["accountid"]),
+                text(&r["name"]),
+                text(&r["accountnumber"]),
+                decimal(text(&r["revenue"])),
+                text(&r["numberofemployees"]),
+                text(&r["industrycode"]),
+            ]
+        })
+        .collect();
+    source.sort();
+    let mut target: Vec<Vec<Option<String>>> = env
+        .table(
+            "account",
+            &[
+                "accountid",
+                "name",
+                "account_number",
+                "revenue",
+                "employees",
+                "industry",
+            ],
+            "accountid",
+        )
+        .await
+        .into_iter()
+        .map(|mut row| {
+            row[3] = decimal(row[3].take());
+            row
+        })
+        .collect();
+    target.sort();
+    assert_eq!(target.len(), source.len());
+    assert_eq!(target, source);
+}
+
+crate::on_both_backends!(
+    // `ferry check` runs as a child process while this test's runtime serves the sandbox.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    dataverse_accounts_sync_by_versionnumber
+);
+async fn dataverse_accounts_sync_by_versionnumber(backend: Backend) {
+    let env = TestEnv::start_on(backend, 5, 1).await;
+    let file = env.dir.join("dataverse.toml");
+    std::fs::write(&file, accounts(&env)).unwrap();
+    env.apply(&file).await;
+    let total = env.sandbox.rows("account").len() as i64;
+    assert!(total > 0, "the sandbox has accounts");
+
+    let first = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+    assert_eq!(first.inserted, total);
+    assert_accounts_equal_source(&env).await;
+
+    // discover and check read Dataverse's $metadata like any other.
+    let check = env.ferry(&["check", "accounts"]).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let discovered = env
+        .ferry(&["discover", "dv", "accounts", "--json"])
+        .output()
+        .unwrap();
+    let discovered: serde_json::Value = serde_json::from_slice(&discovered.stdout).unwrap();
+    assert_eq!(
+        discovered["entity_sets"][0]["key"],
+        serde_json::json!(["accountid"])
+    );
+
+    env.mutate("account", 2, 7, 0);
+    let second = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(second.status, "succeeded", "{:?}", second.error);
+    assert_eq!((second.inserted, second.updated), (2, 7), "{second:?}");
+    assert_accounts_equal_source(&env).await;
+    env.finish().await;
+}
