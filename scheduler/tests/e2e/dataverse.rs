@@ -137,3 +137,58 @@ async fn dataverse_accounts_sync_by_versionnumber(backend: Backend) {
     assert_accounts_equal_source(&env).await;
     env.finish().await;
 }
+
+/// Contacts refer to their account through the lookup Dataverse reads as `_parentcustomerid_value` (a
+/// GUID): a Ferry lookup resolves it to the account row the accounts integration wrote.
+#[tokio::test]
+async fn contacts_resolve_their_parent_account_through_the_guid_lookup() {
+    let env = TestEnv::start(5, 1).await;
+    let contacts = r#"
+[[integration]]
+name = "dv_contacts"
+connection = "dv"
+source = { entity = "contacts", key = ["contactid"], version = "versionnumber" }
+target = { table = "dv_contact", key = ["contactid"], create = true }
+fields = [
+  { from = "contactid", to = "contactid" },
+  { from = "fullname", to = "fullname" },
+  { from = "_parentcustomerid_value", to = "parent_id" },
+]
+lookups = [
+  { to = "parent_name", from = ["_parentcustomerid_value"], table = "account", match = ["accountid"], select = "name", missing = "defer" },
+]
+"#;
+    let file = env.dir.join("dataverse.toml");
+    std::fs::write(&file, format!("{}{contacts}", accounts(&env))).unwrap();
+    env.apply(&file).await;
+    let accounts_run = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(accounts_run.status, "succeeded", "{:?}", accounts_run.error);
+    let run = env.run("dv_contacts", Mode::Incremental).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    let source = env.sandbox.rows("contact");
+    assert_eq!(run.inserted, source.len() as i64, "{run:?}");
+
+    let names: std::collections::HashMap<String, Option<String>> = env
+        .sandbox
+        .rows("account")
+        .iter()
+        .map(|r| (text(&r["accountid"]).unwrap(), text(&r["name"])))
+        .collect();
+    let rows = env
+        .table(
+            "dv_contact",
+            &["contactid", "parent_id", "parent_name"],
+            "contactid",
+        )
+        .await;
+    assert_eq!(rows.len(), source.len());
+    let with_parent = rows.iter().filter(|r| r[1].is_some()).count();
+    assert!(with_parent > 0, "the sandbox links contacts to accounts");
+    for row in rows {
+        let expected = row[1]
+            .as_ref()
+            .and_then(|id| names[&id.to_lowercase()].clone());
+        assert_eq!(row[2], expected, "contact {:?}", row[0]);
+    }
+    env.finish().await;
+}
