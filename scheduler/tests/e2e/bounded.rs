@@ -42,32 +42,6 @@ async fn hostile() -> SocketAddr {
     addr
 }
 
-fn definitions(env: &TestEnv, service: SocketAddr, auth: &str) -> std::path::PathBuf {
-    let file = env.dir.join("bounded.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[[connection]]
-name = "hostile"
-kind = "odata"
-url = "http://{service}/svc"
-[connection.auth]
-{auth}
-
-[[integration]]
-name = "products"
-connection = "hostile"
-source = {{ entity = "Products", key = ["Code"], version = "Version" }}
-target = {{ table = "product", key = ["code"], create = true }}
-fields = [{{ from = "Code", to = "code" }}, {{ from = "Version", to = "version" }}]
-"#
-        ),
-    )
-    .unwrap();
-    file
-}
-
 /// Peak resident memory of process `pid` so far, in MB (`VmHWM`), while it runs.
 fn peak_mb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -80,8 +54,12 @@ fn peak_mb(pid: u32) -> Option<u64> {
 async fn a_gigabyte_metadata_fails_at_the_cap_and_memory_stays_bounded() {
     let service = hostile().await;
     let env = TestEnv::start(1, 1).await;
-    env.apply(&definitions(&env, service, r#"flow = "none""#))
-        .await;
+    env.apply(&crate::hostile::definitions(
+        &env,
+        service,
+        r#"flow = "none""#,
+    ))
+    .await;
 
     // `ferry discover hostile` reads the connection's $metadata in its own process, whose peak memory
     // is watched while it runs.
@@ -139,7 +117,8 @@ client_id = "ferry"
 client_secret_env = "BC_SANDBOX_SECRET"
 scope = "https://api.businesscentral.dynamics.com/.default""#
     );
-    env.apply(&definitions(&env, service, &auth)).await;
+    env.apply(&crate::hostile::definitions(&env, service, &auth))
+        .await;
     let run_id =
         ferry_scheduler::cli::trigger(&env.db, &env.settings, "products", Mode::Incremental)
             .await

@@ -89,8 +89,12 @@ async fn serve(hostility: Hostility, requests: Arc<AtomicUsize>) -> SocketAddr {
     addr
 }
 
-/// An OData connection without sign-in to `service` and an integration of its products.
-fn definitions(env: &TestEnv, service: SocketAddr) -> std::path::PathBuf {
+/// No sign-in, for a service that asks for none.
+const NO_SIGN_IN: &str = r#"flow = "none""#;
+
+/// An OData connection to `service` signing in as `auth` says (the `[connection.auth]` lines), and an
+/// integration of its products.
+pub(crate) fn definitions(env: &TestEnv, service: SocketAddr, auth: &str) -> std::path::PathBuf {
     let file = env.dir.join("hostile.toml");
     std::fs::write(
         &file,
@@ -101,7 +105,7 @@ name = "hostile"
 kind = "odata"
 url = "http://{service}/svc"
 [connection.auth]
-flow = "none"
+{auth}
 
 [[integration]]
 name = "products"
@@ -121,7 +125,7 @@ async fn a_next_link_cycle_fails_the_run_within_seconds() {
     let requests = Arc::new(AtomicUsize::new(0));
     let service = serve(Hostility::LinkCycle, requests.clone()).await;
     let env = TestEnv::start(1, 1).await;
-    env.apply(&definitions(&env, service)).await;
+    env.apply(&definitions(&env, service, NO_SIGN_IN)).await;
 
     let started = Instant::now();
     let run = env.run("products", Mode::Incremental).await;
@@ -149,7 +153,7 @@ async fn an_endless_retry_after_is_believed_only_up_to_a_day() {
     let requests = Arc::new(AtomicUsize::new(0));
     let service = serve(Hostility::EndlessRetryAfter, requests.clone()).await;
     let env = TestEnv::start(1, 1).await;
-    env.apply(&definitions(&env, service)).await;
+    env.apply(&definitions(&env, service, NO_SIGN_IN)).await;
 
     let run_id = cli::trigger(&env.db, &env.settings, "products", Mode::Incremental)
         .await
@@ -180,7 +184,7 @@ async fn a_servers_error_text_reaches_the_record_with_control_characters_escaped
     let requests = Arc::new(AtomicUsize::new(0));
     let service = serve(Hostility::EscapesInError, requests).await;
     let env = TestEnv::start(1, 1).await;
-    env.apply(&definitions(&env, service)).await;
+    env.apply(&definitions(&env, service, NO_SIGN_IN)).await;
     let run = env.run("products", Mode::Incremental).await;
     assert_eq!(run.status, "failed", "{run:?}");
     let error = run.error.unwrap_or_default();
