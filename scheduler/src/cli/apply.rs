@@ -40,14 +40,17 @@ async fn load_and_apply(
     paths: &[PathBuf],
     dry_run: bool,
 ) -> anyhow::Result<Result<(DefinitionSet, Vec<Applied>), Vec<DefinitionError>>> {
-    let known: Vec<String> = connection::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.name)
+    let connections = connection::Entity::find().all(db).await?;
+    let known: Vec<String> = connections.iter().map(|c| c.name.clone()).collect();
+    let kinds: Vec<(String, definitions::ConnectionKind)> = connections
+        .iter()
+        .filter_map(|c| {
+            let kind = serde_json::from_value(serde_json::Value::from(c.kind.as_str())).ok()?;
+            Some((c.name.clone(), kind))
+        })
         .collect();
     let stored = definitions::stored_integrations(db).await?;
-    match definitions::load_files_against(paths, &known, &stored, env_prefix) {
+    match definitions::load_files_against(paths, &known, &kinds, &stored, env_prefix) {
         Ok(set) => match if dry_run {
             definitions::apply_dry_run(db, &set).await
         } else {

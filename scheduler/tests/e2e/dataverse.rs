@@ -1,13 +1,27 @@
 //! Dataverse as a source (the sandbox's Web API at `{environment}/api/data/v9.2/`): a connection names
-//! the environment, signs in with the environment's scope, and an integration polls `versionnumber`
+//! the environment, signs in with the environment's scope, and an integration either follows
+//! Dataverse's change tracking (delta links, deletes included: the default) or polls `versionnumber`
 //! like any row version. Money arrives exactly.
 
+use ferry_sandbox::SandboxConfig;
 use ferry_shared::runs::Mode;
 
 use crate::helpers::{Backend, TestEnv, text};
 
+/// The `source` of the accounts integration that polls `versionnumber`.
+const BY_VERSION: &str =
+    r#"{ entity = "accounts", key = ["accountid"], version = "versionnumber", overlap = 50 }"#;
+
+/// The `source` of the accounts integration that follows change tracking (the default).
+const TRACKED: &str = r#"{ entity = "accounts", key = ["accountid"] }"#;
+
 /// A Dataverse connection to the sandbox and accounts by `versionnumber`.
 fn accounts(env: &TestEnv) -> String {
+    accounts_reading(env, BY_VERSION)
+}
+
+/// A Dataverse connection to the sandbox and accounts read through `source`.
+fn accounts_reading(env: &TestEnv, source: &str) -> String {
     format!(
         r#"
 [[connection]]
@@ -25,7 +39,7 @@ scope = "{scope}"
 [[integration]]
 name = "accounts"
 connection = "dv"
-source = {{ entity = "accounts", key = ["accountid"], version = "versionnumber", overlap = 50 }}
+source = {source}
 target = {{ table = "account", key = ["accountid"], create = true }}
 fields = [
   {{ from = "accountid", to = "accountid" }},
@@ -190,5 +204,123 @@ lookups = [
             .and_then(|id| names[&id.to_lowercase()].clone());
         assert_eq!(row[2], expected, "contact {:?}", row[0]);
     }
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    tracked_accounts_import_then_apply_updates_and_deletes_from_the_delta_link
+);
+async fn tracked_accounts_import_then_apply_updates_and_deletes_from_the_delta_link(
+    backend: Backend,
+) {
+    let mut env = TestEnv::with_sandbox_on(
+        backend,
+        SandboxConfig {
+            accounts: 400,
+            dv_contacts: 1,
+            seed: 7,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    env.settings.worker.page_size = 90;
+    env.start_worker();
+    let file = env.dir.join("dataverse.toml");
+    // Dataverse refuses $filter with change tracking: apply says so before any run would fail on it.
+    let filtered = TRACKED.replace(" }", r#", filter = "statecode eq 0" }"#);
+    std::fs::write(&file, accounts_reading(&env, &filtered)).unwrap();
+    let refused = ferry_scheduler::cli::apply(&env.db, std::slice::from_ref(&file))
+        .await
+        .unwrap()
+        .expect_err("a filter with change tracking is refused");
+    assert!(
+        refused.iter().any(|e| e
+            .to_string()
+            .contains("cannot be combined with change tracking")),
+        "{refused:?}"
+    );
+    std::fs::write(&file, accounts_reading(&env, TRACKED)).unwrap();
+    env.apply(&file).await;
+
+    let first = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+    assert_eq!((first.rows_read, first.inserted), (400, 400), "{first:?}");
+    assert_accounts_equal_source(&env).await;
+    let link = first.checkpoint_after.as_ref().expect("a checkpoint");
+    assert_eq!(link["kind"], "delta", "{link}");
+    assert!(
+        link["link"].as_str().unwrap().contains("$deltatoken="),
+        "{link}"
+    );
+
+    // Nothing changed: the delta link reads nothing and hands out the next one.
+    let quiet = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(quiet.status, "succeeded", "{:?}", quiet.error);
+    assert_eq!(quiet.rows_read, 0, "{quiet:?}");
+
+    let changed = env.mutate("account", 3, 100, 50);
+    assert_eq!((changed.updated.len(), changed.deleted.len()), (100, 50));
+    let second = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(second.status, "succeeded", "{:?}", second.error);
+    assert_eq!(second.mode, "incremental");
+    assert_eq!(
+        (
+            second.rows_read,
+            second.inserted,
+            second.updated,
+            second.deleted
+        ),
+        (153, 3, 100, 50),
+        "{second:?}"
+    );
+    assert_accounts_equal_source(&env).await;
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_delta_link_reads_everything_again_and_says_why() {
+    let mut env = TestEnv::with_sandbox_on(
+        Backend::Postgres,
+        SandboxConfig {
+            accounts: 200,
+            dv_contacts: 1,
+            seed: 7,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    env.start_worker();
+    let file = env.dir.join("dataverse.toml");
+    std::fs::write(&file, accounts_reading(&env, TRACKED)).unwrap();
+    env.apply(&file).await;
+    let first = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+
+    // Dataverse keeps change tracking for a while only: past it, the token is refused.
+    env.sandbox.expire_delta_tokens();
+    env.mutate("account", 0, 4, 6);
+    let reread = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(reread.status, "succeeded", "{:?}", reread.error);
+    assert_eq!(reread.mode, "full", "{reread:?}");
+    let reason = reread.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("refused the stored delta link") && reason.contains("0x80044352"),
+        "{reason}"
+    );
+    // Deletes made while the link lapsed are in no delta: the re-read finds them by key.
+    assert_eq!((reread.updated, reread.deleted), (4, 6), "{reread:?}");
+    assert_accounts_equal_source(&env).await;
+
+    // And the re-read stored a fresh link that the next run follows.
+    env.mutate("account", 0, 2, 1);
+    let next = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(next.mode, "incremental", "{next:?}");
+    assert_eq!(
+        (next.rows_read, next.updated, next.deleted),
+        (3, 2, 1),
+        "{next:?}"
+    );
+    assert_accounts_equal_source(&env).await;
     env.finish().await;
 }

@@ -24,6 +24,9 @@ pub struct Measured {
     /// version numbers. A checkpoint of one kind is no position in the other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<String>,
+    /// Whether the position is a delta link of the service's change tracking.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracked: bool,
 }
 
 impl Measured {
@@ -34,7 +37,7 @@ impl Measured {
             .key
             .iter()
             .map(String::as_str)
-            .chain(std::iter::once(def.source.change_field().0))
+            .chain(std::iter::once(def.source.change_field().0).filter(|f| !f.is_empty()))
             .chain(def.fields.iter().filter_map(|f| f.from.as_deref()))
             .chain(
                 def.lookups
@@ -52,6 +55,7 @@ impl Measured {
             filter: def.source.filter.clone(),
             fields,
             modified: def.source.modified.clone(),
+            tracked: def.source.tracked(),
         }
     }
 
@@ -74,7 +78,7 @@ impl Measured {
         if now.fields.iter().any(|f| !self.fields.contains(f)) {
             changed.push("the fields read");
         }
-        if self.modified != now.modified {
+        if self.modified != now.modified || self.tracked != now.tracked {
             changed.push("the kind of watermark");
         }
         match changed.as_slice() {
@@ -97,6 +101,7 @@ mod tests {
             filter: None,
             fields: vec!["Name".into(), "No".into(), "RowVersionNumber".into()],
             modified: None,
+            tracked: false,
         }
     }
 

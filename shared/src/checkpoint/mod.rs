@@ -1,5 +1,5 @@
 //! Checkpoints are typed and opaque to storage (ARCHITECTURE.md, "Checkpoints and couplings"): a version number, or a
-//! last-modified timestamp (BC's standard API); a delta link for Dataverse later.
+//! last-modified timestamp (BC's standard API), or a delta link (a service's change tracking).
 
 use serde::{Deserialize, Serialize};
 
@@ -13,18 +13,23 @@ pub enum Checkpoint {
     Version { value: i64 },
     /// Every row modified up to and including `at` (RFC 3339) has been written (`source.modified`).
     Modified { at: String },
+    /// The service's delta link (`@odata.deltaLink`, `source.changes = "track"`): following it returns
+    /// what changed since the read that handed it out. Opaque: only the service reads its token.
+    Delta { link: String },
 }
 
 impl Checkpoint {
-    /// The checkpoint at `position` in a source ordered by `order` (a version, or Unix microseconds).
-    pub fn at(order: ChangeOrder, position: i64) -> Checkpoint {
+    /// The checkpoint at `position` in a source ordered by `order` (a version, or Unix microseconds);
+    /// none for a tracked source, whose rows carry no position (its delta link is the checkpoint).
+    pub fn at(order: ChangeOrder, position: i64) -> Option<Checkpoint> {
         match order {
-            ChangeOrder::Version => Checkpoint::Version { value: position },
-            ChangeOrder::Modified => Checkpoint::Modified {
+            ChangeOrder::Version => Some(Checkpoint::Version { value: position }),
+            ChangeOrder::Modified => Some(Checkpoint::Modified {
                 at: chrono::DateTime::from_timestamp_micros(position)
                     .unwrap_or_default()
                     .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            },
+            }),
+            ChangeOrder::Track => None,
         }
     }
 
@@ -37,13 +42,31 @@ impl Checkpoint {
     }
 
     /// The position reached (0 before the first run): the version, or the time as Unix microseconds.
+    /// A delta link has no position (0): it is followed, not compared.
     pub fn position(this: Option<&Checkpoint>) -> i64 {
         match this {
             Some(Checkpoint::Version { value }) => *value,
             Some(Checkpoint::Modified { at }) => chrono::DateTime::parse_from_rfc3339(at)
                 .map(|t| t.timestamp_micros())
                 .unwrap_or(0),
-            None => 0,
+            Some(Checkpoint::Delta { .. }) | None => 0,
+        }
+    }
+
+    /// The position stored beside the checkpoint for the forward-only guard; none for a delta link,
+    /// which is newer than the one before it by construction.
+    pub fn ordered_position(&self) -> Option<i64> {
+        match self {
+            Checkpoint::Delta { .. } => None,
+            _ => Some(Checkpoint::position(Some(self))),
+        }
+    }
+
+    /// The delta link to follow, when this checkpoint is one.
+    pub fn delta_link(this: Option<&Checkpoint>) -> Option<&str> {
+        match this {
+            Some(Checkpoint::Delta { link }) => Some(link),
+            _ => None,
         }
     }
 
@@ -52,6 +75,7 @@ impl Checkpoint {
         match self {
             Checkpoint::Version { .. } => ChangeOrder::Version,
             Checkpoint::Modified { .. } => ChangeOrder::Modified,
+            Checkpoint::Delta { .. } => ChangeOrder::Track,
         }
     }
 }

@@ -58,7 +58,7 @@ pub async fn save(
     } else {
         ""
     };
-    let position = Some(Checkpoint::position(Some(checkpoint)));
+    let position = checkpoint.ordered_position();
     let measured = serde_json::to_string(measured).expect("measurements always serialize");
     txn.execute_raw(statement(
         backend,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use super::model::{ConnectionDef, IntegrationDef};
+use super::model::{ConnectionDef, ConnectionKind, IntegrationDef};
 use super::validate;
 
 /// One problem in one definition file, located by file and key.
@@ -38,16 +38,18 @@ pub fn load_files(
     paths: &[PathBuf],
     known_connections: &[String],
 ) -> Result<DefinitionSet, Vec<DefinitionError>> {
-    load_files_against(paths, known_connections, &[], None)
+    load_files_against(paths, known_connections, &[], &[], None)
 }
 
 /// Like `load_files`, also checking the files against `stored_integrations` (the latest stored
 /// definitions), so a conflict with one (two integrations writing one table's rows,
-/// `shared_target_errors`) is listed with every other error, and against `env_prefix`
-/// (`secrets.env_prefix`), which every `client_secret_env` must start with when set.
+/// `shared_target_errors`) is listed with every other error, against the kinds of the stored
+/// connections (what a source may default to), and against `env_prefix` (`secrets.env_prefix`),
+/// which every `client_secret_env` must start with when set.
 pub fn load_files_against(
     paths: &[PathBuf],
     known_connections: &[String],
+    stored_kinds: &[(String, ConnectionKind)],
     stored_integrations: &[IntegrationDef],
     env_prefix: Option<&str>,
 ) -> Result<DefinitionSet, Vec<DefinitionError>> {
@@ -56,7 +58,13 @@ pub fn load_files_against(
     for file in expand(paths, &mut errors) {
         read_file(&file, &mut set, &mut errors);
     }
-    validate::validate(&set, known_connections, env_prefix, &mut errors);
+    validate::validate(
+        &set,
+        known_connections,
+        stored_kinds,
+        env_prefix,
+        &mut errors,
+    );
     errors.extend(super::targets::shared_target_errors(
         &set,
         stored_integrations,

@@ -134,6 +134,11 @@ pub struct SourceDef {
     /// The entity set, e.g. `RescoCustomer`.
     pub entity: String,
     pub key: Vec<String>,
+    /// How Ferry learns what changed: `track` follows the service's delta links (OData change
+    /// tracking, `Prefer: odata.track-changes`: Dataverse's default), `version` reads rows past a
+    /// watermark of `version` or `modified`. Omitted: `version` when either is named, else `track`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
     /// The row-version property, e.g. `RowVersionNumber` (casing differs per BC page), or
     /// `systemRowVersion` on a custom API page of BC v21+. Exactly one of `version` and `modified`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +161,16 @@ pub struct SourceDef {
     pub overlap_secs: Option<i64>,
 }
 
+/// `source.changes`: how an integration learns what changed at its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Changes {
+    /// The service tracks changes and hands out delta links (deletes included).
+    Track,
+    /// Rows past a watermark of `source.version` or `source.modified`.
+    Version,
+}
+
 /// What an integration's source orders its changes by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeOrder {
@@ -163,6 +178,9 @@ pub enum ChangeOrder {
     Version,
     /// A last-modified timestamp (`source.modified`); positions are Unix microseconds.
     Modified,
+    /// The service's change tracking (`source.changes = "track"`): the position is a delta link, and
+    /// rows carry none.
+    Track,
 }
 
 /// `overlap_secs` without a default: a timestamp watermark without any window loses the rows that
@@ -170,20 +188,28 @@ pub enum ChangeOrder {
 pub const DEFAULT_OVERLAP_SECS: i64 = 60;
 
 impl SourceDef {
-    /// The property the source's changes are ordered by, and how.
+    /// The property the source's changes are ordered by, and how (no property when tracked).
     pub fn change_field(&self) -> (&str, ChangeOrder) {
-        match (&self.version, &self.modified) {
-            (Some(version), _) => (version, ChangeOrder::Version),
-            (None, Some(modified)) => (modified, ChangeOrder::Modified),
-            // `validate` refuses a definition with neither.
-            (None, None) => ("", ChangeOrder::Version),
+        match (self.changes, &self.version, &self.modified) {
+            (Some(Changes::Track), _, _) => ("", ChangeOrder::Track),
+            (_, Some(version), _) => (version, ChangeOrder::Version),
+            (_, None, Some(modified)) => (modified, ChangeOrder::Modified),
+            // `validate` refuses `changes = "version"` with neither.
+            (Some(Changes::Version), None, None) => ("", ChangeOrder::Version),
+            (None, None, None) => ("", ChangeOrder::Track),
         }
+    }
+
+    /// Whether the service's change tracking tells this integration what changed.
+    pub fn tracked(&self) -> bool {
+        self.change_field().1 == ChangeOrder::Track
     }
 
     /// How far below the checkpoint a run reads, in positions (versions, or microseconds).
     pub fn overlap_positions(&self) -> i64 {
         match self.change_field().1 {
             ChangeOrder::Version => self.overlap.unwrap_or(0),
+            ChangeOrder::Track => 0,
             ChangeOrder::Modified => self
                 .overlap_secs
                 .unwrap_or(DEFAULT_OVERLAP_SECS)

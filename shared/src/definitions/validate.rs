@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::load::{DefinitionError, DefinitionSet};
 use super::model::{
-    AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef, LookupDef,
-    MAX_TIMEOUT_SECS,
+    AuthDef, AuthFlow, Changes, ConnectionDef, ConnectionKind, Direction, IntegrationDef,
+    LookupDef, MAX_TIMEOUT_SECS, SourceDef,
 };
 
 /// Whether `name` is a transform a field may name as a plain string.
@@ -79,6 +79,7 @@ impl Reporter<'_> {
 pub(super) fn validate(
     set: &DefinitionSet,
     known_connections: &[String],
+    stored_kinds: &[(String, ConnectionKind)],
     env_prefix: Option<&str>,
     errors: &mut Vec<DefinitionError>,
 ) {
@@ -109,7 +110,19 @@ pub(super) fn validate(
                 ),
             );
         }
+        let kind = set
+            .connections
+            .iter()
+            .find(|(_, c)| c.name == integration.connection)
+            .map(|(_, c)| c.kind)
+            .or_else(|| {
+                stored_kinds
+                    .iter()
+                    .find(|(name, _)| *name == integration.connection)
+                    .map(|(_, kind)| *kind)
+            });
         check_integration(&mut report, file, &at, integration);
+        check_tracked_kind(&mut report, file, &at, integration, kind);
     }
 }
 
@@ -290,30 +303,7 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "must be zero or more versions",
         );
     }
-    match (&i.source.version, &i.source.modified) {
-        (Some(_), Some(_)) => report.push(
-            file,
-            format!("{at}.source"),
-            "name either `version` (a row version number) or `modified` (a last-modified \
-             timestamp), not both",
-        ),
-        (None, None) => report.push(
-            file,
-            format!("{at}.source"),
-            "name the field changes are ordered by: `version` (a row version number, e.g. \
-             \"RowVersionNumber\" or \"systemRowVersion\") or `modified` (a last-modified \
-             timestamp, e.g. \"lastModifiedDateTime\")",
-        ),
-        (Some(field), None) | (None, Some(field)) if field.trim().is_empty() => {
-            let which = if i.source.version.is_some() {
-                "version"
-            } else {
-                "modified"
-            };
-            report.push(file, format!("{at}.source.{which}"), "must not be empty");
-        }
-        _ => {}
-    }
+    check_changes(report, file, at, &i.source);
     if i.source.modified.is_some() && i.source.overlap.is_some() {
         report.push(
             file,
@@ -443,12 +433,20 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
         }
     }
     if let Some(deletes) = &i.deletes {
-        if deletes.detect != "reconcile" {
-            report.push(
+        match deletes.detect.as_str() {
+            "reconcile" | "none" => {}
+            "track" if i.source.tracked() => {}
+            "track" => report.push(
                 file,
                 format!("{at}.deletes.detect"),
-                format!("unknown detection {:?} (known: reconcile)", deletes.detect),
-            );
+                "\"track\" takes deletes from the service's delta links: it needs \
+                 source.changes = \"track\"; a watermark sees no deletes, use \"reconcile\"",
+            ),
+            other => report.push(
+                file,
+                format!("{at}.deletes.detect"),
+                format!("unknown detection {other:?} (known: reconcile, track, none)"),
+            ),
         }
         if let Some(share) = deletes.max_share
             && !(share > 0.0 && share <= 1.0)
@@ -565,6 +563,90 @@ pub fn parse_every(text: &str) -> Option<u64> {
         _ => return None,
     };
     (n > 0).then_some(n * seconds)
+}
+
+/// `source.changes` against `version` and `modified`: change tracking needs neither and allows no
+/// filter (Dataverse refuses `$filter` with `odata.track-changes`); a watermark needs exactly one.
+fn check_changes(report: &mut Reporter<'_>, file: &Path, at: &str, source: &SourceDef) {
+    let tracked = source.tracked();
+    match (&source.version, &source.modified) {
+        (Some(_), Some(_)) => report.push(
+            file,
+            format!("{at}.source"),
+            "name either `version` (a row version number) or `modified` (a last-modified \
+             timestamp), not both",
+        ),
+        (None, None) if source.changes == Some(Changes::Version) => report.push(
+            file,
+            format!("{at}.source"),
+            "changes = \"version\" needs the field changes are ordered by: `version` (a row \
+             version number, e.g. \"versionnumber\" on Dataverse, \"RowVersionNumber\" or \
+             \"systemRowVersion\" on Business Central) or `modified` (a last-modified timestamp, \
+             e.g. \"lastModifiedDateTime\")",
+        ),
+        (Some(_), _) | (_, Some(_)) if tracked => report.push(
+            file,
+            format!("{at}.source.changes"),
+            "\"track\" follows the service's delta links and reads no watermark; drop `version` \
+             and `modified`, or use changes = \"version\"",
+        ),
+        (Some(field), None) | (None, Some(field)) if field.trim().is_empty() => {
+            let which = if source.version.is_some() {
+                "version"
+            } else {
+                "modified"
+            };
+            report.push(file, format!("{at}.source.{which}"), "must not be empty");
+        }
+        _ => {}
+    }
+    if tracked && source.filter.is_some() {
+        report.push(
+            file,
+            format!("{at}.source.filter"),
+            "a filter cannot be combined with change tracking (the service refuses $filter with \
+             odata.track-changes); use changes = \"version\" with a version field (on Dataverse \
+             version = \"versionnumber\"), or filter the target instead",
+        );
+    }
+    if tracked && (source.overlap.is_some() || source.overlap_secs.is_some()) {
+        report.push(
+            file,
+            format!("{at}.source"),
+            "an overlap window goes with a watermark; change tracking misses no late commit",
+        );
+    }
+}
+
+/// Change tracking is what Dataverse offers; Business Central's APIs hand out no delta links, so an
+/// integration of a Business Central connection must name its watermark. (A connection whose kind is
+/// not known here is taken at its word; its run says so if the service tracks nothing.)
+fn check_tracked_kind(
+    report: &mut Reporter<'_>,
+    file: &Path,
+    at: &str,
+    i: &IntegrationDef,
+    kind: Option<ConnectionKind>,
+) {
+    if !i.source.tracked() {
+        return;
+    }
+    match (kind, i.source.changes) {
+        (Some(ConnectionKind::BusinessCentral), _) => report.push(
+            file,
+            format!("{at}.source"),
+            "Business Central tracks no changes for Ferry to follow: name the field changes are \
+             ordered by, `version` (e.g. \"RowVersionNumber\", or \"systemRowVersion\" on a custom \
+             API page of BC v21+) or `modified` (e.g. \"lastModifiedDateTime\" on the standard API)",
+        ),
+        (Some(ConnectionKind::Odata), None) => report.push(
+            file,
+            format!("{at}.source"),
+            "name the field changes are ordered by (`version` or `modified`), or changes = \
+             \"track\" when the service supports OData change tracking (delta links)",
+        ),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

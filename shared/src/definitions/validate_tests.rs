@@ -263,8 +263,8 @@ fn changes_are_ordered_by_a_version_or_a_modified_time_each_with_its_own_window(
     }
     let cases = [
         (
-            r#"{ entity = "c", key = ["id"] }"#,
-            r#"integration "x".source: name the field changes are ordered by"#,
+            r#"{ entity = "c", key = ["id"], changes = "version" }"#,
+            r#"integration "x".source: changes = "version" needs the field changes are ordered by"#,
         ),
         (
             r#"{ entity = "c", key = ["id"], version = "v", modified = "m" }"#,
@@ -294,4 +294,110 @@ fn changes_are_ordered_by_a_version_or_a_modified_time_each_with_its_own_window(
             "{expected} in {found:?}"
         );
     }
+}
+
+/// Loads `text` (connections and integrations) on its own.
+fn errors_of(text: &str) -> Vec<String> {
+    let file = std::env::temp_dir().join(format!(
+        "ferry-validate-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let result = load_files(std::slice::from_ref(&file), &[]);
+    std::fs::remove_file(&file).ok();
+    keys(&result.err().unwrap_or_default())
+}
+
+fn connection(kind: &str) -> String {
+    let company = if kind == "business_central" {
+        "company = \"CRONUS\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "[[connection]]\nname = \"c\"\nkind = \"{kind}\"\nurl = \"https://org.example.com\"\n{company}\
+         [connection.auth]\nflow = \"client_credentials\"\ntenant = \"t\"\nclient_id = \"ferry\"\n\
+         client_secret_env = \"C_SECRET\"\nscope = \"https://org.example.com/.default\"\n"
+    )
+}
+
+fn integration(source: &str, extra: &str) -> String {
+    format!(
+        "[[integration]]\nname = \"accounts\"\nconnection = \"c\"\nsource = {source}\n\
+         target = {{ table = \"account\", key = [\"accountid\"], create = true }}\n\
+         fields = [{{ from = \"accountid\", to = \"accountid\" }}]\n{extra}\n"
+    )
+}
+
+#[test]
+fn dataverse_tracks_changes_by_default_and_a_filter_with_tracking_is_refused() {
+    let tracked = r#"{ entity = "accounts", key = ["accountid"] }"#;
+    let found = errors_of(&(connection("dataverse") + &integration(tracked, "")));
+    assert!(found.is_empty(), "{found:?}");
+    let found = errors_of(
+        &(connection("dataverse")
+            + &integration(
+                r#"{ entity = "accounts", key = ["accountid"], changes = "track", filter = "statecode eq 0" }"#,
+                "",
+            )),
+    );
+    assert!(
+        found.iter().any(|e| e.contains(
+            "source.filter: a filter cannot be combined with \
+             change tracking"
+        ) && e.contains("changes = \"version\"")),
+        "{found:?}"
+    );
+    let found = errors_of(
+        &(connection("dataverse")
+            + &integration(
+                r#"{ entity = "accounts", key = ["accountid"], changes = "track", version = "versionnumber", overlap = 5 }"#,
+                "",
+            )),
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("source.changes: \"track\" follows")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("an overlap window goes with a watermark")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn business_central_names_its_watermark_and_detect_track_needs_tracking() {
+    let found = errors_of(
+        &(connection("business_central")
+            + &integration(r#"{ entity = "customers", key = ["accountid"] }"#, "")),
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("Business Central tracks no changes")),
+        "{found:?}"
+    );
+    let found = errors_of(
+        &(connection("dataverse")
+            + &integration(
+                r#"{ entity = "accounts", key = ["accountid"], changes = "version" }"#,
+                r#"deletes = { detect = "track" }"#,
+            )),
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("changes = \"version\" needs the field")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("deletes.detect: \"track\" takes deletes")),
+        "{found:?}"
+    );
 }

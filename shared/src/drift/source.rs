@@ -28,6 +28,7 @@ pub(super) fn usages(def: &IntegrationDef) -> Vec<(String, String)> {
     match def.source.change_field() {
         (field, ChangeOrder::Version) => uses.push((field.to_string(), "source.version".into())),
         (field, ChangeOrder::Modified) => uses.push((field.to_string(), "source.modified".into())),
+        (_, ChangeOrder::Track) => {}
     }
     if let Some(filter) = def
         .source

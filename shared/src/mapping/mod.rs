@@ -74,6 +74,9 @@ pub struct Mapping {
     pub lookups: Vec<Lookup>,
     /// `deletes.flag`: the timestamp column a reconcile sets on vanished rows instead of deleting them.
     pub delete_flag: Option<String>,
+    /// Whether records a delta response says are gone leave the target (a tracked source, unless
+    /// `deletes.detect = "none"`).
+    pub applies_removals: bool,
 }
 
 /// Why an integration does not fit its source: every missing entity or field, listed at once.
@@ -214,7 +217,7 @@ impl Mapping {
             .key
             .iter()
             .map(String::as_str)
-            .chain([change_field])
+            .chain(Some(change_field).filter(|f| !f.is_empty()))
         {
             if entity.property(name).is_none() {
                 problems.push(missing(entity, name));
@@ -263,7 +266,7 @@ impl Mapping {
             .key
             .iter()
             .map(String::as_str)
-            .chain([change_field]);
+            .chain(Some(change_field).filter(|f| !f.is_empty()));
         for name in fields.chain(always) {
             if !select.iter().any(|s| s == name) {
                 select.push(name.to_string());
@@ -282,6 +285,8 @@ impl Mapping {
             filter,
             lookups,
             delete_flag,
+            applies_removals: change_order == ChangeOrder::Track
+                && def.deletes.as_ref().is_none_or(|d| d.detect != "none"),
         })
     }
 

@@ -4,4 +4,5 @@ pub mod catalog;
 pub mod client;
 pub mod csdl;
 pub mod query;
+pub mod removed;
 pub mod rows;

@@ -9,6 +9,8 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
+use super::removed::Entry;
+
 /// One row as the source sent it.
 pub type Row = Map<String, Value>;
 
@@ -27,26 +29,31 @@ pub struct Undecodable {
     pub reason: String,
 }
 
-/// A page's rows: those decoded and those that could not be, in no common order.
+/// A page's rows: those decoded and those that could not be, in no common order; in a delta
+/// response also the records the service says are gone, and on its last page the next delta link.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Rows {
     pub rows: Vec<Row>,
     pub undecodable: Vec<Undecodable>,
+    /// Deleted entries (`odata::removed`), as sent.
+    pub removed: Vec<Row>,
+    /// `@odata.deltaLink`, resolved: where the next read of the changes starts.
+    pub delta_link: Option<url::Url>,
 }
 
 impl From<Vec<Row>> for Rows {
     fn from(rows: Vec<Row>) -> Rows {
         Rows {
             rows,
-            undecodable: Vec::new(),
+            ..Rows::default()
         }
     }
 }
 
 impl Rows {
-    /// Rows read, decodable or not.
+    /// Entries read: records decodable or not, and removals.
     pub fn len(&self) -> usize {
-        self.rows.len() + self.undecodable.len()
+        self.rows.len() + self.undecodable.len() + self.removed.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,12 +80,17 @@ impl Rows {
         rows
     }
 
-    /// Decodes each of a page's rows on its own.
+    /// Decodes each of a page's rows on its own, setting a delta response's removals apart (and
+    /// leaving out its link entries, which are no records).
     pub fn decode(raw: &[&RawValue]) -> Rows {
         let mut rows = Rows::default();
         for row in raw {
             match decode(row) {
-                Ok(row) => rows.rows.push(row),
+                Ok(row) => match super::removed::entry(&row) {
+                    Entry::Record => rows.rows.push(row),
+                    Entry::Removed => rows.removed.push(row),
+                    Entry::Link => {}
+                },
                 Err(undecodable) => rows.undecodable.push(undecodable),
             }
         }

@@ -22,7 +22,9 @@ pub use failures::{
 };
 pub use finish::{HandedBack, Outcome, finish, hand_back};
 pub use lease::{Claim, Lease, claim, renew};
-pub use progress::{add_progress, add_reconciled, add_waits, record_failures, record_start};
+pub use progress::{
+    add_progress, add_reconciled, add_waits, record_failures, record_full_because, record_start,
+};
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
 
 use std::fmt;

@@ -24,7 +24,7 @@ pub async fn add_progress(
         "rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, \
          unchanged = unchanged + ?, failed = failed + ?, skipped = skipped + ?, \
          deferred = deferred + ?, collapsed = collapsed + ?, folded = folded + ?, \
-         checkpoint_after = COALESCE(?, checkpoint_after)",
+         deleted = deleted + ?, checkpoint_after = COALESCE(?, checkpoint_after)",
         vec![
             (rows_read as i64).into(),
             (counts.inserted as i64).into(),
@@ -35,6 +35,7 @@ pub async fn add_progress(
             (counts.deferred as i64).into(),
             (counts.collapsed as i64).into(),
             (counts.folded as i64).into(),
+            (counts.deleted as i64).into(),
             checkpoint.map(Checkpoint::to_json).into(),
         ],
         Hold::Renew,
@@ -91,6 +92,23 @@ pub async fn record_start(
         values.extend([Mode::Full.as_str().into(), reason.to_string().into()]);
     }
     fenced(db, lease, &set, values, Hold::Renew).await
+}
+
+/// Records that a run reads everything after all, and why (a delta link the service no longer
+/// honours): it is a full run from here on.
+pub async fn record_full_because(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    reason: &str,
+) -> Result<(), RunError> {
+    fenced(
+        db,
+        lease,
+        "mode = ?, reason = ?",
+        vec![Mode::Full.as_str().into(), reason.to_string().into()],
+        Hold::Renew,
+    )
+    .await
 }
 
 /// Stores the records of a page that could not be written, with their payloads and the values mapped

@@ -3,6 +3,7 @@
 
 pub mod coupling;
 pub mod key_scan;
+pub mod removed;
 mod table;
 pub mod vanished;
 mod writer;

@@ -30,6 +30,9 @@ pub struct PageWrite {
     pub unchanged: u64,
     /// Records the mapping left out (a `skip` lookup did not resolve).
     pub skipped: u64,
+    /// Source keys of records a delta response says are gone: their owned rows leave the target in
+    /// this page's transaction (`sink::removed`).
+    pub removed: Vec<String>,
     /// `rows` and `couplings` already turned into statements (`prepare`), so the write itself is only
     /// their execution.
     pub prepared: Option<Prepared>,
@@ -80,6 +83,8 @@ pub struct PageCounts {
     pub collapsed: u64,
     /// The same, where the definition folds records on purpose (`Mapping::folds_records`).
     pub folded: u64,
+    /// Rows removed because the source said their record is gone (a tracked source's delta).
+    pub deleted: u64,
 }
 
 /// Writes a page's rows and their couplings inside the page's transaction `txn` (which the sync stage

@@ -89,6 +89,31 @@ impl Source {
         Pages::new(self.clone(), self.entity_url(entity, query))
     }
 
+    /// Reads `entity` with change tracking: every row (the query may only select), and on the last
+    /// page the delta link to follow next time.
+    pub fn track(&self, entity: &str, query: &Query) -> Pages {
+        let tracking = Source {
+            client: self.client.tracking(),
+            entity_prefix: self.entity_prefix.clone(),
+        };
+        let first = tracking.entity_url(entity, query);
+        Pages::new(tracking, first)
+    }
+
+    /// Follows a delta link a tracked read handed out: what changed since, a page at a time, with a
+    /// new delta link on the last page. The link must lie beneath this source's service root, like
+    /// any link a token is sent to.
+    pub fn follow(&self, delta_link: &str) -> Result<Pages, SourceError> {
+        let link = self.client.link(delta_link)?;
+        Ok(Pages::new(
+            Source {
+                client: self.client.tracking(),
+                entity_prefix: self.entity_prefix.clone(),
+            },
+            link,
+        ))
+    }
+
     /// The first page URL of `entity` with `query`.
     fn entity_url(&self, entity: &str, query: &Query) -> Url {
         self.client.url(

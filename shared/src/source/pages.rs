@@ -18,6 +18,8 @@ pub struct Pages {
     /// Every page link followed so far: a service whose links lead back to a page already read would
     /// otherwise be read for ever (a link to the page itself ends the stream, as before).
     followed: HashSet<Url>,
+    /// The first page, when it was read ahead (`read_first`).
+    ready: Option<Rows>,
 }
 
 impl Pages {
@@ -26,13 +28,26 @@ impl Pages {
             source,
             followed: HashSet::from([first.clone()]),
             next: Some(first),
+            ready: None,
         }
+    }
+
+    /// Reads the first page now, so a refusal of the stream as a whole (an expired delta link)
+    /// reaches the caller before the pages are handed on; `next` then yields it first.
+    pub async fn read_first(&mut self) -> Result<(), SourceError> {
+        if let Some(rows) = self.next().await {
+            self.ready = Some(rows?);
+        }
+        Ok(())
     }
 
     /// The next page's rows (with those that could not be decoded), or `None` after the last page. A
     /// failed request ends the stream: the caller's run retries from its checkpoint, not from the
     /// middle of a stream.
     pub async fn next(&mut self) -> Option<Result<Rows, SourceError>> {
+        if let Some(rows) = self.ready.take() {
+            return Some(Ok(rows));
+        }
         let url = self.next.take()?;
         match self.source.client.page(&url).await {
             Ok(page) => {

@@ -4,6 +4,7 @@
 
 use sea_orm::DatabaseConnection;
 
+use super::error::SyncError;
 use crate::checkpoint::{self, Track};
 use crate::mapping::Mapping;
 use crate::runs::{self, Lease, RunError};
@@ -19,22 +20,37 @@ pub(super) async fn commit_page(
     mapping: &Mapping,
     mut page: PageWrite,
     track: Option<&Track>,
-) -> Result<PageCounts, RunError> {
+) -> Result<PageCounts, SyncError> {
     if track.is_none() {
         page.checkpoint = None;
     }
     page.prepare(Dialect::of(db), mapping, &lease.integration);
-    let txn = crate::storage::begin_write(db).await?;
-    let mut counts = write_rows(&txn, mapping, &lease.integration, &mut page).await?;
+    let txn = crate::storage::begin_write(db)
+        .await
+        .map_err(RunError::from)?;
+    let mut counts = write_rows(&txn, mapping, &lease.integration, &mut page)
+        .await
+        .map_err(RunError::from)?;
+    if !page.removed.is_empty() {
+        let deleted =
+            super::deletes::remove_removed(&txn, mapping, &lease.integration, &page.removed)
+                .await?;
+        counts.deleted += deleted;
+        counts.unchanged += page.removed.len() as u64 - deleted;
+    }
     // A page read in source order meets records again (the overlap, a full re-read): one whose failure
     // is already open for the same payload was read again unchanged, and is not logged twice.
     counts.failed = runs::record_failures(&txn, lease, &page.failures, track.is_some()).await?;
     counts.unchanged += page.failures.len() as u64 - counts.failed;
     if !page.resolve.is_empty() {
-        runs::resolve_failures(&txn, &lease.integration, &page.resolve).await?;
+        runs::resolve_failures(&txn, &lease.integration, &page.resolve)
+            .await
+            .map_err(RunError::from)?;
     }
     if !page.unpark.is_empty() || !page.deferred.is_empty() {
-        crate::lookup::park_and_unpark(&txn, lease, &page.unpark, &page.deferred).await?;
+        crate::lookup::park_and_unpark(&txn, lease, &page.unpark, &page.deferred)
+            .await
+            .map_err(RunError::from)?;
     }
     if let (Some(checkpoint), Some(track)) = (&page.checkpoint, track) {
         checkpoint::save(
@@ -44,7 +60,8 @@ pub(super) async fn commit_page(
             &track.measured,
             track.forward_only,
         )
-        .await?;
+        .await
+        .map_err(RunError::from)?;
     }
     runs::add_progress(
         &txn,
@@ -54,6 +71,6 @@ pub(super) async fn commit_page(
         page.checkpoint.as_ref(),
     )
     .await?;
-    txn.commit().await?;
+    txn.commit().await.map_err(RunError::from)?;
     Ok(counts)
 }

@@ -19,7 +19,7 @@ use crate::mapping::Mapping;
 use crate::runs::{self, Lease, RunError};
 use crate::sink::coupling::{self, Owned};
 use crate::sink::key_scan::KeyScan;
-use crate::sink::{quote, vanished};
+use crate::sink::{quote, removed, vanished};
 use crate::source::Source;
 use crate::storage::statement;
 
@@ -150,6 +150,25 @@ pub(super) fn refusal(total: i64, gone: usize, max_share: f64) -> Option<String>
             100.0 * max_share
         )
     })
+}
+
+/// Removes the rows of records a tracked source says are gone (`sink::removed`) and forgets their
+/// couplings; returns how many rows went. A removed record Ferry never wrote (created and deleted
+/// between two runs, or written by no one) removes nothing.
+pub(super) async fn remove_removed(
+    txn: &impl ConnectionTrait,
+    mapping: &Mapping,
+    integration: &str,
+    keys: &[String],
+) -> Result<u64, SyncError> {
+    let gone = removed::unbacked(txn, integration, keys)
+        .await
+        .map_err(RunError::from)?;
+    let deleted = remove_rows(txn, mapping, &gone).await?;
+    removed::forget(txn, integration, keys)
+        .await
+        .map_err(RunError::from)?;
+    Ok(deleted)
 }
 
 /// Deletes the target rows of vanished, unbacked couplings by their key — or, with `deletes.flag`,

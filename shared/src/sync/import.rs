@@ -87,8 +87,11 @@ pub(super) async fn import(
     let clears = runs::has_open_failures(&ctx.db, name)
         .await
         .map_err(RunError::from)?;
-    let Start { watermark, track } =
-        super::start::start(ctx, lease, run, connection_version, measured).await?;
+    let Start {
+        watermark,
+        delta_link,
+        mut track,
+    } = super::start::start(ctx, lease, run, connection_version, measured).await?;
     match mode {
         Mode::RetryFailed => {
             return super::replay::retry_failed(ctx, lease, &mapping, &source, clears).await;
@@ -107,12 +110,25 @@ pub(super) async fn import(
         super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
     }
     let read_from = super::start::read_from(watermark, def.source.overlap_positions());
-    let pages = source.read(&mapping.entity, &super::read::delta(&mapping, read_from));
+    let (pages, reread_because) = if mapping.change_order == ChangeOrder::Track {
+        let (pages, because) =
+            super::tracked::pages(&source, &mapping, delta_link.as_deref()).await?;
+        if let Some(why) = &because {
+            info!(run_id = lease.run_id, reason = %why, "the delta link no longer holds; reading everything");
+            runs::record_full_because(&ctx.db, lease, why).await?;
+            track.forward_only = false;
+        }
+        (pages, because)
+    } else {
+        let query = super::read::delta(&mapping, read_from);
+        (source.read(&mapping.entity, &query), None)
+    };
     info!(
         run_id = lease.run_id,
         integration = name,
         watermark,
         read_from,
+        follows_delta_link = delta_link.is_some() && reread_because.is_none(),
         "reading delta"
     );
 
@@ -133,12 +149,12 @@ pub(super) async fn import(
             } else {
                 write
             };
-            // Pages of the overlap window lie below the checkpoint; it never moves back.
+            // Pages of the overlap window lie below the checkpoint; it never moves back. Nor does it
+            // leap to a version (or a time) no real source reaches. A delta link has no position.
             let reaches = Checkpoint::position(write.checkpoint.as_ref());
-            if reaches <= watermark {
+            if mapping.change_order != ChangeOrder::Track && reaches <= watermark {
                 write.checkpoint = None;
             }
-            // Nor does it leap to a version (or a time) no real source reaches.
             match mapping.change_order {
                 ChangeOrder::Version => {
                     jump::check(watermark, reaches, ctx.settings.max_version_jump)
@@ -146,6 +162,7 @@ pub(super) async fn import(
                 }
                 ChangeOrder::Modified => jump::check_time(reaches, chrono::Utc::now())
                     .map_err(|e| SyncError::Refused(e.to_string()))?,
+                ChangeOrder::Track => {}
             }
             commit_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
             stages.page_written();
@@ -192,6 +209,17 @@ pub(super) async fn import(
         other => other,
     };
     result?;
+    // Rows deleted while the delta link lapsed were in no delta: the records the re-read did not
+    // meet are found the way a reconcile finds them.
+    if reread_because.is_some() && coupled {
+        let max_share = def
+            .deletes
+            .as_ref()
+            .and_then(|d| d.max_share)
+            .unwrap_or(super::deletes::DEFAULT_MAX_SHARE);
+        super::deletes::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
+            .await?;
+    }
     super::dependents::wake_dependents(ctx, name, &mapping.table, run.woken_by.as_deref()).await;
     if let Some(deletes) = &def.deletes
         && let Some(every) = deletes.every.as_deref().and_then(parse_every)

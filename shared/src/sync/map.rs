@@ -59,6 +59,7 @@ fn map_rows(mapping: &Mapping, rows: Rows, found: &PageLookups) -> PageWrite {
         ..PageWrite::default()
     };
     let defers = mapping.defers();
+    removals(mapping, rows.removed, &mut write);
     // An undecodable record fails with the text the service sent; it still counts toward the
     // checkpoint when its version could be read, as any failed record does.
     let mut high = None;
@@ -111,6 +112,41 @@ fn map_rows(mapping: &Mapping, rows: Rows, found: &PageLookups) -> PageWrite {
             }
         }
     }
-    write.checkpoint = high.map(|position| Checkpoint::at(mapping.change_order, position));
+    write.checkpoint = match rows.delta_link {
+        Some(link) => Some(Checkpoint::Delta {
+            link: link.to_string(),
+        }),
+        None => high.and_then(|position| Checkpoint::at(mapping.change_order, position)),
+    };
     write
+}
+
+/// A delta response's removals: each one's source key, or a failed record (with the entry as its
+/// payload) when the entry names no key Ferry can read, so it is seen rather than silently kept.
+fn removals(mapping: &Mapping, removed: Vec<crate::odata::client::Row>, write: &mut PageWrite) {
+    for entry in removed {
+        match crate::odata::removed::key_of(&entry, &mapping.source_key) {
+            Some(fields) if mapping.applies_removals => {
+                let key = crate::mapping::record_key::encode(&fields);
+                // A parked record that is gone must not be written by a later replay.
+                if mapping.defers() {
+                    write.unpark.push(key.clone());
+                }
+                write.removed.push(key);
+            }
+            // Kept on purpose (`deletes.detect = "none"`): the target already holds what it keeps.
+            Some(_) => write.unchanged += 1,
+            None => write.failures.push((
+                String::new(),
+                format!(
+                    "the service says a record of {} is gone but names no key of it ({}) that \
+                     Ferry can read; its row, if any, was kept",
+                    mapping.entity,
+                    mapping.source_key.join(", ")
+                ),
+                serde_json::to_string(&entry).unwrap_or_default(),
+                "{}".to_string(),
+            )),
+        }
+    }
 }

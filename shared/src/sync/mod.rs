@@ -17,6 +17,7 @@ mod read;
 mod replay;
 mod retry;
 mod start;
+mod tracked;
 
 pub use error::SyncError;
 pub use execute::{SyncContext, execute, push};

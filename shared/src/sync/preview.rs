@@ -18,7 +18,7 @@ use super::error::SyncError;
 use super::import::latest_definition;
 use super::map::map_page;
 use crate::checkpoint::{self, Checkpoint, Measured};
-use crate::definitions::load_connection;
+use crate::definitions::{ChangeOrder, load_connection};
 use crate::lookup::parked_records;
 use crate::mapping::{Mapping, value_json};
 use crate::odata::client::Rows;
@@ -132,6 +132,7 @@ pub async fn preview(
         summary: PreviewSummary::default(),
     };
     let mut written = Written::default();
+    let mut delta_link = None;
     if !options.full {
         let stored = checkpoint::load(db, integration)
             .await
@@ -140,9 +141,11 @@ pub async fn preview(
         match super::start::no_longer_holds(stored.as_ref(), &measured) {
             Some(why) => preview.summary.reads_everything_because = Some(why),
             None => {
-                let watermark = Checkpoint::position(stored.as_ref().map(|s| &s.checkpoint));
+                let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
+                let watermark = Checkpoint::position(checkpoint);
                 preview.summary.read_from =
                     super::start::read_from(watermark, def.source.overlap_positions());
+                delta_link = Checkpoint::delta_link(checkpoint).map(str::to_string);
             }
         }
     }
@@ -158,7 +161,17 @@ pub async fn preview(
         written.remember = false;
     }
     let from = preview.summary.read_from;
-    let mut pages = source.read(&mapping.entity, &super::read::delta(&mapping, from));
+    // A delta link may be followed more than once: the preview reads what the run would read.
+    let mut pages = if mapping.change_order == ChangeOrder::Track {
+        let (pages, because) =
+            super::tracked::pages(&source, &mapping, delta_link.as_deref()).await?;
+        if because.is_some() {
+            preview.summary.reads_everything_because = because;
+        }
+        pages
+    } else {
+        source.read(&mapping.entity, &super::read::delta(&mapping, from))
+    };
     while let Some(rows) = pages.next().await {
         let mut rows: Rows = rows?;
         let mut last = false;
@@ -170,12 +183,17 @@ pub async fn preview(
                 last = true;
             }
         }
-        preview_page(db, &mapping, rows, &mut written, &mut preview).await?;
+        preview_page(db, integration, &mapping, rows, &mut written, &mut preview).await?;
         if last {
             break;
         }
     }
-    if options.reconcile || def.deletes.is_some() {
+    if options.reconcile
+        || def
+            .deletes
+            .as_ref()
+            .is_some_and(|d| d.detect == "reconcile")
+    {
         let max_share = def
             .deletes
             .as_ref()
@@ -248,7 +266,7 @@ async fn preview_parked(
                 .push(record(Op::Error, p.record_key, None, Some(reason)));
         }
         let rows = Rows::from_payloads(waiting.iter().map(|p| p.payload.as_str()));
-        preview_page(db, mapping, rows, written, preview).await?;
+        preview_page(db, integration, mapping, rows, written, preview).await?;
     }
 }
 
@@ -315,15 +333,33 @@ async fn vanished_rows(
 /// (or, for a record this preview already wrote, with what it wrote).
 async fn preview_page(
     db: &DatabaseConnection,
+    integration: &str,
     mapping: &Mapping,
     rows: Rows,
     written: &mut Written,
     preview: &mut Preview,
 ) -> Result<(), SyncError> {
-    let write = map_page(db, mapping, rows).await?;
+    let mut write = map_page(db, mapping, rows).await?;
+    let removed = std::mem::take(&mut write.removed);
+    let gone = crate::sink::removed::unbacked(db, integration, &removed)
+        .await
+        .map_err(RunError::from)?;
     let summary = &mut preview.summary;
     summary.rows_read += write.rows_read;
-    let handled = write.rows.len() + write.failures.len() + write.deferred.len();
+    // Removals whose row stays (never written, or backed by another coupling), and those kept on
+    // purpose, are unchanged, as the run counts them.
+    summary.delete += gone.len() as u64;
+    summary.unchanged += (removed.len() - gone.len()) as u64 + write.unchanged;
+    for owned in gone {
+        preview
+            .records
+            .push(record(Op::Delete, owned.source_key, None, None));
+    }
+    let handled = write.rows.len()
+        + write.failures.len()
+        + write.deferred.len()
+        + removed.len()
+        + write.unchanged as usize;
     summary.skipped += write.rows_read - handled as u64;
     for (key, reason, _) in write.deferred {
         summary.deferred += 1;

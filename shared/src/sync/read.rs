@@ -7,11 +7,23 @@ use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::odata::query::Query;
 
+/// Every record of a tracked source, which the service pages in its own order and ends with a delta
+/// link: change tracking allows no `$filter`, `$orderby` or `$top`, only `$select`.
+pub(super) fn tracked(mapping: &Mapping) -> Query {
+    Query {
+        select: mapping.select.clone(),
+        filter: None,
+        orderby: Vec::new(),
+        top: None,
+    }
+}
+
 /// The records changed after position `from` that pass the integration's filter, oldest first (the
 /// order that makes each page's checkpoint a safe place to resume from).
 pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
     let after = match mapping.change_order {
-        ChangeOrder::Version => Literal::Number(from.to_string()),
+        // A tracked source is read by `tracked` or its delta link, never by position.
+        ChangeOrder::Version | ChangeOrder::Track => Literal::Number(from.to_string()),
         // An OData DateTimeOffset literal is written bare (OData v4 ABNF, `dateTimeOffsetValue`).
         ChangeOrder::Modified => Literal::Date(
             chrono::DateTime::from_timestamp_micros(from)

@@ -12,6 +12,8 @@ use tracing::info;
 pub(super) struct Start {
     /// Versions up to this one are already written (0: read everything).
     pub watermark: i64,
+    /// The delta link to follow, for a tracked source read incrementally (none: read everything).
+    pub delta_link: Option<String>,
     pub track: Track,
 }
 
@@ -42,16 +44,19 @@ pub(super) async fn start(
     }
     let full_because = (mode == Mode::Incremental).then_some(changed).flatten();
     let full = mode == Mode::Full || full_because.is_some();
-    let (watermark, before) = if full {
+    let (watermark, delta_link, before) = if full {
         let own = run
             .checkpoint_after
             .as_deref()
             .and_then(|c| Checkpoint::from_json(c).ok());
-        (Checkpoint::position(own.as_ref()), None)
+        // A retried full read of a tracked source starts again: its only checkpoint is the delta
+        // link of the read's last page, and resuming from that would skip the rows not yet read.
+        (Checkpoint::position(own.as_ref()), None, None)
     } else {
         let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
         (
             Checkpoint::position(checkpoint),
+            Checkpoint::delta_link(checkpoint).map(str::to_string),
             stored.as_ref().map(|s| s.json.as_str()),
         )
     };
@@ -68,6 +73,7 @@ pub(super) async fn start(
     }
     Ok(Start {
         watermark,
+        delta_link,
         track: Track {
             measured,
             forward_only: !full,

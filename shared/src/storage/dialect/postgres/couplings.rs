@@ -65,27 +65,46 @@ pub fn record(integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
             .map(|c| Value::String(Some(f(c).clone())))
             .collect()
     };
+    // sea-query binds no NULL array element: a page with versionless couplings (a tracked source's)
+    // sends a filler and a mask, and the SELECT puts the NULLs back (as `unnest.rs` does for rows).
+    let versionless = unique.iter().any(|c| c.source_version.is_none());
+    let versions = array(
+        ArrayType::BigInt,
+        unique
+            .iter()
+            .map(|c| Value::BigInt(Some(c.source_version.unwrap_or(0))))
+            .collect(),
+    );
     // Placeholders are numbered in text order: integration, updated_at, then the arrays.
-    let values = vec![
+    let mut values = vec![
         integration.into(),
         Utc::now().fixed_offset().into(),
         array(ArrayType::String, text(|c| &c.source_key)),
         array(ArrayType::String, text(|c| &c.target_key)),
         array(ArrayType::String, text(|c| &c.target_table)),
-        array(
-            ArrayType::BigInt,
-            unique
-                .iter()
-                .map(|c| Value::BigInt(c.source_version))
-                .collect(),
-        ),
+        versions,
         array(ArrayType::String, text(|c| &c.hash)),
     ];
+    let (version, mask) = if versionless {
+        values.push(array(
+            ArrayType::Bool,
+            unique
+                .iter()
+                .map(|c| Value::Bool(Some(c.source_version.is_none())))
+                .collect(),
+        ));
+        (
+            "CASE WHEN vn THEN NULL ELSE v END",
+            ", unnest(?::boolean[]) AS vn",
+        )
+    } else {
+        ("v", "")
+    };
     vec![statement(
         &format!(
-            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, tt, v, h, ? FROM \
+            "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, tt, {version}, h, ? FROM \
              (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, unnest(?::text[]) AS tt, \
-              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h) AS u {ON_CONFLICT}"
+              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h{mask}) AS u {ON_CONFLICT}"
         ),
         values,
     )]
