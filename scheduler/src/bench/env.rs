@@ -25,6 +25,23 @@ impl BenchEnv {
         redis_url: &str,
         customers: usize,
     ) -> anyhow::Result<BenchEnv> {
+        let config = SandboxConfig {
+            customers,
+            contacts: 1_000,
+            accounts: 1,
+            dv_contacts: 1,
+            seed: 7,
+            ..SandboxConfig::default()
+        };
+        BenchEnv::with_sandbox(admin_url, redis_url, config).await
+    }
+
+    /// Like `start`, with a sandbox sized by the caller (Dataverse accounts, say).
+    pub async fn with_sandbox(
+        admin_url: &str,
+        redis_url: &str,
+        config: SandboxConfig,
+    ) -> anyhow::Result<BenchEnv> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("ferry_bench_{}", &id[..12]);
         let admin = Database::connect(admin_url).await?;
@@ -39,23 +56,28 @@ impl BenchEnv {
         settings.queue.url = redis_url.to_string();
         settings.queue.prefix = format!("ferry-bench-{id}");
         let db = ferry_shared::storage::connect(&settings.database).await?;
-        let sandbox = Sandbox::start(
-            "127.0.0.1:0".parse()?,
-            SandboxConfig {
-                customers,
-                contacts: 1_000,
-                seed: 7,
-                ..SandboxConfig::default()
-            },
-        )
-        .await?;
+        let sandbox = Sandbox::start("127.0.0.1:0".parse()?, config).await?;
         let dir = std::env::temp_dir().join(format!("ferry-bench-{id}"));
         std::fs::create_dir_all(&dir)?;
-        let example = include_str!("../../../config/examples/customers.toml")
-            .replace("http://127.0.0.1:8080", &sandbox.base_url());
-        let file = dir.join("customers.toml");
-        std::fs::write(&file, example)?;
-        match crate::cli::apply(&db, &[file]).await? {
+        let mut files = Vec::new();
+        for (name, example) in [
+            (
+                "customers.toml",
+                include_str!("../../../config/examples/customers.toml"),
+            ),
+            (
+                "dataverse.toml",
+                include_str!("../../../config/examples/dataverse.toml"),
+            ),
+        ] {
+            let file = dir.join(name);
+            std::fs::write(
+                &file,
+                example.replace("http://127.0.0.1:8080", &sandbox.base_url()),
+            )?;
+            files.push(file);
+        }
+        match crate::cli::apply(&db, &files).await? {
             Ok(_) => {}
             Err(errors) => anyhow::bail!("example definitions invalid: {errors:?}"),
         }
@@ -84,6 +106,7 @@ impl BenchEnv {
             .env("FERRY__WORKER__CONCURRENCY", "1")
             .env("FERRY__LOG__LEVEL", "warn")
             .env("BC_CLIENT_SECRET", "ferry-secret")
+            .env("DATAVERSE_CLIENT_SECRET", "ferry-secret")
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().unwrap_or_default();

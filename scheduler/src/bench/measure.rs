@@ -10,7 +10,7 @@ use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::cpu::{CpuSnapshot, CpuSplit};
-use super::{Args, BenchEnv, ImportFigures, median, quantile};
+use super::{Args, BenchEnv, DataverseFigures, ImportFigures, median, quantile};
 use crate::cli::{trigger, wait_for};
 
 /// Longest any single measured run may take.
@@ -66,6 +66,56 @@ pub async fn import(args: &Args, rows: usize) -> anyhow::Result<ImportFigures> {
         delta_ms: median(&mut deltas),
         worker_peak_rss_mb: median(&mut rss),
         cpu,
+    })
+}
+
+/// Full import of `rows` Dataverse accounts by change tracking through one worker, then a delta
+/// of `args.delta` changed accounts followed through the stored delta link, and the worker's peak RSS.
+pub async fn dataverse(args: &Args, rows: usize) -> anyhow::Result<DataverseFigures> {
+    let (mut imports, mut deltas, mut rss) = (vec![], vec![], vec![]);
+    for repetition in 0..args.repeat {
+        eprintln!(
+            "Dataverse accounts, {rows} rows, repetition {}",
+            repetition + 1
+        );
+        let config = ferry_sandbox::SandboxConfig {
+            customers: 1,
+            contacts: 1,
+            accounts: rows,
+            dv_contacts: 1,
+            seed: 7,
+            ..Default::default()
+        };
+        let mut env = BenchEnv::with_sandbox(&args.database_url, &args.redis_url, config).await?;
+        env.start_worker()?;
+        let run_id = trigger(&env.db, &env.settings, "accounts", Mode::Incremental).await?;
+        let run = wait_for(&env.db, run_id, RUN_TIMEOUT).await?;
+        anyhow::ensure!(
+            run.status == "succeeded" && run.inserted == rows as i64,
+            "import did not succeed: {run:?}"
+        );
+        let seconds = run.duration_ms.unwrap_or(1).max(1) as f64 / 1000.0;
+        imports.push(rows as f64 / seconds);
+
+        env.sandbox.mutate(MutateRequest {
+            entity: "account".into(),
+            insert: 0,
+            update: args.delta,
+            delete: 0,
+        })?;
+        let started = Instant::now();
+        let run_id = trigger(&env.db, &env.settings, "accounts", Mode::Incremental).await?;
+        let delta = wait_for(&env.db, run_id, RUN_TIMEOUT).await?;
+        deltas.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(delta.updated == args.delta as i64, "delta wrote {delta:?}");
+        rss.push(env.worker_peak_rss_mb());
+        env.finish().await?;
+    }
+    Ok(DataverseFigures {
+        rows,
+        import_rows_per_sec: median(&mut imports),
+        delta_ms: median(&mut deltas),
+        worker_peak_rss_mb: median(&mut rss),
     })
 }
 

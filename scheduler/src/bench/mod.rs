@@ -22,6 +22,9 @@ pub struct Args {
     /// Repetitions per figure; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Entity sizes for the Dataverse full import (accounts, by change tracking); empty: none.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100_000usize])]
+    pub dataverse_rows: Vec<usize>,
     /// Changed rows for the delta measurement.
     #[arg(long, default_value_t = 1_000)]
     pub delta: usize,
@@ -68,10 +71,20 @@ pub struct ImportFigures {
     pub cpu: cpu::CpuSplit,
 }
 
+/// One size's results for Dataverse accounts (change tracking: the delta follows a delta link).
+#[derive(Debug, Serialize)]
+pub struct DataverseFigures {
+    pub rows: usize,
+    pub import_rows_per_sec: f64,
+    pub delta_ms: f64,
+    pub worker_peak_rss_mb: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub machine: String,
     pub imports: Vec<ImportFigures>,
+    pub dataverse: Vec<DataverseFigures>,
     pub dispatch_p50_ms: f64,
     pub dispatch_p99_ms: f64,
     pub noop_jobs_per_sec: f64,
@@ -85,10 +98,15 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     for &rows in &args.rows {
         imports.push(measure::import(&args, rows).await?);
     }
+    let mut dataverse = Vec::new();
+    for &rows in &args.dataverse_rows {
+        dataverse.push(measure::dataverse(&args, rows).await?);
+    }
     let (p50, p99, jobs) = measure::dispatch(&args).await?;
     let report = Report {
         machine: machine(),
         imports,
+        dataverse,
         dispatch_p50_ms: p50,
         dispatch_p99_ms: p99,
         noop_jobs_per_sec: jobs,
@@ -159,6 +177,18 @@ fn print_table(report: &Report) {
             i.cpu.sandbox_s,
             i.cpu.postgres_s,
             i.rows as f64 / i.cpu.sandbox_s.max(0.01)
+        );
+    }
+    if !report.dataverse.is_empty() {
+        println!(
+            "\n{:>10} {:>24} {:>10} {:>14}",
+            "ACCOUNTS", "DATAVERSE IMPORT rows/s", "DELTA ms", "WORKER RSS MB"
+        );
+    }
+    for d in &report.dataverse {
+        println!(
+            "{:>10} {:>24.0} {:>10.0} {:>14.1}",
+            d.rows, d.import_rows_per_sec, d.delta_ms, d.worker_peak_rss_mb
         );
     }
     println!(

@@ -17,23 +17,43 @@ const EXAMPLES: &[(&str, &str)] = &[
         "items.toml",
         include_str!("../../../config/examples/items.toml"),
     ),
+    (
+        "dataverse.toml",
+        include_str!("../../../config/examples/dataverse.toml"),
+    ),
 ];
 
 /// The sandbox address the examples are written for (`ferry-sandbox`'s default).
 const EXAMPLE_BASE: &str = "http://127.0.0.1:8080";
 
-/// The integrations the examples define, in the order the demo runs them (contacts look customers up).
-pub const INTEGRATIONS: &[&str] = &["customers", "contacts", "items"];
+/// The integrations the examples define, in the order the demo runs them: the first
+/// [`FIRST_WAVE`] side by side, then the rest, which look the first ones' rows up (contacts their
+/// customer, Dataverse contacts their account).
+pub const INTEGRATIONS: &[&str] = &[
+    "customers",
+    "accounts",
+    "contacts",
+    "items",
+    "dataverse_contacts",
+];
+
+/// How many of [`INTEGRATIONS`] run before the others.
+pub const FIRST_WAVE: usize = 2;
+
+/// The connections the examples define, each signed in with the sandbox's client secret.
+pub const CONNECTIONS: &[&str] = &["bc", "dataverse"];
 
 /// The examples' target tables and the source entity each mirrors, for the summary's row counts.
 pub const TABLES: &[(&str, &str)] = &[
     ("customer", "RescoCustomer"),
     ("contact", "RescoContact"),
     ("item", "RescoItem"),
+    ("account", "account"),
+    ("dataverse_contact", "contact"),
 ];
 
-/// Writes the examples into `dir`, pointed at the sandbox at `base_url`. The client secret is stored
-/// encrypted instead of read from `BC_CLIENT_SECRET`, so the demo needs no environment at all.
+/// Writes the examples into `dir`, pointed at the sandbox at `base_url`. The client secrets are stored
+/// encrypted instead of read from the environment, so the demo needs no environment at all.
 pub fn write(dir: &Path, base_url: &str) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     EXAMPLES
@@ -66,6 +86,9 @@ mod tests {
         assert!(customers.contains("authority = \"http://127.0.0.1:4321\""));
         assert!(!customers.contains("client_secret_env"));
         assert!(!customers.contains(EXAMPLE_BASE));
+        let dataverse = std::fs::read_to_string(&files[3]).unwrap();
+        assert!(dataverse.contains("scope = \"http://127.0.0.1:4321/.default\""));
+        assert!(!dataverse.contains("client_secret_env"));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -24,16 +24,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-pub use examples::{INTEGRATIONS, TABLES};
+pub use examples::{FIRST_WAVE, INTEGRATIONS, TABLES};
 
 /// The demo's log filter: its output is the summary, so only problems are logged.
 pub const LOG_LEVEL: &str = "warn";
 
 /// The demo's database (and queue) file, in the current folder.
 pub const DB_FILE: &str = "ferry-demo.db";
-
-/// The connection the examples define.
-const CONNECTION: &str = "bc";
 
 /// How long one run of the demo may take before the demo gives up on it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -54,6 +51,8 @@ pub fn sandbox_config() -> SandboxConfig {
     SandboxConfig {
         customers: 5_000,
         contacts: 5_000,
+        accounts: 1_000,
+        dv_contacts: 2_000,
         seed: 42,
         sizes: BTreeMap::from([("RescoItem".to_string(), 2_000)]),
         ..SandboxConfig::default()
@@ -75,7 +74,10 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     let sandbox = Sandbox::start("127.0.0.1:0".parse()?, sandbox_config())
         .await
         .context("Failed to start the sandbox")?;
-    println!("Business Central sandbox: {}", sandbox.base_url());
+    println!(
+        "Business Central and Dataverse sandbox: {}",
+        sandbox.base_url()
+    );
     let db = storage::connect(&settings.database).await?;
     apply_examples(&db, &settings, &sandbox).await?;
 
@@ -99,9 +101,10 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
 
     println!("\n{}", summary::header());
     let mut ok = true;
-    // Customers first: contacts look their customer up. Contacts and items then run side by side.
-    let first = run_all(&db, &settings, &INTEGRATIONS[..1]).await?;
-    let rest = run_all(&db, &settings, &INTEGRATIONS[1..]).await?;
+    // Customers and accounts first: contacts look their customer (or account) up. The rest then run
+    // side by side.
+    let first = run_all(&db, &settings, &INTEGRATIONS[..FIRST_WAVE]).await?;
+    let rest = run_all(&db, &settings, &INTEGRATIONS[FIRST_WAVE..]).await?;
     let mut last_run = 0;
     for run in first.iter().chain(&rest) {
         println!("{}", summary::line(run));
@@ -158,12 +161,16 @@ async fn apply_examples(
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("the examples are invalid:\n  {}", errors.join("\n  "));
     }
-    crate::cli::set_secret(
-        &Credentials::new(db.clone(), &settings.secrets)?,
-        CONNECTION,
-        &SecretString::from(ferry_sandbox::routes::identity::CLIENT_SECRET),
-    )
-    .await
+    let credentials = Credentials::new(db.clone(), &settings.secrets)?;
+    for connection in examples::CONNECTIONS {
+        crate::cli::set_secret(
+            &credentials,
+            connection,
+            &SecretString::from(ferry_sandbox::routes::identity::CLIENT_SECRET),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Triggers each integration (through the queue) and waits for every run to end.
@@ -201,7 +208,7 @@ async fn print_where(
             .transpose()?
             .unwrap_or(0);
         println!(
-            "  table {table:<9} {count:>6} rows   (source {entity}: {} rows)",
+            "  table {table:<17} {count:>6} rows   (source {entity}: {} rows)",
             sandbox.rows(entity).len()
         );
     }

@@ -5,7 +5,7 @@ use ferry_shared::runs::RunSummary;
 /// The header of the run table.
 pub fn header() -> String {
     format!(
-        "{:<12} {:<10} {:>8} {:>9} {:>8} {:>9} {:>7} {:>9}",
+        "{:<18} {:<10} {:>8} {:>9} {:>8} {:>9} {:>7} {:>9}",
         "INTEGRATION", "STATUS", "READ", "INSERTED", "UPDATED", "DEFERRED", "FAILED", "ROWS/S"
     )
 }
@@ -17,7 +17,7 @@ pub fn line(run: &RunSummary) -> String {
         _ => "-".into(),
     };
     format!(
-        "{:<12} {:<10} {:>8} {:>9} {:>8} {:>9} {:>7} {:>9}",
+        "{:<18} {:<10} {:>8} {:>9} {:>8} {:>9} {:>7} {:>9}",
         run.integration,
         run.status,
         run.rows_read,
