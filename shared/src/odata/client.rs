@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use url::Url;
 
 use super::csdl::{CsdlError, Metadata};
+use super::prefer::{self, Preference};
 pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
 use crate::limits::{self, Body, ReadError};
@@ -108,6 +109,9 @@ pub struct ODataClient {
     root: Url,
     tokens: Arc<TokenSource>,
     page_size: u32,
+    /// Asked on every request besides the page size: a read's next links must be asked the same as
+    /// its first page, or later pages would come without what the first one carried.
+    prefer: Vec<Preference>,
     /// Each request's time limit (the connection's `timeout_secs`).
     timeout: Duration,
     /// What busy answers cost this client (and its clones) so far.
@@ -162,9 +166,19 @@ impl ODataClient {
             root,
             tokens,
             page_size,
+            prefer: Vec::new(),
             timeout,
             waits: Arc::default(),
         })
+    }
+
+    /// This client asking `preferences` too (one read's: `Source::read`). It shares the token and
+    /// the count of waits with `self`.
+    pub fn preferring(&self, preferences: &[Preference]) -> ODataClient {
+        ODataClient {
+            prefer: preferences.to_vec(),
+            ..self.clone()
+        }
     }
 
     /// What busy answers cost so far.
@@ -235,7 +249,7 @@ impl ODataClient {
                 .http
                 .get(url.clone())
                 .header("Accept", accept)
-                .header("Prefer", format!("odata.maxpagesize={}", self.page_size))
+                .header("Prefer", prefer::header(self.page_size, &self.prefer))
                 .timeout(self.timeout);
             let token = self.tokens.bearer(&self.http).await?;
             if let Some(token) = &token {

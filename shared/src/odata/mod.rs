@@ -3,5 +3,6 @@
 pub mod catalog;
 pub mod client;
 pub mod csdl;
+pub mod prefer;
 pub mod query;
 pub mod rows;

@@ -84,9 +84,14 @@ impl Source {
         self.client.waits()
     }
 
-    /// Reads `entity` with `query` (its `$select`, `$filter`, `$orderby` and `$top`), a page at a time.
+    /// Reads `entity` with `query` (its `$select`, `$filter`, `$orderby` and `$top`), a page at a time,
+    /// every page asked with the query's preferences.
     pub fn read(&self, entity: &str, query: &Query) -> Pages {
-        Pages::new(self.clone(), self.entity_url(entity, query))
+        let source = Source {
+            client: self.client.preferring(&query.prefer),
+            entity_prefix: self.entity_prefix.clone(),
+        };
+        Pages::new(source, self.entity_url(entity, query))
     }
 
     /// The first page URL of `entity` with `query`.

@@ -28,6 +28,7 @@ pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
         )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,
+        prefer: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ pub(super) fn keys(mapping: &Mapping) -> Query {
         filter: mapping.filter.as_ref().map(filter::Expr::render),
         orderby: Vec::new(),
         top: None,
+        prefer: Vec::new(),
     }
 }
 
@@ -48,5 +50,6 @@ pub(super) fn records(mapping: &Mapping, keys: &[Row]) -> Query {
         filter: Some(filter::by_keys(&mapping.source_key, keys).render()),
         orderby: Vec::new(),
         top: None,
+        prefer: Vec::new(),
     }
 }
