@@ -28,7 +28,7 @@ pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
         )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,
-        prefer: Vec::new(),
+        prefer: mapping.preferences(),
     }
 }
 
@@ -50,6 +50,6 @@ pub(super) fn records(mapping: &Mapping, keys: &[Row]) -> Query {
         filter: Some(filter::by_keys(&mapping.source_key, keys).render()),
         orderby: Vec::new(),
         top: None,
-        prefer: Vec::new(),
+        prefer: mapping.preferences(),
     }
 }
