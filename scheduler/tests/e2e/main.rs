@@ -14,6 +14,7 @@ mod counts;
 mod couplings;
 mod database_tls;
 mod dataverse;
+mod dataverse_labels;
 mod deletes;
 mod discover;
 mod exact;
