@@ -15,6 +15,7 @@ mod couplings;
 mod database_tls;
 mod dataverse;
 mod dataverse_labels;
+mod dataverse_limits;
 mod deletes;
 mod discover;
 mod exact;
