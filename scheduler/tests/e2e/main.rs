@@ -14,6 +14,8 @@ mod counts;
 mod couplings;
 mod database_tls;
 mod dataverse;
+mod dataverse_labels;
+mod dataverse_limits;
 mod deletes;
 mod discover;
 mod exact;

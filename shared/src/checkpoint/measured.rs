@@ -39,12 +39,17 @@ impl Measured {
             .map(String::as_str)
             .chain(std::iter::once(def.source.change_field().0).filter(|f| !f.is_empty()))
             .chain(def.fields.iter().filter_map(|f| f.from.as_deref()))
-            .chain(
-                def.lookups
-                    .iter()
-                    .flat_map(|l| l.from.iter().map(String::as_str)),
-            )
+            // A field read as its label reads other text than its value: taking the label up is
+            // reading a new field, so the rows already written get it by a re-read.
             .map(str::to_string)
+            .chain(
+                def.fields
+                    .iter()
+                    .filter(|f| f.label)
+                    .filter_map(|f| f.from.as_deref())
+                    .map(|from| format!("{from}@label")),
+            )
+            .chain(def.lookups.iter().flat_map(|l| l.from.iter().cloned()))
             .collect();
         fields.sort();
         fields.dedup();

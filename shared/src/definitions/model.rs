@@ -251,6 +251,11 @@ pub struct FieldDef {
     /// `mapping::Transform`); kept as TOML here and parsed by the mapping engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<toml::Value>,
+    /// Read `from`'s formatted value instead of the value: a Dataverse choice's label (`Accounting`
+    /// for `1`), which the source sends only when asked. The column is text. Left out of the stored
+    /// form when false, so definitions from before it keep their digest.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub label: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

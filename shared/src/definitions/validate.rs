@@ -391,6 +391,14 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
         if let Some(Err(e)) = transform {
             report.push(file, format!("{here}.transform"), e);
         }
+        if field.label && field.from.is_none() {
+            report.push(
+                file,
+                format!("{here}.label"),
+                "label = true reads the formatted value (a choice's label) of the field named by \
+                 from; give from, or leave label out",
+            );
+        }
     }
     if i.target.key.is_empty() {
         report.push(
@@ -410,6 +418,14 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
                 file,
                 format!("{at}.target.key"),
                 format!("key column {key:?} must come from a source field, not a constant"),
+            ),
+            Some(field) if field.label => report.push(
+                file,
+                format!("{at}.target.key"),
+                format!(
+                    "key column {key:?} must hold the field's value, not its label (labels are \
+                     display text: not unique, and renamed or translated at the source)"
+                ),
             ),
             Some(_) => {}
         }

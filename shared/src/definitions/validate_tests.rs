@@ -401,3 +401,33 @@ fn business_central_names_its_watermark_and_detect_track_needs_tracking() {
         "{found:?}"
     );
 }
+
+#[test]
+fn label_needs_a_source_field_and_is_no_key() {
+    let found = integration_errors(
+        r#"source = { entity = "accounts", key = ["accountid"], version = "versionnumber" }
+target = { table = "account", key = ["industry"] }
+fields = [
+  { from = "industrycode", to = "industry", label = true },
+  { to = "origin", value = "dv", label = true },
+  { to = "both", transform = { concat = ["name", "city"] }, label = true },
+  { from = "statecode", to = "state", label = true },
+]"#,
+    );
+    for expected in [
+        "fields[1].label: label = true reads the formatted value (a choice's label) of the field \
+         named by from; give from, or leave label out",
+        "fields[2].label: label = true reads the formatted value",
+        "target.key: key column \"industry\" must hold the field's value, not its label",
+    ] {
+        assert!(
+            found.iter().any(|f| f.contains(expected)),
+            "{expected} in {found:?}"
+        );
+    }
+    assert_eq!(
+        found.len(),
+        3,
+        "a labelled field with from is fine: {found:?}"
+    );
+}

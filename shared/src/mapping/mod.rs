@@ -18,6 +18,7 @@ use crate::definitions::{ChangeOrder, IntegrationDef};
 use crate::lookup::{Lookup, Missing, PageLookups};
 use crate::odata::client::Row;
 use crate::odata::csdl::{EntityType, Metadata};
+use crate::odata::prefer::{FORMATTED_VALUE, Preference};
 
 /// One target column and where its value comes from.
 #[derive(Debug, Clone)]
@@ -35,6 +36,9 @@ pub enum Origin {
     Field {
         name: Option<String>,
         transform: Option<Transform>,
+        /// `label = true`: the row's key of `name`'s formatted value
+        /// (`{name}@OData.Community.Display.V1.FormattedValue`), read instead of the value.
+        label: Option<String>,
     },
     Constant(Value),
     /// The `n`th of `Mapping::lookups`.
@@ -109,6 +113,7 @@ impl Mapping {
                 Origin::Field {
                     name: Some(name),
                     transform: None,
+                    label: None,
                 } if self.source_key.contains(name) => copied.push(name),
                 _ => return true,
             }
@@ -146,7 +151,8 @@ impl Mapping {
                     problems.push(missing(entity, read));
                 }
             }
-            let text = transform.as_ref().is_some_and(Transform::yields_text);
+            // A label is text whatever the value's type (a choice's is `Edm.Int32`).
+            let text = field.label || transform.as_ref().is_some_and(Transform::yields_text);
             let (ty, origin) = match (&field.from, &field.value) {
                 (Some(from), _) => {
                     let Some(property) = entity.property(from) else {
@@ -163,6 +169,7 @@ impl Mapping {
                         Origin::Field {
                             name: Some(from.clone()),
                             transform,
+                            label: field.label.then(|| format!("{from}@{FORMATTED_VALUE}")),
                         },
                     )
                 }
@@ -175,6 +182,7 @@ impl Mapping {
                     Origin::Field {
                         name: None,
                         transform,
+                        label: None,
                     },
                 ),
                 (None, None) => continue,
@@ -253,7 +261,9 @@ impl Mapping {
             .collect();
         let mut select: Vec<String> = Vec::new();
         let fields = columns.iter().flat_map(|c| match &c.origin {
-            Origin::Field { name, transform } => name
+            Origin::Field {
+                name, transform, ..
+            } => name
                 .iter()
                 .map(String::as_str)
                 .chain(transform.iter().flat_map(Transform::fields))
@@ -379,11 +389,18 @@ impl Mapping {
             message,
             mapped: serde_json::Map::new(),
         };
-        let Origin::Field { name, transform } = &column.origin else {
+        let Origin::Field {
+            name,
+            transform,
+            label,
+        } = &column.origin
+        else {
             return Err(fail("not a source field".into()));
         };
-        let raw = name
+        // A label that is absent (a null value has none) reads as null.
+        let raw = label
             .as_ref()
+            .or(name.as_ref())
             .and_then(|n| row.get(n))
             .unwrap_or(&Json::Null);
         // Untransformed values convert straight from the row: one copy per value, not two.
@@ -399,6 +416,19 @@ impl Mapping {
             return Err(fail("null in a NOT NULL column".into()));
         }
         column.ty.convert(value).map_err(fail)
+    }
+
+    /// What every read of mapped records asks the source besides its query: the formatted values a
+    /// `label = true` field reads.
+    pub fn preferences(&self) -> Vec<Preference> {
+        let labels = self
+            .columns
+            .iter()
+            .any(|c| matches!(c.origin, Origin::Field { label: Some(_), .. }));
+        labels
+            .then_some(Preference::FormattedValues)
+            .into_iter()
+            .collect()
     }
 
     /// Whether records may be parked, so written records must leave the parking.

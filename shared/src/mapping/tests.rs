@@ -11,6 +11,7 @@ use crate::definitions::IntegrationDef;
 use crate::lookup::PageLookups;
 use crate::odata::client::Row;
 use crate::odata::csdl::Metadata;
+use crate::odata::prefer::Preference;
 
 const CSDL: &str = r#"<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
 <edmx:DataServices><Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="NAV">
@@ -161,4 +162,48 @@ fn map_key_reads_only_the_key() {
         m.map_key(&r).unwrap(),
         vec![Value::String(Some("A".into()))]
     );
+}
+
+#[test]
+fn a_labelled_field_reads_the_formatted_value_as_text_and_asks_for_it() {
+    let def: IntegrationDef = toml::from_str(
+        r#"
+name = "lines"
+connection = "bc"
+source = { entity = "lines", key = ["docNo"], version = "v" }
+target = { table = "line", key = ["no"] }
+fields = [
+  { from = "docNo", to = "no" },
+  { from = "qty", to = "qty" },
+  { from = "qty", to = "qty_label", label = true },
+]
+"#,
+    )
+    .unwrap();
+    let m = Mapping::compile(&def, &Metadata::parse(CSDL).unwrap()).unwrap();
+    assert_eq!(m.columns[1].ty, ColumnType::Int16);
+    assert_eq!(m.columns[2].ty, ColumnType::Text { max_len: None });
+    assert_eq!(
+        m.select,
+        vec!["docNo", "qty", "v"],
+        "$select names the field"
+    );
+    assert_eq!(m.preferences(), vec![Preference::FormattedValues]);
+    assert!(mapping("").preferences().is_empty(), "asked only when read");
+
+    let labelled = row(json!({
+        "docNo": "A", "qty": 3, "v": 1,
+        "qty@OData.Community.Display.V1.FormattedValue": "Three",
+    }));
+    let Mapped::Row(values) = m.map_row(&labelled, &PageLookups::default()).unwrap() else {
+        panic!("mapped");
+    };
+    assert_eq!(values[1], Value::SmallInt(Some(3)));
+    assert_eq!(values[2], Value::String(Some("Three".into())));
+    // A null value has no formatted value: the label is null too.
+    let bare = row(json!({"docNo": "B", "qty": null, "v": 2}));
+    let Mapped::Row(values) = m.map_row(&bare, &PageLookups::default()).unwrap() else {
+        panic!("mapped");
+    };
+    assert_eq!(values[2], Value::String(None));
 }

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use url::Url;
 
 use super::csdl::{CsdlError, Metadata};
+use super::prefer::{self, Preference};
 pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
 use crate::limits::{self, Body, ReadError};
@@ -110,13 +111,13 @@ pub struct ODataClient {
     root: Url,
     tokens: Arc<TokenSource>,
     page_size: u32,
+    /// Asked on every request besides the page size: a read's next links must be asked the same as
+    /// its first page, or later pages would come without what the first one carried.
+    prefer: Vec<Preference>,
     /// Each request's time limit (the connection's `timeout_secs`).
     timeout: Duration,
     /// What busy answers cost this client (and its clones) so far.
     waits: Arc<Mutex<Waits>>,
-    /// Asks for change tracking (`Prefer: odata.track-changes`), so the last page of a read carries
-    /// a delta link.
-    track_changes: bool,
 }
 
 /// Requests repeated because the source was busy, and the time spent waiting for them: what makes an
@@ -167,17 +168,17 @@ impl ODataClient {
             root,
             tokens,
             page_size,
+            prefer: Vec::new(),
             timeout,
             waits: Arc::default(),
-            track_changes: false,
         })
     }
 
-    /// This client, asking for change tracking on every request (the first read of a tracked entity
-    /// set and its next links; a delta link tracks by itself, and asking again does no harm).
-    pub fn tracking(&self) -> ODataClient {
+    /// This client asking `preferences` too (one read's: `Source::read`). It shares the token and
+    /// the count of waits with `self`.
+    pub fn preferring(&self, preferences: &[Preference]) -> ODataClient {
         ODataClient {
-            track_changes: true,
+            prefer: preferences.to_vec(),
             ..self.clone()
         }
     }
@@ -258,7 +259,7 @@ impl ODataClient {
                 .http
                 .get(url.clone())
                 .header("Accept", accept)
-                .header("Prefer", self.preferences())
+                .header("Prefer", prefer::header(self.page_size, &self.prefer))
                 .timeout(self.timeout);
             let token = self.tokens.bearer(&self.http).await?;
             if let Some(token) = &token {
@@ -279,15 +280,6 @@ impl ODataClient {
             return Ok(response);
         }
         unreachable!("the loop returns on its second attempt")
-    }
-
-    /// The `Prefer` header (RFC 7240: preferences separated by commas).
-    fn preferences(&self) -> String {
-        let mut prefer = format!("odata.maxpagesize={}", self.page_size);
-        if self.track_changes {
-            prefer.push_str(",odata.track-changes");
-        }
-        prefer
     }
 
     /// A failed exchange: a timeout names the connection's limit, anything else the transport's words.

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod client;
 pub mod csdl;
+pub mod prefer;
 pub mod query;
 pub mod removed;
 pub mod rows;

@@ -2,6 +2,8 @@
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+use super::prefer::Preference;
+
 /// Characters escaped inside a query option value: those that would end or change the option
 /// (`&`, `=`, `#`, `+`, `%`) and those not allowed in a URL at all.
 const QUERY_VALUE: &AsciiSet = &CONTROLS
@@ -21,13 +23,16 @@ const QUERY_VALUE: &AsciiSet = &CONTROLS
     .add(b'\\')
     .add(b'^');
 
-/// The system query options Ferry sends.
+/// The system query options Ferry sends, and the preferences the answer depends on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
     pub select: Vec<String>,
     pub filter: Option<String>,
     pub orderby: Vec<String>,
     pub top: Option<u64>,
+    /// Sent in the `Prefer` header of every page of the read (`prefer::header`), not in the URL:
+    /// what the rows carry is decided with what is asked for.
+    pub prefer: Vec<Preference>,
 }
 
 impl Query {
@@ -70,6 +75,7 @@ mod tests {
             filter: Some("(City eq 'A+B C') and RowVersionNumber gt 5".into()),
             orderby: vec!["RowVersionNumber asc".into()],
             top: None,
+            prefer: Vec::new(),
         };
         assert_eq!(
             query.to_query_string(),

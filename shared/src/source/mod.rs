@@ -16,6 +16,7 @@ use crate::auth::TokenSource;
 use crate::definitions::{ConnectionDef, ConnectionKind, DEFAULT_CONNECT_TIMEOUT_SECS};
 use crate::odata::client::{ODataClient, SourceError, Waits, http_client_connecting_within};
 use crate::odata::csdl::Metadata;
+use crate::odata::prefer::Preference;
 use crate::odata::query::Query;
 use crate::secrets::Credentials;
 
@@ -84,30 +85,29 @@ impl Source {
         self.client.waits()
     }
 
-    /// Reads `entity` with `query` (its `$select`, `$filter`, `$orderby` and `$top`), a page at a time.
+    /// Reads `entity` with `query` (its `$select`, `$filter`, `$orderby` and `$top`), a page at a time,
+    /// every page asked with the query's preferences.
     pub fn read(&self, entity: &str, query: &Query) -> Pages {
-        Pages::new(self.clone(), self.entity_url(entity, query))
-    }
-
-    /// Reads `entity` with change tracking: every row (the query may only select), and on the last
-    /// page the delta link to follow next time.
-    pub fn track(&self, entity: &str, query: &Query) -> Pages {
-        let tracking = Source {
-            client: self.client.tracking(),
+        let source = Source {
+            client: self.client.preferring(&query.prefer),
             entity_prefix: self.entity_prefix.clone(),
         };
-        let first = tracking.entity_url(entity, query);
-        Pages::new(tracking, first)
+        Pages::new(source, self.entity_url(entity, query))
     }
 
-    /// Follows a delta link a tracked read handed out: what changed since, a page at a time, with a
-    /// new delta link on the last page. The link must lie beneath this source's service root, like
-    /// any link a token is sent to.
-    pub fn follow(&self, delta_link: &str) -> Result<Pages, SourceError> {
+    /// Follows a delta link a tracked read handed out (`read` with `Preference::TrackChanges`): what
+    /// changed since, a page at a time, with a new delta link on the last page, asked with
+    /// `preferences`. The link must lie beneath this source's service root, like any link a token is
+    /// sent to.
+    pub fn follow(
+        &self,
+        delta_link: &str,
+        preferences: &[Preference],
+    ) -> Result<Pages, SourceError> {
         let link = self.client.link(delta_link)?;
         Ok(Pages::new(
             Source {
-                client: self.client.tracking(),
+                client: self.client.preferring(preferences),
                 entity_prefix: self.entity_prefix.clone(),
             },
             link,

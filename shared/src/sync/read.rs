@@ -5,6 +5,7 @@ use crate::definitions::ChangeOrder;
 use crate::filter::{self, Literal};
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
+use crate::odata::prefer::Preference;
 use crate::odata::query::Query;
 
 /// Every record of a tracked source, which the service pages in its own order and ends with a delta
@@ -15,7 +16,15 @@ pub(super) fn tracked(mapping: &Mapping) -> Query {
         filter: None,
         orderby: Vec::new(),
         top: None,
+        prefer: tracking(mapping),
     }
+}
+
+/// What every request of a tracked read asks: change tracking, and the mapping's own preferences.
+pub(super) fn tracking(mapping: &Mapping) -> Vec<Preference> {
+    let mut prefer = mapping.preferences();
+    prefer.push(Preference::TrackChanges);
+    prefer
 }
 
 /// The records changed after position `from` that pass the integration's filter, oldest first (the
@@ -40,6 +49,7 @@ pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
         )),
         orderby: vec![format!("{} asc", mapping.version_field)],
         top: None,
+        prefer: mapping.preferences(),
     }
 }
 
@@ -50,6 +60,7 @@ pub(super) fn keys(mapping: &Mapping) -> Query {
         filter: mapping.filter.as_ref().map(filter::Expr::render),
         orderby: Vec::new(),
         top: None,
+        prefer: Vec::new(),
     }
 }
 
@@ -60,5 +71,6 @@ pub(super) fn records(mapping: &Mapping, keys: &[Row]) -> Query {
         filter: Some(filter::by_keys(&mapping.source_key, keys).render()),
         orderby: Vec::new(),
         top: None,
+        prefer: mapping.preferences(),
     }
 }

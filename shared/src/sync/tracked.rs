@@ -16,11 +16,11 @@ pub(super) async fn pages(
 ) -> Result<(Pages, Option<String>), SyncError> {
     let Some(link) = delta_link else {
         return Ok((
-            source.track(&mapping.entity, &super::read::tracked(mapping)),
+            source.read(&mapping.entity, &super::read::tracked(mapping)),
             None,
         ));
     };
-    let refused = match source.follow(link) {
+    let refused = match source.follow(link, &super::read::tracking(mapping)) {
         Ok(mut pages) => match pages.read_first().await {
             Ok(()) => return Ok((pages, None)),
             Err(e) if refuses_link(&e) => format!(
@@ -34,7 +34,7 @@ pub(super) async fn pages(
         }
     };
     Ok((
-        source.track(&mapping.entity, &super::read::tracked(mapping)),
+        source.read(&mapping.entity, &super::read::tracked(mapping)),
         Some(refused),
     ))
 }

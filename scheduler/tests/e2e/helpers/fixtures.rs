@@ -29,6 +29,29 @@ scope = "https://api.businesscentral.dynamics.com/.default"
     )
 }
 
+/// A Dataverse connection `name` to the sandbox's environment, signed in with the sandbox's
+/// confidential client for the environment's scope.
+pub fn dataverse_connection(sandbox: &Sandbox, name: &str) -> String {
+    format!(
+        r#"
+[[connection]]
+name = "{name}"
+kind = "dataverse"
+url = "{environment}"
+[connection.auth]
+flow = "client_credentials"
+authority = "{authority}"
+tenant = "sandbox"
+client_id = "ferry"
+client_secret_env = "BC_SANDBOX_SECRET"
+scope = "{scope}"
+"#,
+        environment = sandbox.dataverse_environment_url(),
+        authority = sandbox.base_url(),
+        scope = sandbox.dataverse_scope(),
+    )
+}
+
 /// The customer integration of ARCHITECTURE.md, "The definition format", pointed at `sandbox`.
 pub fn definitions(sandbox: &Sandbox, extra_integration: &str) -> String {
     let connection = bc_connection(sandbox, "bc", &sandbox.resco_url());
