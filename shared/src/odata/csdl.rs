@@ -5,6 +5,7 @@
 //! The reader streams: a document is read a buffer at a time (`Metadata::read`, or chunk by chunk as
 //! an HTTP body arrives: `feed.rs`), so memory follows what the document declares, not its size.
 
+mod compact;
 mod feed;
 mod utf8;
 
