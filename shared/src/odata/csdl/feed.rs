@@ -1,6 +1,9 @@
-//! Parsing `$metadata` while its HTTP body arrives: the async side hands each chunk over a bounded
-//! channel to a parse on a blocking thread, so the document is never whole in memory and the async
-//! threads never run the parse.
+//! Parsing `$metadata` while its HTTP body arrives: the async side copies each chunk into a buffer
+//! from a small pool and hands it over a bounded channel to a parse on a blocking thread, which gives
+//! the buffer back once read. So the document is never whole in memory and the async threads never
+//! run the parse. The copy lets the HTTP client's chunk go at once: held in the channel instead, it
+//! made the client allocate a fresh buffer per chunk, and with mimalloc (the binaries' allocator) a
+//! 256 MB body left over 100 MB resident though the heap in use stayed under 4 MB; copied, 44 MB.
 
 use std::io::{self, Read};
 
@@ -9,69 +12,100 @@ use tokio::task::JoinHandle;
 
 use super::{CsdlError, Metadata, joined};
 
-/// Chunks handed over but not yet parsed: what a parser slower than the network holds besides its
-/// model (a body's chunks are at most tens of KB each).
+/// Buffers handed over but not yet parsed: what a parser slower than the network holds besides its
+/// model.
 const IN_FLIGHT: usize = 16;
+/// The size of each buffer: a body's chunk is copied in pieces of at most this.
+const PIECE: usize = 64 * 1024;
 
-/// A parse running on a blocking thread, fed one chunk of the document at a time.
+/// A parse running on a blocking thread, fed the document a piece at a time.
 #[derive(Debug)]
-pub struct Feed<B> {
-    chunks: mpsc::Sender<B>,
+pub struct Feed {
+    pieces: mpsc::Sender<Vec<u8>>,
+    /// Buffers the parser has read, to be filled again.
+    spent: mpsc::UnboundedReceiver<Vec<u8>>,
     parse: JoinHandle<Result<Metadata, CsdlError>>,
 }
 
-impl<B: AsRef<[u8]> + Send + 'static> Feed<B> {
-    /// Starts the parse; it waits for chunks.
-    pub fn start() -> Feed<B> {
-        let (chunks, received) = mpsc::channel(IN_FLIGHT);
+impl Feed {
+    /// Starts the parse on a blocking thread of the current runtime; it waits for the document.
+    pub fn start() -> Feed {
+        let (pieces, received) = mpsc::channel(IN_FLIGHT);
+        let (give_back, spent) = mpsc::unbounded_channel();
         let parse = tokio::task::spawn_blocking(move || {
-            Metadata::read(Chunks {
+            Metadata::read(Pieces {
                 received,
-                current: None,
+                give_back,
+                current: Vec::new(),
                 at: 0,
             })
         });
-        Feed { chunks, parse }
+        Feed {
+            pieces,
+            spent,
+            parse,
+        }
     }
 
-    /// Hands the parser the document's next bytes, waiting while it is [`IN_FLIGHT`] chunks behind.
+    /// Hands the parser the document's next bytes, waiting while it is [`IN_FLIGHT`] pieces behind.
     /// False when the parser has stopped early: the document is bad, and [`Feed::finish`] says why.
-    pub async fn push(&self, chunk: B) -> bool {
-        self.chunks.send(chunk).await.is_ok()
+    /// `chunk` is copied and dropped before any wait (see the module's note).
+    pub async fn push(&mut self, chunk: impl AsRef<[u8]>) -> bool {
+        let mut pieces = Vec::new();
+        for bytes in chunk.as_ref().chunks(PIECE) {
+            let mut piece = self
+                .spent
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(PIECE));
+            piece.clear();
+            piece.extend_from_slice(bytes);
+            pieces.push(piece);
+        }
+        drop(chunk);
+        for piece in pieces {
+            if self.pieces.send(piece).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// The document ended: what the parser made of it. (Dropping a feed instead ends the parse with
     /// an error nobody reads: the caller knows the body failed.)
     pub async fn finish(self) -> Result<Metadata, CsdlError> {
-        drop(self.chunks);
+        drop(self.pieces);
         joined(self.parse.await)
     }
 }
 
 /// The parser's side of the channel, as bytes to read: the end of the document is the channel
 /// closing.
-struct Chunks<B> {
-    received: mpsc::Receiver<B>,
-    current: Option<B>,
+struct Pieces {
+    received: mpsc::Receiver<Vec<u8>>,
+    /// Where a buffer goes once read.
+    give_back: mpsc::UnboundedSender<Vec<u8>>,
+    current: Vec<u8>,
     /// How far into `current` has been read.
     at: usize,
 }
 
-impl<B: AsRef<[u8]>> Read for Chunks<B> {
+impl Read for Pieces {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         loop {
-            if let Some(chunk) = &self.current {
-                let rest = &chunk.as_ref()[self.at..];
-                if !rest.is_empty() {
-                    let n = rest.len().min(out.len());
-                    out[..n].copy_from_slice(&rest[..n]);
-                    self.at += n;
-                    return Ok(n);
-                }
+            let rest = &self.current[self.at..];
+            if !rest.is_empty() {
+                let n = rest.len().min(out.len());
+                out[..n].copy_from_slice(&rest[..n]);
+                self.at += n;
+                return Ok(n);
             }
             match self.received.blocking_recv() {
-                Some(chunk) => {
-                    self.current = Some(chunk);
+                Some(piece) => {
+                    let read = std::mem::replace(&mut self.current, piece);
+                    if read.capacity() > 0 {
+                        // The feed may be gone (the body failed): then the buffer is freed here.
+                        let _ = self.give_back.send(read);
+                    }
                     self.at = 0;
                 }
                 None => return Ok(0),
@@ -92,9 +126,9 @@ mod tests {
     async fn a_document_fed_in_chunks_reads_as_it_does_whole() {
         let whole = Metadata::parse(BC).unwrap();
         for size in [1, 7, 64, 1000, 65_536] {
-            let feed = Feed::start();
+            let mut feed = Feed::start();
             for chunk in BC.as_bytes().chunks(size) {
-                assert!(feed.push(chunk.to_vec()).await);
+                assert!(feed.push(chunk).await);
             }
             assert_eq!(feed.finish().await.unwrap(), whole, "chunks of {size}");
         }
@@ -103,11 +137,11 @@ mod tests {
     /// A parser that fails stops taking chunks, so the body is not read to its end for nothing.
     #[tokio::test]
     async fn a_bad_document_stops_the_feed_and_says_why() {
-        let feed = Feed::start();
+        let mut feed = Feed::start();
         let mut refused = false;
-        assert!(feed.push(b"<edmx:Edmx><Schema></edmx:Edmx>".to_vec()).await);
+        assert!(feed.push(b"<edmx:Edmx><Schema></edmx:Edmx>").await);
         for _ in 0..1000 {
-            if !feed.push(b"<x/>".to_vec()).await {
+            if !feed.push(b"<x/>").await {
                 refused = true;
                 break;
             }
@@ -117,8 +151,8 @@ mod tests {
         assert!(error.to_string().contains("not well-formed"), "{error}");
         assert!(refused, "the feed refused chunks once the parse had failed");
 
-        let feed = Feed::start();
-        assert!(feed.push(b"<Schema Name=\"caf\xC3\x28\"/>".to_vec()).await);
+        let mut feed = Feed::start();
+        assert!(feed.push(b"<Schema Name=\"caf\xC3\x28\"/>").await);
         let error = feed.finish().await.unwrap_err();
         assert!(
             matches!(error, CsdlError::Unreadable { .. }) && error.to_string().contains("UTF-8"),
