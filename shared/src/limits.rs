@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use serde::Deserialize;
 
 /// The `[limits]` settings, in bytes.
@@ -16,7 +17,9 @@ pub struct Limits {
     pub token_bytes: u64,
     /// An error answer: only its first bytes are read, for the message.
     pub error_bytes: u64,
-    /// A `$metadata` document (Business Central's largest are a few MB).
+    /// A `$metadata` document: Business Central's largest are a few MB, Dataverse's tens of MB (most
+    /// of it annotations). It is parsed as it streams in and never held whole, so this cap bounds the
+    /// time spent reading an endless answer, not memory: 256 MB leaves a large Dataverse room.
     pub metadata_bytes: u64,
     /// One page of rows (20,000 wide rows are tens of MB).
     pub page_bytes: u64,
@@ -24,7 +27,7 @@ pub struct Limits {
 
 const DEFAULT_TOKEN: u64 = 64 * 1024;
 const DEFAULT_ERROR: u64 = 64 * 1024;
-const DEFAULT_METADATA: u64 = 64 * 1024 * 1024;
+const DEFAULT_METADATA: u64 = 256 * 1024 * 1024;
 const DEFAULT_PAGE: u64 = 256 * 1024 * 1024;
 
 impl Default for Limits {
@@ -117,21 +120,52 @@ impl ReadError {
     }
 }
 
-/// The whole body, or [`ReadError::TooLarge`] as soon as it is known to pass its cap (a declared
-/// length says so before anything is read; otherwise the chunk that passes it).
-pub async fn read(mut response: reqwest::Response, body: Body) -> Result<Vec<u8>, ReadError> {
-    let cap = body.cap();
-    if response.content_length().is_some_and(|n| n > cap) {
-        return Err(ReadError::too_large(body));
-    }
-    let mut out = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-    while let Some(chunk) = response.chunk().await? {
-        if (out.len() + chunk.len()) as u64 > cap {
-            return Err(ReadError::too_large(body));
-        }
+/// The whole body, or [`ReadError::TooLarge`] as soon as it is known to pass its cap.
+pub async fn read(response: reqwest::Response, body: Body) -> Result<Vec<u8>, ReadError> {
+    let declared = response.content_length().unwrap_or(0).min(body.cap());
+    let mut out = Vec::with_capacity(declared as usize);
+    let mut chunks = Capped::new(response, body)?;
+    while let Some(chunk) = chunks.next().await? {
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+/// A body read a chunk at a time up to its cap, for a body parsed as it streams in, whose whole is
+/// never held.
+#[derive(Debug)]
+pub struct Capped {
+    response: reqwest::Response,
+    body: Body,
+    /// Bytes read so far.
+    read: u64,
+}
+
+impl Capped {
+    /// [`ReadError::TooLarge`] at once when the body declares a length past its cap.
+    pub fn new(response: reqwest::Response, body: Body) -> Result<Capped, ReadError> {
+        if response.content_length().is_some_and(|n| n > body.cap()) {
+            return Err(ReadError::too_large(body));
+        }
+        Ok(Capped {
+            response,
+            body,
+            read: 0,
+        })
+    }
+
+    /// The next chunk, `None` at the end, or [`ReadError::TooLarge`] with the chunk that passes the
+    /// cap.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, ReadError> {
+        let Some(chunk) = self.response.chunk().await? else {
+            return Ok(None);
+        };
+        self.read += chunk.len() as u64;
+        if self.read > self.body.cap() {
+            return Err(ReadError::too_large(self.body));
+        }
+        Ok(Some(chunk))
+    }
 }
 
 /// At most the first `cap` bytes of the body, the rest left unread: for answers read only for a

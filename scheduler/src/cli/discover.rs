@@ -28,9 +28,9 @@ pub(super) async fn command(
 ) -> anyhow::Result<ExitCode> {
     let metadata = match from {
         From::File(path) => {
-            let xml = std::fs::read_to_string(path)
+            let file = std::fs::File::open(path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            Metadata::parse_off_thread(xml).await?
+            Metadata::read_off_thread(file).await?
         }
         From::Connection(name) => {
             let db = storage::connect(&settings.database).await?;

@@ -9,11 +9,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::csdl::{CsdlError, Metadata};
+use super::csdl::{CsdlError, Feed, Metadata};
 use super::prefer::{self, Preference};
 pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
-use crate::limits::{self, Body, ReadError};
+use crate::limits::{self, Body, Capped, ReadError};
 
 /// A page of rows and where the next one is.
 #[derive(Debug)]
@@ -303,13 +303,20 @@ impl ODataClient {
         response: reqwest::Response,
         body: Body,
     ) -> Result<Vec<u8>, SourceError> {
-        limits::read(response, body).await.map_err(|e| match e {
+        limits::read(response, body)
+            .await
+            .map_err(|e| self.read_error(url, e))
+    }
+
+    /// A body that could not be read: the transport failed, or it passed its cap.
+    fn read_error(&self, url: &Url, e: ReadError) -> SourceError {
+        match e {
             ReadError::Transport(e) => self.transport(url, e),
             too_large => SourceError::TooLarge {
                 url: display(url),
                 message: too_large.to_string(),
             },
-        })
+        }
     }
 
     /// One page of an entity set.
@@ -346,20 +353,23 @@ impl ODataClient {
         })
     }
 
-    /// The service's `$metadata`.
+    /// The service's `$metadata`, parsed while its body arrives (on a blocking thread): only the
+    /// parsed model is kept, never the document, which for Dataverse is tens of MB of mostly
+    /// annotations. A body that fails or passes `limits.metadata_bytes` fails the read for that
+    /// reason, whatever the parser made of its cut-off document.
     pub async fn metadata(&self) -> Result<Metadata, SourceError> {
-        Ok(Metadata::parse_off_thread(self.metadata_document().await?).await?)
-    }
-
-    /// The `$metadata` document as served (CSDL XML), unparsed.
-    pub async fn metadata_document(&self) -> Result<String, SourceError> {
         let url = self.url("$metadata", "");
         let response = self.get(&url, "application/xml").await?;
-        let body = self.read(&url, response, Body::Metadata).await?;
-        String::from_utf8(body).map_err(|e| SourceError::Decode {
-            url: display(&url),
-            message: format!("$metadata is not UTF-8: {e}"),
-        })
+        let mut chunks =
+            Capped::new(response, Body::Metadata).map_err(|e| self.read_error(&url, e))?;
+        let mut feed = Feed::start();
+        while let Some(chunk) = chunks.next().await.map_err(|e| self.read_error(&url, e))? {
+            if !feed.push(chunk).await {
+                // The parser stopped on a bad document: the rest of the body cannot mend it.
+                break;
+            }
+        }
+        Ok(feed.finish().await?)
     }
 }
 

@@ -1,12 +1,23 @@
 //! A reader for OData v4 CSDL (`$metadata`, on `quick-xml`): entity sets, entity types (keys, typed
 //! properties, navigation properties, base types) and enum types. Enough for Ferry to discover what a
 //! source offers, check a mapping against it and create target tables from it. Annotations are skipped.
+//!
+//! The reader streams: a document is read a buffer at a time (`Metadata::read`, or chunk by chunk as
+//! an HTTP body arrives: `feed.rs`), so memory follows what the document declares, not its size.
+
+mod compact;
+mod feed;
+mod utf8;
 
 use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
+
+pub use feed::Feed;
+use utf8::Utf8;
 
 /// One property of an entity type, as declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +82,7 @@ pub struct EntitySet {
 }
 
 /// A parsed `$metadata` document.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metadata {
     /// Entity types by qualified name (`Namespace.Name`).
     pub entity_types: HashMap<String, EntityType>,
@@ -88,6 +99,9 @@ pub struct Metadata {
 pub enum CsdlError {
     #[error("$metadata is not well-formed XML at byte {position}: {message}")]
     Xml { position: u64, message: String },
+    /// The bytes could not be read: not UTF-8, or the file or body they came from failed.
+    #[error("$metadata could not be read at byte {position}: {message}")]
+    Unreadable { position: u64, message: String },
     #[error("$metadata declares no entity types")]
     Empty,
     /// Entity types that are each other's base type: no type can inherit from itself.
@@ -103,6 +117,12 @@ pub enum CsdlError {
 
 /// The longest `BaseType` chain read; real services use a handful.
 const MAX_INHERITANCE: usize = 64;
+
+/// Elements whose whole subtree is skipped unread: annotations, most of a Dataverse document's bytes.
+const ANNOTATIONS: &[&str] = &["Annotation", "Annotations"];
+
+/// Bytes read from the source at a time.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Where the reader is inside the document.
 #[derive(Default)]
@@ -132,27 +152,51 @@ impl Metadata {
     /// [`Metadata::parse`] off the async threads: a document of tens of MB takes a while, and a
     /// worker's other runs must not wait for it.
     pub async fn parse_off_thread(xml: String) -> Result<Metadata, CsdlError> {
-        tokio::task::spawn_blocking(move || Metadata::parse(&xml))
-            .await
-            .unwrap_or_else(|e| {
-                Err(CsdlError::Xml {
-                    position: 0,
-                    message: format!("reading $metadata stopped: {e}"),
-                })
-            })
+        joined(tokio::task::spawn_blocking(move || Metadata::parse(&xml)).await)
     }
 
+    /// [`Metadata::read`] off the async threads (a file, for `ferry discover --metadata`).
+    pub async fn read_off_thread(
+        source: impl Read + Send + 'static,
+    ) -> Result<Metadata, CsdlError> {
+        joined(tokio::task::spawn_blocking(move || Metadata::read(source)).await)
+    }
+
+    /// A document already in memory (a test's, a stored one).
     pub fn parse(xml: &str) -> Result<Metadata, CsdlError> {
-        let mut reader = Reader::from_str(xml);
+        // A `&str` is UTF-8 already: no need to check it again.
+        Metadata::from_events(Reader::from_reader(xml.as_bytes()))
+    }
+
+    /// Reads a document as it streams in, in memory bounded by what it declares (the entity types,
+    /// properties and sets kept), not by its size: a real Dataverse `$metadata` is tens of MB, most of
+    /// it annotations, which are skipped as they pass. Bytes that are not UTF-8 are an error, as they
+    /// were when the document was read into a `String` first.
+    pub fn read(source: impl Read) -> Result<Metadata, CsdlError> {
+        let buffered = BufReader::with_capacity(READ_BUFFER, Utf8::new(source));
+        Metadata::from_events(Reader::from_reader(buffered))
+    }
+
+    /// The walk over the document's events. One event's bytes are held at a time (the buffer is
+    /// reused), and an annotation's whole subtree is skipped with them.
+    fn from_events(mut reader: Reader<impl BufRead>) -> Result<Metadata, CsdlError> {
         reader.config_mut().trim_text(true);
         let mut metadata = Metadata::default();
         let mut cursor = Cursor::default();
+        let mut event_bytes = Vec::new();
+        let mut skipped_bytes = Vec::new();
         loop {
-            let event = reader.read_event().map_err(|e| CsdlError::Xml {
-                position: reader.buffer_position(),
-                message: e.to_string(),
-            })?;
+            event_bytes.clear();
+            let event = reader
+                .read_event_into(&mut event_bytes)
+                .map_err(|e| failed(&reader, e))?;
             match event {
+                Event::Start(tag) if ANNOTATIONS.contains(&tag.local_name().as_ref()) => {
+                    reader
+                        .read_to_end_into(tag.name(), &mut skipped_bytes)
+                        .map_err(|e| failed(&reader, e))?;
+                    skipped_bytes.clear();
+                }
                 Event::Start(tag) => open(&tag, false, &mut metadata, &mut cursor),
                 Event::Empty(tag) => open(&tag, true, &mut metadata, &mut cursor),
                 Event::End(tag) => close(tag.local_name().as_ref(), &mut metadata, &mut cursor),
@@ -252,6 +296,33 @@ impl Metadata {
         }
         Ok(())
     }
+}
+
+/// A reading error, where it happened: the source's own (not UTF-8, a failed read) or the XML's.
+fn failed<R>(reader: &Reader<R>, error: quick_xml::Error) -> CsdlError {
+    let position = reader.buffer_position();
+    match error {
+        quick_xml::Error::Io(e) => CsdlError::Unreadable {
+            position,
+            message: e.to_string(),
+        },
+        e => CsdlError::Xml {
+            position,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// A parse's result from its blocking thread (which stops early only when the runtime shuts down).
+fn joined(
+    result: Result<Result<Metadata, CsdlError>, tokio::task::JoinError>,
+) -> Result<Metadata, CsdlError> {
+    result.unwrap_or_else(|e| {
+        Err(CsdlError::Unreadable {
+            position: 0,
+            message: format!("reading $metadata stopped: {e}"),
+        })
+    })
 }
 
 /// The attributes Ferry reads, from one walk over a tag's attributes (the first of a repeated name
@@ -445,171 +516,4 @@ fn push_enum(metadata: &mut Metadata, e: EnumType) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The real BC ODataV4 `$metadata` (82 entity types, annotations, no XML declaration).
-    const BC: &str = include_str!("../../tests/fixtures/bc-odatav4-metadata.xml");
-
-    #[test]
-    fn reads_real_business_central_metadata_whole() {
-        let metadata = Metadata::parse(BC).unwrap();
-        assert_eq!(metadata.entity_types.len(), 82);
-        assert_eq!(metadata.sets.len(), 81);
-        assert_eq!(metadata.entity_sets.len(), 81);
-        for set in &metadata.sets {
-            assert!(
-                metadata.entity_types.contains_key(&set.entity_type),
-                "{} → {}",
-                set.name,
-                set.entity_type
-            );
-        }
-        let with_timestamp = metadata
-            .entity_types
-            .values()
-            .filter(|t| {
-                t.property("timestamp")
-                    .is_some_and(|p| p.edm_type == "Edm.Int64")
-            })
-            .count();
-        assert!(with_timestamp > 0, "BC pages expose timestamp as Edm.Int64");
-        for t in metadata.entity_types.values() {
-            assert!(!t.key.is_empty(), "{} has a key", t.name);
-            for key in &t.key {
-                assert!(
-                    t.property(key).is_some(),
-                    "{}: key {key} is a property",
-                    t.name
-                );
-            }
-        }
-        let decimal_variable = metadata
-            .entity_types
-            .values()
-            .flat_map(|t| &t.properties)
-            .any(|p| p.edm_type == "Edm.Decimal" && p.scale.is_none());
-        assert!(
-            decimal_variable,
-            "Scale=\"Variable\" reads as no fixed scale"
-        );
-        let navigation: usize = metadata
-            .entity_types
-            .values()
-            .map(|t| t.navigation.len())
-            .sum();
-        assert_eq!(navigation, 108);
-        assert!(
-            metadata
-                .entity_types
-                .values()
-                .flat_map(|t| &t.navigation)
-                .any(|n| n.collection && n.contains_target)
-        );
-        assert_eq!(metadata.enums.len(), 1);
-        assert_eq!(metadata.enums[0].members.len(), 12);
-        assert!(metadata.is_enum("NAV.NavType"));
-        let media = metadata.entity_types.get("NAV.Media").unwrap();
-        let id = media.property("ID").unwrap();
-        assert_eq!((id.edm_type.as_str(), id.nullable), ("Edm.Guid", false));
-        assert_eq!(media.property("Description").unwrap().max_length, Some(250));
-    }
-
-    #[test]
-    fn resolves_aliases_inheritance_and_precision() {
-        let xml = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
-          <edmx:DataServices><Schema Namespace="Contoso.Sales" Alias="S" xmlns="http://docs.oasis-open.org/odata/ns/edm">
-            <EnumType Name="Status" IsFlags="false"><Member Name="Open" Value="0"/><Member Name="Closed" Value="1"/></EnumType>
-            <EntityType Name="Base"><Key><PropertyRef Name="Id"/></Key><Property Name="Id" Type="Edm.Int64" Nullable="false"/></EntityType>
-            <EntityType Name="Order" BaseType="S.Base">
-              <Property Name="Amount" Type="Edm.Decimal" Precision="18" Scale="2"/>
-              <Property Name="Status" Type="S.Status"/>
-              <NavigationProperty Name="Customer" Type="S.Base" Nullable="false"/>
-            </EntityType>
-            <EntityContainer Name="C"><EntitySet Name="Orders" EntityType="S.Order"/></EntityContainer>
-          </Schema></edmx:DataServices></edmx:Edmx>"#;
-        let metadata = Metadata::parse(xml).unwrap();
-        let order = metadata.entity("Orders").unwrap();
-        assert_eq!(order.key, vec!["Id"]);
-        assert_eq!(order.properties[0].name, "Id", "inherited first");
-        let amount = order.property("Amount").unwrap();
-        assert_eq!((amount.precision, amount.scale), (Some(18), Some(2)));
-        assert_eq!(
-            order.property("Status").unwrap().edm_type,
-            "Contoso.Sales.Status"
-        );
-        assert!(metadata.is_enum("Contoso.Sales.Status"));
-        assert_eq!(
-            metadata.enums[0].members,
-            vec![("Open".into(), Some(0)), ("Closed".into(), Some(1))]
-        );
-        let nav = &order.navigation[0];
-        assert_eq!(
-            (nav.target.as_str(), nav.collection, nav.nullable),
-            ("Contoso.Sales.Base", false, false)
-        );
-        assert_eq!(metadata.sets[0].entity_type, "Contoso.Sales.Order");
-    }
-
-    fn schema(types: &str) -> String {
-        format!(
-            r#"<edmx:Edmx><edmx:DataServices><Schema Namespace="N" xmlns="http://docs.oasis-open.org/odata/ns/edm">{types}</Schema></edmx:DataServices></edmx:Edmx>"#
-        )
-    }
-
-    #[test]
-    fn a_base_type_cycle_is_an_error() {
-        let xml = schema(
-            r#"<EntityType Name="A" BaseType="N.B"><Property Name="a" Type="Edm.String"/></EntityType>
-               <EntityType Name="B" BaseType="N.C"/>
-               <EntityType Name="C" BaseType="N.A"/>"#,
-        );
-        let error = Metadata::parse(&xml).unwrap_err();
-        assert!(matches!(error, CsdlError::BaseTypeCycle { .. }), "{error}");
-        let itself = schema(r#"<EntityType Name="A" BaseType="N.A"/>"#);
-        assert!(Metadata::parse(&itself).is_err());
-    }
-
-    /// A chain of derived types: each gets every ancestor's properties once, root first.
-    #[test]
-    fn a_long_inheritance_chain_merges_once_per_type() {
-        let types: String = (0..40)
-            .map(|n| {
-                let base = if n == 0 { String::new() } else { format!(r#" BaseType="N.T{}""#, n - 1) };
-                format!(r#"<EntityType Name="T{n}"{base}><Property Name="p{n}" Type="Edm.Int32"/></EntityType>"#)
-            })
-            .collect();
-        let metadata = Metadata::parse(&schema(&types)).unwrap();
-        let last = metadata.entity("T39").unwrap();
-        let names: Vec<&str> = last.properties.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names.len(), 40);
-        assert_eq!((names[0], names[39]), ("p0", "p39"));
-    }
-
-    /// 100,000 attributes on one tag (about 1.5 MB): each tag's attributes are walked once, so this
-    /// takes milliseconds; the quadratic walk took minutes. The bound is a hundred times the need.
-    #[test]
-    fn a_tag_with_a_hundred_thousand_attributes_parses_in_linear_time() {
-        let attributes: String = (0..100_000).map(|n| format!(r#" x{n}="{n}""#)).collect();
-        let xml = schema(&format!(
-            r#"<EntityType Name="T"{attributes}><Property Name="p"{attributes} Type="Edm.Int32"/></EntityType>"#
-        ));
-        let started = std::time::Instant::now();
-        let metadata = Metadata::parse(&xml).unwrap();
-        assert_eq!(
-            metadata.entity("T").unwrap().properties[0].edm_type,
-            "Edm.Int32"
-        );
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "{:?}",
-            started.elapsed()
-        );
-    }
-
-    #[test]
-    fn rejects_broken_xml_with_position() {
-        let err = Metadata::parse("<edmx:Edmx><Schema></edmx:Edmx>").unwrap_err();
-        assert!(err.to_string().contains("not well-formed"), "{err}");
-    }
-}
+mod tests;

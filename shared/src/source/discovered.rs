@@ -2,6 +2,8 @@
 //! `discover` or a worker makes is kept, so `apply` can check a definition against what the source
 //! last said without asking it, and name when that was.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use sha2::{Digest, Sha256};
@@ -19,26 +21,50 @@ pub struct Discovered {
 }
 
 /// Reads `source`'s `$metadata` and keeps it as connection `connection`'s. Keeping it is best effort:
-/// the caller needs the document, not the copy.
+/// the caller needs the document, not the copy. What is kept is what Ferry read from it
+/// ([`Metadata::to_csdl`]: the same entity types, sets and enums, without annotations), not the
+/// document as served: a Dataverse document is tens of MB, and the read parses it as it streams in
+/// so that it is never whole in memory.
 pub async fn fetch(
     db: &impl ConnectionTrait,
     connection: &str,
     source: &Source,
 ) -> Result<Metadata, SourceError> {
-    let document = source.metadata_document().await?;
-    let metadata = Metadata::parse_off_thread(document.clone()).await?;
-    if let Err(e) = keep(db, connection, &document).await {
+    let metadata = Arc::new(source.metadata().await?);
+    // Written and digested off the async threads: thousands of entity types make megabytes.
+    let read = Arc::clone(&metadata);
+    let written = tokio::task::spawn_blocking(move || {
+        let document = read.to_csdl();
+        let digest = digest(&document);
+        (document, digest)
+    })
+    .await;
+    let kept = match written {
+        Ok((document, digest)) => keep(db, connection, &document, digest).await,
+        Err(e) => Err(DbErr::Custom(e.to_string())),
+    };
+    if let Err(e) = kept {
         tracing::debug!(connection, error = %e, "the $metadata read was not kept");
     }
-    Ok(metadata)
+    // The writer's reference is gone once its task ended (or was dropped unstarted).
+    Ok(Arc::try_unwrap(metadata).unwrap_or_else(|shared| (*shared).clone()))
+}
+
+/// SHA-256 of `document`, in hex: an unchanged document is not written again.
+fn digest(document: &str) -> String {
+    Sha256::digest(document.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Stores `document` for `connection`, rewriting it only when it changed.
-async fn keep(db: &impl ConnectionTrait, connection: &str, document: &str) -> Result<(), DbErr> {
-    let digest: String = Sha256::digest(document.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+async fn keep(
+    db: &impl ConnectionTrait,
+    connection: &str,
+    document: &str,
+    digest: String,
+) -> Result<(), DbErr> {
     let now = Utc::now().fixed_offset();
     let touched = db
         .execute_raw(statement(

@@ -74,11 +74,6 @@ impl Source {
         self.client.metadata().await
     }
 
-    /// The same, unparsed, for [`discovered::fetch`] to keep.
-    pub async fn metadata_document(&self) -> Result<String, SourceError> {
-        self.client.metadata_document().await
-    }
-
     /// Requests this source (and its clones) repeated because the service was busy, and the time
     /// spent waiting for them.
     pub fn waits(&self) -> Waits {
