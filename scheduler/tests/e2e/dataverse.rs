@@ -261,6 +261,34 @@ async fn tracked_accounts_import_then_apply_updates_and_deletes_from_the_delta_l
 
     let changed = env.mutate("account", 3, 100, 50);
     assert_eq!((changed.updated.len(), changed.deleted.len()), (100, 50));
+    // The preview follows the same delta link (a link may be followed again) and says what the run
+    // will do, deletes included, writing nothing.
+    let said = ferry_shared::sync::preview(
+        &env.db,
+        &env.credentials(),
+        ferry_shared::odata::client::http_client(),
+        90,
+        "accounts",
+        ferry_shared::sync::PreviewOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut deleted: Vec<String> = said
+        .records
+        .iter()
+        .filter(|r| r.op == ferry_shared::sync::Op::Delete)
+        .map(|r| r.key.clone())
+        .collect();
+    deleted.sort();
+    let mut expected = changed.deleted.clone();
+    expected.sort();
+    assert_eq!(deleted, expected, "the preview names the deleted accounts");
+    let said = said.summary;
+    assert_eq!(
+        (said.rows_read, said.insert, said.update, said.delete),
+        (153, 3, 100, 50),
+        "{said:?}"
+    );
     let second = env.run("accounts", Mode::Incremental).await;
     assert_eq!(second.status, "succeeded", "{:?}", second.error);
     assert_eq!(second.mode, "incremental");
@@ -322,5 +350,41 @@ async fn an_expired_delta_link_reads_everything_again_and_says_why() {
         "{next:?}"
     );
     assert_accounts_equal_source(&env).await;
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_tracked_delete_flags_the_row_when_deletes_name_a_flag
+);
+async fn a_tracked_delete_flags_the_row_when_deletes_name_a_flag(backend: Backend) {
+    let env = TestEnv::start_on(backend, 5, 1).await;
+    let file = env.dir.join("dataverse.toml");
+    let definitions = accounts_reading(&env, TRACKED)
+        + r#"deletes = { detect = "track", flag = "deleted_at" }
+"#;
+    std::fs::write(&file, definitions).unwrap();
+    env.apply(&file).await;
+    let total = env.sandbox.rows("account").len();
+    let first = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(first.status, "succeeded", "{:?}", first.error);
+
+    let gone = env.mutate("account", 0, 0, 4).deleted;
+    let second = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(second.status, "succeeded", "{:?}", second.error);
+    assert_eq!((second.rows_read, second.deleted), (4, 4), "{second:?}");
+    let rows = env
+        .table("account", &["accountid", "deleted_at"], "accountid")
+        .await;
+    assert_eq!(rows.len(), total, "flagged rows stay");
+    let mut flagged: Vec<String> = rows
+        .into_iter()
+        .filter(|r| r[1].is_some())
+        .filter_map(|r| r[0].clone())
+        .collect();
+    flagged.sort();
+    let mut gone = gone;
+    gone.sort();
+    assert_eq!(flagged, gone);
     env.finish().await;
 }
