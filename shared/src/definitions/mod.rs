@@ -1,6 +1,7 @@
 //! Definitions: reading TOML files, validating them (every error at once), and storing them as versions.
 
 mod apply;
+mod changes;
 mod diff;
 pub mod edit;
 pub mod lifecycle;

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::load::{DefinitionError, DefinitionSet};
 use super::model::{
-    AuthDef, AuthFlow, Changes, ConnectionDef, ConnectionKind, Direction, IntegrationDef,
-    LookupDef, MAX_TIMEOUT_SECS, SourceDef,
+    AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef, LookupDef,
+    MAX_TIMEOUT_SECS,
 };
 
 /// Whether `name` is a transform a field may name as a plain string.
@@ -60,14 +60,14 @@ fn is_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
-struct Reporter<'a> {
+pub(super) struct Reporter<'a> {
     errors: &'a mut Vec<DefinitionError>,
     /// `secrets.env_prefix`, when the caller knows the settings.
     env_prefix: Option<&'a str>,
 }
 
 impl Reporter<'_> {
-    fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
         self.errors.push(DefinitionError {
             file: file.to_path_buf(),
             key: key.into(),
@@ -122,7 +122,7 @@ pub(super) fn validate(
                     .map(|(_, kind)| *kind)
             });
         check_integration(&mut report, file, &at, integration);
-        check_tracked_kind(&mut report, file, &at, integration, kind);
+        super::changes::check_tracked_kind(&mut report, file, &at, integration, kind);
     }
 }
 
@@ -303,7 +303,7 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "must be zero or more versions",
         );
     }
-    check_changes(report, file, at, &i.source);
+    super::changes::check_changes(report, file, at, &i.source);
     if i.source.modified.is_some() && i.source.overlap.is_some() {
         report.push(
             file,
@@ -579,90 +579,6 @@ pub fn parse_every(text: &str) -> Option<u64> {
         _ => return None,
     };
     (n > 0).then_some(n * seconds)
-}
-
-/// `source.changes` against `version` and `modified`: change tracking needs neither and allows no
-/// filter (Dataverse refuses `$filter` with `odata.track-changes`); a watermark needs exactly one.
-fn check_changes(report: &mut Reporter<'_>, file: &Path, at: &str, source: &SourceDef) {
-    let tracked = source.tracked();
-    match (&source.version, &source.modified) {
-        (Some(_), Some(_)) => report.push(
-            file,
-            format!("{at}.source"),
-            "name either `version` (a row version number) or `modified` (a last-modified \
-             timestamp), not both",
-        ),
-        (None, None) if source.changes == Some(Changes::Version) => report.push(
-            file,
-            format!("{at}.source"),
-            "changes = \"version\" needs the field changes are ordered by: `version` (a row \
-             version number, e.g. \"versionnumber\" on Dataverse, \"RowVersionNumber\" or \
-             \"systemRowVersion\" on Business Central) or `modified` (a last-modified timestamp, \
-             e.g. \"lastModifiedDateTime\")",
-        ),
-        (Some(_), _) | (_, Some(_)) if tracked => report.push(
-            file,
-            format!("{at}.source.changes"),
-            "\"track\" follows the service's delta links and reads no watermark; drop `version` \
-             and `modified`, or use changes = \"version\"",
-        ),
-        (Some(field), None) | (None, Some(field)) if field.trim().is_empty() => {
-            let which = if source.version.is_some() {
-                "version"
-            } else {
-                "modified"
-            };
-            report.push(file, format!("{at}.source.{which}"), "must not be empty");
-        }
-        _ => {}
-    }
-    if tracked && source.filter.is_some() {
-        report.push(
-            file,
-            format!("{at}.source.filter"),
-            "a filter cannot be combined with change tracking (the service refuses $filter with \
-             odata.track-changes); use changes = \"version\" with a version field (on Dataverse \
-             version = \"versionnumber\"), or filter the target instead",
-        );
-    }
-    if tracked && (source.overlap.is_some() || source.overlap_secs.is_some()) {
-        report.push(
-            file,
-            format!("{at}.source"),
-            "an overlap window goes with a watermark; change tracking misses no late commit",
-        );
-    }
-}
-
-/// Change tracking is what Dataverse offers; Business Central's APIs hand out no delta links, so an
-/// integration of a Business Central connection must name its watermark. (A connection whose kind is
-/// not known here is taken at its word; its run says so if the service tracks nothing.)
-fn check_tracked_kind(
-    report: &mut Reporter<'_>,
-    file: &Path,
-    at: &str,
-    i: &IntegrationDef,
-    kind: Option<ConnectionKind>,
-) {
-    if !i.source.tracked() {
-        return;
-    }
-    match (kind, i.source.changes) {
-        (Some(ConnectionKind::BusinessCentral), _) => report.push(
-            file,
-            format!("{at}.source"),
-            "Business Central tracks no changes for Ferry to follow: name the field changes are \
-             ordered by, `version` (e.g. \"RowVersionNumber\", or \"systemRowVersion\" on a custom \
-             API page of BC v21+) or `modified` (e.g. \"lastModifiedDateTime\" on the standard API)",
-        ),
-        (Some(ConnectionKind::Odata), None) => report.push(
-            file,
-            format!("{at}.source"),
-            "name the field changes are ordered by (`version` or `modified`), or changes = \
-             \"track\" when the service supports OData change tracking (delta links)",
-        ),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
