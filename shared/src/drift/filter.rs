@@ -52,6 +52,7 @@ fn walk(expr: &Expr, entity: &EntityType, metadata: &Metadata, out: &mut Vec<Mis
                 Literal::Number(_) => NUMBERS.contains(&ty),
                 Literal::Bool(_) => ty == "Edm.Boolean",
                 Literal::Date(_) => DATES.contains(&ty),
+                Literal::Guid(_) => ty == "Edm.Guid",
             };
             if !fits {
                 out.push(Mismatch {
@@ -89,6 +90,7 @@ fn describe(value: &Literal) -> String {
         Literal::Number(n) => format!("the number {n}"),
         Literal::Bool(b) => format!("the boolean {b}"),
         Literal::Date(d) => format!("the date {d}"),
+        Literal::Guid(g) => format!("the GUID {g}"),
         Literal::Null => "null".into(),
     }
 }

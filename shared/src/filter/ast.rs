@@ -92,13 +92,31 @@ pub enum Literal {
     Bool(bool),
     Null,
     Date(String),
+    /// A GUID compared with an `Edm.Guid` field, written bare as OData v4's `guidValue` is
+    /// (`accountid eq 6e8d…`; quoted, Dataverse refuses the comparison). Made only by
+    /// [`Literal::guid`], from text that is one.
+    Guid(String),
 }
 
 impl Literal {
+    /// `text` as a GUID literal when it is one (8-4-4-4-12 hex digits), else as text.
+    pub fn guid(text: &str) -> Literal {
+        let groups: Vec<&str> = text.split('-').collect();
+        let shaped = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+        if shaped {
+            Literal::Guid(text.to_string())
+        } else {
+            Literal::String(text.to_string())
+        }
+    }
+
     fn render(&self) -> String {
         match self {
             Literal::String(s) => string_literal(s),
-            Literal::Number(n) | Literal::Date(n) => n.clone(),
+            Literal::Number(n) | Literal::Date(n) | Literal::Guid(n) => n.clone(),
             Literal::Bool(b) => b.to_string(),
             Literal::Null => "null".into(),
         }
@@ -120,6 +138,32 @@ impl Expr {
                 field,
                 value,
             } => format!("{}({field},{})", function.as_str(), string_literal(value)),
+        }
+    }
+
+    /// The filter with each text compared with a field `is_guid` names written as a GUID, when it
+    /// is one (the parser cannot tell a GUID from text; the source's `$metadata` can).
+    pub fn with_guids(self, is_guid: &impl Fn(&str) -> bool) -> Expr {
+        match self {
+            Expr::And(a, b) => Expr::And(
+                Box::new(a.with_guids(is_guid)),
+                Box::new(b.with_guids(is_guid)),
+            ),
+            Expr::Or(a, b) => Expr::Or(
+                Box::new(a.with_guids(is_guid)),
+                Box::new(b.with_guids(is_guid)),
+            ),
+            Expr::Not(inner) => Expr::Not(Box::new(inner.with_guids(is_guid))),
+            Expr::Compare {
+                field,
+                op,
+                value: Literal::String(text),
+            } if is_guid(&field) => Expr::Compare {
+                value: Literal::guid(&text),
+                field,
+                op,
+            },
+            other => other,
         }
     }
 

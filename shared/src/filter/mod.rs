@@ -25,8 +25,13 @@ pub fn with_version(user: Option<&Expr>, version_field: &str, watermark: Literal
 }
 
 /// `(K1 eq 'a' and K2 eq 1) or (…)`: the records whose key fields equal those of `rows`. Built as a tree
-/// and rendered, so key values are quoted like any literal.
-pub fn by_keys(key: &[String], rows: &[crate::odata::client::Row]) -> Expr {
+/// and rendered, so key values are quoted like any literal (GUIDs, of the fields `is_guid` names,
+/// bare).
+pub fn by_keys(
+    key: &[String],
+    rows: &[crate::odata::client::Row],
+    is_guid: &impl Fn(&str) -> bool,
+) -> Expr {
     let one = |row: &crate::odata::client::Row| {
         key.iter()
             .map(|field| Expr::Compare {
@@ -35,6 +40,7 @@ pub fn by_keys(key: &[String], rows: &[crate::odata::client::Row]) -> Expr {
                 value: match row.get(field) {
                     Some(serde_json::Value::Number(n)) => Literal::Number(n.to_string()),
                     Some(serde_json::Value::Bool(b)) => Literal::Bool(*b),
+                    Some(serde_json::Value::String(s)) if is_guid(field) => Literal::guid(s),
                     Some(serde_json::Value::String(s)) => Literal::String(s.clone()),
                     _ => Literal::Null,
                 },
@@ -81,6 +87,28 @@ mod tests {
     }
 
     #[test]
+    fn guid_keys_are_written_bare_and_only_guids() {
+        let rows: Vec<crate::odata::client::Row> = vec![
+            serde_json::from_str(r#"{"accountid":"6e8d4a9e-0e5b-4b9a-9f3c-0123456789ab"}"#)
+                .unwrap(),
+            serde_json::from_str(r#"{"accountid":"x' or 1 eq 1 or 'y"}"#).unwrap(),
+        ];
+        let keys = ["accountid".to_string()];
+        assert_eq!(
+            by_keys(&keys, &rows, &|f| f == "accountid").render(),
+            "(accountid eq 6e8d4a9e-0e5b-4b9a-9f3c-0123456789ab or \
+             accountid eq 'x'' or 1 eq 1 or ''y')"
+        );
+        let user = parse("accountid eq '6e8d4a9e-0e5b-4b9a-9f3c-0123456789ab' and name eq 'a'")
+            .unwrap()
+            .with_guids(&|f| f == "accountid");
+        assert_eq!(
+            user.render(),
+            "(accountid eq 6e8d4a9e-0e5b-4b9a-9f3c-0123456789ab and name eq 'a')"
+        );
+    }
+
+    #[test]
     fn key_filters_quote_every_value() {
         let rows: Vec<crate::odata::client::Row> = vec![
             serde_json::from_str(r#"{"T":"Order","No":"O'1","Line":10000}"#).unwrap(),
@@ -88,7 +116,7 @@ mod tests {
         ];
         let keys = ["T".to_string(), "No".to_string(), "Line".to_string()];
         assert_eq!(
-            by_keys(&keys, &rows).render(),
+            by_keys(&keys, &rows, &|_| false).render(),
             "(((T eq 'Order' and No eq 'O''1') and Line eq 10000) or \
              ((T eq 'Order' and No eq 'O2') and Line eq 20000))"
         );

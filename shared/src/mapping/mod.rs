@@ -78,9 +78,18 @@ pub struct Mapping {
     pub lookups: Vec<Lookup>,
     /// `deletes.flag`: the timestamp column a reconcile sets on vanished rows instead of deleting them.
     pub delete_flag: Option<String>,
+    /// The source key fields typed `Edm.Guid`, whose values a filter by key writes bare.
+    pub guid_keys: Vec<String>,
     /// Whether records a delta response says are gone leave the target (a tracked source, unless
     /// `deletes.detect = "none"`).
     pub applies_removals: bool,
+}
+
+/// Whether `field` of `entity` is an `Edm.Guid`.
+fn is_guid(entity: &crate::odata::csdl::EntityType, field: &str) -> bool {
+    entity
+        .property(field)
+        .is_some_and(|p| p.edm_type == "Edm.Guid")
 }
 
 /// Why an integration does not fit its source: every missing entity or field, listed at once.
@@ -242,7 +251,7 @@ impl Mapping {
                         ));
                     }
                 }
-                Some(expr)
+                Some(expr.with_guids(&|f| is_guid(entity, f)))
             }
             Some(Err(e)) => {
                 problems.push(format!("filter: {e}"));
@@ -295,6 +304,13 @@ impl Mapping {
             filter,
             lookups,
             delete_flag,
+            guid_keys: def
+                .source
+                .key
+                .iter()
+                .filter(|k| is_guid(entity, k))
+                .cloned()
+                .collect(),
             applies_removals: change_order == ChangeOrder::Track
                 && def.deletes.as_ref().is_none_or(|d| d.detect != "none"),
         })

@@ -68,7 +68,12 @@ pub(super) fn keys(mapping: &Mapping) -> Query {
 pub(super) fn records(mapping: &Mapping, keys: &[Row]) -> Query {
     Query {
         select: mapping.select.clone(),
-        filter: Some(filter::by_keys(&mapping.source_key, keys).render()),
+        filter: Some(
+            filter::by_keys(&mapping.source_key, keys, &|f| {
+                mapping.guid_keys.iter().any(|k| k == f)
+            })
+            .render(),
+        ),
         orderby: Vec::new(),
         top: None,
         prefer: mapping.preferences(),
