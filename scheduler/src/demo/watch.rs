@@ -92,17 +92,19 @@ pub(super) async fn watch(db: &DatabaseConnection, sandbox: &Sandbox, after: i64
 }
 
 fn change_rows(sandbox: &Sandbox) {
+    // (entity, inserted, updated, deleted): Dataverse tracks deletes, so its accounts lose one too.
     let changes = [
-        ("RescoCustomer", 1, 3),
-        ("RescoContact", 1, 2),
-        ("RescoItem", 0, 2),
+        ("RescoCustomer", 1, 3, 0),
+        ("RescoContact", 1, 2, 0),
+        ("RescoItem", 0, 2, 0),
+        ("account", 1, 2, 1),
     ];
-    for (entity, insert, update) in changes {
+    for (entity, insert, update, delete) in changes {
         if let Err(e) = sandbox.mutate(MutateRequest {
             entity: entity.into(),
             insert,
             update,
-            delete: 0,
+            delete,
         }) {
             tracing::warn!(entity, error = %e, "sandbox change failed");
         }
