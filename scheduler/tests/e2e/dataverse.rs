@@ -388,3 +388,43 @@ async fn a_tracked_delete_flags_the_row_when_deletes_name_a_flag(backend: Backen
     assert_eq!(flagged, gone);
     env.finish().await;
 }
+
+/// `--retry-failed` reads the failed records again by key: on Dataverse the key is a GUID, which OData
+/// writes bare in a `$filter` (`accountid eq 6e8d…`); quoted, Dataverse refuses the comparison.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_accounts_are_read_again_by_their_guid_key() {
+    use sea_orm::ConnectionTrait;
+    let env = TestEnv::start_on(Backend::Postgres, 5, 1).await;
+    env.db
+        .execute_unprepared(
+            "CREATE TABLE account (accountid uuid PRIMARY KEY, name varchar(12), \
+             account_number text, revenue numeric, employees integer, industry integer, \
+             version bigint)",
+        )
+        .await
+        .unwrap();
+    let file = env.dir.join("dataverse.toml");
+    std::fs::write(
+        &file,
+        accounts_reading(&env, TRACKED).replace("create = true", "create = false"),
+    )
+    .unwrap();
+    env.apply(&file).await;
+    let first = env.run("accounts", Mode::Incremental).await;
+    assert_eq!(first.status, "partial", "{:?}", first.error);
+    assert!(first.failed > 0, "some names are longer than 12: {first:?}");
+
+    env.db
+        .execute_unprepared("ALTER TABLE account ALTER COLUMN name TYPE text")
+        .await
+        .unwrap();
+    let retry = env.run("accounts", Mode::RetryFailed).await;
+    assert_eq!(retry.status, "succeeded", "{:?}", retry.error);
+    assert_eq!(
+        (retry.rows_read, retry.inserted, retry.failed),
+        (first.failed, first.failed, 0),
+        "{retry:?}"
+    );
+    assert_accounts_equal_source(&env).await;
+    env.finish().await;
+}
