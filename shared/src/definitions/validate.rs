@@ -60,14 +60,14 @@ fn is_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
-pub(super) struct Reporter<'a> {
+struct Reporter<'a> {
     errors: &'a mut Vec<DefinitionError>,
     /// `secrets.env_prefix`, when the caller knows the settings.
     env_prefix: Option<&'a str>,
 }
 
 impl Reporter<'_> {
-    pub(super) fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
+    fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
         self.errors.push(DefinitionError {
             file: file.to_path_buf(),
             key: key.into(),
@@ -122,7 +122,9 @@ pub(super) fn validate(
                     .map(|(_, kind)| *kind)
             });
         check_integration(&mut report, file, &at, integration);
-        super::changes::check_tracked_kind(&mut report, file, &at, integration, kind);
+        super::changes::check_tracked_kind(&at, integration, kind, &mut |key, message| {
+            report.push(file, key, message)
+        });
     }
 }
 
@@ -303,7 +305,9 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "must be zero or more versions",
         );
     }
-    super::changes::check_changes(report, file, at, &i.source);
+    super::changes::check_changes(at, &i.source, &mut |key, message| {
+        report.push(file, key, message)
+    });
     if i.source.modified.is_some() && i.source.overlap.is_some() {
         report.push(
             file,
