@@ -350,6 +350,13 @@ async fn an_expired_delta_link_reads_everything_again_and_says_why() {
         "{next:?}"
     );
     assert_accounts_equal_source(&env).await;
+
+    // A --full run replaces the link too: the deletes since the old one are found by key as well.
+    env.mutate("account", 0, 0, 3);
+    let full = env.run("accounts", Mode::Full).await;
+    assert_eq!(full.status, "succeeded", "{:?}", full.error);
+    assert_eq!(full.deleted, 3, "{full:?}");
+    assert_accounts_equal_source(&env).await;
     env.finish().await;
 }
 

@@ -24,7 +24,7 @@ pub fn entry(row: &Row) -> Entry {
         .or_else(|| row.get("@context"))
         .and_then(Json::as_str)
         .unwrap_or_default();
-    if context.ends_with("$deletedEntity") || row.contains_key("@removed") {
+    if context.ends_with("$deletedEntity") || removed_401(row) {
         return Entry::Removed;
     }
     if context.ends_with("$link") || context.ends_with("$deletedLink") {
@@ -33,18 +33,29 @@ pub fn entry(row: &Row) -> Entry {
     Entry::Record
 }
 
-/// The source key of a removed entry, as the key fields' texts in `key`'s order: the key properties
-/// when the entry carries them, else read from its id. `None` when the id names no key Ferry can read
-/// (a composite key given positionally, a malformed id).
+/// The 4.01 form: a `@removed` annotation (the `odata.` prefix may be kept).
+fn removed_401(row: &Row) -> bool {
+    row.contains_key("@removed") || row.contains_key("@odata.removed")
+}
+
+/// The source key of a removed entry, as the key fields' texts in `key`'s order: a 4.01 entry's key
+/// properties when it carries them, else read from its id (a 4.0 `$deletedEntity`'s `id` is always
+/// the entity-id, even where a key property is itself called `id`). `None` when the id names no key
+/// Ferry can read (a composite key given positionally, a malformed id).
 pub fn key_of(entry: &Row, key: &[String]) -> Option<Vec<String>> {
-    if key.iter().all(|k| entry.contains_key(k)) {
+    if removed_401(entry) && key.iter().all(|k| entry.contains_key(k)) {
         return Some(
             key.iter()
                 .map(|k| crate::mapping::record_key::field_text(entry.get(k)))
                 .collect(),
         );
     }
-    let id = ["id", "@id", "@odata.id"]
+    let names: &[&str] = if removed_401(entry) {
+        &["@id", "@odata.id"]
+    } else {
+        &["id"]
+    };
+    let id = names
         .iter()
         .find_map(|name| entry.get(*name))
         .map(|id| crate::mapping::record_key::field_text(Some(id)))?;
@@ -146,6 +157,15 @@ mod tests {
     fn key_properties_win_over_the_id() {
         let gone = row(r#"{"@removed":{"reason":"changed"},"No":"C1","@id":"Customers('X')"}"#);
         assert_eq!(key_of(&gone, &key(&["No"])), Some(vec!["C1".into()]));
+    }
+
+    #[test]
+    fn a_deleted_entity_id_is_the_entity_id_even_when_the_key_is_called_id() {
+        let gone = row(r#"{"@odata.context":"$metadata#Orders/$deletedEntity","id":"Orders(42)"}"#);
+        assert_eq!(key_of(&gone, &key(&["id"])), Some(vec!["42".into()]));
+        let prefixed = row(r#"{"@odata.removed":{"reason":"deleted"},"@odata.id":"Orders(7)"}"#);
+        assert_eq!(entry(&prefixed), Entry::Removed);
+        assert_eq!(key_of(&prefixed, &key(&["id"])), Some(vec!["7".into()]));
     }
 
     #[test]

@@ -209,9 +209,15 @@ pub(super) async fn import(
         other => other,
     };
     result?;
-    // Rows deleted while the delta link lapsed were in no delta: the records the re-read did not
-    // meet are found the way a reconcile finds them.
-    if reread_because.is_some() && coupled {
+    // A tracked read of everything (a first run resumed, `--full`, a changed definition, a refused
+    // link, or a retry of any of these) replaces the delta link, and the deletes since the old one
+    // are in no delta: the records the read did not meet are found the way a reconcile finds them.
+    let read_everything = delta_link.is_none() || reread_because.is_some();
+    if mapping.change_order == ChangeOrder::Track
+        && mapping.applies_removals
+        && read_everything
+        && coupled
+    {
         let max_share = def
             .deletes
             .as_ref()

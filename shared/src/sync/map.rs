@@ -15,7 +15,10 @@ use crate::sink::{PageWrite, coupling};
 /// When the integration has open failures (`clears`), a written record resolves its own.
 pub(super) fn resolving(clears: bool, mut write: PageWrite) -> PageWrite {
     if clears {
-        write.resolve = write.rows.iter().map(|(k, _)| k.clone()).collect();
+        let written = write.rows.iter().map(|(k, _)| k.clone());
+        write.resolve.extend(written);
+        // A record gone at the source is owed nothing any more: its open failure ends too.
+        write.resolve.extend(write.removed.iter().cloned());
     }
     write
 }

@@ -162,9 +162,12 @@ pub async fn preview(
     }
     let from = preview.summary.read_from;
     // A delta link may be followed more than once: the preview reads what the run would read.
+    let mut tracked_reconcile = false;
     let mut pages = if mapping.change_order == ChangeOrder::Track {
         let (pages, because) =
             super::tracked::pages(&source, &mapping, delta_link.as_deref()).await?;
+        // A tracked run that reads everything reconciles after it (`sync/import.rs`).
+        tracked_reconcile = mapping.applies_removals && (delta_link.is_none() || because.is_some());
         if because.is_some() {
             preview.summary.reads_everything_because = because;
         }
@@ -180,6 +183,8 @@ pub async fn preview(
             if rows.len() >= room {
                 rows.undecodable.truncate(room);
                 rows.rows.truncate(room - rows.undecodable.len());
+                rows.removed
+                    .truncate(room - rows.undecodable.len() - rows.rows.len());
                 last = true;
             }
         }
@@ -189,6 +194,7 @@ pub async fn preview(
         }
     }
     if options.reconcile
+        || tracked_reconcile
         || def
             .deletes
             .as_ref()
