@@ -57,8 +57,15 @@ async fn a_widened_filter_reads_everything_again_and_says_why(backend: Backend) 
         .env("FERRY__LOG__LEVEL", "warn")
         .output()
         .unwrap();
+    let (status, stderr) = (
+        dry.status,
+        String::from_utf8_lossy(&dry.stderr).into_owned(),
+    );
     let dry = String::from_utf8(dry.stdout).unwrap();
-    assert!(dry.contains("dry run: nothing was stored"), "{dry}");
+    assert!(
+        dry.contains("dry run: nothing was stored"),
+        "{status}: {dry}{stderr}"
+    );
     assert!(
         dry.contains("updated   integration customers (version 2)"),
         "{dry}"
