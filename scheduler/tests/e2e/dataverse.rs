@@ -6,7 +6,7 @@
 use ferry_sandbox::SandboxConfig;
 use ferry_shared::runs::Mode;
 
-use crate::helpers::{Backend, TestEnv, text};
+use crate::helpers::{Backend, TestEnv, dataverse_connection, text};
 
 /// The `source` of the accounts integration that polls `versionnumber`.
 const BY_VERSION: &str =
@@ -22,20 +22,9 @@ fn accounts(env: &TestEnv) -> String {
 
 /// A Dataverse connection to the sandbox and accounts read through `source`.
 fn accounts_reading(env: &TestEnv, source: &str) -> String {
+    let connection = dataverse_connection(&env.sandbox, "dv");
     format!(
-        r#"
-[[connection]]
-name = "dv"
-kind = "dataverse"
-url = "{environment}"
-[connection.auth]
-flow = "client_credentials"
-authority = "{authority}"
-tenant = "sandbox"
-client_id = "ferry"
-client_secret_env = "BC_SANDBOX_SECRET"
-scope = "{scope}"
-
+        r#"{connection}
 [[integration]]
 name = "accounts"
 connection = "dv"
@@ -51,9 +40,6 @@ fields = [
   {{ from = "versionnumber", to = "version" }},
 ]
 "#,
-        environment = env.sandbox.dataverse_environment_url(),
-        authority = env.sandbox.base_url(),
-        scope = env.sandbox.dataverse_scope(),
     )
 }
 
