@@ -131,11 +131,14 @@ impl Sandbox {
     }
 
     /// Every row of `entity` (API property names, no `@odata.etag`), ordered by key; empty for an
-    /// unknown entity.
+    /// unknown entity. A Dataverse entity set name (`accounts`) names its table too.
     pub fn rows(&self, entity: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
         let store = self.state.read();
         store
             .table(entity)
+            .or_else(|| {
+                crate::model::dataverse::logical_of(entity).and_then(|logical| store.table(logical))
+            })
             .map(|t| t.rows.values().map(|r| plain_row(t.schema, r)).collect())
             .unwrap_or_default()
     }
