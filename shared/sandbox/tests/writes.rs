@@ -113,9 +113,12 @@ async fn writes_bump_the_row_version_and_validate_bodies() {
 
     let current = after["@odata.etag"].as_str().unwrap();
     for (body, code) in [
-        (json!({"Nope": 1}), "BadRequest_PropertyNotFound"),
+        (json!({"Nope": 1}), "BadRequest"),
         (json!({"City": 5}), "BadRequest"),
-        (json!({"City": "x".repeat(31)}), "BadRequest"),
+        (
+            json!({"City": "x".repeat(31)}),
+            "Application_StringExceededLength",
+        ),
         (json!({"No": "C999999"}), "BadRequest"),
         (json!({"RowVersionNumber": 1}), "BadRequest"),
     ] {
@@ -277,4 +280,141 @@ async fn batches_run_in_order_and_snapshot_batches_are_atomic() {
         .collect();
     let (status, body) = batch(&env, None, Value::Array(too_many)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn a_post_may_bring_its_key_and_system_id_and_a_second_one_is_refused() {
+    let env = common::start(common::config(5, 5, 1)).await;
+    let collection = env.entity_url("RescoCustomer", "");
+    let id = "0b7a1a5e-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+    let (status, headers, created) = send(
+        &env,
+        Method::POST,
+        &collection,
+        None,
+        Some(json!({"No": "K1", "id": id, "Name": "Keyed"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        (created["No"].as_str(), created["id"].as_str()),
+        (Some("K1"), Some(id))
+    );
+    assert!(
+        headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/RescoCustomer('K1')")
+    );
+    let (_, _, read) = env.get(&env.entity_url("RescoCustomer('K1')", "")).await;
+    assert_eq!(read["id"], id);
+    let stored = env.sandbox.rows("RescoCustomer");
+    assert_eq!(stored.iter().filter(|r| r["id"] == id).count(), 1);
+
+    let (status, _, same_key) = send(
+        &env,
+        Method::POST,
+        &collection,
+        None,
+        Some(json!({"No": "K1", "Name": "Again"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        same_key["error"],
+        json!({"code": "Internal_EntityWithSameKeyExists",
+               "message": "The record in table RescoCustomer already exists. Identification fields and values: No='K1'"})
+    );
+    let (status, _, same_id) = send(
+        &env,
+        Method::POST,
+        &collection,
+        None,
+        Some(json!({"No": "K2", "id": id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(same_id["error"]["code"], "Internal_EntityWithSameKeyExists");
+    assert!(
+        same_id["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("id='{id}'")),
+        "{same_id}"
+    );
+    assert_eq!(
+        env.get(&env.entity_url("RescoCustomer('K2')", "")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The standard API keys customers by their SystemId: a chosen id is the key.
+    let customers = standard(&env, "customers");
+    let body = json!({"id": id, "number": "S1", "displayName": "Standard"});
+    let (status, _, created) = send(&env, Method::POST, &customers, None, Some(body.clone())).await;
+    assert_eq!(
+        (status, created["id"].as_str()),
+        (StatusCode::CREATED, Some(id)),
+        "{created}"
+    );
+    let (status, _, again) = send(&env, Method::POST, &customers, None, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(again["error"]["code"], "Internal_EntityWithSameKeyExists");
+}
+
+#[tokio::test]
+async fn validation_failures_answer_bcs_codes_alone_and_in_a_batch() {
+    let env = common::start(common::config(5, 5, 1)).await;
+    let long = "x".repeat(101);
+    let cases = [
+        (
+            json!({"No": "V1", "Name": long}),
+            "Application_StringExceededLength",
+            format!("The length of the string is 101, but it must be less than or equal to 100 characters. Value: {long}"),
+        ),
+        (
+            json!({"No": "V2", "Name": 5}),
+            "BadRequest",
+            "Cannot convert a primitive value to the expected type 'Edm.String'. See the inner exception for more details.".to_owned(),
+        ),
+        (
+            json!({"No": "V3", "Nope": 1}),
+            "BadRequest",
+            "The property 'Nope' does not exist on type 'Microsoft.NAV.RescoCustomer'. Make sure to only use property names that are defined by the type.".to_owned(),
+        ),
+    ];
+    let collection = env.entity_url("RescoCustomer", "");
+    for (body, code, message) in &cases {
+        let (status, _, error) =
+            send(&env, Method::POST, &collection, None, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            error,
+            json!({"error": {"code": code, "message": message}}),
+            "{body}"
+        );
+    }
+
+    let url = format!("companies({})/RescoCustomer", env.company);
+    let ops: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (body, _, _))| json!({"id": i.to_string(), "method": "POST", "url": url, "body": body}))
+        .collect();
+    let (status, reply) = batch(&env, None, Value::Array(ops)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    for (response, (_, code, message)) in reply["responses"].as_array().unwrap().iter().zip(&cases)
+    {
+        assert_eq!(response["status"], 400, "{response}");
+        assert_eq!(
+            response["body"],
+            json!({"error": {"code": code, "message": message}})
+        );
+    }
+    assert!(
+        env.sandbox
+            .rows("RescoCustomer")
+            .iter()
+            .all(|r| !r["No"].as_str().unwrap().starts_with('V')),
+        "nothing refused was written"
+    );
 }

@@ -10,16 +10,36 @@ use super::store::{Row, Store};
 use super::value::Value;
 use crate::odata::serialize::etag;
 
-/// Why a write was refused; the route turns these into BC's error responses.
+/// Why a write was refused; each route renders these in its platform's error shape (BC's codes
+/// or Dataverse's hex codes), so the validation failures that have their own code there carry
+/// their facts here rather than a finished message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteError {
     UnknownEntity,
     NotFound,
-    /// A row with that key exists already.
-    Exists,
-    /// The body is wrong (unknown property, wrong type, too long, read-only).
+    /// A row with that key (these values, in key order) exists already.
+    Exists(Vec<Value>),
+    /// Another row already has the SystemId the body supplies (BC keeps a unique index on it).
+    SystemIdExists {
+        field: &'static str,
+        id: String,
+    },
+    /// The body is wrong in a way without a code of its own (null, enum member, read-only).
     Invalid(String),
     UnknownProperty(String),
+    /// A text longer than the field allows (characters, as BC and Dataverse count them).
+    TooLong {
+        field: &'static str,
+        length: usize,
+        max: u32,
+        value: String,
+    },
+    /// A JSON value that does not convert to the field's type.
+    WrongType {
+        field: &'static str,
+        edm: &'static str,
+        literal: String,
+    },
     /// The `If-Match` ETag is not the row's current one.
     Stale,
 }
@@ -38,12 +58,12 @@ pub struct UndoLog {
 }
 
 fn from_json(field: &FieldDef, json: &Json) -> Result<Value, WriteError> {
-    let invalid = || {
-        WriteError::Invalid(format!(
-            "Cannot convert the literal '{json}' to the expected type '{}' of property '{}'.",
-            field.edm.name(),
-            field.name
-        ))
+    let invalid = || WriteError::WrongType {
+        field: field.name,
+        edm: field.edm.name(),
+        literal: json
+            .as_str()
+            .map_or_else(|| json.to_string(), str::to_owned),
     };
     if json.is_null() {
         return if field.nullable {
@@ -61,11 +81,12 @@ fn from_json(field: &FieldDef, json: &Json) -> Result<Value, WriteError> {
             if let Some(max) = field.max_length
                 && s.chars().count() > max as usize
             {
-                return Err(WriteError::Invalid(format!(
-                    "The length of the string for '{}' is {}, but it must be less than or equal to {max} characters.",
-                    field.name,
-                    s.chars().count()
-                )));
+                return Err(WriteError::TooLong {
+                    field: field.name,
+                    length: s.chars().count(),
+                    max,
+                    value: s.to_owned(),
+                });
             }
             if let Some(e) = field.enumeration
                 && !e.members.contains(&s)
@@ -171,7 +192,9 @@ fn check(version: Option<i64>, if_match: &IfMatch) -> Result<(), WriteError> {
 
 impl Store {
     /// POST: a new row from `body`; missing key parts come from the entity's number sequence
-    /// (as BC's number series would), GUID keys and SystemIds are generated.
+    /// (as BC's number series would), GUID keys and SystemIds are generated. A body may bring its
+    /// own key and SystemId (an exporter choosing them makes a retried create detectable): a key
+    /// in use answers `Exists`, a SystemId in use `SystemIdExists`.
     pub fn insert_json(
         &mut self,
         entity: &str,
@@ -194,7 +217,19 @@ impl Store {
         self.tables[t].generator.after_write(&mut row);
         let key = self.tables[t].key_of(&row);
         if self.tables[t].rows.contains_key(&key) {
-            return Err(WriteError::Exists);
+            return Err(WriteError::Exists(key));
+        }
+        if let Some(i) = self.id_index(t)
+            && !self.tables[t].key_idx.contains(&i)
+            && body.contains_key(schema.fields[i].name)
+            && self.tables[t].rows.values().any(|r| r[i] == row[i])
+        {
+            // A client-chosen SystemId must be new: BC keeps a unique index on it. (A scan, but
+            // only for inserts that bring their own id.)
+            return Err(WriteError::SystemIdExists {
+                field: schema.fields[i].name,
+                id: Json::from(&row[i]).as_str().unwrap_or_default().to_owned(),
+            });
         }
         if key == numbered {
             self.tables[t].next_seq += 1;

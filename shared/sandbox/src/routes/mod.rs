@@ -9,6 +9,7 @@ mod key;
 pub mod odatav4;
 mod target;
 pub mod write;
+mod write_error;
 
 use std::sync::Arc;
 

@@ -5,9 +5,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::api::{company_key, json_response, no_resource, service_root, single, unknown_entity};
-use super::key;
 use super::target::{Target, parse_target};
-use crate::model::{Api, IfMatch, Store, Table, UndoLog, Value, WriteError};
+use super::{key, write_error};
+use crate::model::{Api, IfMatch, Store, UndoLog, Value};
 use crate::odata::ODataError;
 use crate::odata::serialize::etag;
 use crate::state::AppState;
@@ -61,31 +61,6 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>
         Err(e) => Err(ODataError::bad_request(format!(
             "The request body is not valid JSON: {e}"
         ))),
-    }
-}
-
-fn error(e: WriteError, table: &Table, key: &[Value]) -> ODataError {
-    match e {
-        WriteError::UnknownEntity => unknown_entity(table.schema.name),
-        WriteError::NotFound => ODataError::not_found(format!(
-            "The {} '{}' does not exist.",
-            table.schema.name,
-            key::display(key)
-        )),
-        WriteError::Exists => ODataError::new(
-            StatusCode::BAD_REQUEST,
-            "Internal_EntityWithSameKeyExists",
-            format!("The record in table {} already exists.", table.schema.name),
-        ),
-        WriteError::Invalid(message) => ODataError::bad_request(message),
-        WriteError::UnknownProperty(name) => {
-            ODataError::property_not_found(&name, &table.schema.type_name())
-        }
-        WriteError::Stale => ODataError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "Request_EntityChanged",
-            "Another user has already changed the record.",
-        ),
     }
 }
 
@@ -151,7 +126,7 @@ pub(super) fn execute(
     let row = match result {
         Ok(Some(row)) => row,
         Ok(None) => return Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(e) => return Err(error(e, table, &key)),
+        Err(e) => return Err(write_error::render(e, table, &key)),
     };
     let context = format!("{root}/$metadata#companies({company})/{entity}/$entity");
     let body = single(table, table.schema, &row, &Vec::new(), &context)?;

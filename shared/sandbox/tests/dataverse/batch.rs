@@ -5,10 +5,11 @@ use reqwest::StatusCode;
 
 use crate::env::{self, Env, config};
 
-const NEW_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
-const NEW_B: &str = "aaaaaaaa-0000-4000-8000-000000000002";
+pub const NEW_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub const NEW_B: &str = "aaaaaaaa-0000-4000-8000-000000000002";
 
-fn create(env: &Env, id: &str) -> String {
+/// A request part that creates an account with the chosen `id`.
+pub fn create(env: &Env, id: &str) -> String {
     format!(
         "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nPOST {}accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{{\"accountid\":\"{id}\",\"name\":\"Batch {id}\"}}\r\n",
         env.sandbox.dataverse_url()
@@ -22,7 +23,17 @@ fn read(env: &Env) -> String {
     )
 }
 
-async fn batch(env: &Env, parts: &[String], prefer: Option<&str>) -> (StatusCode, String) {
+/// A request part carrying `method path` with a JSON `body`.
+pub fn part(env: &Env, method: &str, path: &str, body: &str) -> String {
+    format!(
+        "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n{method} {}{path} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}\r\n",
+        env.sandbox.dataverse_url()
+    )
+}
+
+/// The batch request for `parts` (its body and content type), built apart from sending it so a
+/// test can send the same batch twice.
+pub fn batch_request(env: &Env, parts: &[String], prefer: Option<&str>) -> reqwest::RequestBuilder {
     let mut body = String::new();
     for part in parts {
         body.push_str("--batch_X\r\n");
@@ -38,11 +49,26 @@ async fn batch(env: &Env, parts: &[String], prefer: Option<&str>) -> (StatusCode
     if let Some(p) = prefer {
         request = request.header("Prefer", p);
     }
-    let response = request.send().await.unwrap();
+    request
+}
+
+pub async fn batch(env: &Env, parts: &[String], prefer: Option<&str>) -> (StatusCode, String) {
+    let response = batch_request(env, parts, prefer).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 
-fn exists(env: &Env, id: &str) -> bool {
+/// A change set of `parts` (atomic).
+pub fn change_set(parts: &[String]) -> String {
+    let mut out = "Content-Type: multipart/mixed; boundary=changeset_Q\r\n\r\n".to_owned();
+    for part in parts {
+        out.push_str("--changeset_Q\r\n");
+        out.push_str(part);
+    }
+    out.push_str("--changeset_Q--\r\n");
+    out
+}
+
+pub fn exists(env: &Env, id: &str) -> bool {
     env.sandbox
         .rows("account")
         .iter()
@@ -141,4 +167,36 @@ async fn more_than_1000_requests_are_refused() {
     let (status, text) = batch(&env, &parts, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert!(text.contains("1000"), "{text}");
+}
+
+#[tokio::test]
+async fn validation_failures_inside_a_batch_carry_dataverse_codes() {
+    let env = env::start(config(1, 0)).await;
+    let long = format!(r#"{{"name":"{}"}}"#, "x".repeat(161));
+    let parts = [
+        part(&env, "POST", "accounts", &long),
+        part(
+            &env,
+            "PATCH",
+            &format!("accounts({NEW_A})"),
+            r#"{"nope":1}"#,
+        ),
+        part(&env, "POST", "accounts", r#"{"numberofemployees":"many"}"#),
+    ];
+    let (status, text) = batch(&env, &parts, Some("odata.continue-on-error")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(text.matches("HTTP/1.1 400").count(), 3, "{text}");
+    for expected in [
+        r#"{"error":{"code":"0x80044331","message":"A validation error occurred. The length of the 'name' attribute of the 'account' entity exceeded the maximum allowed length of '160'."}}"#,
+        "\"code\":\"0x80048d19\"",
+        "The property 'nope' does not exist on type 'Microsoft.Dynamics.CRM.account'.",
+        "Cannot convert the literal 'many' to the expected type 'Edm.Int32'.",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert_eq!(
+        env.sandbox.rows("account").len(),
+        1,
+        "nothing refused was written"
+    );
 }

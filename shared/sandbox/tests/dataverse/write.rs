@@ -123,6 +123,10 @@ async fn patch_is_an_upsert_narrowed_by_if_match_and_if_none_match() {
         StatusCode::PRECONDITION_FAILED,
         "If-None-Match: * never updates: {e}"
     );
+    assert_eq!(
+        e["error"],
+        json!({"code": "0x80040237", "message": "A record with matching key values already exists."})
+    );
 
     let etag = env.get(&env.url(&path), &[]).await.json["@odata.etag"]
         .as_str()
@@ -137,6 +141,7 @@ async fn patch_is_an_upsert_narrowed_by_if_match_and_if_none_match() {
     )
     .await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "stale: {e}");
+    assert_eq!(e["error"]["code"], "0x80060882");
     let (status, _, row) = send(
         &env,
         reqwest::Method::PATCH,
@@ -231,4 +236,72 @@ async fn a_delete_is_404_the_second_time_and_shows_in_the_delta() {
     );
     assert_eq!(delta.json["value"][0]["id"], id.as_str());
     assert_eq!(delta.json["value"][0]["reason"], "deleted");
+}
+
+#[tokio::test]
+async fn if_none_match_star_creates_with_the_chosen_id_once() {
+    let env = env::start(config(3, 0)).await;
+    let path = format!("accounts({ID})");
+    let create = || {
+        send(
+            &env,
+            reqwest::Method::PATCH,
+            &path,
+            &[("If-None-Match", "*")],
+            Some(r#"{"name":"Exported"}"#.to_owned()),
+        )
+    };
+    let (status, headers, _) = create().await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["odata-entityid"], env.url(&path).as_str());
+    let rows = env.sandbox.rows("accounts");
+    assert_eq!(rows.iter().filter(|r| r["accountid"] == ID).count(), 1);
+    let (status, _, e) = create().await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("0x80040237"))
+    );
+    assert_eq!(env.sandbox.rows("account").len(), 4, "no second row");
+}
+
+#[tokio::test]
+async fn validation_failures_answer_dataverse_codes() {
+    let env = env::start(config(3, 0)).await;
+    let payload = "Error identified in Payload provided by the user for Entity :'accounts', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ----> InnerException : Microsoft.OData.ODataException: ";
+    let cases = [
+        (
+            json!({"name": "x".repeat(161)}),
+            "0x80044331",
+            "A validation error occurred. The length of the 'name' attribute of the 'account' entity exceeded the maximum allowed length of '160'.".to_owned(),
+        ),
+        (
+            json!({"numberofemployees": "many"}),
+            "0x80048d19",
+            format!("{payload}Cannot convert the literal 'many' to the expected type 'Edm.Int32'."),
+        ),
+        (
+            json!({"nope": 1}),
+            "0x80048d19",
+            format!("{payload}The property 'nope' does not exist on type 'Microsoft.Dynamics.CRM.account'. Make sure to only use property names that are defined by the type or mark the type as open type."),
+        ),
+    ];
+    for (body, code, message) in cases {
+        for (method, path) in [
+            (reqwest::Method::POST, "accounts".to_owned()),
+            (reqwest::Method::PATCH, format!("accounts({ID})")),
+        ] {
+            let (status, _, e) = send(&env, method, &path, &[], Some(body.to_string())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(
+                e,
+                json!({"error": {"code": code, "message": message}}),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(
+        env.sandbox.rows("account").len(),
+        3,
+        "nothing refused was written"
+    );
 }

@@ -10,6 +10,11 @@ use crate::odata::ODataError;
 pub const EXPIRED_VERSION_STAMP: &str = "0x80044352";
 /// `DuplicateRecord` ("Perform conditional operations": a create with an existing id).
 pub const DUPLICATE_RECORD: &str = "0x80040237";
+/// `StringLengthTooLong`: a validation error, a text longer than its column's maximum length.
+pub const STRING_TOO_LONG: &str = "0x80044331";
+/// "Error identified in Payload provided by the user": the OData reader refused the body (an
+/// unknown property, a value of the wrong type).
+pub const PAYLOAD_ERROR: &str = "0x80048d19";
 /// `ObjectDoesNotExist`.
 pub const DOES_NOT_EXIST: &str = "0x80040217";
 /// A query option the platform refuses (`$skip`; a change-tracking query with `$filter` …).
@@ -70,5 +75,25 @@ pub fn no_resource(path: &str) -> ODataError {
         StatusCode::NOT_FOUND,
         "0x8006088a",
         format!("Resource not found for the segment '{path}'."),
+    )
+}
+
+/// A text longer than the column allows, as Dataverse words the validation error.
+pub fn too_long(logical: &str, field: &str, max: u32) -> ODataError {
+    bad_request(
+        STRING_TOO_LONG,
+        format!(
+            "A validation error occurred. The length of the '{field}' attribute of the '{logical}' entity exceeded the maximum allowed length of '{max}'."
+        ),
+    )
+}
+
+/// A body the OData reader refused: Dataverse wraps the reader's message (`inner`) in its own.
+pub fn payload(set: &str, inner: &str) -> ODataError {
+    bad_request(
+        PAYLOAD_ERROR,
+        format!(
+            "Error identified in Payload provided by the user for Entity :'{set}', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ----> InnerException : Microsoft.OData.ODataException: {inner}"
+        ),
     )
 }

@@ -102,21 +102,36 @@ fn body(store: &Store, raw: &[u8]) -> Result<Map<String, Json>, ODataError> {
     Ok(map)
 }
 
-fn write_error(e: WriteError, logical: &str, id: &str) -> ODataError {
+/// `e` in Dataverse's shape: the hex code each failure has there, and its wording.
+fn write_error(e: WriteError, set: &str, logical: &str, id: &str) -> ODataError {
     match e {
         WriteError::NotFound => error::not_found(logical, id),
-        WriteError::Exists => error::new(
-            StatusCode::PRECONDITION_FAILED,
-            DUPLICATE_RECORD,
-            "A record with matching key values already exists.",
-        ),
+        WriteError::Exists(_) | WriteError::SystemIdExists { .. } => duplicate(),
         WriteError::Stale => stale(),
+        WriteError::TooLong { field, max, .. } => error::too_long(logical, field, max),
+        WriteError::WrongType { edm, literal, .. } => error::payload(
+            set,
+            &format!("Cannot convert the literal '{literal}' to the expected type '{edm}'."),
+        ),
+        WriteError::UnknownProperty(p) => error::payload(
+            set,
+            &format!(
+                "The property '{p}' does not exist on type 'Microsoft.Dynamics.CRM.{logical}'. Make sure to only use property names that are defined by the type or mark the type as open type."
+            ),
+        ),
         WriteError::Invalid(m) => invalid(m),
-        WriteError::UnknownProperty(p) => invalid(format!(
-            "The property '{p}' does not exist on type 'Microsoft.Dynamics.CRM.{logical}'."
-        )),
         WriteError::UnknownEntity => error::no_resource(logical),
     }
+}
+
+/// `DuplicateRecord` ("Perform conditional operations": a create whose id exists, or an upsert
+/// with `If-None-Match: *` that found the row).
+fn duplicate() -> ODataError {
+    error::new(
+        StatusCode::PRECONDITION_FAILED,
+        DUPLICATE_RECORD,
+        "A record with matching key values already exists.",
+    )
 }
 
 fn stale() -> ODataError {
@@ -197,7 +212,7 @@ impl Write<'_> {
             .to_owned();
         let row = store
             .insert_json(logical, &map, undo)
-            .map_err(|e| write_error(e, logical, &id))?;
+            .map_err(|e| write_error(e, self.set, logical, &id))?;
         Ok(self.done(store, logical, &row, true))
     }
 
@@ -241,14 +256,10 @@ impl Write<'_> {
                 map.insert(key_name.to_owned(), Json::String(guid.to_string()));
                 let row = store
                     .insert_json(logical, &map, undo)
-                    .map_err(|e| write_error(e, logical, id))?;
+                    .map_err(|e| write_error(e, self.set, logical, id))?;
                 Ok(self.done(store, logical, &row, true))
             }
-            Some(_) if if_none_match == Some("*") => Err(error::new(
-                StatusCode::PRECONDITION_FAILED,
-                DUPLICATE_RECORD,
-                "A record with matching key values already exists.",
-            )),
+            Some(_) if if_none_match == Some("*") => Err(duplicate()),
             Some(version) => {
                 if let Some(tag) = if_match
                     && tag != "*"
@@ -258,7 +269,7 @@ impl Write<'_> {
                 }
                 let row = store
                     .patch_json(logical, &key, &crate::model::IfMatch::Any, &map, undo)
-                    .map_err(|e| write_error(e, logical, id))?;
+                    .map_err(|e| write_error(e, self.set, logical, id))?;
                 Ok(self.done(store, logical, &row, false))
             }
         }
@@ -285,7 +296,7 @@ impl Write<'_> {
         }
         store
             .delete_json(logical, &key, &crate::model::IfMatch::Any, undo)
-            .map_err(|e| write_error(e, logical, id))?;
+            .map_err(|e| write_error(e, self.set, logical, id))?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 }
