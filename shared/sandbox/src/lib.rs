@@ -15,8 +15,10 @@
 //! Control endpoints (no auth, loopback): `POST /_sandbox/mutate` (optionally `"hold"` or
 //! `"commit_delay_ms"` for late commits) and `/_sandbox/release`, `GET /_sandbox/rows/{entity}`,
 //! `POST /_sandbox/devicecode/approve|decline`, `POST /_sandbox/tokens`, `GET /_sandbox/issued`,
-//! `POST|GET|DELETE /_sandbox/faults`, `GET|POST /_sandbox/limits`, `POST /_sandbox/schema`,
-//! `POST /_sandbox/dataverse/expire_tokens`, `GET|POST /_sandbox/dataverse/limits`.
+//! `POST|GET|DELETE /_sandbox/faults` (statuses, latency, damaged answers, and `lost_reply`: a
+//! write applied whose answer never arrives; `faults::rule`), `GET|POST /_sandbox/limits`,
+//! `POST /_sandbox/schema`, `POST /_sandbox/dataverse/expire_tokens`,
+//! `GET|POST /_sandbox/dataverse/limits`.
 
 pub mod auth;
 pub mod cli;

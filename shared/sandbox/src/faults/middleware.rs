@@ -93,9 +93,10 @@ pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next
     }
 }
 
-/// Injected faults: latency first, then a status instead of the answer, or a damaged answer.
+/// Injected faults: latency first, then a status instead of the answer, or a damaged (or, for a
+/// lost reply, withheld) answer after the handler ran.
 async fn faulty(state: &AppState, req: Request, next: Next) -> Response {
-    let Some(fault) = state.faults.decide(req.uri().path()) else {
+    let Some(fault) = state.faults.decide(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
     if let Some(delay) = fault.latency {
@@ -110,5 +111,11 @@ async fn faulty(state: &AppState, req: Request, next: Next) -> Response {
         Some(Kind::Malformed) => respond::malformed(response).await,
         Some(Kind::Truncated) => respond::cut_off(response, true).await,
         Some(Kind::Reset) => respond::cut_off(response, false).await,
+        Some(Kind::LostReply) => {
+            // The handler has returned, so the write is committed (the store lock is released
+            // before the answer is built); only the answer goes missing.
+            drop(response);
+            respond::lost()
+        }
     }
 }

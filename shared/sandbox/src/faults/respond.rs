@@ -80,3 +80,16 @@ pub async fn cut_off(response: Response, keep_half: bool) -> Response {
     });
     Response::from_parts(parts, Body::from_stream(sent.chain(broken)))
 }
+
+/// No answer at all: a body that fails on its first poll, so the server drops the connection
+/// before the status line leaves its write buffer and the client sees the connection close with
+/// no response (as when a gateway loses a reply in flight).
+pub fn lost() -> Response {
+    let broken = futures::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: reply lost",
+        ))
+    });
+    Body::from_stream(broken).into_response()
+}

@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::glob;
@@ -18,6 +19,12 @@ pub enum Kind {
     Malformed,
     /// The real page starts streaming, then the connection drops mid-body.
     Truncated,
+    /// The write runs in full (rows written, versions bumped), then the connection drops before
+    /// any byte of the answer: the client cannot tell whether it happened. Only writes (POST,
+    /// PATCH, DELETE, and `$batch`, which is a POST) on data routes are hit, so an exporter's
+    /// retry-after-unknown-outcome path gets exercised while its reads pass.
+    #[serde(rename = "lost_reply")]
+    LostReply,
 }
 
 /// One rule as posted. At least one of `status`, `latency_ms`, `kind` must be set.
@@ -43,7 +50,8 @@ pub struct FaultSpec {
     #[serde(default = "one")]
     pub rate: f64,
     /// Hit at most this many requests, then the rule retires ("fail exactly the next N").
-    #[serde(default)]
+    /// `times` is accepted as another name for it.
+    #[serde(default, alias = "times")]
     pub count: Option<u64>,
 }
 
@@ -73,12 +81,26 @@ impl FaultSpec {
         Ok(())
     }
 
-    fn applies_to(&self, path: &str) -> bool {
+    fn applies_to(&self, method: &Method, path: &str) -> bool {
+        let data_route = path.starts_with("/v2.0/") || path.starts_with("/api/data/");
+        if self.kind == Some(Kind::LostReply) && !(data_route && is_write(method)) {
+            // A lost reply only means something for a write; reads and sign-ins pass untouched
+            // (and do not use up the rule's count).
+            return false;
+        }
         match &self.route {
             Some(pattern) => glob::matches(pattern, path),
-            None => path.starts_with("/v2.0/") || path.starts_with("/api/data/"),
+            None => data_route,
         }
     }
+}
+
+/// The methods that change data (a `$batch` is a POST).
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PATCH | Method::DELETE | Method::PUT
+    )
 }
 
 /// What to do to one request (the first rule that hits it wins).
@@ -144,15 +166,16 @@ impl FaultSet {
         self.lock().rules.iter().map(|a| a.spec.clone()).collect()
     }
 
-    /// Decides whether `path` is hit. Rules that used up their `count` are removed.
-    pub fn decide(&self, path: &str) -> Option<Fault> {
+    /// Decides whether a `method` request to `path` is hit. Rules that used up their `count` are
+    /// removed.
+    pub fn decide(&self, method: &Method, path: &str) -> Option<Fault> {
         let mut inner = self.lock();
         if inner.rules.is_empty() {
             return None;
         }
         let mut fault = None;
         for active in inner.rules.iter_mut() {
-            if !active.spec.applies_to(path) {
+            if !active.spec.applies_to(method, path) {
                 continue;
             }
             let threshold = (active.spec.rate * 1_000_000.0).round() as u64;
@@ -173,5 +196,37 @@ impl FaultSet {
             .rules
             .retain(|a| a.spec.count.is_none_or(|limit| a.hits < limit));
         fault
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost_reply(times: u64) -> FaultSpec {
+        serde_json::from_value(serde_json::json!({"kind": "lost_reply", "times": times}))
+            .expect("a valid rule")
+    }
+
+    #[test]
+    fn a_lost_reply_skips_reads_and_sign_ins_without_using_up_its_count() {
+        let faults = FaultSet::new(1);
+        faults.add(lost_reply(1));
+        let data = "/api/data/v9.2/accounts";
+        assert_eq!(faults.decide(&Method::GET, data), None);
+        assert_eq!(
+            faults.decide(&Method::POST, "/sandbox/oauth2/v2.0/token"),
+            None
+        );
+        let hit = faults
+            .decide(&Method::PATCH, data)
+            .expect("the write is hit");
+        assert_eq!(hit.kind, Some(Kind::LostReply));
+        assert_eq!(
+            faults.decide(&Method::POST, data),
+            None,
+            "retired after one"
+        );
+        assert!(faults.list().is_empty());
     }
 }

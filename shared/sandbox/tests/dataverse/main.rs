@@ -6,6 +6,7 @@ mod batch;
 mod control;
 mod env;
 mod limits;
+mod lost_reply;
 mod paging;
 mod read;
 mod tracking;

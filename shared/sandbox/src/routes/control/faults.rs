@@ -12,7 +12,8 @@ use crate::odata::ODataError;
 use crate::state::AppState;
 
 /// Adds one rule (`{"route"?, "status"?, "retry_after"?, "latency_ms"?, "kind"?, "rate"?,
-/// "count"?}`) or a list of them.
+/// "count"?}`, `"times"` standing for `"count"`) or a list of them. `FaultSpec` says what each
+/// field does; `Kind::LostReply` is the one that lets a write happen and loses its answer.
 pub async fn add(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     let specs: Vec<FaultSpec> = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Array(items)) => {
