@@ -5,10 +5,12 @@
 
 pub mod auth;
 pub mod callback;
+pub mod capture;
 pub mod checkpoint;
 pub mod definitions;
 pub mod dispatch;
 pub mod drift;
+pub mod export;
 pub mod filter;
 pub mod limits;
 pub mod lookup;

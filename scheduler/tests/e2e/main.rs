@@ -19,6 +19,7 @@ mod dataverse_limits;
 mod deletes;
 mod discover;
 mod exact;
+mod export;
 mod failure_log;
 mod failures;
 mod helpers;

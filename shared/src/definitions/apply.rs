@@ -151,6 +151,17 @@ async fn apply_once(
                 None => reread,
             });
         }
+        if line.kind == "integration"
+            && let Some((_, def)) = set.integrations.iter().find(|(_, d)| d.name == line.name)
+            && crate::capture::adopt(&txn, def).await? == crate::capture::Adopted::NoTable
+        {
+            line.note = Some(format!(
+                "{}table {:?} does not exist yet: local changes are captured once it does \
+                 (its first run installs the triggers)",
+                line.note.take().map(|n| n + "; ").unwrap_or_default(),
+                def.target.table
+            ));
+        }
         if line.kind == "integration" {
             let standing = lifecycle::standing(&txn, &line.name).await?;
             if standing.state == State::Disabled {

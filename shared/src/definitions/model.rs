@@ -256,6 +256,27 @@ pub struct FieldDef {
     /// form when false, so definitions from before it keep their digest.
     #[serde(default, skip_serializing_if = "is_false")]
     pub label: bool,
+    /// Whether an export writes this field back to the source (default true): `false` keeps a field
+    /// import-only. Constants and transforms never export (they cannot be inverted). Left out of the
+    /// stored form when true, so definitions from before it keep their digest.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub export: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+impl FieldDef {
+    /// Whether an export writes this field: copied from a source field as it is, and not kept
+    /// import-only.
+    pub fn exports(&self) -> bool {
+        self.export && self.from.is_some() && self.transform.is_none() && !self.label
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,4 +305,8 @@ pub struct DeletesDef {
     /// comes back is live again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
+    /// Export: a row deleted locally is deleted at the source too (default false: the source keeps
+    /// it, and the pair is uncoupled).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub export: bool,
 }

@@ -268,6 +268,33 @@ fn check_auth(report: &mut Reporter<'_>, file: &Path, at: &str, auth: &AuthDef, 
     }
 }
 
+/// An export writes each record back by its source key, so every key field must be copied both ways.
+fn check_export(report: &mut Reporter<'_>, file: &Path, at: &str, i: &IntegrationDef) {
+    for key in &i.source.key {
+        let exported = i
+            .fields
+            .iter()
+            .any(|f| f.from.as_deref() == Some(key.as_str()) && f.exports());
+        if !exported {
+            report.push(
+                file,
+                format!("{at}.source.key"),
+                format!(
+                    "an export needs the key field {key:?} copied both ways: map it with `from` \
+                     and no transform, and leave `export` on"
+                ),
+            );
+        }
+    }
+    if i.source.filter.is_some() {
+        report.push(
+            file,
+            format!("{at}.source.filter"),
+            "an export writes every changed local row; a filter applies to imports only",
+        );
+    }
+}
+
 fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &IntegrationDef) {
     if !is_name(&i.name) {
         report.push(
@@ -276,12 +303,14 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
             "use letters, digits, '_', '-' or '.'",
         );
     }
-    if i.direction != Direction::Import {
-        report.push(
+    match i.direction {
+        Direction::Import => {}
+        Direction::Export => check_export(report, file, at, i),
+        Direction::Bidirectional => report.push(
             file,
             format!("{at}.direction"),
-            "only import is supported so far",
-        );
+            "bidirectional is not supported yet (import and export are); it comes with conflict policies",
+        ),
     }
     if let Some(schedule) = &i.schedule
         && let Some(problem) = super::schedule::problem(schedule, i.allow_frequent)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::IntegrationDef;
+use super::model::{Direction, IntegrationDef};
 use crate::storage::Dialect;
 
 /// Warnings per integration name for the integrations as stored after an apply (`all`), on an engine
@@ -18,6 +18,22 @@ pub fn warnings(all: &[IntegrationDef], dialect: Dialect) -> BTreeMap<String, Ve
                  PostgreSQL keeps them; query it as \"{table}\" (with the double quotes), since \
                  unquoted it means {:?}",
                 table.to_lowercase()
+            ));
+        }
+    }
+    for def in all.iter().filter(|d| d.direction != Direction::Import) {
+        let import_only: Vec<&str> = def
+            .fields
+            .iter()
+            .filter(|f| !f.exports())
+            .map(|f| f.to.as_str())
+            .chain(def.lookups.iter().map(|l| l.to.as_str()))
+            .collect();
+        if !import_only.is_empty() {
+            out.entry(def.name.clone()).or_default().push(format!(
+                "export leaves out {}: constants, transforms, labels, lookups and fields with \
+                 export = false are import-only",
+                import_only.join(", ")
             ));
         }
     }

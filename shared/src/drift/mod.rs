@@ -3,6 +3,7 @@
 //! problem; a worker checks the source side before each run and fails at once with the same words;
 //! `ferry check --clean-up` drops the fields that are gone.
 
+mod capture;
 mod clean_up;
 mod filter;
 mod lookups;
@@ -44,6 +45,10 @@ pub enum ProblemKind {
     MissingLookupTable,
     /// A lookup's `match` or `select` column is not in its (existing) table.
     MissingLookupColumn,
+    /// An exporting integration's table has no capture triggers, or ones made for other key columns:
+    /// local changes are not (all) logged, so they would not be exported.
+    MissingCapture,
+    StaleCapture,
 }
 
 /// Whether a problem fails runs (`error`) or only deserves a look (`warning`).

@@ -126,6 +126,7 @@ async fn problems(
         .map(|d| d.target.table)
         .collect();
     problems.extend(check_lookups(def, &tables, &written));
+    problems.extend(super::capture::check_capture(db, def).await?);
     Ok(problems)
 }
 

@@ -91,6 +91,14 @@ impl SourceError {
     }
 }
 
+/// One request as `send_once` sends it (and sends it again after a 401).
+struct Outgoing<'a> {
+    method: reqwest::Method,
+    accept: &'a str,
+    headers: Vec<(&'static str, String)>,
+    body: Option<bytes::Bytes>,
+}
+
 /// The parts of a page body Ferry reads. Rows stay unparsed text here: each is decoded on its own
 /// (`rows.rs`), so one unreadable row fails its record, not the page.
 #[derive(serde::Deserialize)]
@@ -215,16 +223,64 @@ impl ODataClient {
     /// backoff (or the server's Retry-After, when it is short), so one busy answer costs a request, not
     /// a run attempt; a source that stays busy (or asks for a long wait) reaches the run-level retry.
     async fn get(&self, url: &Url, accept: &str) -> Result<reqwest::Response, SourceError> {
+        let prefer = prefer::header(self.page_size, &self.prefer);
+        let request = Outgoing {
+            method: reqwest::Method::GET,
+            accept,
+            headers: vec![("Prefer", prefer)],
+            body: None,
+        };
+        self.busy_aware(url, &request, &[429, 502, 503]).await
+    }
+
+    /// A write (a `$batch` POST): repeated on 429 and 503 only, which say the request was not
+    /// carried out. Any other failure, a lost reply included, is the caller's to make safe.
+    pub(crate) async fn post_json(
+        &self,
+        url: &Url,
+        body: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<reqwest::Response, SourceError> {
+        let mut headers = headers;
+        headers.push(("Content-Type", "application/json".into()));
+        let request = Outgoing {
+            method: reqwest::Method::POST,
+            accept: "application/json",
+            headers,
+            body: Some(bytes::Bytes::from(body)),
+        };
+        self.busy_aware(url, &request, &[429, 503]).await
+    }
+
+    /// Reads a response body of kind `body` up to its cap.
+    pub(crate) async fn body(
+        &self,
+        url: &Url,
+        response: reqwest::Response,
+        body: Body,
+    ) -> Result<Vec<u8>, SourceError> {
+        self.read(url, response, body).await
+    }
+
+    async fn busy_aware(
+        &self,
+        url: &Url,
+        request: &Outgoing<'_>,
+        busy_statuses: &[u16],
+    ) -> Result<reqwest::Response, SourceError> {
         let mut busy = 0;
         loop {
-            match self.get_once(url, accept).await {
+            match self.send_once(url, request).await {
                 Err(
                     error @ SourceError::Http {
-                        status: 429 | 502 | 503,
+                        status,
                         retry_after,
                         ..
                     },
-                ) if busy < BUSY_RETRIES && retry_after.is_none_or(|s| s <= MAX_BUSY_WAIT_SECS) => {
+                ) if busy_statuses.contains(&status)
+                    && busy < BUSY_RETRIES
+                    && retry_after.is_none_or(|s| s <= MAX_BUSY_WAIT_SECS) =>
+                {
                     busy += 1;
                     let wait = busy_wait(busy, retry_after);
                     if let Ok(mut waits) = self.waits.lock() {
@@ -251,16 +307,25 @@ impl ODataClient {
         })
     }
 
-    /// A GET with the bearer token; on 401 the token is renewed once and the request repeated.
-    async fn get_once(&self, url: &Url, accept: &str) -> Result<reqwest::Response, SourceError> {
+    /// A request with the bearer token; on 401 the token is renewed once and the request repeated.
+    async fn send_once(
+        &self,
+        url: &Url,
+        outgoing: &Outgoing<'_>,
+    ) -> Result<reqwest::Response, SourceError> {
         self.same_origin(url)?;
         for attempt in 0..2 {
             let mut request = self
                 .http
-                .get(url.clone())
-                .header("Accept", accept)
-                .header("Prefer", prefer::header(self.page_size, &self.prefer))
+                .request(outgoing.method.clone(), url.clone())
+                .header("Accept", outgoing.accept)
                 .timeout(self.timeout);
+            for (name, value) in &outgoing.headers {
+                request = request.header(*name, value);
+            }
+            if let Some(body) = &outgoing.body {
+                request = request.body(body.clone());
+            }
             let token = self.tokens.bearer(&self.http).await?;
             if let Some(token) = &token {
                 request = request.bearer_auth(token.expose_secret());

@@ -23,7 +23,8 @@ pub use failures::{
 pub use finish::{HandedBack, Outcome, finish, hand_back};
 pub use lease::{Claim, Lease, claim, renew};
 pub use progress::{
-    add_progress, add_reconciled, add_waits, record_failures, record_full_because, record_start,
+    add_export_progress, add_progress, add_reconciled, add_waits, record_direction,
+    record_failures, record_full_because, record_start,
 };
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
 
@@ -255,6 +256,21 @@ pub struct RunSummary {
     pub retry_wait_ms: i64,
     /// The last busy answer that was repeated.
     pub last_retried_error: Option<String>,
+    /// What the run wrote to the remote system, for an integration that exports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportCounts>,
+}
+
+/// A run's outbound counts: records the remote system got created, updated and deleted, those that
+/// needed no write, those it refused (each a failed record with the payload sent), and conflicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ExportCounts {
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+    pub failed: i64,
+    pub conflicts: i64,
 }
 
 impl From<run::Model> for RunSummary {
@@ -295,6 +311,14 @@ impl From<run::Model> for RunSummary {
             requests_retried: run.requests_retried,
             retry_wait_ms: run.retry_wait_ms,
             last_retried_error: run.last_retried_error,
+            export: run.direction.is_some().then_some(ExportCounts {
+                inserted: run.export_inserted,
+                updated: run.export_updated,
+                unchanged: run.export_unchanged,
+                deleted: run.export_deleted,
+                failed: run.export_failed,
+                conflicts: run.export_conflicts,
+            }),
         }
     }
 }

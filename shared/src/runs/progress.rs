@@ -188,3 +188,52 @@ pub async fn add_waits(
     )
     .await
 }
+
+/// Marks the run as one that writes to the remote system (`direction`), so its summary carries
+/// export counts even when they are all zero. Returns whether it was not marked yet: the run's
+/// first attempt to get this far.
+pub async fn record_direction(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    direction: &str,
+    before: Option<&str>,
+) -> Result<bool, RunError> {
+    fenced(
+        txn,
+        lease,
+        "direction = ?",
+        vec![direction.into()],
+        Hold::Renew,
+    )
+    .await?;
+    Ok(before.is_none())
+}
+
+/// Adds an export page's counts (`changes` log entries read) to the run, inside the page's
+/// transaction.
+pub async fn add_export_progress(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    changes: u64,
+    counts: &super::ExportCounts,
+) -> Result<(), RunError> {
+    fenced(
+        txn,
+        lease,
+        "rows_read = rows_read + ?, export_inserted = export_inserted + ?, \
+         export_updated = export_updated + ?, export_unchanged = export_unchanged + ?, \
+         export_deleted = export_deleted + ?, export_failed = export_failed + ?, \
+         export_conflicts = export_conflicts + ?",
+        vec![
+            (changes as i64).into(),
+            counts.inserted.into(),
+            counts.updated.into(),
+            counts.unchanged.into(),
+            counts.deleted.into(),
+            counts.failed.into(),
+            counts.conflicts.into(),
+        ],
+        Hold::Renew,
+    )
+    .await
+}

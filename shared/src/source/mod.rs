@@ -109,6 +109,36 @@ impl Source {
         ))
     }
 
+    /// The URL of `entity`'s collection (where a create is POSTed).
+    pub fn collection_url(&self, entity: &str) -> Url {
+        self.client
+            .url(&format!("{}{entity}", self.entity_prefix), "")
+    }
+
+    /// The URL of one record of `entity`, by its key predicate (`odata::key::predicate`).
+    pub fn record_url(&self, entity: &str, predicate: &str) -> Url {
+        self.client
+            .url(&format!("{}{entity}{predicate}", self.entity_prefix), "")
+    }
+
+    /// One record as JSON (with its `@odata.etag`); `None` when the service says it does not exist.
+    pub async fn record(&self, url: &Url) -> Result<Option<serde_json::Value>, SourceError> {
+        match self.client.json(url).await {
+            Ok(value) => Ok(Some(value)),
+            Err(SourceError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends writes as one JSON `$batch` (`ODataClient::batch`).
+    pub async fn batch(
+        &self,
+        operations: &[crate::odata::batch::Operation],
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<Vec<crate::odata::batch::Answer>, SourceError> {
+        self.client.batch(operations, headers).await
+    }
+
     /// The first page URL of `entity` with `query`.
     fn entity_url(&self, entity: &str, query: &Query) -> Url {
         self.client.url(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr};
 
-pub use dialect::{Dialect, Secured, secure_url};
+pub use dialect::{Capture, CaptureState, Dialect, Secured, quote, secure_url};
 
 use crate::settings::DatabaseSettings;
 
@@ -119,6 +119,21 @@ pub fn sqlite_options(
 /// Begins a transaction that will write (see `Dialect::begin_write`).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     Dialect::begin_write(db).await
+}
+
+/// Begins a write transaction whose writes to integrations' local tables are Ferry's own: capture
+/// triggers log none of them, so an import is never echoed back by an export. Commit it with
+/// `commit_own_writes`.
+pub async fn begin_own_writes(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = Dialect::begin_write(db).await?;
+    Dialect::own_writes(&txn).await?;
+    Ok(txn)
+}
+
+/// Commits a transaction `begin_own_writes` began.
+pub async fn commit_own_writes(txn: DatabaseTransaction) -> Result<(), DbErr> {
+    Dialect::end_own_writes(&txn).await?;
+    txn.commit().await
 }
 
 /// A statement with `?` placeholders, written as the connection's engine wants them

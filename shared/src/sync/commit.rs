@@ -25,7 +25,7 @@ pub(super) async fn commit_page(
         page.checkpoint = None;
     }
     page.prepare(Dialect::of(db), mapping, &lease.integration);
-    let txn = crate::storage::begin_write(db)
+    let txn = crate::storage::begin_own_writes(db)
         .await
         .map_err(RunError::from)?;
     let mut counts = write_rows(&txn, mapping, &lease.integration, &mut page)
@@ -71,6 +71,8 @@ pub(super) async fn commit_page(
         page.checkpoint.as_ref(),
     )
     .await?;
-    txn.commit().await.map_err(RunError::from)?;
+    crate::storage::commit_own_writes(txn)
+        .await
+        .map_err(RunError::from)?;
     Ok(counts)
 }

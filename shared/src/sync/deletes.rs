@@ -57,7 +57,7 @@ async fn reconcile_scanned(
     scan: KeyScan,
 ) -> Result<(), SyncError> {
     let read = source_keys(db, mapping, source, scan).await?;
-    let txn = crate::storage::begin_write(db)
+    let txn = crate::storage::begin_own_writes(db)
         .await
         .map_err(RunError::from)?;
     let (total, gone) = vanished::count(&txn, &lease.integration, scan)
@@ -100,7 +100,9 @@ async fn reconcile_scanned(
     ))
     .await
     .map_err(RunError::from)?;
-    txn.commit().await.map_err(RunError::from)?;
+    crate::storage::commit_own_writes(txn)
+        .await
+        .map_err(RunError::from)?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use super::execute::SyncContext;
 use super::pipeline::{MappedPage, Stages};
 use super::start::Start;
 use crate::checkpoint::{Checkpoint, Measured, jump};
-use crate::definitions::{ChangeOrder, IntegrationDef, parse_every, stored_connection};
+use crate::definitions::{ChangeOrder, Direction, IntegrationDef, parse_every, stored_connection};
 use crate::drift::{ReadBefore, Severity, check_source, read_before};
 use crate::mapping::{DriftError, Mapping};
 use crate::odata::client::SourceError;
@@ -83,6 +83,16 @@ pub(super) async fn import(
         create_table(&ctx.db, &mapping)
             .await
             .map_err(SyncError::Table)?;
+    }
+    if def.direction == Direction::Export {
+        let prepared = super::export::Prepared {
+            def: &def,
+            connection: &connection,
+            source: &source,
+            mapping: &mapping,
+            metadata: &metadata,
+        };
+        return super::export::export(ctx, lease, run, prepared).await;
     }
     let clears = runs::has_open_failures(&ctx.db, name)
         .await

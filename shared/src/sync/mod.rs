@@ -6,6 +6,7 @@ mod deletes;
 mod dependents;
 mod error;
 mod execute;
+mod export;
 mod import;
 mod map;
 mod metadata_cache;

@@ -4,12 +4,14 @@
 //! place that looks at which engine a connection talks to; the engine modules hold the spellings. A new
 //! engine is a new module and a line in each `match` below.
 
+mod capture;
 mod compare;
 mod couplings;
 mod postgres;
 mod sqlite;
 mod upsert;
 
+pub use capture::{Capture, CaptureState};
 pub use couplings::Coupling;
 pub use postgres::tls::{Secured, secure as secure_url};
 pub use upsert::Upserted;
@@ -135,6 +137,15 @@ impl Dialect {
         match Dialect::of(db) {
             Dialect::Postgres => sea_orm::TransactionTrait::begin(db).await,
             Dialect::Sqlite => sqlite::begin_immediate(db).await,
+        }
+    }
+
+    /// `column`'s value as JSON text (`to_json` on PostgreSQL, `json_quote` on SQLite): how an export
+    /// reads local rows whatever their column types.
+    pub fn json_text(self, column: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("to_json({column})::text"),
+            Dialect::Sqlite => format!("json_quote({column})"),
         }
     }
 

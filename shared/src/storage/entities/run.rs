@@ -56,6 +56,15 @@ pub struct Model {
     pub last_retried_error: Option<String>,
     /// The integrations whose runs woke this one through a lookup, first first, as a JSON array.
     pub woken_by: Option<String>,
+    /// `export` or `bidirectional` for a run that writes to the remote system; `None` for an import.
+    pub direction: Option<String>,
+    /// Records created, updated, found unchanged, deleted, refused and in conflict on the remote side.
+    pub export_inserted: i64,
+    pub export_updated: i64,
+    pub export_unchanged: i64,
+    pub export_deleted: i64,
+    pub export_failed: i64,
+    pub export_conflicts: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m0010_waits;
 mod m0011_idempotency_mode;
 mod m0012_lookup_chains;
 mod m0013_source_schemas;
+mod m0014_export;
 
 use sea_orm_migration::prelude::*;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_idempotency_mode::Migration),
             Box::new(m0012_lookup_chains::Migration),
             Box::new(m0013_source_schemas::Migration),
+            Box::new(m0014_export::Migration),
         ]
     }
 

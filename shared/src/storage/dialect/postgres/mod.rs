@@ -1,5 +1,6 @@
 //! PostgreSQL's spellings (see `Dialect`).
 
+pub(super) mod capture;
 pub mod compare;
 pub mod couplings;
 pub mod keys;

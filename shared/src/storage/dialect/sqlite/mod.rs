@@ -2,6 +2,7 @@
 //! the writing process, which on one machine (one-process mode) is the one clock there is. Times are
 //! written as RFC 3339 text in UTC, the form the driver decodes and that compares correctly as text.
 
+pub(super) mod capture;
 pub mod compare;
 pub mod couplings;
 pub mod keys;

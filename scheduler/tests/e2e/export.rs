@@ -1,0 +1,339 @@
+//! Export (issue 16): local inserts, updates and deletes captured by triggers reach Business
+//! Central through `$batch`, exactly once, and nothing Ferry imported is sent back.
+
+use std::collections::BTreeMap;
+
+use ferry_shared::runs::{ExportCounts, Mode};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestEnv};
+
+/// The default customers import, sharing its table with `customers_out`, which exports four of its
+/// columns back and deletes remotely what is deleted locally.
+fn definitions(env: &TestEnv) -> std::path::PathBuf {
+    let file = env.write_definitions(
+        r#"
+[[integration]]
+name = "customers_out"
+connection = "bc"
+direction = "export"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "customer", key = ["bc_no"], shared = true }
+fields = [
+  { from = "No", to = "bc_no" },
+  { from = "Name", to = "name" },
+  { from = "City", to = "city" },
+  { from = "PhoneNo", to = "phone" },
+]
+deletes = { detect = "none", export = true }
+"#,
+    );
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        "create = true }",
+        "create = true, shared = true }",
+        1,
+    );
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+async fn execute(env: &TestEnv, sql: &str) {
+    env.db
+        .execute_raw(Statement::from_string(env.db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn count(env: &TestEnv, sql: &str) -> i64 {
+    env.db
+        .query_one_raw(Statement::from_string(env.db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+}
+
+/// The sandbox's customers by `No`.
+fn remote(env: &TestEnv) -> BTreeMap<String, serde_json::Map<String, Value>> {
+    env.sandbox
+        .rows("RescoCustomer")
+        .into_iter()
+        .map(|row| (row["No"].as_str().unwrap().to_string(), row))
+        .collect()
+}
+
+fn export_of(run: &ferry_shared::runs::RunSummary) -> ExportCounts {
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    run.export.expect("an export run reports export counts")
+}
+
+crate::on_both_backends!(
+    #[tokio::test]
+    local_changes_reach_business_central_once_and_imports_are_not_echoed
+);
+async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(backend: Backend) {
+    let env = TestEnv::start_on(backend, 60, 1).await;
+    env.apply(&definitions(&env)).await;
+    let imported = env.run("customers", Mode::Incremental).await;
+    assert_eq!(imported.inserted, 60);
+    // The table exists now; the first export installs its triggers and finds nothing to do.
+    let quiet = export_of(&env.run("customers_out", Mode::Incremental).await);
+    assert_eq!(quiet, ExportCounts::default());
+    // A full export couples every row the import wrote: all are there remotely as they are here.
+    let full = export_of(&env.run("customers_out", Mode::Full).await);
+    assert_eq!(
+        (full.unchanged, full.inserted, full.updated),
+        (60, 0, 0),
+        "{full:?}"
+    );
+
+    // An import's writes are Ferry's own: nothing of them enters the change log.
+    env.mutate("RescoCustomer", 0, 20, 0);
+    let reimported = env.run("customers", Mode::Incremental).await;
+    assert_eq!(reimported.updated, 20, "{reimported:?}");
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+
+    let before = remote(&env);
+    let keys: Vec<String> = before.keys().cloned().collect();
+    let (updated, deleted) = (&keys[..10], &keys[10..13]);
+    let list = |keys: &[String]| {
+        keys.iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    execute(
+        &env,
+        &format!(
+            "UPDATE customer SET name = 'Local ' || bc_no, city = 'Lisbon' WHERE bc_no IN ({})",
+            list(updated)
+        ),
+    )
+    .await;
+    // The same rows changed twice: one update each reaches the remote side.
+    execute(
+        &env,
+        &format!(
+            "UPDATE customer SET phone = '+351 21 000' WHERE bc_no IN ({})",
+            list(updated)
+        ),
+    )
+    .await;
+    for n in 1..=5 {
+        execute(
+            &env,
+            &format!(
+                "INSERT INTO customer (bc_no, name, city, phone, origin) \
+                 VALUES ('LOCAL-{n}', 'O''Neil & Sons {n}', 'Porto', NULL, 'local')"
+            ),
+        )
+        .await;
+    }
+    execute(
+        &env,
+        &format!("DELETE FROM customer WHERE bc_no IN ({})", list(deleted)),
+    )
+    .await;
+
+    let run = env.run("customers_out", Mode::Incremental).await;
+    let export = export_of(&run);
+    assert_eq!(
+        (
+            export.inserted,
+            export.updated,
+            export.deleted,
+            export.failed
+        ),
+        (5, 10, 3, 0),
+        "{run:?}"
+    );
+    let after = remote(&env);
+    for key in updated {
+        let row = &after[key];
+        assert_eq!(row["Name"], format!("Local {key}"));
+        assert_eq!(row["City"], "Lisbon");
+        assert_eq!(row["PhoneNo"], "+351 21 000");
+        assert_eq!(
+            row["Email"], before[key]["Email"],
+            "a field the export does not map is left as it was"
+        );
+    }
+    for key in deleted {
+        assert!(!after.contains_key(key), "{key} is deleted remotely");
+    }
+    for n in 1..=5 {
+        let row = &after[&format!("LOCAL-{n}")];
+        assert_eq!(row["Name"], format!("O'Neil & Sons {n}"));
+        assert_eq!(row["City"], "Porto");
+    }
+    assert_eq!(after.len(), before.len() + 5 - 3);
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+
+    // Nothing left to do in either direction: the import reads the rows the export changed and
+    // writes them as Ferry's own, so the export after it has nothing either.
+    let again = export_of(&env.run("customers_out", Mode::Incremental).await);
+    assert_eq!(again, ExportCounts::default());
+    env.run("customers", Mode::Incremental).await;
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+    let after_import = export_of(&env.run("customers_out", Mode::Incremental).await);
+    assert_eq!(after_import, ExportCounts::default());
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test]
+    an_export_whose_commit_was_lost_writes_nothing_twice
+);
+/// The state a crash between the remote writes and the local commit leaves: the remote side has
+/// the page, the change log and the couplings do not know. The retry must create nothing twice.
+async fn an_export_whose_commit_was_lost_writes_nothing_twice(backend: Backend) {
+    let env = TestEnv::start_on(backend, 30, 1).await;
+    env.apply(&definitions(&env)).await;
+    env.run("customers", Mode::Incremental).await;
+    env.run("customers_out", Mode::Incremental).await;
+    // Every row once through an export, so each has an ETag the next update will send.
+    let full = export_of(&env.run("customers_out", Mode::Full).await);
+    assert_eq!(full.updated + full.unchanged, 30, "{full:?}");
+
+    execute(
+        &env,
+        "UPDATE customer SET city = 'Faro' WHERE bc_no IN (SELECT bc_no FROM customer ORDER BY bc_no LIMIT 4)",
+    )
+    .await;
+    for n in 1..=3 {
+        execute(
+            &env,
+            &format!(
+                "INSERT INTO customer (bc_no, name, city, origin) VALUES ('NEW-{n}', 'New {n}', 'Faro', 'local')"
+            ),
+        )
+        .await;
+    }
+    execute(
+        &env,
+        "CREATE TABLE saved_changes AS SELECT * FROM ferry_changes",
+    )
+    .await;
+    execute(
+        &env,
+        "CREATE TABLE saved_couplings AS SELECT * FROM ferry_couplings WHERE integration = 'customers_out'",
+    )
+    .await;
+    let first = export_of(&env.run("customers_out", Mode::Incremental).await);
+    assert_eq!((first.inserted, first.updated), (3, 4), "{first:?}");
+    let written = remote(&env);
+
+    // Undo the local commit only.
+    execute(
+        &env,
+        "DELETE FROM ferry_couplings WHERE integration = 'customers_out'",
+    )
+    .await;
+    execute(
+        &env,
+        "INSERT INTO ferry_couplings SELECT * FROM saved_couplings",
+    )
+    .await;
+    execute(
+        &env,
+        "INSERT INTO ferry_changes SELECT * FROM saved_changes",
+    )
+    .await;
+
+    let retry = env.run("customers_out", Mode::Incremental).await;
+    let export = export_of(&retry);
+    assert_eq!(export.inserted, 0, "no record is created twice: {retry:?}");
+    assert_eq!(export.failed, 0, "{retry:?}");
+    assert_eq!(
+        export.updated + export.unchanged,
+        7,
+        "the four updates are found done (412, then the record holds what was sent) and the \
+         three creates are adopted: {retry:?}"
+    );
+    let now = remote(&env);
+    assert_eq!(now.len(), written.len());
+    for n in 1..=3 {
+        assert_eq!(now[&format!("NEW-{n}")]["Name"], format!("New {n}"));
+    }
+    assert_eq!(
+        export_of(&env.run("customers_out", Mode::Incremental).await),
+        ExportCounts::default()
+    );
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test]
+    a_record_the_remote_refuses_fails_alone_with_its_payload_and_is_replayed
+);
+async fn a_record_the_remote_refuses_fails_alone_with_its_payload_and_is_replayed(
+    backend: Backend,
+) {
+    let env = TestEnv::start_on(backend, 20, 1).await;
+    env.apply(&definitions(&env)).await;
+    env.run("customers", Mode::Incremental).await;
+    env.run("customers_out", Mode::Incremental).await;
+    // The operator's table takes longer names than Business Central does.
+    if backend == Backend::Postgres {
+        execute(&env, "ALTER TABLE customer ALTER COLUMN name TYPE text").await;
+    }
+    let long = "x".repeat(300);
+    execute(
+        &env,
+        &format!(
+            "INSERT INTO customer (bc_no, name, city, origin) VALUES ('TOO-LONG', '{long}', 'Faro', 'local')"
+        ),
+    )
+    .await;
+    for n in 1..=4 {
+        execute(
+            &env,
+            &format!(
+                "INSERT INTO customer (bc_no, name, city, origin) VALUES ('FINE-{n}', 'Fine {n}', 'Faro', 'local')"
+            ),
+        )
+        .await;
+    }
+    let run = env.run("customers_out", Mode::Incremental).await;
+    let export = export_of(&run);
+    assert_eq!((export.inserted, export.failed), (4, 1), "{run:?}");
+    let after = remote(&env);
+    assert!(!after.contains_key("TOO-LONG"));
+    for n in 1..=4 {
+        assert!(after.contains_key(&format!("FINE-{n}")));
+    }
+    let failures = ferry_shared::runs::run_failures(&env.db, run.run_id)
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let failure = &failures[0];
+    assert_eq!(failure.record_key, r#"["TOO-LONG"]"#);
+    assert!(
+        failure.message.contains("refused the POST (400)") && failure.message.contains("length"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.payload["method"], "POST");
+    assert_eq!(failure.payload["body"]["No"], "TOO-LONG");
+
+    // Mended locally (a change the triggers capture), it goes with the next run, and its failure closes.
+    execute(
+        &env,
+        "UPDATE customer SET name = 'Short now' WHERE bc_no = 'TOO-LONG'",
+    )
+    .await;
+    let mended = export_of(&env.run("customers_out", Mode::Incremental).await);
+    assert_eq!((mended.inserted, mended.failed), (1, 0), "{mended:?}");
+    assert_eq!(remote(&env)["TOO-LONG"]["Name"], "Short now");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM ferry_run_errors WHERE integration = 'customers_out' AND resolved_at IS NULL"
+        )
+        .await,
+        0
+    );
+    env.finish().await;
+}
