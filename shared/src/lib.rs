@@ -7,6 +7,7 @@ pub mod auth;
 pub mod callback;
 pub mod capture;
 pub mod checkpoint;
+pub mod conflicts;
 pub mod definitions;
 pub mod dispatch;
 pub mod drift;

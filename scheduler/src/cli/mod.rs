@@ -4,6 +4,7 @@ mod apply;
 mod auth;
 mod cancel;
 mod check;
+mod conflicts;
 mod connection;
 pub mod connections;
 mod discover;
@@ -62,6 +63,9 @@ pub enum Command {
     },
     /// Show what the next run would do, record by record, writing nothing.
     Preview(preview::PreviewArgs),
+    /// List records changed on both sides that a two-way integration holds (`conflict = "manual"`),
+    /// or resolve one.
+    Conflicts(conflicts::ConflictsArgs),
     /// Cancel a run: a queued one at once, a running one after the page in hand.
     Cancel { run_id: i64 },
     /// List recent runs, newest first.
@@ -229,6 +233,7 @@ pub async fn main(args: Args) -> ExitCode {
         Command::Run(options) => run::command(&settings, options).await,
         Command::Errors { run_id, json } => errors::command(&settings, run_id, json).await,
         Command::Preview(args) => preview::command(&settings, args).await,
+        Command::Conflicts(args) => conflicts::command(&settings, args).await,
         Command::Cancel { run_id } => cancel::command(&settings, run_id).await,
         Command::Runs {
             integration,

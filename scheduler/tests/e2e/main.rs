@@ -20,6 +20,7 @@ mod deletes;
 mod discover;
 mod exact;
 mod export;
+mod export_two_way;
 mod failure_log;
 mod failures;
 mod helpers;

@@ -112,6 +112,29 @@ pub struct IntegrationDef {
     pub lookups: Vec<LookupDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletes: Option<DeletesDef>,
+    /// Two-way sync: what happens to a record changed on both sides since the last sync (Business
+    /// Central's sync engine: get update / send update / none). Default `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<Conflict>,
+}
+
+/// `conflict`: which side a record changed on both sides keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conflict {
+    /// The remote version is written locally; the local change is dropped.
+    RemoteWins,
+    /// The local version is written remotely; the remote change is overwritten.
+    LocalWins,
+    /// Neither side is written: the conflict waits in `ferry conflicts` for an operator.
+    Manual,
+}
+
+impl IntegrationDef {
+    /// The conflict policy in force (`manual` unless the definition says).
+    pub fn conflict_policy(&self) -> Conflict {
+        self.conflict.unwrap_or(Conflict::Manual)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -286,7 +286,7 @@ fn check_export(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integratio
             );
         }
     }
-    if i.source.filter.is_some() {
+    if i.direction == Direction::Export && i.source.filter.is_some() {
         report.push(
             file,
             format!("{at}.source.filter"),
@@ -305,12 +305,15 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
     }
     match i.direction {
         Direction::Import => {}
-        Direction::Export => check_export(report, file, at, i),
-        Direction::Bidirectional => report.push(
+        Direction::Export | Direction::Bidirectional => check_export(report, file, at, i),
+    }
+    if i.conflict.is_some() && i.direction != Direction::Bidirectional {
+        report.push(
             file,
-            format!("{at}.direction"),
-            "bidirectional is not supported yet (import and export are); it comes with conflict policies",
-        ),
+            format!("{at}.conflict"),
+            "a conflict policy applies to direction = \"bidirectional\" only (an export alone \
+             writes its local changes over the remote ones)",
+        );
     }
     if let Some(schedule) = &i.schedule
         && let Some(problem) = super::schedule::problem(schedule, i.allow_frequent)

@@ -63,6 +63,8 @@ pub struct Written {
     pub version: Option<i64>,
     pub etag: Option<String>,
     pub sent: String,
+    /// The hash an import would give the record as written (`None`: keep the stored one).
+    pub hash: Option<String>,
 }
 
 /// Stores the couplings of records the remote side now has, in the page's transaction.
@@ -77,10 +79,11 @@ pub async fn save(
     for w in written {
         conn.execute_raw(dialect.statement(
             "INSERT INTO ferry_couplings (integration, source_key, target_key, target_table, \
-             source_version, hash, updated_at, remote_etag, sent) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?) \
+             source_version, hash, updated_at, remote_etag, sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (integration, source_key) DO UPDATE SET \
              target_key = EXCLUDED.target_key, target_table = EXCLUDED.target_table, \
              source_version = COALESCE(EXCLUDED.source_version, ferry_couplings.source_version), \
+             hash = CASE WHEN EXCLUDED.hash = '' THEN ferry_couplings.hash ELSE EXCLUDED.hash END, \
              updated_at = EXCLUDED.updated_at, remote_etag = EXCLUDED.remote_etag, \
              sent = EXCLUDED.sent",
             [
@@ -89,6 +92,7 @@ pub async fn save(
                 w.target_key.clone().into(),
                 table.into(),
                 w.version.into(),
+                w.hash.clone().unwrap_or_default().into(),
                 now.into(),
                 w.etag.clone().into(),
                 w.sent.clone().into(),

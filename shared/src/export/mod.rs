@@ -15,4 +15,4 @@ pub mod plan;
 pub mod remote;
 
 pub use outbound::Outbound;
-pub use remote::{Outcome, Style};
+pub use remote::{Outcome, Style, Target};

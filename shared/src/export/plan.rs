@@ -1,7 +1,7 @@
 //! What a page of local changes asks of the remote side, record by record, before anything is sent:
 //! the local row (or its absence) against its coupling.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as Json;
 
@@ -39,17 +39,20 @@ pub enum Intent {
     /// Nothing to send: the row is as both sides last agreed (an import's own write, or a change
     /// undone), or it was deleted before it was ever exported.
     Nothing,
+    /// Changed on both sides and held for an operator (`ferry conflicts`): not sent.
+    Held,
     /// The row cannot be sent (a value of the wrong shape): a failed record.
     Refused { message: String, payload: Json },
 }
 
 /// Plans each change of a page. `rows` holds the local rows that still exist, `coupled` the
-/// couplings, both by canonical local key.
+/// couplings, both by canonical local key; `held` the keys with an open conflict.
 pub fn plan(
     outbound: &Outbound,
     changes: &[(Change, Option<String>)],
     rows: &HashMap<String, Vec<String>>,
     coupled: &HashMap<String, Coupled>,
+    held: &HashSet<String>,
     delete_remote: bool,
 ) -> Vec<Planned> {
     changes
@@ -65,6 +68,13 @@ pub fn plan(
                     },
                 };
             };
+            if held.contains(key) {
+                return Planned {
+                    local_key: key.clone(),
+                    seqs: change.seqs.clone(),
+                    intent: Intent::Held,
+                };
+            }
             let intent = match (rows.get(key), coupled.get(key)) {
                 (Some(columns), coupling) => match outbound.body(columns) {
                     Err(message) => Intent::Refused {

@@ -13,12 +13,16 @@
 //! Refusals (a 4xx with the service's message) become failed records with the request sent; a busy
 //! or failing service (429, 5xx) fails the attempt, which the run retries from the change log.
 
+use std::collections::HashSet;
+
 use serde_json::{Value as Json, json};
 
 use super::couplings::Written;
 use super::outbound::{self, Body, Outbound};
 use super::plan::{Intent, Planned, key_pairs};
 use crate::filter;
+use crate::lookup::PageLookups;
+use crate::mapping::{Mapped, Mapping};
 use crate::odata::batch::{Answer, Operation};
 use crate::odata::client::{Row, SourceError};
 use crate::odata::key;
@@ -52,6 +56,19 @@ impl Style {
             headers: Vec::new(),
         }
     }
+}
+
+/// Where and how a page is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub source: &'a Source,
+    pub outbound: &'a Outbound,
+    pub style: &'a Style,
+    /// The import mapping: a record written is hashed as the import would hash it, so reading it
+    /// back costs no local write (no echo the other way).
+    pub mapping: &'a Mapping,
+    /// Local keys whose conflict this run counted already (its import phase met them).
+    pub counted: &'a HashSet<String>,
 }
 
 /// What a page's writes came to, for its local transaction.
@@ -103,12 +120,8 @@ struct Op {
 }
 
 /// Writes `planned` to the remote system.
-pub async fn write(
-    source: &Source,
-    outbound: &Outbound,
-    style: &Style,
-    planned: Vec<Planned>,
-) -> Result<Outcome, SourceError> {
+pub async fn write(target: &Target<'_>, planned: Vec<Planned>) -> Result<Outcome, SourceError> {
+    let (source, outbound, style) = (target.source, target.outbound, target.style);
     let mut out = Outcome::default();
     let mut ops = Vec::new();
     let mut creates = Vec::new();
@@ -118,6 +131,8 @@ pub async fn write(
                 out.counts.unchanged += 1;
                 out.succeeded.push(p.local_key);
             }
+            // Held for an operator (`ferry conflicts`): nothing is sent, nothing counted again.
+            Intent::Held => {}
             Intent::Refused { message, payload } => {
                 out.counts.failed += 1;
                 out.failures.push((
@@ -171,7 +186,7 @@ pub async fn write(
         }
         let mut again = Vec::new();
         for chunk in ops.chunks(style.max_operations) {
-            again.extend(send(source, outbound, style, chunk, &mut out).await?);
+            again.extend(send(target, chunk, &mut out).await?);
         }
         ops = again;
     }
@@ -232,6 +247,7 @@ async fn adopt_or_create(
                 version: version(outbound, row),
                 etag,
                 sent: outbound::object(&body).get().to_string(),
+                hash: None,
             });
             out.succeeded.push(local_key);
         } else {
@@ -342,12 +358,11 @@ fn payload(source: &Source, outbound: &Outbound, op: &Op) -> Json {
 
 /// Sends one batch and sorts its answers; returns the operations to send again.
 async fn send(
-    source: &Source,
-    outbound: &Outbound,
-    style: &Style,
+    target: &Target<'_>,
     chunk: &[Op],
     out: &mut Outcome,
 ) -> Result<Vec<Op>, SourceError> {
+    let (source, outbound, style) = (target.source, target.outbound, target.style);
     let operations: Vec<Operation> = chunk
         .iter()
         .enumerate()
@@ -365,7 +380,7 @@ async fn send(
     let answers = source.batch(&operations, style.headers.clone()).await?;
     let mut again = Vec::new();
     for (op, answer) in chunk.iter().zip(answers) {
-        if let Some(retry) = settle(source, outbound, op, answer, out).await? {
+        if let Some(retry) = settle(target, op, answer, out).await? {
             again.push(retry);
         }
     }
@@ -374,12 +389,12 @@ async fn send(
 
 /// What one answer means for its operation: done (recorded in `out`), or to be sent again.
 async fn settle(
-    source: &Source,
-    outbound: &Outbound,
+    target: &Target<'_>,
     op: &Op,
     answer: Answer,
     out: &mut Outcome,
 ) -> Result<Option<Op>, SourceError> {
+    let (source, outbound) = (target.source, target.outbound);
     match (answer.status, op.method) {
         (200..=299, Method::Delete) | (404, Method::Delete) => {
             out.counts.deleted += 1;
@@ -400,6 +415,7 @@ async fn settle(
                 version: version(outbound, &row),
                 etag: answer.etag,
                 sent: outbound::object(&op.body).get().to_string(),
+                hash: import_hash(target.mapping, &row),
             });
             out.succeeded.push(op.local_key.clone());
             Ok(None)
@@ -408,10 +424,10 @@ async fn settle(
         (424, _) => Ok(Some(op.clone())),
         // Deleted remotely while changed locally: the local row restores it.
         (404, Method::Patch) => {
-            out.counts.conflicts += 1;
+            count_conflict(target, op, out);
             Ok(Some(restore(op)))
         }
-        (412, _) if !op.refreshed => refresh(source, outbound, op, out).await,
+        (412, _) if !op.refreshed => refresh(target, op, out).await,
         (429 | 500..=599, _) => Err(SourceError::Http {
             status: answer.status,
             url: crate::odata::client::display(&url(source, outbound, op)),
@@ -449,11 +465,11 @@ fn restore(op: &Op) -> Op {
 /// After a 412: reads the record again. When it holds what was sent, the write had landed (its reply
 /// was lost); otherwise it is sent again over the remote change, with the fresh ETag.
 async fn refresh(
-    source: &Source,
-    outbound: &Outbound,
+    target: &Target<'_>,
     op: &Op,
     out: &mut Outcome,
 ) -> Result<Option<Op>, SourceError> {
+    let (source, outbound) = (target.source, target.outbound);
     let current = source.record(&url(source, outbound, op)).await?;
     let Some(Json::Object(row)) = current else {
         return Ok(match op.method {
@@ -464,7 +480,7 @@ async fn refresh(
                 None
             }
             _ => {
-                out.counts.conflicts += 1;
+                count_conflict(target, op, out);
                 Some(restore(op))
             }
         });
@@ -481,14 +497,35 @@ async fn refresh(
             version: version(outbound, &row),
             etag,
             sent: outbound::object(&op.body).get().to_string(),
+            hash: None,
         });
         out.succeeded.push(op.local_key.clone());
         return Ok(None);
     }
-    out.counts.conflicts += 1;
+    count_conflict(target, op, out);
     Ok(Some(Op {
         etag,
         refreshed: true,
         ..op.clone()
     }))
+}
+
+/// Counts a conflict met while writing, unless this run's import phase counted it already.
+fn count_conflict(target: &Target<'_>, op: &Op, out: &mut Outcome) {
+    if !target.counted.contains(&op.local_key) {
+        out.counts.conflicts += 1;
+    }
+}
+
+/// The hash an import would give `row` (the record as the remote side answered the write), so the
+/// next import meets it unchanged. None when the mapping looks values up (the answer alone cannot
+/// say what a lookup would find) or the answer does not map.
+fn import_hash(mapping: &Mapping, row: &Row) -> Option<String> {
+    if !mapping.lookups.is_empty() {
+        return None;
+    }
+    match mapping.map_row(row, &PageLookups::default()) {
+        Ok(Mapped::Row(values)) => Some(crate::sink::coupling::hash(mapping, &values)),
+        _ => None,
+    }
 }

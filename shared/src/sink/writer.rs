@@ -33,6 +33,14 @@ pub struct PageWrite {
     /// Source keys of records a delta response says are gone: their owned rows leave the target in
     /// this page's transaction (`sink::removed`).
     pub removed: Vec<String>,
+    /// Two-way sync: change log entries this page settles (a remote version that won over a local
+    /// change, or a conflict held for an operator), removed in its transaction.
+    pub settled_changes: Vec<i64>,
+    /// Two-way sync: records changed on both sides, left out of `rows`, stored for an operator
+    /// (`conflict = "manual"`) in this page's transaction.
+    pub conflicts: Vec<crate::conflicts::Noted>,
+    /// Two-way sync: conflicts met in this page, whatever the policy did with them.
+    pub conflicts_met: u64,
     /// `rows` and `couplings` already turned into statements (`prepare`), so the write itself is only
     /// their execution.
     pub prepared: Option<Prepared>,

@@ -52,6 +52,23 @@ pub(super) async fn commit_page(
             .await
             .map_err(RunError::from)?;
     }
+    if !page.settled_changes.is_empty() {
+        crate::capture::done(&txn, &page.settled_changes)
+            .await
+            .map_err(RunError::from)?;
+    }
+    if !page.conflicts.is_empty() {
+        crate::conflicts::record(&txn, &lease.integration, lease.run_id, &page.conflicts)
+            .await
+            .map_err(RunError::from)?;
+    }
+    if page.conflicts_met > 0 {
+        let met = crate::runs::ExportCounts {
+            conflicts: page.conflicts_met as i64,
+            ..Default::default()
+        };
+        runs::add_export_progress(&txn, lease, 0, &met).await?;
+    }
     if let (Some(checkpoint), Some(track)) = (&page.checkpoint, track) {
         checkpoint::save(
             &txn,

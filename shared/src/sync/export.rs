@@ -5,13 +5,15 @@
 //! next attempt's writes find what the first one did (lookup before create, 412 compared with what
 //! was sent, 404 on delete): nothing is created twice.
 
+use std::collections::HashSet;
+
 use tracing::info;
 
 use super::error::SyncError;
 use super::execute::SyncContext;
 use crate::capture::{self, Adopted, Change};
-use crate::definitions::{ConnectionDef, ConnectionKind, IntegrationDef};
-use crate::export::{Outbound, Outcome, Style, couplings, local, plan, remote};
+use crate::definitions::{ConnectionDef, ConnectionKind, Direction, IntegrationDef};
+use crate::export::{Outbound, Outcome, Style, Target, couplings, local, plan, remote};
 use crate::mapping::Mapping;
 use crate::odata::csdl::Metadata;
 use crate::runs::{self, Lease, Mode, RunError};
@@ -28,6 +30,8 @@ pub(super) struct Prepared<'a> {
     pub source: &'a Source,
     pub mapping: &'a Mapping,
     pub metadata: &'a Metadata,
+    /// Local keys whose conflict the run's import phase met and counted (two-way sync).
+    pub counted: &'a HashSet<String>,
 }
 
 /// Runs the export of `def` to `source`.
@@ -43,6 +47,7 @@ pub(super) async fn export(
         source,
         mapping,
         metadata,
+        counted,
     } = prepared;
     let style = match connection.kind {
         ConnectionKind::BusinessCentral => Style::business_central(),
@@ -66,6 +71,16 @@ pub(super) async fn export(
         .await
         .map_err(RunError::from)?;
     let delete_remote = def.deletes.as_ref().is_some_and(|d| d.export);
+    let held = crate::conflicts::open_keys(&ctx.db, name)
+        .await
+        .map_err(RunError::from)?;
+    let target = Target {
+        source,
+        outbound: &outbound,
+        style: &style,
+        mapping,
+        counted,
+    };
     loop {
         let changes = capture::pending(&ctx.db, name, upto, style.max_operations as u64)
             .await
@@ -90,8 +105,8 @@ pub(super) async fn export(
         let coupled = couplings::find(&ctx.db, name, &canonical)
             .await
             .map_err(RunError::from)?;
-        let planned = plan::plan(&outbound, &keyed, &rows, &coupled, delete_remote);
-        let outcome = remote::write(source, &outbound, &style, planned).await?;
+        let planned = plan::plan(&outbound, &keyed, &rows, &coupled, &held, delete_remote);
+        let outcome = remote::write(&target, planned).await?;
         info!(
             run_id = lease.run_id,
             changes = read,
@@ -131,7 +146,11 @@ async fn begin(
     let txn = crate::storage::begin_write(&ctx.db)
         .await
         .map_err(RunError::from)?;
-    let first = runs::record_direction(&txn, lease, "export", run.direction.as_deref()).await?;
+    let direction = match def.direction {
+        Direction::Bidirectional => "bidirectional",
+        Direction::Export | Direction::Import => "export",
+    };
+    let first = runs::record_direction(&txn, lease, direction, run.direction.as_deref()).await?;
     if first {
         match mode {
             Mode::Full => {

@@ -2,6 +2,7 @@
 //! page's highest version is a safe place to resume from.
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -84,6 +85,7 @@ pub(super) async fn import(
             .await
             .map_err(SyncError::Table)?;
     }
+    let counted = HashSet::new();
     if def.direction == Direction::Export {
         let prepared = super::export::Prepared {
             def: &def,
@@ -91,9 +93,22 @@ pub(super) async fn import(
             source: &source,
             mapping: &mapping,
             metadata: &metadata,
+            counted: &counted,
         };
         return super::export::export(ctx, lease, run, prepared).await;
     }
+    // Two-way sync: the import phase screens each page for records changed on both sides.
+    let mut guard = match def.direction {
+        Direction::Bidirectional => {
+            let outbound = crate::export::Outbound::new(&def, &mapping, &metadata)
+                .map_err(SyncError::Definition)?;
+            crate::capture::adopt(&ctx.db, &def)
+                .await
+                .map_err(RunError::from)?;
+            Some(super::conflicts::Guard::load(&ctx.db, &def, &outbound, &mapping).await?)
+        }
+        Direction::Import | Direction::Export => None,
+    };
     let clears = runs::has_open_failures(&ctx.db, name)
         .await
         .map_err(RunError::from)?;
@@ -147,7 +162,8 @@ pub(super) async fn import(
     // A reconcile after the delta uses its own handle; the reader owns this one.
     let source_for_reconcile = source.clone();
     let mapping = Arc::new(mapping);
-    let final_rows = (!coupled).then(|| name.to_string());
+    // Pages are prepared ahead only when nothing screens them first.
+    let final_rows = (!coupled && guard.is_none()).then(|| name.to_string());
     let mut stages = Stages::start(pages, ctx.db.clone(), mapping.clone(), clears, final_rows);
     let result = async {
         while let Some(page) = stages.next().await {
@@ -173,6 +189,9 @@ pub(super) async fn import(
                 ChangeOrder::Modified => jump::check_time(reaches, chrono::Utc::now())
                     .map_err(|e| SyncError::Refused(e.to_string()))?,
                 ChangeOrder::Track => {}
+            }
+            if let Some(guard) = guard.as_mut() {
+                write = guard.screen(&ctx.db, &mapping, write).await?;
             }
             commit_page(&ctx.db, lease, &mapping, write, Some(&track)).await?;
             stages.page_written();
@@ -247,6 +266,17 @@ pub(super) async fn import(
             .unwrap_or(super::deletes::DEFAULT_MAX_SHARE);
         super::deletes::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
             .await?;
+    }
+    if let Some(guard) = guard {
+        let prepared = super::export::Prepared {
+            def: &def,
+            connection: &connection,
+            source: &source_for_reconcile,
+            mapping: &mapping,
+            metadata: &metadata,
+            counted: &guard.met,
+        };
+        super::export::export(ctx, lease, run, prepared).await?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! checkpoint, then finish, retry later, or hand the run back on shutdown.
 
 mod commit;
+mod conflicts;
 mod deletes;
 mod dependents;
 mod error;
@@ -11,7 +12,7 @@ mod import;
 mod map;
 mod metadata_cache;
 mod pipeline;
-mod prepare;
+pub(crate) mod prepare;
 mod preview;
 
 mod read;

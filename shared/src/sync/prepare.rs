@@ -9,7 +9,7 @@ use crate::mapping::{Mapping, Origin};
 use crate::sink::existing_columns;
 
 /// Types `mapping` against the database as it is now.
-pub(super) async fn type_columns(
+pub(crate) async fn type_columns(
     db: &impl ConnectionTrait,
     mapping: &mut Mapping,
 ) -> Result<(), SyncError> {

@@ -71,6 +71,40 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("ferry_conflicts")
+                    .col(big_pk_auto("id"))
+                    .col(string("integration"))
+                    // The local row's key (canonical JSON array), as export failures are keyed.
+                    .col(string("record_key"))
+                    // The remote record's key (`record_key` spelling), as couplings are keyed.
+                    .col(string("remote_key"))
+                    // Both versions in local column terms (JSON objects): the local row, and the
+                    // remote record as the import would write it (null: deleted on that side).
+                    .col(text_null("local"))
+                    .col(text_null("remote"))
+                    // `update` (changed on both sides) or `delete` (deleted on one, changed on the other).
+                    .col(string("kind"))
+                    .col(big_integer("run_id"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("resolved_at"))
+                    // `local` or `remote`: which version the operator kept.
+                    .col(string_null("resolution"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ferry_conflicts_integration_key")
+                    .table("ferry_conflicts")
+                    .col("integration")
+                    .col("record_key")
+                    .to_owned(),
+            )
+            .await?;
         for column in [
             string_null("direction"),
             big_integer("export_inserted").default(0).to_owned(),
