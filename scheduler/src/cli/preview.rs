@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args as ClapArgs;
 use ferry_shared::settings::Settings;
 use ferry_shared::storage;
-use ferry_shared::sync::{Op, Preview, PreviewOptions, preview};
+use ferry_shared::sync::{Op, OutboundPreview, Preview, PreviewOptions, preview};
 
 #[derive(Debug, ClapArgs)]
 pub struct PreviewArgs {
@@ -53,6 +53,12 @@ pub(super) async fn command(settings: &Settings, args: PreviewArgs) -> anyhow::R
 }
 
 fn print(preview: &Preview) {
+    if let Some(outbound) = &preview.outbound {
+        print_outbound(outbound);
+        if preview.summary.rows_read == 0 && preview.records.is_empty() {
+            return;
+        }
+    }
     for record in &preview.records {
         let op = serde_json::to_value(record.op).unwrap_or_default();
         let op = op.as_str().unwrap_or_default();
@@ -90,4 +96,37 @@ fn print(preview: &Preview) {
     if let Some(refused) = &s.delete_refused {
         println!("deletes: {refused}");
     }
+}
+
+/// What the run would send: each record with the properties it changes, then the counts.
+fn print_outbound(outbound: &OutboundPreview) {
+    for record in &outbound.records {
+        let op = serde_json::to_value(record.op).unwrap_or_default();
+        let op = op.as_str().unwrap_or_default();
+        println!("send {op:<9} {}", record.key);
+        if let Some(changes) = &record.changes {
+            for (property, change) in changes {
+                println!(
+                    "               {property}: {} → {}",
+                    change.before, change.after
+                );
+            }
+        }
+        if let Some(error) = &record.error {
+            println!("               {error}");
+        }
+    }
+    let s = &outbound.summary;
+    println!(
+        "send {} change(s): {} create, {} update, {} delete, {} uncouple, {} conflict, {} held, {} unchanged, {} error",
+        s.changes,
+        s.create,
+        s.update,
+        s.delete,
+        s.uncouple,
+        s.conflict,
+        s.held,
+        s.unchanged,
+        s.error
+    );
 }

@@ -10,6 +10,7 @@
 #[path = "../e2e/helpers/mod.rs"]
 mod helpers;
 
+mod export_kills;
 mod flaky_source;
 mod kill_workers;
 mod postgres;

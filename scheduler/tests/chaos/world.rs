@@ -187,6 +187,13 @@ impl World {
         }
     }
 
+    /// Writes a definition file into the world's folder.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let file = self.dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
     /// `kill -9` worker `n` and start a fresh process in its place.
     pub async fn kill_and_restart_worker(&mut self, n: usize) {
         self.workers[n].child.kill().await.expect("SIGKILL");

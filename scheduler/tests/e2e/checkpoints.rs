@@ -9,12 +9,8 @@ use ferry_shared::runs::Mode;
 use crate::helpers::{Backend, TestEnv, assert_customers_equal_source};
 
 /// The `ferry apply` output for `file`.
-fn apply_output(env: &TestEnv, file: &std::path::Path) -> String {
-    let output = env
-        .ferry(&["apply", file.to_str().unwrap()])
-        .env("FERRY__LOG__LEVEL", "warn")
-        .output()
-        .unwrap();
+async fn apply_output(env: &TestEnv, file: &std::path::Path) -> String {
+    let output = env.ferry_output(&["apply", file.to_str().unwrap()]).await;
     assert!(
         output.status.success(),
         "{}",
@@ -52,11 +48,11 @@ async fn a_widened_filter_reads_everything_again_and_says_why(backend: Backend) 
     // The filter goes: `apply --dry-run` says what storing it would do, and stores nothing.
     let wide = narrow.replace(r#", filter = "City ne 'Salt Lake City'""#, "");
     std::fs::write(&file, wide).unwrap();
+    // Off the test's runtime thread: blocking it would stall the in-process worker, which on SQLite
+    // may hold the write lock the child's apply waits for (the cause of this test's old flake).
     let dry = env
-        .ferry(&["apply", "--dry-run", file.to_str().unwrap()])
-        .env("FERRY__LOG__LEVEL", "warn")
-        .output()
-        .unwrap();
+        .ferry_output(&["apply", "--dry-run", file.to_str().unwrap()])
+        .await;
     let (status, stderr) = (
         dry.status,
         String::from_utf8_lossy(&dry.stderr).into_owned(),
@@ -79,7 +75,7 @@ async fn a_widened_filter_reads_everything_again_and_says_why(backend: Backend) 
         "{dry}"
     );
     // `apply` says what the next run will do.
-    let said = apply_output(&env, &file);
+    let said = apply_output(&env, &file).await;
     assert!(
         said.contains("updated   integration customers (version 2)"),
         "the dry run stored no version 2: {said}"
@@ -120,7 +116,7 @@ async fn runs_record_the_connection_version_they_executed() {
     let text = std::fs::read_to_string(&file).unwrap();
     let url = env.sandbox.resco_url();
     std::fs::write(&file, text.replace(&url, &format!("{url}/"))).unwrap();
-    let said = apply_output(&env, &file);
+    let said = apply_output(&env, &file).await;
     assert!(said.contains("updated   connection bc"), "{said}");
     assert!(!said.contains("note:"), "{said}");
     env.mutate("RescoCustomer", 0, 2, 0);

@@ -137,6 +137,45 @@ async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(ba
     )
     .await;
 
+    // The preview says what the run will send, record by record, and sends nothing.
+    let out = env
+        .ferry_output(&["preview", "customers_out", "--json"])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let preview: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = &preview["outbound"]["summary"];
+    assert_eq!(
+        (
+            &summary["changes"],
+            &summary["create"],
+            &summary["update"],
+            &summary["delete"]
+        ),
+        (&28.into(), &5.into(), &10.into(), &3.into()),
+        "{preview}"
+    );
+    let first = preview["outbound"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == format!("[\"{}\"]", updated[0]))
+        .expect("the first updated record is listed");
+    assert_eq!(first["op"], "update");
+    assert_eq!(
+        first["changes"]["Name"]["after"],
+        format!("Local {}", updated[0])
+    );
+    assert_eq!(
+        first["changes"]["Name"]["before"],
+        before[&updated[0]]["Name"]
+    );
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 28);
+    assert_eq!(remote(&env), before, "a preview writes nothing remotely");
+
     let run = env.run("customers_out", Mode::Incremental).await;
     let export = export_of(&run);
     assert_eq!(
@@ -334,6 +373,60 @@ async fn a_record_the_remote_refuses_fails_alone_with_its_payload_and_is_replaye
         )
         .await,
         0
+    );
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test]
+    a_batch_whose_reply_is_lost_after_it_was_applied_is_not_applied_twice
+);
+/// The sandbox applies a `$batch` and drops the connection before answering: the attempt fails, the
+/// run's next attempt finds the records there and adopts them instead of creating them again.
+async fn a_batch_whose_reply_is_lost_after_it_was_applied_is_not_applied_twice(backend: Backend) {
+    let env = TestEnv::start_on(backend, 20, 1).await;
+    env.apply(&definitions(&env)).await;
+    env.run("customers", Mode::Incremental).await;
+    env.run("customers_out", Mode::Full).await;
+    for n in 1..=10 {
+        execute(
+            &env,
+            &format!(
+                "INSERT INTO customer (bc_no, name, city, origin) VALUES ('LOST-{n:02}', 'Lost {n}', 'Evora', 'local')"
+            ),
+        )
+        .await;
+    }
+    execute(
+        &env,
+        "UPDATE customer SET city = 'Evora' WHERE bc_no IN (SELECT bc_no FROM customer WHERE origin = 'bc' ORDER BY bc_no LIMIT 5)",
+    )
+    .await;
+    env.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "route": "*$batch*", "kind": "lost_reply", "times": 1 }),
+    )
+    .await;
+    let run = env.run("customers_out", Mode::Incremental).await;
+    let export = export_of(&run);
+    assert_eq!(run.attempt, 2, "the lost reply cost one attempt: {run:?}");
+    assert_eq!(export.failed, 0, "{run:?}");
+    assert_eq!(
+        export.inserted, 0,
+        "the creates had landed; the retry adopts them: {run:?}"
+    );
+    let rows = remote(&env);
+    for n in 1..=10 {
+        assert_eq!(rows[&format!("LOST-{n:02}")]["Name"], format!("Lost {n}"));
+    }
+    assert_eq!(
+        rows.values().filter(|r| r["City"] == "Evora").count(),
+        15,
+        "5 updates and 10 creates, each once"
+    );
+    assert_eq!(
+        export_of(&env.run("customers_out", Mode::Incremental).await),
+        ExportCounts::default()
     );
     env.finish().await;
 }

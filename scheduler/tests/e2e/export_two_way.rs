@@ -309,7 +309,7 @@ async fn manual_holds_conflicts_until_an_operator_keeps_one_side(backend: Backen
         );
         assert_eq!(local[key], format!("Local {key}"));
     }
-    let listed = env.ferry(&["conflicts", "--json"]).output().unwrap();
+    let listed = env.ferry_output(&["conflicts", "--json"]).await;
     assert!(
         listed.status.success(),
         "{}",
@@ -329,9 +329,8 @@ async fn manual_holds_conflicts_until_an_operator_keeps_one_side(backend: Backen
     for (conflict, keep) in [(keep_local, "local"), (keep_remote, "remote")] {
         let id = conflict["id"].to_string();
         let out = env
-            .ferry(&["conflicts", "resolve", &id, "--keep", keep])
-            .output()
-            .unwrap();
+            .ferry_output(&["conflicts", "resolve", &id, "--keep", keep])
+            .await;
         assert!(
             out.status.success(),
             "{}",
@@ -352,7 +351,7 @@ async fn manual_holds_conflicts_until_an_operator_keeps_one_side(backend: Backen
         remote(&env)[&local_key]["Name"],
         format!("Local {local_key}")
     );
-    let listed = env.ferry(&["conflicts", "--json"]).output().unwrap();
+    let listed = env.ferry_output(&["conflicts", "--json"]).await;
     let open: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(open.len(), 8);
     assert_quiet(&env).await;

@@ -14,6 +14,7 @@ mod metadata_cache;
 mod pipeline;
 pub(crate) mod prepare;
 mod preview;
+mod preview_export;
 
 mod read;
 mod replay;
@@ -25,4 +26,5 @@ pub use error::SyncError;
 pub use execute::{SyncContext, execute, push};
 pub use metadata_cache::MetadataCache;
 pub use preview::{Change, Op, Preview, PreviewOptions, PreviewRecord, PreviewSummary, preview};
+pub use preview_export::{OutboundOp, OutboundPreview, OutboundRecord, OutboundSummary};
 pub use retry::backoff;

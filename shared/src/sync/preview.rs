@@ -18,7 +18,7 @@ use super::error::SyncError;
 use super::import::latest_definition;
 use super::map::map_page;
 use crate::checkpoint::{self, Checkpoint, Measured};
-use crate::definitions::{ChangeOrder, load_connection};
+use crate::definitions::{ChangeOrder, Direction, load_connection};
 use crate::lookup::parked_records;
 use crate::mapping::{Mapping, value_json};
 use crate::odata::client::Rows;
@@ -105,6 +105,9 @@ pub struct PreviewSummary {
 pub struct Preview {
     pub records: Vec<PreviewRecord>,
     pub summary: PreviewSummary,
+    /// What the run would send, for an integration that exports (`preview_export.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<super::preview_export::OutboundPreview>,
 }
 
 /// Previews the latest stored version of `integration`.
@@ -125,12 +128,36 @@ pub async fn preview(
         None => page_size,
     };
     let source = Source::connect(&connection, credentials, http, page_size).await?;
-    let mut mapping = Mapping::compile(&def, &source.metadata().await?)?;
+    let metadata = source.metadata().await?;
+    let mut mapping = Mapping::compile(&def, &metadata)?;
     super::prepare::type_columns(db, &mut mapping).await?;
     let mut preview = Preview {
         records: Vec::new(),
         summary: PreviewSummary::default(),
+        outbound: None,
     };
+    let outbound = match def.direction {
+        Direction::Import => None,
+        Direction::Export | Direction::Bidirectional => Some(
+            crate::export::Outbound::new(&def, &mapping, &metadata)
+                .map_err(SyncError::Definition)?,
+        ),
+    };
+    if def.direction == Direction::Export
+        && let Some(outbound) = &outbound
+    {
+        preview.outbound = Some(
+            super::preview_export::preview_export(
+                db,
+                &def,
+                outbound,
+                options.limit,
+                &Default::default(),
+            )
+            .await?,
+        );
+        return Ok(preview);
+    }
     let mut written = Written::default();
     let mut delta_link = None;
     if !options.full {
@@ -215,6 +242,19 @@ pub async fn preview(
             &mut preview,
         )
         .await?;
+    }
+    if let Some(outbound) = &outbound {
+        // Records the import side would write that changed locally too are conflicts.
+        let inbound: std::collections::HashSet<String> = preview
+            .records
+            .iter()
+            .filter(|r| matches!(r.op, Op::Insert | Op::Update | Op::Delete))
+            .map(|r| r.key.clone())
+            .collect();
+        preview.outbound = Some(
+            super::preview_export::preview_export(db, &def, outbound, options.limit, &inbound)
+                .await?,
+        );
     }
     Ok(preview)
 }

@@ -346,6 +346,17 @@ impl TestEnv {
         command
     }
 
+    /// Runs `ferry ARGS` to its end off the test's runtime thread, so the sandbox (served on that
+    /// runtime) answers the child meanwhile: a blocking `output()` would leave it unanswered.
+    pub async fn ferry_output(&self, args: &[&str]) -> std::process::Output {
+        let mut command = self.ferry(args);
+        command.env("FERRY__LOG__LEVEL", "warn");
+        tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the child's waiter does not panic")
+            .expect("ferry starts")
+    }
+
     /// Sealed credentials of this test's database, under the test key.
     pub fn credentials(&self) -> ferry_shared::secrets::Credentials {
         ferry_shared::secrets::Credentials::new(self.db.clone(), &self.settings.secrets)

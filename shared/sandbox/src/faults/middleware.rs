@@ -106,6 +106,9 @@ async fn faulty(state: &AppState, req: Request, next: Next) -> Response {
         return respond::status(code, fault.retry_after, None);
     }
     let response = next.run(req).await;
+    if let Some(delay) = fault.latency_after {
+        tokio::time::sleep(delay).await;
+    }
     match fault.kind {
         None => response,
         Some(Kind::Malformed) => respond::malformed(response).await,

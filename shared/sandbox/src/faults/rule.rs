@@ -44,6 +44,10 @@ pub struct FaultSpec {
     /// Delay before answering (or before the status fault).
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// Delay after the request was carried out, before its answer: a write that has landed while
+    /// its client still waits (a crash then leaves it applied but unacknowledged).
+    #[serde(default)]
+    pub latency_after_ms: Option<u64>,
     #[serde(default)]
     pub kind: Option<Kind>,
     /// Share of matching requests hit, 0..=1 (default 1).
@@ -64,8 +68,14 @@ pub const STATUSES: &[u16] = &[408, 429, 500, 502, 503, 504];
 
 impl FaultSpec {
     pub fn validate(&self) -> Result<(), String> {
-        if self.status.is_none() && self.latency_ms.is_none() && self.kind.is_none() {
-            return Err("a fault needs at least one of status, latency_ms, kind".into());
+        if self.status.is_none()
+            && self.latency_ms.is_none()
+            && self.latency_after_ms.is_none()
+            && self.kind.is_none()
+        {
+            return Err(
+                "a fault needs at least one of status, latency_ms, latency_after_ms, kind".into(),
+            );
         }
         if let Some(s) = self.status
             && !STATUSES.contains(&s)
@@ -109,6 +119,7 @@ pub struct Fault {
     pub status: Option<u16>,
     pub retry_after: Option<u64>,
     pub latency: Option<Duration>,
+    pub latency_after: Option<Duration>,
     pub kind: Option<Kind>,
 }
 
@@ -188,6 +199,7 @@ impl FaultSet {
                 status: spec.status,
                 retry_after: spec.retry_after,
                 latency: spec.latency_ms.map(Duration::from_millis),
+                latency_after: spec.latency_after_ms.map(Duration::from_millis),
                 kind: spec.kind,
             });
             break;
