@@ -11,7 +11,7 @@ mod sqlite;
 mod upsert;
 
 pub use couplings::Coupling;
-pub use postgres::tls::{Secured, secure as secure_url};
+pub use postgres::tls::{Secured, problems as tls_problems, secure as secure_url, trusted};
 pub use upsert::Upserted;
 
 use sea_orm::{
