@@ -95,6 +95,7 @@ pub(super) fn refused(settings: &QueueSettings, e: &RedisError) -> QueueError {
     QueueError::Connect(format!("{at}: {cause}{hint}"))
 }
 
+/// Whether the TLS handshake failed on the server's certificate (an unknown CA, another host name).
 fn is_certificate_failure(e: &RedisError) -> bool {
     crate::ca_file::is_certificate_failure(&e.to_string())
 }
