@@ -1,7 +1,7 @@
 //! Layered settings: built-in defaults (`config/default.toml`, compiled in), an optional file given with
 //! `--config`, then `FERRY__SECTION__KEY` environment variables, deserialized once into typed settings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -43,15 +43,30 @@ pub struct DatabaseSettings {
     pub statement_timeout_ms: u64,
     /// PostgreSQL's `idle_in_transaction_session_timeout` on Ferry's sessions (0: none).
     pub idle_in_transaction_timeout_ms: u64,
+    /// A PEM file with the CA that signed a managed PostgreSQL's certificate (a private CA the public
+    /// roots do not include). Given, the connection checks the server's certificate and host name
+    /// against it (`sslmode=verify-full` unless the URL names `verify-ca`); the same as
+    /// `sslrootcert=` in the URL, which may be used instead (not both).
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettings {
-    /// `redis://…`.
+    /// `redis://…`, `rediss://…` (TLS) or `sqlite:…`. Better without a password: give it as
+    /// `password` (`FERRY__QUEUE__PASSWORD`), so the URL can sit in a file.
     pub url: String,
     /// Prefix of every Redis key, so installations (and tests) sharing one Redis never meet.
     pub prefix: String,
+    /// The password Redis requires (`requirepass`, or the ACL user's named in the URL), from the
+    /// environment rather than a file. Set but empty reads as none.
+    #[serde(default, deserialize_with = "non_empty_secret")]
+    pub password: Option<SecretString>,
+    /// A PEM file with the CA that signed a `rediss://` server's certificate, trusted instead of the
+    /// public roots (a managed Redis with a private CA).
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -268,7 +283,44 @@ impl Settings {
                  Central serves), not {page_size}"
             ));
         }
+        problems.extend(self.queue.problems());
+        problems.extend(self.database.problems());
         problems
+    }
+}
+
+impl QueueSettings {
+    /// Queue settings that contradict each other, each named by its setting.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let url = url::Url::parse(&self.url).ok();
+        let scheme = url.as_ref().map(|u| u.scheme().to_string());
+        if self.tls_ca_file.is_some() && scheme.as_deref() != Some("rediss") {
+            problems.push(
+                "queue.tls_ca_file is set, but queue.url does not start with rediss:// (Redis over \
+                 TLS); write rediss:// or leave queue.tls_ca_file unset"
+                    .to_string(),
+            );
+        }
+        if self.password.is_some() {
+            if crate::queue::is_sqlite(&self.url) {
+                problems.push("queue.password is set, but queue.url names a SQLite queue".into());
+            } else if url.as_ref().is_some_and(|u| u.password().is_some()) {
+                problems.push(
+                    "queue.password (FERRY__QUEUE__PASSWORD) is set and queue.url holds a password \
+                     too; keep one (better the setting, so the URL holds no secret)"
+                        .into(),
+                );
+            }
+        }
+        problems
+    }
+}
+
+impl DatabaseSettings {
+    /// Database settings that contradict each other (`storage::tls_problems`).
+    fn problems(&self) -> Vec<String> {
+        crate::storage::tls_problems(&self.url, self.tls_ca_file.as_deref())
     }
 }
 
@@ -351,6 +403,27 @@ mod tests {
         let settings = Settings::load(Some(&file)).unwrap();
         assert_eq!(settings.queue.prefix, "other");
         assert_eq!(settings.worker.lease_secs, 60);
+    }
+
+    #[test]
+    fn a_queue_ca_without_tls_or_a_password_given_twice_is_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("ferry-settings-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ferry.toml");
+        let load = |queue: &str| {
+            std::fs::write(&file, format!("[queue]\n{queue}\n")).unwrap();
+            Settings::load(Some(&file)).map_err(|e| e.to_string())
+        };
+        let plain = load("url = \"redis://h:6379\"\ntls_ca_file = \"/ca.pem\"").unwrap_err();
+        assert!(plain.contains("rediss://"), "{plain}");
+        let twice = load("url = \"rediss://:pw1@h:6380\"\npassword = \"pw2\"").unwrap_err();
+        assert!(twice.contains("keep one"), "{twice}");
+        assert!(!twice.contains("pw1") && !twice.contains("pw2"), "{twice}");
+        let managed =
+            load("url = \"rediss://h:6380\"\npassword = \"pw\"\ntls_ca_file = \"/ca.pem\"")
+                .unwrap();
+        assert!(managed.queue.password.is_some());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     fn api(token: Option<&str>) -> ApiSettings {

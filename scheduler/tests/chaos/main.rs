@@ -13,8 +13,11 @@ mod helpers;
 mod export_kills;
 mod flaky_source;
 mod kill_workers;
+// The TLS servers of `postgres` and `redis` are the e2e suite's (managed_tls.rs).
+#[allow(dead_code)]
 mod postgres;
 mod postgres_restart;
+#[allow(dead_code)]
 mod redis;
 mod redis_restart;
 mod verify;

@@ -1,5 +1,6 @@
 //! A PostgreSQL server of the chaos suite's own (initdb + pg_ctl under a temp dir, loopback only), so a
-//! scenario can crash and restart it without touching the shared server every other test uses. It stops
+//! scenario can crash and restart it without touching the shared server every other test uses, or
+//! one that takes only TLS connections with a password, as a managed PostgreSQL does. It stops
 //! itself when dropped, also when the test panics.
 
 use std::path::{Path, PathBuf};
@@ -12,11 +13,32 @@ pub struct PrivatePostgres {
     /// The temp dir holding the cluster, its socket and its log; removed on drop.
     dir: PathBuf,
     pub port: u16,
+    /// Whether it serves TLS (`ssl = on`, the certificate and key copied into `dir`).
+    tls: bool,
+}
+
+/// What a TLS-only PostgreSQL serves and requires.
+#[derive(Debug, Clone)]
+pub struct PostgresTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The password of the `postgres` user, required over TCP (scram-sha-256).
+    pub password: String,
 }
 
 impl PrivatePostgres {
     /// initdb (trust auth, user `postgres`) and start on a free loopback port.
     pub fn start() -> PrivatePostgres {
+        PrivatePostgres::start_with(None)
+    }
+
+    /// Like `start`, but TCP connections must use TLS (`hostssl` only) and the `postgres` user's
+    /// password; the Unix socket in the temp dir stays trusted.
+    pub fn start_tls(tls: &PostgresTls) -> PrivatePostgres {
+        PrivatePostgres::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&PostgresTls>) -> PrivatePostgres {
         let bin = server_bin();
         let dir = std::env::temp_dir().join(format!(
             "ferry-chaos-pg-{}",
@@ -27,21 +49,35 @@ impl PrivatePostgres {
             bin,
             dir,
             port: super::free_port(),
+            tls: tls.is_some(),
         };
+        let mut initdb = vec!["-A", "trust", "-U", "postgres", "--no-sync"];
+        let password_file = server.dir.join("password");
+        if let Some(tls) = tls {
+            // The server reads its key only when the key is private to the server's account.
+            std::fs::copy(&tls.cert, server.dir.join("server.pem")).unwrap();
+            std::fs::copy(&tls.key, server.dir.join("server.key")).unwrap();
+            std::fs::write(&password_file, &tls.password).unwrap();
+            run(Command::new("chmod").args(["600", path(&server.dir.join("server.key"))]));
+            initdb.extend(["--pwfile", path(&password_file)]);
+        }
         if running_as_root() {
             // PostgreSQL refuses to run as root; the cluster belongs to the `postgres` account.
             run(Command::new("chown").args(["-R", "postgres:", path(&server.dir)]));
         }
         let data = server.data();
-        run(server.command("initdb").args([
-            "-D",
-            path(&data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ]));
+        run(server
+            .command("initdb")
+            .args(["-D", path(&data)])
+            .args(initdb));
+        if tls.is_some() {
+            std::fs::remove_file(&password_file).unwrap();
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .unwrap();
+        }
         server.pg_ctl_start();
         server
     }
@@ -71,12 +107,19 @@ impl PrivatePostgres {
     }
 
     fn pg_ctl_start(&self) {
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c full_page_writes=off \
              -c max_connections=100",
             self.port,
             self.dir.display()
         );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.dir.join("server.pem").display(),
+                self.dir.join("server.key").display()
+            ));
+        }
         let log = self.dir.join("postgres.log");
         run(self.command("pg_ctl").args([
             "-D",

@@ -8,6 +8,8 @@ mod auth;
 mod bounded;
 mod callbacks;
 mod cancel;
+#[path = "../support/certificates.rs"]
+mod certificates;
 mod check;
 mod checkpoints;
 mod counts;
@@ -30,6 +32,7 @@ mod leases;
 mod lifecycle;
 mod logging;
 mod lookups;
+mod managed_tls;
 mod mapping;
 mod mapping_bench;
 mod odata;
@@ -37,6 +40,10 @@ mod odata_service;
 mod overlap;
 mod poisoned;
 mod preview;
+// The chaos suite's private servers; this binary leaves their crash and restart unused.
+#[allow(dead_code)]
+#[path = "../chaos/postgres.rs"]
+mod private_postgres;
 #[path = "../chaos/redis.rs"]
 mod private_redis;
 mod process;

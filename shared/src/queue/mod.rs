@@ -3,10 +3,12 @@
 //! tells a worker to look at it (invariant 1).
 //!
 //! This module is the seam: push, wake-ups, depth, pruning and worker liveness, the same for both
-//! engines. Only `redis` and `sqlite` below know an engine's keys or tables; nothing outside matches on
-//! the engine except to hand apalis its backend (the worker).
+//! engines. Only `redis` and `sqlite` below know an engine's keys or tables (and `redis_client` how to
+//! open Redis: TLS, CA, password); nothing outside matches on the engine except to hand apalis its
+//! backend (the worker).
 
 mod redis;
+mod redis_client;
 mod sqlite;
 
 use std::time::Duration;

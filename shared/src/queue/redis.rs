@@ -9,6 +9,7 @@ use apalis_core::task::builder::TaskBuilder;
 use apalis_redis::{ConnectionManager, RedisStorage};
 use tracing::info;
 
+use super::redis_client;
 use super::{Bookkeeping, JobCounts, QueueError, RegisteredWorker, SyncJob, queue_name};
 use crate::settings::QueueSettings;
 
@@ -18,17 +19,13 @@ pub type Storage = RedisStorage<SyncJob, ConnectionManager>;
 /// How many done-set members one prune pass looks at, so a huge backlog cannot stall the leader.
 const PRUNE_BATCH: isize = 5_000;
 
-/// Connects to Redis and opens the sync queue with explicit settings: apalis' serde defaults differ from
+/// Connects to Redis (`redis_client`: TLS, CA and password) and opens the sync queue with explicit settings: apalis' serde defaults differ from
 /// its `Default` (ARCHITECTURE.md, "The queue's traps"), so nothing is left to either.
 pub(super) async fn storage(
     settings: &QueueSettings,
     heartbeat: Duration,
 ) -> Result<Storage, QueueError> {
-    let conn = apalis_redis::connect(settings.url.as_str())
-        .await
-        .map_err(|e| {
-            QueueError::Connect(format!("{}: {e}", crate::reach::address(&settings.url)))
-        })?;
+    let conn = redis_client::connection_manager(settings).await?;
     let config = apalis_redis::Config::default()
         .queue(queue_name(settings))
         .heartbeat_interval(heartbeat)
@@ -109,16 +106,21 @@ pub(super) fn wake_ups(
     tokio::task::JoinHandle<()>,
 ) {
     let (mut tx, rx) = futures::channel::mpsc::channel::<()>(1);
-    let url = settings.url.clone();
-    let channel = wake_channel(settings);
+    let settings = settings.clone();
+    let channel = wake_channel(&settings);
     let task = tokio::spawn(async move {
         use futures::StreamExt;
         loop {
             let subscribed = async {
-                let client = ::redis::Client::open(url.as_str())?;
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
-                Ok::<_, ::redis::RedisError>(pubsub.into_on_message())
+                let client = redis_client::client(&settings)?;
+                let subscribe = async {
+                    let mut pubsub = client.get_async_pubsub().await?;
+                    pubsub.subscribe(&channel).await?;
+                    Ok::<_, ::redis::RedisError>(pubsub.into_on_message())
+                };
+                subscribe
+                    .await
+                    .map_err(|e| redis_client::refused(&settings, &e))
             }
             .await;
             if let Ok(mut messages) = subscribed {
@@ -215,11 +217,10 @@ pub(super) async fn done_count(storage: &mut Storage) -> Result<u64, QueueError>
 /// Deletes every key under the installation's prefix.
 pub(super) async fn clear(settings: &QueueSettings) -> Result<(), QueueError> {
     let clear = |e: ::redis::RedisError| QueueError::Clear(e.to_string());
-    let client = ::redis::Client::open(settings.url.as_str()).map_err(clear)?;
-    let mut conn = client
+    let mut conn = redis_client::client(settings)?
         .get_multiplexed_async_connection()
         .await
-        .map_err(clear)?;
+        .map_err(|e| redis_client::refused(settings, &e))?;
     let keys: Vec<String> = ::redis::cmd("KEYS")
         .arg(format!("{}*", settings.prefix))
         .query_async(&mut conn)

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr};
 
-pub use dialect::{Capture, CaptureState, Dialect, Secured, quote, secure_url};
+pub use dialect::{Capture, CaptureState, Dialect, Secured, quote, secure_url, tls_problems};
 
 use crate::settings::DatabaseSettings;
 
@@ -25,25 +25,53 @@ pub enum StorageError {
     #[error(
         "failed to connect to PostgreSQL at {host} with sslmode=verify-full, Ferry's default for a \
          host that is not loopback ({cause}). Give the server a certificate for {host} that this \
-         machine trusts (or add sslrootcert=/path/to/ca.pem to database.url), or opt out by writing \
+         machine trusts (or name its CA in database.tls_ca_file), or opt out by writing \
          the mode into database.url: sslmode=require (encrypted, certificate not checked) or \
          sslmode=disable (plain text)"
     )]
     TlsDefault { host: String, cause: String },
+    /// The server's TLS certificate failed the check (an unknown CA, another host name, expired):
+    /// says what it was checked against.
+    #[error(
+        "the TLS certificate of PostgreSQL at {at} is not trusted ({cause}). Ferry checked it \
+         against {trusted}, for the host name in database.url: name the CA that signed the \
+         server's certificate in database.tls_ca_file (PEM), and connect by a name the \
+         certificate carries"
+    )]
+    Certificate {
+        at: String,
+        cause: String,
+        trusted: String,
+    },
+    #[error(transparent)]
+    CaFile(#[from] crate::ca_file::CaFileError),
     #[error("failed to apply Ferry's migrations: {0}")]
     Migrate(#[source] DbErr),
 }
 
 /// Connects and applies pending migrations, so every binary starts on the current schema. A
 /// PostgreSQL host that is not loopback is connected to with `sslmode=verify-full` unless the URL
-/// names a mode (`secure_url`).
+/// names a mode, and so is any host when a CA is given (`secure_url`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StorageError> {
-    let secured = secure_url(&settings.url);
+    let ca_file = settings.tls_ca_file.as_deref();
+    if let Some(ca_file) = ca_file {
+        crate::ca_file::read(ca_file, "database.tls_ca_file")?;
+    }
+    let secured = secure_url(&settings.url, ca_file);
     let explain = |error: StorageError| match (&secured.verified_host, error) {
         (Some(host), StorageError::Connect { cause, .. }) => StorageError::TlsDefault {
             host: host.clone(),
             cause,
         },
+        (None, StorageError::Connect { at, cause })
+            if crate::ca_file::is_certificate_failure(&cause) =>
+        {
+            StorageError::Certificate {
+                at,
+                cause,
+                trusted: dialect::trusted(&settings.url, ca_file),
+            }
+        }
         (_, error) => error,
     };
     let timeouts = session_timeouts(settings);

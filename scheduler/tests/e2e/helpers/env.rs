@@ -133,20 +133,6 @@ fn outside_the_runtime(
     .unwrap_or_else(|_| Err(anyhow::anyhow!("the clean-up thread panicked")))
 }
 
-/// Deletes every Redis key under `prefix` (the queue of one test).
-async fn delete_keys(url: &str, prefix: &str) -> anyhow::Result<()> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await?;
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
-    }
-    Ok(())
-}
-
 /// A running task of the test (the worker, a scheduler) and the signal that stops it.
 type Service = (oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>);
 
@@ -382,11 +368,9 @@ impl Drop for TestEnv {
             task.abort();
         }
         if self.backend == Backend::Postgres {
-            let (url, prefix) = (
-                self.settings.queue.url.clone(),
-                self.settings.queue.prefix.clone(),
-            );
-            outside_the_runtime(async move { delete_keys(&url, &prefix).await })
+            // Through the queue's own connection, so a test's TLS Redis (CA, password) is cleared too.
+            let queue = self.settings.queue.clone();
+            outside_the_runtime(async move { Ok(ferry_shared::queue::clear(&queue).await?) })
                 .unwrap_or_else(|e| eprintln!("queue keys of the test not deleted: {e:#}"));
         }
         std::fs::remove_dir_all(&self.dir).ok();

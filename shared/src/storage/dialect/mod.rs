@@ -13,7 +13,7 @@ mod upsert;
 
 pub use capture::{Capture, CaptureState};
 pub use couplings::Coupling;
-pub use postgres::tls::{Secured, secure as secure_url};
+pub use postgres::tls::{Secured, problems as tls_problems, secure as secure_url, trusted};
 pub use upsert::Upserted;
 
 use sea_orm::{

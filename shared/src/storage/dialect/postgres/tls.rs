@@ -6,6 +6,7 @@
 //! nothing travels over a network.
 
 use std::net::IpAddr;
+use std::path::Path;
 
 /// What `database.url` becomes for connecting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,33 +19,49 @@ pub struct Secured {
 }
 
 /// `url`, with `sslmode=verify-full` added when it is a PostgreSQL URL to a host that is not loopback
-/// and neither the URL nor `PGSSLMODE` says how to use TLS.
-pub fn secure(url: &str) -> Secured {
-    secure_with(url, |name| std::env::var(name).ok())
+/// and neither the URL nor `PGSSLMODE` says how to use TLS. A CA file (`ca_file`, which is
+/// `database.tls_ca_file`) is written into the URL as `sslrootcert`, so every session Ferry opens
+/// (the pool's and the migration's) trusts it; a URL that names a CA this way and no mode gets
+/// `verify-full` on any host, loopback too: a CA is given to be checked against.
+pub fn secure(url: &str, ca_file: Option<&Path>) -> Secured {
+    secure_with(url, ca_file, |name| std::env::var(name).ok())
 }
 
-fn secure_with(url: &str, env: impl Fn(&str) -> Option<String>) -> Secured {
+fn secure_with(url: &str, ca_file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Secured {
     let as_written = Secured {
         url: url.to_string(),
         verified_host: None,
     };
-    let Ok(mut parsed) = url::Url::parse(url) else {
+    let Some(mut parsed) = postgres_url(url) else {
         return as_written;
     };
-    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-        return as_written;
-    }
-    let params: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let params = query(&parsed);
     let param = |name: &str| {
         params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    if param("sslmode").is_some() || param("ssl-mode").is_some() || env("PGSSLMODE").is_some() {
+    let mode_named =
+        param("sslmode").is_some() || param("ssl-mode").is_some() || env("PGSSLMODE").is_some();
+    let url_ca = root_cert(&params);
+    if let (Some(ca), None) = (ca_file, &url_ca) {
+        parsed
+            .query_pairs_mut()
+            .append_pair("sslrootcert", &ca.to_string_lossy());
+    }
+    if ca_file.is_some() || url_ca.is_some() {
+        if !mode_named {
+            parsed
+                .query_pairs_mut()
+                .append_pair("sslmode", "verify-full");
+        }
+        return Secured {
+            url: parsed.to_string(),
+            verified_host: None,
+        };
+    }
+    if mode_named {
         return as_written;
     }
     // Where the connection really goes: `hostaddr` wins, then `host`, then the URL's host, then
@@ -71,6 +88,73 @@ fn secure_with(url: &str, env: impl Fn(&str) -> Option<String>) -> Secured {
     }
 }
 
+/// `url` parsed, when it is a PostgreSQL URL.
+fn postgres_url(url: &str) -> Option<url::Url> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "postgres" | "postgresql"))
+}
+
+fn query(url: &url::Url) -> Vec<(String, String)> {
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The CA file a URL names (`sslrootcert`, or sqlx's spellings of it).
+fn root_cert(params: &[(String, String)]) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), "sslrootcert" | "ssl-root-cert" | "ssl-ca"))
+        .map(|(_, v)| v.clone())
+}
+
+/// What a PostgreSQL connection checks the server's certificate against, for an error that says so:
+/// the CA file `database.tls_ca_file` or the URL names, or the public roots.
+pub fn trusted(url: &str, ca_file: Option<&Path>) -> String {
+    let url_ca = postgres_url(url).and_then(|u| root_cert(&query(&u)));
+    match (ca_file, url_ca) {
+        (Some(ca), _) => format!("the CA in {} (database.tls_ca_file)", ca.display()),
+        (None, Some(ca)) => format!("the CA in {ca} (sslrootcert in database.url)"),
+        (None, None) => {
+            "the public root CAs Ferry ships (a private CA needs database.tls_ca_file)".to_string()
+        }
+    }
+}
+
+/// Settings that contradict `database.tls_ca_file` (`ca_file`): one CA, given once, for a PostgreSQL
+/// URL whose mode checks certificates.
+pub fn problems(url: &str, ca_file: Option<&Path>) -> Vec<String> {
+    if ca_file.is_none() {
+        return Vec::new();
+    }
+    let Some(parsed) = postgres_url(url) else {
+        return vec![
+            "database.tls_ca_file is set, but database.url is not a PostgreSQL URL".into(),
+        ];
+    };
+    let params = query(&parsed);
+    let mut problems = Vec::new();
+    if root_cert(&params).is_some() {
+        problems.push(
+            "database.tls_ca_file is set and database.url names a CA too (sslrootcert); keep one"
+                .into(),
+        );
+    }
+    let mode = params
+        .iter()
+        .find(|(k, _)| k == "sslmode" || k == "ssl-mode")
+        .map(|(_, v)| v.to_ascii_lowercase());
+    if let Some(mode) = mode.filter(|m| !matches!(m.as_str(), "verify-full" | "verify-ca")) {
+        problems.push(format!(
+            "database.tls_ca_file is set, but database.url's sslmode={mode} does not check the \
+             server's certificate; write sslmode=verify-full (or leave sslmode out: Ferry then \
+             uses verify-full)"
+        ));
+    }
+    problems
+}
+
 /// Loopback (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`) or a Unix socket directory.
 fn is_local(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -89,7 +173,7 @@ mod tests {
     use super::*;
 
     fn secured(url: &str) -> Secured {
-        secure_with(url, |_| None)
+        secure_with(url, None, |_| None)
     }
 
     #[test]
@@ -134,9 +218,62 @@ mod tests {
             assert_eq!(secured(url).url, url);
             assert_eq!(secured(url).verified_host, None, "{url}");
         }
-        let by_env = secure_with("postgres://ferry@db.example.com/ferry", |name| {
+        let by_env = secure_with("postgres://ferry@db.example.com/ferry", None, |name| {
             (name == "PGSSLMODE").then(|| "require".to_string())
         });
         assert_eq!(by_env.verified_host, None, "PGSSLMODE is a choice too");
+    }
+
+    #[test]
+    fn a_ca_file_goes_into_the_url_and_asks_for_verify_full_on_any_host() {
+        let ca = Path::new("/etc/ferry/db ca.pem");
+        for url in [
+            "postgres://ferry:pw@127.0.0.1:5432/ferry",
+            "postgres://ferry:pw@db.example.com/ferry",
+        ] {
+            let s = secure_with(url, Some(ca), |_| None);
+            assert_eq!(s.verified_host, None, "the CA's error, not the default's");
+            let connect: sea_orm::sqlx::postgres::PgConnectOptions = s.url.parse().unwrap();
+            assert!(matches!(
+                connect.get_ssl_mode(),
+                sea_orm::sqlx::postgres::PgSslMode::VerifyFull
+            ));
+            assert!(
+                s.url.contains("sslrootcert=%2Fetc%2Fferry%2Fdb+ca.pem"),
+                "{}",
+                s.url
+            );
+        }
+        let named = secure_with(
+            "postgres://ferry@127.0.0.1/ferry?sslrootcert=/ca.pem",
+            None,
+            |_| None,
+        );
+        assert!(named.url.ends_with("sslmode=verify-full"), "{}", named.url);
+        let verify_ca = secure_with(
+            "postgres://ferry@127.0.0.1/ferry?sslmode=verify-ca",
+            Some(ca),
+            |_| None,
+        );
+        assert!(
+            verify_ca
+                .url
+                .ends_with("sslmode=verify-ca&sslrootcert=%2Fetc%2Fferry%2Fdb+ca.pem"),
+            "{}",
+            verify_ca.url
+        );
+    }
+
+    #[test]
+    fn a_ca_file_with_a_mode_that_checks_nothing_or_a_second_ca_is_refused() {
+        let ca = Some(Path::new("/ca.pem"));
+        assert!(problems("postgres://h/db?sslmode=verify-full", ca).is_empty());
+        assert!(problems("postgres://h/db", ca).is_empty());
+        assert!(problems("postgres://h/db?sslmode=require", None).is_empty());
+        let require = problems("postgres://h/db?sslmode=require", ca).join("; ");
+        assert!(require.contains("sslmode=require"), "{require}");
+        let twice = problems("postgres://h/db?sslrootcert=/other.pem", ca).join("; ");
+        assert!(twice.contains("keep one"), "{twice}");
+        assert_eq!(problems("sqlite:ferry.db", ca).len(), 1);
     }
 }
