@@ -29,6 +29,10 @@ pub struct Answer {
     pub status: u16,
     /// The `ETag` header, or the body's `@odata.etag`.
     pub etag: Option<String>,
+    /// The written record's address (`OData-EntityId`, else `Location`): how a 204 to a create
+    /// says which record it made, when no body comes back.
+    pub entity_id: Option<String>,
+    /// The answer's JSON body; `Null` when it had none.
     pub body: Value,
 }
 
@@ -45,7 +49,11 @@ impl Answer {
             .and_then(Value::as_str)
             .unwrap_or("");
         let text = match (code.is_empty(), message.is_empty()) {
-            (_, true) => format!("status {}", self.status),
+            // No OData error: a plain-text body (kept by the multipart reader) is all there is.
+            (_, true) => match self.body.as_str().filter(|t| !t.is_empty()) {
+                Some(text) => format!("status {}: {text}", self.status),
+                None => format!("status {}", self.status),
+            },
             (true, false) => message.to_string(),
             (false, false) => format!("{code}: {message}"),
         };
@@ -141,22 +149,25 @@ impl ODataClient {
             .responses
             .into_iter()
             .map(|item| {
-                let etag = item
-                    .headers
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case("etag"))
-                    .and_then(|(_, v)| v.as_str().map(str::to_string))
-                    .or_else(|| {
-                        item.body
-                            .get("@odata.etag")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    });
+                let header = |wanted: &str| {
+                    item.headers
+                        .iter()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                        .and_then(|(_, v)| v.as_str().map(str::to_string))
+                };
+                let entity_id = header("odata-entityid").or_else(|| header("location"));
+                let etag = header("etag").or_else(|| {
+                    item.body
+                        .get("@odata.etag")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
                 (
                     id_text(&item.id),
                     Answer {
                         status: item.status,
                         etag,
+                        entity_id,
                         body: item.body,
                     },
                 )

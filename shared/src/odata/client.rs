@@ -233,16 +233,29 @@ impl ODataClient {
         self.busy_aware(url, &request, &[429, 502, 503]).await
     }
 
-    /// A write (a `$batch` POST): repeated on 429 and 503 only, which say the request was not
-    /// carried out. Any other failure, a lost reply included, is the caller's to make safe.
+    /// A JSON write (Business Central's JSON `$batch`): `post` with `application/json`.
     pub(crate) async fn post_json(
         &self,
         url: &Url,
         body: Vec<u8>,
         headers: Vec<(&'static str, String)>,
     ) -> Result<reqwest::Response, SourceError> {
+        self.post(url, body, "application/json", headers).await
+    }
+
+    /// A write (a `$batch` POST) whose body is of `content_type`, asking for JSON back: repeated on
+    /// 429 and 503 only, which say the request was not carried out. Any other failure, a lost reply
+    /// included, is the caller's to make safe. Every format of write passes here, so the busy retry
+    /// and the same-origin gate before the token stay one piece of code.
+    pub(crate) async fn post(
+        &self,
+        url: &Url,
+        body: Vec<u8>,
+        content_type: &str,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<reqwest::Response, SourceError> {
         let mut headers = headers;
-        headers.push(("Content-Type", "application/json".into()));
+        headers.push(("Content-Type", content_type.to_string()));
         let request = Outgoing {
             method: reqwest::Method::POST,
             accept: "application/json",

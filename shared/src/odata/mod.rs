@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod client;
 pub mod csdl;
 pub mod key;
+pub mod multipart;
 pub mod prefer;
 pub mod query;
 pub mod removed;

@@ -139,6 +139,18 @@ impl Source {
         self.client.batch(operations, headers).await
     }
 
+    /// Sends writes as one `multipart/mixed` `$batch`, the format Dataverse takes
+    /// (`ODataClient::batch_multipart`).
+    pub async fn batch_multipart(
+        &self,
+        operations: &[crate::odata::batch::Operation],
+        continue_on_error: bool,
+    ) -> Result<Vec<crate::odata::batch::Answer>, SourceError> {
+        self.client
+            .batch_multipart(operations, continue_on_error)
+            .await
+    }
+
     /// The first page URL of `entity` with `query`.
     fn entity_url(&self, entity: &str, query: &Query) -> Url {
         self.client.url(
