@@ -22,6 +22,7 @@ mod deletes;
 mod discover;
 mod exact;
 mod export;
+mod export_dataverse;
 mod export_two_way;
 mod failure_log;
 mod failures;

@@ -280,7 +280,7 @@ pub struct FieldDef {
     #[serde(default, skip_serializing_if = "is_false")]
     pub label: bool,
     /// Whether an export writes this field back to the source (default true): `false` keeps a field
-    /// import-only. Constants and transforms never export (they cannot be inverted). Left out of the
+    /// import-only. Constants, transforms and Dataverse's `_x_value` lookups never export. Left out of the
     /// stored form when true, so definitions from before it keep their digest.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub export: bool,
@@ -298,8 +298,17 @@ impl FieldDef {
     /// Whether an export writes this field: copied from a source field as it is, and not kept
     /// import-only.
     pub fn exports(&self) -> bool {
-        self.export && self.from.is_some() && self.transform.is_none() && !self.label
+        self.export
+            && self.from.as_deref().is_some_and(|f| !is_lookup_value(f))
+            && self.transform.is_none()
+            && !self.label
     }
+}
+
+/// Dataverse's read-only lookup property `_{name}_value`: a lookup is written as
+/// `{navigation}@odata.bind`, so such a field is import-only.
+fn is_lookup_value(property: &str) -> bool {
+    property.len() > "__value".len() && property.starts_with('_') && property.ends_with("_value")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,13 +30,29 @@ use crate::odata::query::Query;
 use crate::runs::ExportCounts;
 use crate::source::Source;
 
-/// How a connection kind takes batches.
+/// How a connection kind takes batches and creates.
 #[derive(Debug, Clone)]
 pub struct Style {
-    /// Operations per `$batch` (Business Central: 100).
+    /// Operations per `$batch` (Business Central: 100; Dataverse: 1,000).
     pub max_operations: usize,
     /// Headers on the batch request itself.
     pub headers: Vec<(&'static str, String)>,
+    /// How the batch travels: Business Central takes JSON; Dataverse only `multipart/mixed`.
+    pub multipart: bool,
+    /// How a record is created, and so what makes a retried create harmless.
+    pub creates: Creates,
+}
+
+/// How a create is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creates {
+    /// POST to the collection with the record's own key in the body, after a lookup of the page's
+    /// new keys (Business Central, OData): a record there already is adopted, not created again.
+    PostAfterLookup,
+    /// PATCH to the record's address with `If-None-Match: *` (Dataverse's upsert, made create-only):
+    /// the key is Ferry's (the local row's GUID), and a 412 means it exists already, so it is
+    /// read back and adopted. No lookup first.
+    PatchIfNoneMatch,
 }
 
 impl Style {
@@ -46,6 +62,8 @@ impl Style {
         Style {
             max_operations: 100,
             headers: vec![("Isolation", "snapshot".into())],
+            multipart: false,
+            creates: Creates::PostAfterLookup,
         }
     }
 
@@ -54,6 +72,19 @@ impl Style {
         Style {
             max_operations: 100,
             headers: Vec::new(),
+            multipart: false,
+            creates: Creates::PostAfterLookup,
+        }
+    }
+
+    /// Dataverse: up to 1,000 independent requests (no change sets: one refused record must not
+    /// fail the others) with `odata.continue-on-error`.
+    pub fn dataverse() -> Style {
+        Style {
+            max_operations: crate::odata::multipart::MAX_OPERATIONS,
+            headers: Vec::new(),
+            multipart: true,
+            creates: Creates::PatchIfNoneMatch,
         }
     }
 }
@@ -178,7 +209,26 @@ pub async fn write(target: &Target<'_>, planned: Vec<Planned>) -> Result<Outcome
             }),
         }
     }
-    ops.extend(adopt_or_create(source, outbound, creates, &mut out).await?);
+    ops.extend(match style.creates {
+        Creates::PostAfterLookup => adopt_or_create(source, outbound, creates, &mut out).await?,
+        Creates::PatchIfNoneMatch => creates
+            .into_iter()
+            .map(|(local_key, body)| {
+                let (remote_key, key_pairs) = outbound.remote_key(&body);
+                Op {
+                    local_key,
+                    method: Method::Post,
+                    send: body.clone(),
+                    body,
+                    remote_key,
+                    key_pairs,
+                    etag: None,
+                    refreshed: false,
+                    restore: false,
+                }
+            })
+            .collect(),
+    });
     let rounds = ops.len() + 2;
     for _ in 0..rounds {
         if ops.is_empty() {
@@ -195,7 +245,7 @@ pub async fn write(target: &Target<'_>, planned: Vec<Planned>) -> Result<Outcome
         out.failures.push((
             op.local_key.clone(),
             "not written: the record kept changing remotely while it was exported".into(),
-            payload(source, outbound, &op).to_string(),
+            payload(target, &op).to_string(),
             "{}".into(),
         ));
     }
@@ -334,9 +384,9 @@ fn version(outbound: &Outbound, row: &serde_json::Map<String, Json>) -> Option<i
     }
 }
 
-fn url(source: &Source, outbound: &Outbound, op: &Op) -> url::Url {
-    match op.method {
-        Method::Post => source.collection_url(&outbound.entity),
+fn url(source: &Source, outbound: &Outbound, style: &Style, op: &Op) -> url::Url {
+    match (op.method, style.creates) {
+        (Method::Post, Creates::PostAfterLookup) => source.collection_url(&outbound.entity),
         _ => source.record_url(
             &outbound.entity,
             &key::predicate(&op.key_pairs, &|f| {
@@ -347,13 +397,57 @@ fn url(source: &Source, outbound: &Outbound, op: &Op) -> url::Url {
 }
 
 /// A failed write's record: the request as it was sent.
-fn payload(source: &Source, outbound: &Outbound, op: &Op) -> Json {
-    let body: Json = serde_json::from_str(outbound::object(&op.send).get()).unwrap_or(Json::Null);
+fn payload(target: &Target<'_>, op: &Op) -> Json {
+    let (method, _, body) = request(target.outbound, target.style, op);
+    let body: Json = body
+        .and_then(|b| serde_json::from_str(b.get()).ok())
+        .unwrap_or(Json::Null);
     json!({
-        "method": op.method.name(),
-        "url": crate::odata::client::display(&url(source, outbound, op)),
+        "method": method,
+        "url": crate::odata::client::display(&url(target.source, target.outbound, target.style, op)),
         "body": body,
     })
+}
+
+/// An operation's method, headers and body as the style sends it.
+fn request(
+    outbound: &Outbound,
+    style: &Style,
+    op: &Op,
+) -> (
+    &'static str,
+    Vec<(&'static str, String)>,
+    Option<Box<serde_json::value::RawValue>>,
+) {
+    let mut headers = Vec::new();
+    if style.creates == Creates::PatchIfNoneMatch && op.method != Method::Delete {
+        // The record as written, so its ETag, version and values come back with the answer.
+        headers.push(("Prefer", "return=representation".to_string()));
+    }
+    match (op.method, style.creates) {
+        (Method::Post, Creates::PostAfterLookup) => {
+            ("POST", headers, Some(outbound::object(&op.send)))
+        }
+        (Method::Post, Creates::PatchIfNoneMatch) => {
+            headers.push(("If-None-Match", "*".into()));
+            // The key is in the address.
+            let body: Body = op
+                .send
+                .iter()
+                .filter(|(p, _)| !outbound.is_key(p))
+                .cloned()
+                .collect();
+            ("PATCH", headers, Some(outbound::object(&body)))
+        }
+        (Method::Patch, _) => {
+            headers.push(("If-Match", op.etag.clone().unwrap_or_else(|| "*".into())));
+            ("PATCH", headers, Some(outbound::object(&op.send)))
+        }
+        (Method::Delete, _) => {
+            headers.push(("If-Match", op.etag.clone().unwrap_or_else(|| "*".into())));
+            ("DELETE", headers, None)
+        }
+    }
 }
 
 /// Sends one batch and sorts its answers; returns the operations to send again.
@@ -366,18 +460,22 @@ async fn send(
     let operations: Vec<Operation> = chunk
         .iter()
         .enumerate()
-        .map(|(n, op)| Operation {
-            id: (n + 1).to_string(),
-            method: op.method.name(),
-            url: url(source, outbound, op),
-            headers: match op.method {
-                Method::Post => Vec::new(),
-                _ => vec![("If-Match", op.etag.clone().unwrap_or_else(|| "*".into()))],
-            },
-            body: (op.method != Method::Delete).then(|| outbound::object(&op.send)),
+        .map(|(n, op)| {
+            let (method, headers, body) = request(outbound, style, op);
+            Operation {
+                id: (n + 1).to_string(),
+                method,
+                url: url(source, outbound, style, op),
+                headers,
+                body,
+            }
         })
         .collect();
-    let answers = source.batch(&operations, style.headers.clone()).await?;
+    let answers = if style.multipart {
+        source.batch_multipart(&operations, true).await?
+    } else {
+        source.batch(&operations, style.headers.clone()).await?
+    };
     let mut again = Vec::new();
     for (op, answer) in chunk.iter().zip(answers) {
         if let Some(retry) = settle(target, op, answer, out).await? {
@@ -430,7 +528,7 @@ async fn settle(
         (412, _) if !op.refreshed => refresh(target, op, out).await,
         (429 | 500..=599, _) => Err(SourceError::Http {
             status: answer.status,
-            url: crate::odata::client::display(&url(source, outbound, op)),
+            url: crate::odata::client::display(&url(source, outbound, target.style, op)),
             message: answer.error_message(),
             retry_after: None,
         }),
@@ -443,7 +541,7 @@ async fn settle(
                     op.method.name(),
                     answer.error_message()
                 ),
-                payload(source, outbound, op).to_string(),
+                payload(target, op).to_string(),
                 "{}".into(),
             ));
             Ok(None)
@@ -470,7 +568,14 @@ async fn refresh(
     out: &mut Outcome,
 ) -> Result<Option<Op>, SourceError> {
     let (source, outbound) = (target.source, target.outbound);
-    let current = source.record(&url(source, outbound, op)).await?;
+    let current = source
+        .record(&source.record_url(
+            &outbound.entity,
+            &key::predicate(&op.key_pairs, &|f| {
+                outbound.guid_keys.iter().any(|k| k == f)
+            }),
+        ))
+        .await?;
     let Some(Json::Object(row)) = current else {
         return Ok(match op.method {
             Method::Delete => {
@@ -489,6 +594,31 @@ async fn refresh(
         .get("@odata.etag")
         .and_then(Json::as_str)
         .map(str::to_string);
+    if op.method == Method::Post {
+        // A create-only write found its record there: an attempt whose reply was lost made it (or
+        // someone else did). It is adopted, and patched where it differs.
+        let differs = differing(outbound, &op.body, &row);
+        if differs.is_empty() {
+            out.counts.unchanged += 1;
+            out.written.push(Written {
+                source_key: op.remote_key.clone(),
+                target_key: op.local_key.clone(),
+                version: version(outbound, &row),
+                etag,
+                sent: outbound::object(&op.body).get().to_string(),
+                hash: None,
+            });
+            out.succeeded.push(op.local_key.clone());
+            return Ok(None);
+        }
+        return Ok(Some(Op {
+            method: Method::Patch,
+            send: differs,
+            etag,
+            refreshed: true,
+            ..op.clone()
+        }));
+    }
     if op.method == Method::Patch && differing(outbound, &op.send, &row).is_empty() {
         out.counts.updated += 1;
         out.written.push(Written {

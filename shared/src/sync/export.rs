@@ -52,11 +52,7 @@ pub(super) async fn export(
     let style = match connection.kind {
         ConnectionKind::BusinessCentral => Style::business_central(),
         ConnectionKind::Odata => Style::odata(),
-        ConnectionKind::Dataverse => {
-            return Err(SyncError::Definition(
-                "export to Dataverse is not built yet (Business Central and OData are)".into(),
-            ));
-        }
+        ConnectionKind::Dataverse => Style::dataverse(),
     };
     let outbound = Outbound::new(def, mapping, metadata).map_err(SyncError::Definition)?;
     if capture::adopt(&ctx.db, def).await.map_err(RunError::from)? == Adopted::NoTable {
