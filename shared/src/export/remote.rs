@@ -398,36 +398,38 @@ fn url(source: &Source, outbound: &Outbound, style: &Style, op: &Op) -> url::Url
 
 /// A failed write's record: the request as it was sent.
 fn payload(target: &Target<'_>, op: &Op) -> Json {
-    let (method, _, body) = request(target.outbound, target.style, op);
-    let body: Json = body
+    let sent = request(target.outbound, target.style, op);
+    let body: Json = sent
+        .body
         .and_then(|b| serde_json::from_str(b.get()).ok())
         .unwrap_or(Json::Null);
     json!({
-        "method": method,
+        "method": sent.method,
         "url": crate::odata::client::display(&url(target.source, target.outbound, target.style, op)),
         "body": body,
     })
 }
 
+/// An operation as the style sends it.
+struct Request {
+    method: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Box<serde_json::value::RawValue>>,
+}
+
 /// An operation's method, headers and body as the style sends it.
-fn request(
-    outbound: &Outbound,
-    style: &Style,
-    op: &Op,
-) -> (
-    &'static str,
-    Vec<(&'static str, String)>,
-    Option<Box<serde_json::value::RawValue>>,
-) {
+fn request(outbound: &Outbound, style: &Style, op: &Op) -> Request {
     let mut headers = Vec::new();
     if style.creates == Creates::PatchIfNoneMatch && op.method != Method::Delete {
         // The record as written, so its ETag, version and values come back with the answer.
         headers.push(("Prefer", "return=representation".to_string()));
     }
     match (op.method, style.creates) {
-        (Method::Post, Creates::PostAfterLookup) => {
-            ("POST", headers, Some(outbound::object(&op.send)))
-        }
+        (Method::Post, Creates::PostAfterLookup) => Request {
+            method: "POST",
+            headers,
+            body: Some(outbound::object(&op.send)),
+        },
         (Method::Post, Creates::PatchIfNoneMatch) => {
             headers.push(("If-None-Match", "*".into()));
             // The key is in the address.
@@ -437,15 +439,27 @@ fn request(
                 .filter(|(p, _)| !outbound.is_key(p))
                 .cloned()
                 .collect();
-            ("PATCH", headers, Some(outbound::object(&body)))
+            Request {
+                method: "PATCH",
+                headers,
+                body: Some(outbound::object(&body)),
+            }
         }
         (Method::Patch, _) => {
             headers.push(("If-Match", op.etag.clone().unwrap_or_else(|| "*".into())));
-            ("PATCH", headers, Some(outbound::object(&op.send)))
+            Request {
+                method: "PATCH",
+                headers,
+                body: Some(outbound::object(&op.send)),
+            }
         }
         (Method::Delete, _) => {
             headers.push(("If-Match", op.etag.clone().unwrap_or_else(|| "*".into())));
-            ("DELETE", headers, None)
+            Request {
+                method: "DELETE",
+                headers,
+                body: None,
+            }
         }
     }
 }
@@ -461,13 +475,13 @@ async fn send(
         .iter()
         .enumerate()
         .map(|(n, op)| {
-            let (method, headers, body) = request(outbound, style, op);
+            let sent = request(outbound, style, op);
             Operation {
                 id: (n + 1).to_string(),
-                method,
+                method: sent.method,
                 url: url(source, outbound, style, op),
-                headers,
-                body,
+                headers: sent.headers,
+                body: sent.body,
             }
         })
         .collect();
