@@ -92,6 +92,13 @@ impl BenchEnv {
         })
     }
 
+    /// Writes a definition file into the benchmark's folder.
+    pub fn file(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+        let file = self.dir.join(name);
+        std::fs::write(&file, text)?;
+        Ok(file)
+    }
+
     /// Starts `ferry worker` beside this binary as its own process, so its memory can be read.
     pub fn start_worker(&mut self) -> anyhow::Result<u32> {
         let ferry = std::env::current_exe()?

@@ -4,6 +4,7 @@
 
 mod cpu;
 mod env;
+mod export;
 mod measure;
 mod owed;
 
@@ -25,6 +26,9 @@ pub struct Args {
     /// Entity sizes for the Dataverse full import (accounts, by change tracking); empty: none.
     #[arg(long, value_delimiter = ',', default_values_t = vec![100_000usize])]
     pub dataverse_rows: Vec<usize>,
+    /// Local rows for the export throughput (to Business Central and to Dataverse); empty: none.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize])]
+    pub export_rows: Vec<usize>,
     /// Changed rows for the delta measurement.
     #[arg(long, default_value_t = 1_000)]
     pub delta: usize,
@@ -85,6 +89,7 @@ pub struct Report {
     pub machine: String,
     pub imports: Vec<ImportFigures>,
     pub dataverse: Vec<DataverseFigures>,
+    pub exports: Vec<export::ExportFigures>,
     pub dispatch_p50_ms: f64,
     pub dispatch_p99_ms: f64,
     pub noop_jobs_per_sec: f64,
@@ -102,11 +107,16 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     for &rows in &args.dataverse_rows {
         dataverse.push(measure::dataverse(&args, rows).await?);
     }
+    let mut exports = Vec::new();
+    for &rows in &args.export_rows {
+        exports.push(export::export(&args, rows).await?);
+    }
     let (p50, p99, jobs) = measure::dispatch(&args).await?;
     let report = Report {
         machine: machine(),
         imports,
         dataverse,
+        exports,
         dispatch_p50_ms: p50,
         dispatch_p99_ms: p99,
         noop_jobs_per_sec: jobs,
@@ -189,6 +199,23 @@ fn print_table(report: &Report) {
         println!(
             "{:>10} {:>24.0} {:>10.0} {:>14.1}",
             d.rows, d.import_rows_per_sec, d.delta_ms, d.worker_peak_rss_mb
+        );
+    }
+    if !report.exports.is_empty() {
+        println!(
+            "\n{:>10} {:>16} {:>16} {:>16} {:>16} {:>14}",
+            "EXPORTED", "BC create/s", "BC update/s", "DV create/s", "DV update/s", "WORKER RSS MB"
+        );
+    }
+    for e in &report.exports {
+        println!(
+            "{:>10} {:>16.0} {:>16.0} {:>16.0} {:>16.0} {:>14.1}",
+            e.rows,
+            e.bc_create_per_sec,
+            e.bc_update_per_sec,
+            e.dataverse_create_per_sec,
+            e.dataverse_update_per_sec,
+            e.worker_peak_rss_mb
         );
     }
     println!(
