@@ -135,6 +135,12 @@ struct Scenario {
 }
 
 async fn scenario(env: &TestEnv, conflict: &str) -> Scenario {
+    scenario_losing(env, conflict, false).await
+}
+
+/// `scenario`, with the reply to the run's first `$batch` lost after the sandbox applied it when
+/// `lose_a_reply`.
+async fn scenario_losing(env: &TestEnv, conflict: &str, lose_a_reply: bool) -> Scenario {
     env.apply(&definitions(env, conflict)).await;
     let first = env.run("customers", Mode::Incremental).await;
     assert_eq!(first.inserted, CUSTOMERS as i64, "{first:?}");
@@ -174,6 +180,13 @@ async fn scenario(env: &TestEnv, conflict: &str) -> Scenario {
     }
     let remote_changed: Vec<String> = both.iter().chain(&remote_only).cloned().collect();
     remote_rename(env, &remote_changed, |k| format!("Remote {k}")).await;
+    if lose_a_reply {
+        env.control(
+            "/_sandbox/faults",
+            json!({ "route": "*$batch*", "kind": "lost_reply", "times": 1 }),
+        )
+        .await;
+    }
     let run = env.run("customers", Mode::Incremental).await;
     assert_eq!(run.status, "succeeded", "{run:?}");
     Scenario {
@@ -354,6 +367,49 @@ async fn manual_holds_conflicts_until_an_operator_keeps_one_side(backend: Backen
     let listed = env.ferry_output(&["conflicts", "--json"]).await;
     let open: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(open.len(), 8);
+    assert_quiet(&env).await;
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test]
+    a_two_way_run_whose_batch_reply_is_lost_creates_nothing_twice_and_holds_no_false_conflict
+);
+/// The export phase's batch is applied and its reply lost: the retried run's import phase reads
+/// Ferry's own writes back. Where they hold what the local rows hold, that is agreement, not a
+/// conflict; the new records exist once.
+async fn a_two_way_run_whose_batch_reply_is_lost_creates_nothing_twice_and_holds_no_false_conflict(
+    backend: Backend,
+) {
+    let env = TestEnv::start_on(backend, CUSTOMERS, 1).await;
+    let s = scenario_losing(&env, "manual", true).await;
+    assert_eq!(
+        s.run.attempt, 2,
+        "the lost reply cost one attempt: {:?}",
+        s.run
+    );
+    let export = s.run.export.unwrap();
+    assert_eq!((export.conflicts, export.failed), (10, 0), "{:?}", s.run);
+    let listed = env.ferry_output(&["conflicts", "--json"]).await;
+    let conflicts: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut held: Vec<String> = conflicts
+        .iter()
+        .map(|c| c["remote_key"].as_str().unwrap().to_string())
+        .collect();
+    held.sort();
+    assert_eq!(
+        held, s.both,
+        "only the records changed on both sides are held"
+    );
+    let (remote, local) = (remote(&env), local_names(&env).await);
+    for key in &s.local_only {
+        assert_eq!(remote[key]["Name"], format!("Local {key}"));
+    }
+    for key in &s.remote_only {
+        assert_eq!(local[key], format!("Remote {key}"));
+    }
+    let new: Vec<&String> = remote.keys().filter(|k| k.starts_with("NEW-")).collect();
+    assert_eq!(new.len(), 10, "each new record exists once remotely");
     assert_quiet(&env).await;
     env.finish().await;
 }

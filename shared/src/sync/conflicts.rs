@@ -35,6 +35,8 @@ pub(super) struct Guard {
     /// Every mapped column, read as `export::local` reads exported ones (a held conflict's local
     /// version).
     columns: Outbound,
+    /// The local columns that go both ways: what two versions must agree on.
+    exported: HashSet<String>,
     /// Keys whose conflict this run met and counted.
     pub met: HashSet<String>,
 }
@@ -89,11 +91,14 @@ impl Guard {
             pending,
             held,
             columns,
+            exported: outbound.fields.iter().map(|f| f.column.clone()).collect(),
             met: HashSet::new(),
         })
     }
 
-    /// Applies the policy to the page's records changed on both sides.
+    /// Applies the policy to the page's records changed on both sides. A record whose remote
+    /// version already holds the local one (an export whose reply was lost, then read back by this
+    /// import) is no conflict: both sides agree, and its log entries are settled.
     pub async fn screen(
         &mut self,
         db: &impl ConnectionTrait,
@@ -105,11 +110,37 @@ impl Guard {
         }
         let rows = std::mem::take(&mut write.rows);
         let couplings = std::mem::take(&mut write.couplings);
-        let mut held_back = Vec::new();
+        let candidates: Vec<Vec<Json>> = couplings
+            .iter()
+            .map(|c| &c.target_key)
+            .filter(|k| self.pending.contains_key(*k) || self.held.contains(*k))
+            .map(|k| serde_json::from_str(k).unwrap_or_default())
+            .collect();
+        if candidates.is_empty() {
+            write.rows = rows;
+            write.couplings = couplings;
+            return Ok(write);
+        }
+        let locals = local::rows(db, &self.columns, &candidates)
+            .await
+            .map_err(RunError::from)?;
         for ((key, values), coupling) in rows.into_iter().zip(couplings) {
             let target = coupling.target_key.clone();
-            let pending = self.pending.contains_key(&target);
-            if !pending && !self.held.contains(&target) {
+            let held = self.held.contains(&target);
+            if !held && !self.pending.contains_key(&target) {
+                write.rows.push((key, values));
+                write.couplings.push(coupling);
+                continue;
+            }
+            let local = locals.get(&target).map(|texts| self.local_json(texts));
+            if !held
+                && local
+                    .as_ref()
+                    .is_some_and(|l| self.agrees(mapping, l, &values))
+            {
+                write
+                    .settled_changes
+                    .extend(self.pending.remove(&target).unwrap_or_default());
                 write.rows.push((key, values));
                 write.couplings.push(coupling);
                 continue;
@@ -138,42 +169,45 @@ impl Guard {
                         .zip(&values)
                         .map(|(c, v)| (c.name.clone(), value_json(v)))
                         .collect();
-                    held_back.push((target, key, Json::Object(remote)));
+                    write.conflicts.push(Noted {
+                        record_key: target,
+                        remote_key: key,
+                        local,
+                        remote: Some(Json::Object(remote)),
+                    });
                 }
             }
         }
-        if !held_back.is_empty() {
-            let keys: Vec<Vec<Json>> = held_back
-                .iter()
-                .map(|(target, ..)| serde_json::from_str(target).unwrap_or_default())
-                .collect();
-            let locals = local::rows(db, &self.columns, &keys)
-                .await
-                .map_err(RunError::from)?;
-            for (target, remote_key, remote) in held_back {
-                let local = locals.get(&target).map(|texts| {
-                    Json::Object(
-                        self.columns
-                            .fields
-                            .iter()
-                            .zip(texts)
-                            .map(|(f, t)| {
-                                (
-                                    f.column.clone(),
-                                    serde_json::from_str(t).unwrap_or(Json::Null),
-                                )
-                            })
-                            .collect(),
-                    )
-                });
-                write.conflicts.push(Noted {
-                    record_key: target,
-                    remote_key,
-                    local,
-                    remote: Some(remote),
-                });
-            }
-        }
         Ok(write)
+    }
+
+    /// A local row (each mapped column's JSON text) as a JSON object.
+    fn local_json(&self, texts: &[String]) -> Json {
+        Json::Object(
+            self.columns
+                .fields
+                .iter()
+                .zip(texts)
+                .map(|(f, t)| {
+                    (
+                        f.column.clone(),
+                        serde_json::from_str(t).unwrap_or(Json::Null),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether the remote version (`values`, mapped) holds the local row's value in every column
+    /// that goes both ways.
+    fn agrees(&self, mapping: &Mapping, local: &Json, values: &[sea_orm::Value]) -> bool {
+        mapping.columns.iter().zip(values).all(|(c, v)| {
+            if !self.exported.contains(&c.name) {
+                return true;
+            }
+            let ours = local.get(&c.name).unwrap_or(&Json::Null);
+            let theirs = c.ty.convert(ours).map(|v| value_json(&v));
+            theirs.is_ok_and(|t| crate::export::outbound::same(&t, &value_json(v)))
+        })
     }
 }
