@@ -24,6 +24,7 @@ mod exact;
 mod export;
 mod export_dataverse;
 mod export_two_way;
+mod export_two_way_dataverse;
 mod failure_log;
 mod failures;
 mod helpers;
