@@ -72,6 +72,13 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         "counter",
         "Rows by integration and what the run did with them.",
     );
+    write_counters(
+        &mut text,
+        &counters,
+        "ferry_exported_total",
+        "counter",
+        "Records by integration and what an export did with them remotely (and conflicts met).",
+    );
     let _ = writeln!(
         text,
         "# HELP ferry_run_duration_seconds Run duration from start to end.\n# TYPE ferry_run_duration_seconds histogram"

@@ -208,6 +208,16 @@ async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(ba
         assert_eq!(row["City"], "Porto");
     }
     assert_eq!(after.len(), before.len() + 5 - 3);
+    assert_eq!(
+        count(
+            &env,
+            "SELECT CAST(value AS BIGINT) FROM ferry_counters WHERE metric = 'ferry_exported_total' \
+             AND labels = 'integration=\"customers_out\",op=\"inserted\"'"
+        )
+        .await,
+        5,
+        "/metrics counts what exports wrote"
+    );
     assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
 
     // Nothing left to do in either direction: the import reads the rows the export changed and

@@ -78,7 +78,10 @@ async fn local_names(env: &TestEnv) -> BTreeMap<String, String> {
 async fn remote_rename(env: &TestEnv, ids: &[String]) {
     let http = reqwest::Client::new();
     let token: Value = http
-        .post(format!("{}/sandbox/oauth2/v2.0/token", env.sandbox.base_url()))
+        .post(format!(
+            "{}/sandbox/oauth2/v2.0/token",
+            env.sandbox.base_url()
+        ))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", "ferry"),
@@ -203,7 +206,12 @@ async fn dataverse_remote_wins(backend: Backend) {
     let export = s.run.export.unwrap();
     assert_eq!(s.run.updated, 50, "{:?}", s.run);
     assert_eq!(
-        (export.inserted, export.updated, export.conflicts, export.failed),
+        (
+            export.inserted,
+            export.updated,
+            export.conflicts,
+            export.failed
+        ),
         (10, 40, 10, 0),
         "{:?}",
         s.run
@@ -234,7 +242,12 @@ async fn dataverse_local_wins(backend: Backend) {
     let export = s.run.export.unwrap();
     assert_eq!(s.run.updated, 40, "{:?}", s.run);
     assert_eq!(
-        (export.inserted, export.updated, export.conflicts, export.failed),
+        (
+            export.inserted,
+            export.updated,
+            export.conflicts,
+            export.failed
+        ),
         (10, 50, 10, 0),
         "{:?}",
         s.run
@@ -257,7 +270,12 @@ async fn dataverse_manual(backend: Backend) {
     let s = scenario(&env).await;
     let export = s.run.export.unwrap();
     assert_eq!(
-        (export.inserted, export.updated, export.conflicts, export.failed),
+        (
+            export.inserted,
+            export.updated,
+            export.conflicts,
+            export.failed
+        ),
         (10, 40, 10, 0),
         "{:?}",
         s.run

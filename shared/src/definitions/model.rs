@@ -341,4 +341,17 @@ pub struct DeletesDef {
     /// it, and the pair is uncoupled).
     #[serde(default, skip_serializing_if = "is_false")]
     pub export: bool,
+    /// A record deleted on one side and changed on the other (Business Central's engine offers
+    /// the same two): `restore` puts it back where it was deleted, `remove_coupling` uncouples the
+    /// pair, which then no longer syncs. Unset: `conflict` decides, as for any conflict (and an
+    /// export restores a record deleted remotely).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+}
+
+impl DeletesDef {
+    /// Whether a deletion conflict uncouples the pair instead of restoring the deleted side.
+    pub fn removes_coupling(&self) -> bool {
+        self.conflict.as_deref() == Some("remove_coupling")
+    }
 }

@@ -485,6 +485,22 @@ fn check_integration(report: &mut Reporter<'_>, file: &Path, at: &str, i: &Integ
         }
     }
     if let Some(deletes) = &i.deletes {
+        match deletes.conflict.as_deref() {
+            None | Some("restore" | "remove_coupling") if i.direction != Direction::Import => {}
+            None => {}
+            Some("restore" | "remove_coupling") => report.push(
+                file,
+                format!("{at}.deletes.conflict"),
+                "a deletion conflict needs an export: direction = \"export\" or \"bidirectional\"",
+            ),
+            Some(other) => report.push(
+                file,
+                format!("{at}.deletes.conflict"),
+                format!(
+                    "unknown deletion conflict policy {other:?} (known: restore, remove_coupling)"
+                ),
+            ),
+        }
         match deletes.detect.as_str() {
             "reconcile" | "none" => {}
             "track" if i.source.tracked() => {}

@@ -100,6 +100,9 @@ pub struct Target<'a> {
     pub mapping: &'a Mapping,
     /// Local keys whose conflict this run counted already (its import phase met them).
     pub counted: &'a HashSet<String>,
+    /// `deletes.conflict = "remove_coupling"`: a record deleted remotely and changed locally is
+    /// uncouple instead of created again.
+    pub removes_coupling: bool,
 }
 
 /// What a page's writes came to, for its local transaction.
@@ -535,10 +538,7 @@ async fn settle(
         // A snapshot batch rolled back for another operation's refusal: this one goes again.
         (424, _) => Ok(Some(op.clone())),
         // Deleted remotely while changed locally: the local row restores it.
-        (404, Method::Patch) => {
-            count_conflict(target, op, out);
-            Ok(Some(restore(op)))
-        }
+        (404, Method::Patch) => Ok(deleted_remotely(target, op, out)),
         (412, _) if !op.refreshed => refresh(target, op, out).await,
         (429 | 500..=599, _) => Err(SourceError::Http {
             status: answer.status,
@@ -561,6 +561,17 @@ async fn settle(
             Ok(None)
         }
     }
+}
+
+/// A record deleted remotely while it changed locally: created again (restore), or uncoupled.
+fn deleted_remotely(target: &Target<'_>, op: &Op, out: &mut Outcome) -> Option<Op> {
+    count_conflict(target, op, out);
+    if target.removes_coupling {
+        out.uncoupled.push(op.remote_key.clone());
+        out.succeeded.push(op.local_key.clone());
+        return None;
+    }
+    Some(restore(op))
 }
 
 /// The create that puts back a record deleted remotely.
@@ -598,10 +609,7 @@ async fn refresh(
                 out.succeeded.push(op.local_key.clone());
                 None
             }
-            _ => {
-                count_conflict(target, op, out);
-                Some(restore(op))
-            }
+            _ => deleted_remotely(target, op, out),
         });
     };
     let etag = row

@@ -83,6 +83,24 @@ pub async fn count_finished(db: &impl ConnectionTrait, run: &run::Model) -> Resu
             .await?;
         }
     }
+    for (op, n) in [
+        ("inserted", run.export_inserted),
+        ("updated", run.export_updated),
+        ("unchanged", run.export_unchanged),
+        ("deleted", run.export_deleted),
+        ("failed", run.export_failed),
+        ("conflict", run.export_conflicts),
+    ] {
+        if n > 0 {
+            add(
+                db,
+                "ferry_exported_total",
+                &format!("integration=\"{integration}\",op=\"{op}\""),
+                n as f64,
+            )
+            .await?;
+        }
+    }
     if let (Some(start), Some(end)) = (run.started_at, run.finished_at) {
         let seconds = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
         for bound in DURATION_BUCKETS.iter().filter(|b| seconds <= **b) {

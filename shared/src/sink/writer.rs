@@ -39,6 +39,9 @@ pub struct PageWrite {
     /// Two-way sync: records changed on both sides, left out of `rows`, stored for an operator
     /// (`conflict = "manual"`) in this page's transaction.
     pub conflicts: Vec<crate::conflicts::Noted>,
+    /// Two-way sync: source keys whose couplings go (a deletion conflict resolved by removing the
+    /// coupling), in this page's transaction.
+    pub uncouple: Vec<String>,
     /// Two-way sync: conflicts met in this page, whatever the policy did with them.
     pub conflicts_met: u64,
     /// `rows` and `couplings` already turned into statements (`prepare`), so the write itself is only

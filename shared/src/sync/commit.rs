@@ -62,6 +62,11 @@ pub(super) async fn commit_page(
             .await
             .map_err(RunError::from)?;
     }
+    if !page.uncouple.is_empty() {
+        crate::export::couplings::remove(&txn, &lease.integration, &page.uncouple)
+            .await
+            .map_err(RunError::from)?;
+    }
     if page.conflicts_met > 0 {
         let met = crate::runs::ExportCounts {
             conflicts: page.conflicts_met as i64,

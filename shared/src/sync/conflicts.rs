@@ -35,6 +35,9 @@ pub(super) struct Guard {
     /// Every mapped column, read as `export::local` reads exported ones (a held conflict's local
     /// version).
     columns: Outbound,
+    /// `deletes.conflict`: `Some(true)` uncouples a record deleted here and changed there,
+    /// `Some(false)` restores it; `None` leaves it to `conflict`.
+    on_delete: Option<bool>,
     /// The local columns that go both ways: what two versions must agree on.
     exported: HashSet<String>,
     /// Keys whose conflict this run met and counted.
@@ -91,6 +94,11 @@ impl Guard {
             pending,
             held,
             columns,
+            on_delete: def
+                .deletes
+                .as_ref()
+                .filter(|d| d.conflict.is_some())
+                .map(|d| d.removes_coupling()),
             exported: outbound.fields.iter().map(|f| f.column.clone()).collect(),
             met: HashSet::new(),
         })
@@ -147,6 +155,23 @@ impl Guard {
             }
             if self.met.insert(target.clone()) {
                 write.conflicts_met += 1;
+            }
+            // Deleted here, changed there: `deletes.conflict` decides when it is set.
+            if local.is_none()
+                && !held
+                && let Some(removes_coupling) = self.on_delete
+            {
+                write
+                    .settled_changes
+                    .extend(self.pending.remove(&target).unwrap_or_default());
+                if removes_coupling {
+                    write.unchanged += 1;
+                    write.uncouple.push(key);
+                } else {
+                    write.rows.push((key, values));
+                    write.couplings.push(coupling);
+                }
+                continue;
             }
             match self.policy {
                 Conflict::RemoteWins => {

@@ -76,6 +76,7 @@ pub(super) async fn export(
         style: &style,
         mapping,
         counted,
+        removes_coupling: def.deletes.as_ref().is_some_and(|d| d.removes_coupling()),
     };
     loop {
         let changes = capture::pending(&ctx.db, name, upto, style.max_operations as u64)
