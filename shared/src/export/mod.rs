@@ -6,13 +6,15 @@
 //! - `local`: the local rows a page of changes names.
 //! - `couplings`: the couplings an export reads and writes.
 //! - `plan`: what each change asks of the remote side.
-//! - `remote`: the writes, through `$batch`, exactly once.
+//! - `remote`: the writes, through `$batch`, exactly once; `style`: each kind's batches and creates.
 
 pub mod couplings;
 pub mod local;
 pub mod outbound;
 pub mod plan;
 pub mod remote;
+pub mod style;
 
 pub use outbound::Outbound;
-pub use remote::{Outcome, Style, Target};
+pub use remote::{Outcome, Target};
+pub use style::{Creates, Style};
