@@ -367,6 +367,15 @@ async fn a_record_the_remote_refuses_fails_alone_with_its_payload_and_is_replaye
     assert_eq!(failure.payload["method"], "POST");
     assert_eq!(failure.payload["body"]["No"], "TOO-LONG");
 
+    // `--retry-failed` sends the open failures again: refused again, as nothing changed.
+    let replay = env.run("customers_out", Mode::RetryFailed).await;
+    let export = export_of(&replay);
+    assert_eq!(
+        (replay.rows_read, export.failed, export.inserted),
+        (1, 1, 0),
+        "{replay:?}"
+    );
+
     // Mended locally (a change the triggers capture), it goes with the next run, and its failure closes.
     execute(
         &env,
@@ -438,5 +447,46 @@ async fn a_batch_whose_reply_is_lost_after_it_was_applied_is_not_applied_twice(b
         export_of(&env.run("customers_out", Mode::Incremental).await),
         ExportCounts::default()
     );
+    env.finish().await;
+}
+
+crate::on_both_backends!(
+    #[tokio::test]
+    check_reports_a_table_whose_capture_triggers_are_gone_and_a_run_puts_them_back
+);
+async fn check_reports_a_table_whose_capture_triggers_are_gone_and_a_run_puts_them_back(
+    backend: Backend,
+) {
+    let env = TestEnv::start_on(backend, 10, 1).await;
+    env.apply(&definitions(&env)).await;
+    env.run("customers", Mode::Incremental).await;
+    env.run("customers_out", Mode::Incremental).await;
+    let key = vec!["bc_no".to_string()];
+    let capture = ferry_shared::storage::Capture {
+        integration: "customers_out",
+        table: "customer",
+        key_columns: &key,
+    };
+    ferry_shared::storage::Dialect::remove_capture(&env.db, &capture)
+        .await
+        .unwrap();
+    let check = env.ferry_output(&["check", "customers_out"]).await;
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "{said}");
+    assert!(said.contains("has no capture triggers"), "{said}");
+    // Changes made meanwhile are not logged; the next run installs the triggers again.
+    env.run("customers_out", Mode::Incremental).await;
+    let check = env.ferry_output(&["check", "customers_out"]).await;
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    execute(
+        &env,
+        "UPDATE customer SET city = 'Beja' WHERE bc_no = (SELECT min(bc_no) FROM customer)",
+    )
+    .await;
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 1);
     env.finish().await;
 }
