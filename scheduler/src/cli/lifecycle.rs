@@ -119,6 +119,8 @@ pub async fn delete(
             Err(e) => return Err(e.into()),
         }
     }
+    // A deleted integration exports nothing: its triggers and unsent changes go.
+    ferry_shared::capture::release(db, &def).await?;
     if drop_target {
         wait_until_stopped(db, name, wait).await?;
         drop_table(db, name, &def.target.table).await?;

@@ -490,3 +490,30 @@ async fn check_reports_a_table_whose_capture_triggers_are_gone_and_a_run_puts_th
     assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 1);
     env.finish().await;
 }
+
+crate::on_both_backends!(
+    #[tokio::test]
+    a_deleted_export_stops_capturing_and_forgets_its_unsent_changes
+);
+async fn a_deleted_export_stops_capturing_and_forgets_its_unsent_changes(backend: Backend) {
+    let env = TestEnv::start_on(backend, 10, 1).await;
+    env.apply(&definitions(&env)).await;
+    env.run("customers", Mode::Incremental).await;
+    env.run("customers_out", Mode::Incremental).await;
+    execute(&env, "UPDATE customer SET city = 'Beja'").await;
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 10);
+    let out = env.ferry_output(&["delete", "customers_out"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+    execute(&env, "UPDATE customer SET city = 'Faro'").await;
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM ferry_changes").await,
+        0,
+        "no trigger is left logging for an integration that is gone"
+    );
+    env.finish().await;
+}

@@ -31,9 +31,11 @@ pub enum Adopted {
     NoTable,
 }
 
-/// Installs the integration's capture triggers unless they are current; idempotent.
+/// Installs the integration's capture triggers unless they are current; idempotent. An integration
+/// that only imports has none: triggers left from when it exported are released.
 pub async fn adopt(conn: &impl ConnectionTrait, def: &IntegrationDef) -> Result<Adopted, DbErr> {
     let Some(capture) = of(def) else {
+        release(conn, def).await?;
         return Ok(Adopted::Installed);
     };
     if Dialect::columns(conn, capture.table).await?.is_empty() {
@@ -57,4 +59,27 @@ pub async fn state(
         return Ok(None);
     }
     Dialect::capture_state(conn, &capture).await.map(Some)
+}
+
+/// Stops capturing for `def` (deleted, or importing only now): its triggers go, and so do the changes
+/// it had not exported yet. Applying an exporting definition again captures from then on (`ferry run
+/// NAME --full` compares every row with the remote side).
+pub async fn release(conn: &impl ConnectionTrait, def: &IntegrationDef) -> Result<(), DbErr> {
+    let capture = Capture {
+        integration: &def.name,
+        table: &def.target.table,
+        key_columns: &def.target.key,
+    };
+    if !Dialect::columns(conn, capture.table).await?.is_empty()
+        && Dialect::capture_state(conn, &capture).await? != CaptureState::Missing
+    {
+        Dialect::remove_capture(conn, &capture).await?;
+    }
+    let dialect = Dialect::of(conn);
+    conn.execute_raw(dialect.statement(
+        "DELETE FROM ferry_changes WHERE integration = ?",
+        [def.name.clone().into()],
+    ))
+    .await?;
+    Ok(())
 }
