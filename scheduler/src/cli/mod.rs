@@ -13,6 +13,7 @@ pub mod integrations;
 mod keys;
 pub mod lifecycle;
 mod preview;
+mod progress;
 mod queue;
 mod run;
 mod runs;

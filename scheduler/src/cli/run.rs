@@ -1,5 +1,6 @@
 //! `ferry run NAME`: record a run, push its job, and optionally wait for its end.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -65,15 +66,34 @@ pub async fn wait_for(
     run_id: i64,
     timeout: Duration,
 ) -> anyhow::Result<RunSummary> {
+    wait_showing(db, run_id, timeout, None).await
+}
+
+/// `wait_for`, showing each poll on `progress` when there is one.
+async fn wait_showing(
+    db: &DatabaseConnection,
+    run_id: i64,
+    timeout: Duration,
+    mut progress: Option<&mut super::progress::Progress>,
+) -> anyhow::Result<RunSummary> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let run = runs::get(db, run_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("run {run_id} does not exist"))?;
         if RunState::parse(&run.state).is_some_and(RunState::is_final) {
+            if let Some(progress) = progress {
+                progress.finish();
+            }
             return Ok(run.into());
         }
+        if let Some(progress) = progress.as_deref_mut() {
+            progress.show(&run);
+        }
         if tokio::time::Instant::now() >= deadline {
+            if let Some(progress) = progress {
+                progress.finish();
+            }
             anyhow::bail!(
                 "run {run_id} still {} after {}s (attempt {}{})",
                 run.state,
@@ -136,7 +156,16 @@ pub(super) async fn command(settings: &Settings, options: RunOptions) -> anyhow:
             settings.worker.lease().as_secs()
         );
     }
-    let summary = wait_for(&db, run_id, Duration::from_secs(options.timeout)).await?;
+    // A live line only for a person watching: not with --json, not when stderr is a file or pipe.
+    let mut progress =
+        (!options.json && std::io::stderr().is_terminal()).then(super::progress::Progress::new);
+    let summary = wait_showing(
+        &db,
+        run_id,
+        Duration::from_secs(options.timeout),
+        progress.as_mut(),
+    )
+    .await?;
     if options.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

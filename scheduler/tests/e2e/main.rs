@@ -49,6 +49,7 @@ mod private_postgres;
 #[path = "../chaos/redis.rs"]
 mod private_redis;
 mod process;
+mod progress;
 mod queue_down;
 mod raw_service;
 mod recovery;
