@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use ferry_shared::runs::{ExportCounts, Mode};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestEnv};
@@ -36,23 +35,6 @@ deletes = { detect = "none", export = true }
     );
     std::fs::write(&file, text).unwrap();
     file
-}
-
-async fn execute(env: &TestEnv, sql: &str) {
-    env.db
-        .execute_raw(Statement::from_string(env.db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn count(env: &TestEnv, sql: &str) -> i64 {
-    env.db
-        .query_one_raw(Statement::from_string(env.db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
 }
 
 /// The sandbox's customers by `No`.
@@ -93,7 +75,7 @@ async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(ba
     env.mutate("RescoCustomer", 0, 20, 0);
     let reimported = env.run("customers", Mode::Incremental).await;
     assert_eq!(reimported.updated, 20, "{reimported:?}");
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 0);
 
     let before = remote(&env);
     let keys: Vec<String> = before.keys().cloned().collect();
@@ -104,37 +86,28 @@ async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(ba
             .collect::<Vec<_>>()
             .join(", ")
     };
-    execute(
-        &env,
-        &format!(
-            "UPDATE customer SET name = 'Local ' || bc_no, city = 'Lisbon' WHERE bc_no IN ({})",
-            list(updated)
-        ),
-    )
+    env.execute(&format!(
+        "UPDATE customer SET name = 'Local ' || bc_no, city = 'Lisbon' WHERE bc_no IN ({})",
+        list(updated)
+    ))
     .await;
     // The same rows changed twice: one update each reaches the remote side.
-    execute(
-        &env,
-        &format!(
-            "UPDATE customer SET phone = '+351 21 000' WHERE bc_no IN ({})",
-            list(updated)
-        ),
-    )
+    env.execute(&format!(
+        "UPDATE customer SET phone = '+351 21 000' WHERE bc_no IN ({})",
+        list(updated)
+    ))
     .await;
     for n in 1..=5 {
-        execute(
-            &env,
-            &format!(
-                "INSERT INTO customer (bc_no, name, city, phone, origin) \
+        env.execute(&format!(
+            "INSERT INTO customer (bc_no, name, city, phone, origin) \
                  VALUES ('LOCAL-{n}', 'O''Neil & Sons {n}', 'Porto', NULL, 'local')"
-            ),
-        )
+        ))
         .await;
     }
-    execute(
-        &env,
-        &format!("DELETE FROM customer WHERE bc_no IN ({})", list(deleted)),
-    )
+    env.execute(&format!(
+        "DELETE FROM customer WHERE bc_no IN ({})",
+        list(deleted)
+    ))
     .await;
 
     // The preview says what the run will send, record by record, and sends nothing.
@@ -173,7 +146,7 @@ async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(ba
         first["changes"]["Name"]["before"],
         before[&updated[0]]["Name"]
     );
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 28);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 28);
     assert_eq!(remote(&env), before, "a preview writes nothing remotely");
 
     let run = env.run("customers_out", Mode::Incremental).await;
@@ -209,23 +182,21 @@ async fn local_changes_reach_business_central_once_and_imports_are_not_echoed(ba
     }
     assert_eq!(after.len(), before.len() + 5 - 3);
     assert_eq!(
-        count(
-            &env,
-            "SELECT CAST(value AS BIGINT) FROM ferry_counters WHERE metric = 'ferry_exported_total' \
+        env.count("SELECT CAST(value AS BIGINT) FROM ferry_counters WHERE metric = 'ferry_exported_total' \
              AND labels = 'integration=\"customers_out\",op=\"inserted\"'"
         )
         .await,
         5,
         "/metrics counts what exports wrote"
     );
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 0);
 
     // Nothing left to do in either direction: the import reads the rows the export changed and
     // writes them as Ferry's own, so the export after it has nothing either.
     let again = export_of(&env.run("customers_out", Mode::Incremental).await);
     assert_eq!(again, ExportCounts::default());
     env.run("customers", Mode::Incremental).await;
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 0);
     let after_import = export_of(&env.run("customers_out", Mode::Incremental).await);
     assert_eq!(after_import, ExportCounts::default());
     env.finish().await;
@@ -246,28 +217,19 @@ async fn an_export_whose_commit_was_lost_writes_nothing_twice(backend: Backend) 
     let full = export_of(&env.run("customers_out", Mode::Full).await);
     assert_eq!(full.updated + full.unchanged, 30, "{full:?}");
 
-    execute(
-        &env,
-        "UPDATE customer SET city = 'Faro' WHERE bc_no IN (SELECT bc_no FROM customer ORDER BY bc_no LIMIT 4)",
+    env.execute("UPDATE customer SET city = 'Faro' WHERE bc_no IN (SELECT bc_no FROM customer ORDER BY bc_no LIMIT 4)",
     )
     .await;
     for n in 1..=3 {
-        execute(
-            &env,
-            &format!(
+        env.execute(&format!(
                 "INSERT INTO customer (bc_no, name, city, origin) VALUES ('NEW-{n}', 'New {n}', 'Faro', 'local')"
             ),
         )
         .await;
     }
-    execute(
-        &env,
-        "CREATE TABLE saved_changes AS SELECT * FROM ferry_changes",
-    )
-    .await;
-    execute(
-        &env,
-        "CREATE TABLE saved_couplings AS SELECT * FROM ferry_couplings WHERE integration = 'customers_out'",
+    env.execute("CREATE TABLE saved_changes AS SELECT * FROM ferry_changes")
+        .await;
+    env.execute("CREATE TABLE saved_couplings AS SELECT * FROM ferry_couplings WHERE integration = 'customers_out'",
     )
     .await;
     let first = export_of(&env.run("customers_out", Mode::Incremental).await);
@@ -275,21 +237,12 @@ async fn an_export_whose_commit_was_lost_writes_nothing_twice(backend: Backend) 
     let written = remote(&env);
 
     // Undo the local commit only.
-    execute(
-        &env,
-        "DELETE FROM ferry_couplings WHERE integration = 'customers_out'",
-    )
-    .await;
-    execute(
-        &env,
-        "INSERT INTO ferry_couplings SELECT * FROM saved_couplings",
-    )
-    .await;
-    execute(
-        &env,
-        "INSERT INTO ferry_changes SELECT * FROM saved_changes",
-    )
-    .await;
+    env.execute("DELETE FROM ferry_couplings WHERE integration = 'customers_out'")
+        .await;
+    env.execute("INSERT INTO ferry_couplings SELECT * FROM saved_couplings")
+        .await;
+    env.execute("INSERT INTO ferry_changes SELECT * FROM saved_changes")
+        .await;
 
     let retry = env.run("customers_out", Mode::Incremental).await;
     let export = export_of(&retry);
@@ -326,20 +279,17 @@ async fn a_record_the_remote_refuses_fails_alone_with_its_payload_and_is_replaye
     env.run("customers_out", Mode::Incremental).await;
     // The operator's table takes longer names than Business Central does.
     if backend == Backend::Postgres {
-        execute(&env, "ALTER TABLE customer ALTER COLUMN name TYPE text").await;
+        env.execute("ALTER TABLE customer ALTER COLUMN name TYPE text")
+            .await;
     }
     let long = "x".repeat(300);
-    execute(
-        &env,
-        &format!(
+    env.execute(&format!(
             "INSERT INTO customer (bc_no, name, city, origin) VALUES ('TOO-LONG', '{long}', 'Faro', 'local')"
         ),
     )
     .await;
     for n in 1..=4 {
-        execute(
-            &env,
-            &format!(
+        env.execute(&format!(
                 "INSERT INTO customer (bc_no, name, city, origin) VALUES ('FINE-{n}', 'Fine {n}', 'Faro', 'local')"
             ),
         )
@@ -377,18 +327,13 @@ async fn a_record_the_remote_refuses_fails_alone_with_its_payload_and_is_replaye
     );
 
     // Mended locally (a change the triggers capture), it goes with the next run, and its failure closes.
-    execute(
-        &env,
-        "UPDATE customer SET name = 'Short now' WHERE bc_no = 'TOO-LONG'",
-    )
-    .await;
+    env.execute("UPDATE customer SET name = 'Short now' WHERE bc_no = 'TOO-LONG'")
+        .await;
     let mended = export_of(&env.run("customers_out", Mode::Incremental).await);
     assert_eq!((mended.inserted, mended.failed), (1, 0), "{mended:?}");
     assert_eq!(remote(&env)["TOO-LONG"]["Name"], "Short now");
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) FROM ferry_run_errors WHERE integration = 'customers_out' AND resolved_at IS NULL"
+        env.count("SELECT count(*) FROM ferry_run_errors WHERE integration = 'customers_out' AND resolved_at IS NULL"
         )
         .await,
         0
@@ -408,17 +353,13 @@ async fn a_batch_whose_reply_is_lost_after_it_was_applied_is_not_applied_twice(b
     env.run("customers", Mode::Incremental).await;
     env.run("customers_out", Mode::Full).await;
     for n in 1..=10 {
-        execute(
-            &env,
-            &format!(
+        env.execute(&format!(
                 "INSERT INTO customer (bc_no, name, city, origin) VALUES ('LOST-{n:02}', 'Lost {n}', 'Evora', 'local')"
             ),
         )
         .await;
     }
-    execute(
-        &env,
-        "UPDATE customer SET city = 'Evora' WHERE bc_no IN (SELECT bc_no FROM customer WHERE origin = 'bc' ORDER BY bc_no LIMIT 5)",
+    env.execute("UPDATE customer SET city = 'Evora' WHERE bc_no IN (SELECT bc_no FROM customer WHERE origin = 'bc' ORDER BY bc_no LIMIT 5)",
     )
     .await;
     env.control(
@@ -482,12 +423,11 @@ async fn check_reports_a_table_whose_capture_triggers_are_gone_and_a_run_puts_th
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    execute(
-        &env,
+    env.execute(
         "UPDATE customer SET city = 'Beja' WHERE bc_no = (SELECT min(bc_no) FROM customer)",
     )
     .await;
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 1);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 1);
     env.finish().await;
 }
 
@@ -500,18 +440,18 @@ async fn a_deleted_export_stops_capturing_and_forgets_its_unsent_changes(backend
     env.apply(&definitions(&env)).await;
     env.run("customers", Mode::Incremental).await;
     env.run("customers_out", Mode::Incremental).await;
-    execute(&env, "UPDATE customer SET city = 'Beja'").await;
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 10);
+    env.execute("UPDATE customer SET city = 'Beja'").await;
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 10);
     let out = env.ferry_output(&["delete", "customers_out"]).await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_changes").await, 0);
-    execute(&env, "UPDATE customer SET city = 'Faro'").await;
+    assert_eq!(env.count("SELECT count(*) FROM ferry_changes").await, 0);
+    env.execute("UPDATE customer SET city = 'Faro'").await;
     assert_eq!(
-        count(&env, "SELECT count(*) FROM ferry_changes").await,
+        env.count("SELECT count(*) FROM ferry_changes").await,
         0,
         "no trigger is left logging for an integration that is gone"
     );

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use ferry_sandbox::SandboxConfig;
 use ferry_shared::runs::{ExportCounts, Mode, RunSummary};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestEnv, dataverse_connection};
@@ -36,13 +35,6 @@ deletes = {{ detect = "none", export = true }}
     )
     .unwrap();
     file
-}
-
-async fn execute(env: &TestEnv, sql: &str) {
-    env.db
-        .execute_raw(Statement::from_string(env.db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// The sandbox's accounts by id.
@@ -80,16 +72,12 @@ async fn local_accounts_reach_dataverse_once_even_when_a_batch_reply_is_lost(bac
     .await;
     let mut env = env;
     env.start_worker();
-    execute(
-        &env,
-        "CREATE TABLE crm_account (id varchar(36) PRIMARY KEY, name text, phone text, revenue numeric(19,4))",
+    env.execute("CREATE TABLE crm_account (id varchar(36) PRIMARY KEY, name text, phone text, revenue numeric(19,4))",
     )
     .await;
     env.apply(&definitions(&env)).await;
     for n in 1..=20 {
-        execute(
-            &env,
-            &format!(
+        env.execute(&format!(
                 "INSERT INTO crm_account (id, name, phone, revenue) VALUES ('{}', 'Account {n}', '+351 {n}', {n}000.2500)",
                 id(n)
             ),
@@ -111,24 +99,16 @@ async fn local_accounts_reach_dataverse_once_even_when_a_batch_reply_is_lost(bac
     );
 
     // Updates, a delete and new accounts, with the batch's reply lost once after it was applied.
-    execute(
-        &env,
-        &format!(
-            "UPDATE crm_account SET phone = '+351 999' WHERE id IN ('{}', '{}')",
-            id(1),
-            id(2)
-        ),
-    )
+    env.execute(&format!(
+        "UPDATE crm_account SET phone = '+351 999' WHERE id IN ('{}', '{}')",
+        id(1),
+        id(2)
+    ))
     .await;
-    execute(
-        &env,
-        &format!("DELETE FROM crm_account WHERE id = '{}'", id(3)),
-    )
-    .await;
+    env.execute(&format!("DELETE FROM crm_account WHERE id = '{}'", id(3)))
+        .await;
     for n in 21..=25 {
-        execute(
-            &env,
-            &format!(
+        env.execute(&format!(
                 "INSERT INTO crm_account (id, name, phone, revenue) VALUES ('{}', 'Account {n}', NULL, NULL)",
                 id(n)
             ),

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use ferry_shared::runs::{Mode, RunSummary};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestEnv, bc_connection};
@@ -42,13 +41,6 @@ fields = [
     )
     .unwrap();
     file
-}
-
-async fn execute(env: &TestEnv, sql: &str) {
-    env.db
-        .execute_raw(Statement::from_string(env.db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 fn remote(env: &TestEnv) -> BTreeMap<String, serde_json::Map<String, Value>> {
@@ -191,19 +183,14 @@ async fn scenario_losing(env: &TestEnv, conflict: &str, lose_a_reply: bool) -> S
             .collect::<Vec<_>>()
             .join(", ")
     };
-    execute(
-        env,
-        &format!(
-            "UPDATE customer SET name = 'Local ' || no WHERE no IN ({}, {})",
-            list(&both),
-            list(&local_only)
-        ),
-    )
+    env.execute(&format!(
+        "UPDATE customer SET name = 'Local ' || no WHERE no IN ({}, {})",
+        list(&both),
+        list(&local_only)
+    ))
     .await;
     for n in 1..=10 {
-        execute(
-            env,
-            &format!(
+        env.execute(&format!(
                 "INSERT INTO customer (no, name, city, email) VALUES ('NEW-{n:02}', 'New {n}', 'Braga', 'new{n}@example.com')"
             ),
         )
@@ -463,19 +450,16 @@ async fn deletion_conflicts(env: &TestEnv, policy: &str) -> (Vec<String>, Vec<St
             .collect::<Vec<_>>()
             .join(", ")
     };
-    execute(
-        env,
-        &format!("DELETE FROM customer WHERE no IN ({})", list(&deleted_here)),
-    )
+    env.execute(&format!(
+        "DELETE FROM customer WHERE no IN ({})",
+        list(&deleted_here)
+    ))
     .await;
     remote_rename(env, &deleted_here, |k| format!("Remote {k}")).await;
-    execute(
-        env,
-        &format!(
-            "UPDATE customer SET name = 'Local ' || no WHERE no IN ({})",
-            list(&deleted_there)
-        ),
-    )
+    env.execute(&format!(
+        "UPDATE customer SET name = 'Local ' || no WHERE no IN ({})",
+        list(&deleted_there)
+    ))
     .await;
     remote_delete(env, &deleted_there).await;
     let run = env.run("customers", Mode::Incremental).await;
@@ -528,16 +512,8 @@ async fn a_deletion_conflict_uncouples_the_pair_under_remove_coupling(backend: B
         assert_eq!(local[key], format!("Local {key}"), "kept locally");
     }
     let coupled = env
-        .db
-        .query_one_raw(Statement::from_string(
-            env.db.get_database_backend(),
-            "SELECT count(*) FROM ferry_couplings WHERE integration = 'customers'",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap();
+        .count("SELECT count(*) FROM ferry_couplings WHERE integration = 'customers'")
+        .await;
     assert_eq!(coupled, 14, "the six pairs are uncoupled");
     assert_quiet(&env).await;
     env.finish().await;

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use ferry_sandbox::SandboxConfig;
 use ferry_shared::runs::{Mode, RunSummary};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestEnv, dataverse_connection};
@@ -49,13 +48,6 @@ fields = [
     .unwrap();
     env.apply(&file).await;
     env
-}
-
-async fn execute(env: &TestEnv, sql: &str) {
-    env.db
-        .execute_raw(Statement::from_string(env.db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 fn remote(env: &TestEnv) -> BTreeMap<String, serde_json::Map<String, Value>> {
@@ -139,23 +131,17 @@ async fn scenario(env: &TestEnv) -> Scenario {
     } else {
         "accountid"
     };
-    execute(
-        env,
-        &format!(
-            "UPDATE account SET name = 'Local ' || {cast} WHERE accountid IN ({}, {})",
-            list(&both),
-            list(&local_only)
-        ),
-    )
+    env.execute(&format!(
+        "UPDATE account SET name = 'Local ' || {cast} WHERE accountid IN ({}, {})",
+        list(&both),
+        list(&local_only)
+    ))
     .await;
     for n in 1..=10 {
-        execute(
-            env,
-            &format!(
-                "INSERT INTO account (accountid, name, phone) VALUES ('{}', 'New {n}', '+351 {n}')",
-                new_id(n)
-            ),
-        )
+        env.execute(&format!(
+            "INSERT INTO account (accountid, name, phone) VALUES ('{}', 'New {n}', '+351 {n}')",
+            new_id(n)
+        ))
         .await;
     }
     let remote_changed: Vec<String> = both.iter().chain(&remote_only).cloned().collect();

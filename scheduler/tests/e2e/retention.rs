@@ -64,16 +64,6 @@ pub async fn create_known(env: &TestEnv) {
         .unwrap();
 }
 
-async fn count(env: &TestEnv, sql: &str) -> i64 {
-    env.db
-        .query_one_raw(statement(env.db.get_database_backend(), sql, []))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
-}
-
 fn source_keys(env: &TestEnv) -> Vec<String> {
     env.sandbox
         .rows("RescoCustomer")
@@ -114,7 +104,7 @@ async fn retention_keeps_open_failures_and_their_runs_and_prunes_resolved_ones(b
             .len(),
         30
     );
-    let left = count(&env, "SELECT count(*) FROM ferry_runs").await;
+    let left = env.count("SELECT count(*) FROM ferry_runs").await;
     assert_eq!(left, 2, "the runs owning open failures stay");
 
     // Fixed at last: the replay still finds every owed record, and then nothing is owed.
@@ -127,11 +117,8 @@ async fn retention_keeps_open_failures_and_their_runs_and_prunes_resolved_ones(b
     assert_eq!(env.table("owed", &["no"], "no").await.len(), 50);
     age_runs(&env).await;
     assert_eq!(runs::prune(&env.db, RETENTION).await.unwrap(), 3);
-    assert_eq!(
-        count(&env, "SELECT count(*) FROM ferry_run_errors").await,
-        0
-    );
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_runs").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_run_errors").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_runs").await, 0);
     env.finish().await;
 }
 
@@ -149,16 +136,14 @@ async fn retention_keeps_parked_records_and_the_run_that_parked_them(backend: Ba
 
     age_runs(&env).await;
     assert_eq!(runs::prune(&env.db, RETENTION).await.unwrap(), 0);
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_deferred").await, 30);
-    let parked_by = count(
-        &env,
-        &format!(
+    assert_eq!(env.count("SELECT count(*) FROM ferry_deferred").await, 30);
+    let parked_by = env
+        .count(&format!(
             "SELECT count(*) FROM ferry_deferred d JOIN ferry_runs r ON r.id = d.run_id \
              WHERE r.id = {}",
             parked.run_id
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(parked_by, 30, "the run that parked them stays");
 
     know(&env, &source_keys(&env)).await;
@@ -167,7 +152,7 @@ async fn retention_keeps_parked_records_and_the_run_that_parked_them(backend: Ba
         (written.status.as_str(), written.inserted),
         ("succeeded", 30)
     );
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_deferred").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_deferred").await, 0);
     age_runs(&env).await;
     assert_eq!(runs::prune(&env.db, RETENTION).await.unwrap(), 2);
     env.finish().await;
@@ -197,14 +182,14 @@ async fn retention_sweeps_a_key_scan_a_crash_left_behind(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        count(&env, "SELECT count(*) FROM ferry_scanned_keys").await,
+        env.count("SELECT count(*) FROM ferry_scanned_keys").await,
         3
     );
 
     assert_eq!(key_scan::sweep(&env.db).await.unwrap(), 1);
-    assert_eq!(count(&env, "SELECT count(*) FROM ferry_key_scans").await, 1);
+    assert_eq!(env.count("SELECT count(*) FROM ferry_key_scans").await, 1);
     assert_eq!(
-        count(&env, "SELECT count(*) FROM ferry_scanned_keys").await,
+        env.count("SELECT count(*) FROM ferry_scanned_keys").await,
         1
     );
     env.finish().await;

@@ -8,7 +8,6 @@ use serde_json::Value as Json;
 
 use super::outbound::Outbound;
 use crate::mapping::types::ColumnType;
-use crate::mapping::value_json;
 use crate::storage::{Dialect, quote};
 
 /// A local key as couplings store it (`target_key`): each value converted to its column's type and
@@ -18,12 +17,12 @@ pub fn canonical_key(local_key: &[(String, ColumnType)], values: &[Json]) -> Opt
     if values.len() != local_key.len() {
         return None;
     }
-    let typed: Option<Vec<Json>> = local_key
+    let typed: Option<Vec<sea_orm::Value>> = local_key
         .iter()
         .zip(values)
-        .map(|((_, ty), json)| ty.convert(json).ok().map(|v| value_json(&v)))
+        .map(|((_, ty), json)| ty.convert(json).ok())
         .collect();
-    Some(Json::Array(typed?).to_string())
+    Some(crate::sink::coupling::key_text(&typed?))
 }
 
 /// The rows of `keys` (canonical key → each exported column's JSON text, in `outbound.fields`

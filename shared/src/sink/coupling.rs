@@ -82,14 +82,13 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The target key of a mapped row as stored in a coupling.
 fn target_key(mapping: &Mapping, values: &[Value]) -> String {
-    Json::Array(
-        mapping
-            .key_columns
-            .iter()
-            .map(|&i| value_json(&values[i]))
-            .collect(),
-    )
-    .to_string()
+    key_text(mapping.key_columns.iter().map(|&i| &values[i]))
+}
+
+/// The one spelling of a target key in `ferry_couplings.target_key`: the key columns' typed values
+/// as a JSON array, in key order. An export finds a local row's coupling by it.
+pub fn key_text<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
+    Json::Array(values.into_iter().map(value_json).collect()).to_string()
 }
 
 /// A coupling's target key back as typed values for the key columns; `None` when it no longer fits them

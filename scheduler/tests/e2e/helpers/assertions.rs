@@ -11,6 +11,25 @@ use serde_json::Value;
 use super::{Backend, TestEnv};
 
 impl TestEnv {
+    /// Runs one SQL statement on the test's database (a local change, a table of the test's own).
+    pub async fn execute(&self, sql: &str) {
+        self.db
+            .execute_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The first column of the first row of a query, as an integer (a `count(*)`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .expect("a query with a row")
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+    }
+
     /// Every row of a target table, each SQL expression of `columns` as text, ordered by `key`.
     pub async fn table(
         &self,
