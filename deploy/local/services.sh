@@ -80,10 +80,19 @@ ensure_faketime() {
   fi
 }
 
+# The console's tests drive a real headless Chromium through ChromeDriver (Debian's packages).
+ensure_browser() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "installing chromium and chromium-driver…" >&2
+    apt_install chromium chromium-driver
+  fi
+}
+
 ensure_services() {
   ensure_postgres
   ensure_redis
   ensure_faketime
+  ensure_browser
   export FERRY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT}/postgres"
   export FERRY_TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod console;
 pub mod cron_loop;
 pub mod demo;
 pub mod depth;

@@ -9,7 +9,7 @@ mod connections;
 mod error;
 mod health;
 mod integrations;
-mod lockout;
+pub(crate) mod lockout;
 mod metrics;
 mod runs;
 
@@ -33,13 +33,16 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub queue: SyncStorage,
     pub settings: Settings,
-    /// Failed sign-ins per client address, shared by every request.
+    /// Failed sign-ins per client address, shared by every request (the API's and the console's).
     pub lockout: Arc<lockout::Lockout>,
+    /// The web console's keys and memory.
+    pub console: Arc<crate::console::Console>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, queue: SyncStorage, settings: Settings) -> AppState {
         AppState {
+            console: Arc::new(crate::console::Console::new(&settings)),
             db,
             queue,
             settings,
@@ -84,13 +87,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_metrics_token,
         ));
-    Router::new()
+    let api = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(protected)
         .merge(metrics)
         .fallback(error::not_found)
-        .layer(middleware::map_response(error::as_json))
+        .layer(middleware::map_response(error::as_json));
+    // The console's pages answer in HTML, so they are merged after the API's JSON error layer.
+    api.merge(crate::console::router(state.clone()))
         .with_state(state)
 }
 

@@ -46,6 +46,10 @@ pub(super) async fn start(
         "API and metrics: http://{address}   (scheduler and {workers} workers in this process)"
     );
     println!("  curl -H \"Authorization: Bearer {shown}\" http://{address}/metrics");
+    // A link that signs in once, within minutes: the console without pasting the token.
+    if let Some(link) = crate::console::sign_in_link(settings, &format!("http://{address}")) {
+        println!("Console: http://{address}/   one-time sign-in: {link}");
+    }
     let settings = settings.clone();
     Ok(tokio::spawn(crate::serve::run_with_listener(
         settings,

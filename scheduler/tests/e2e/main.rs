@@ -12,6 +12,8 @@ mod cancel;
 mod certificates;
 mod check;
 mod checkpoints;
+mod console;
+mod console_browser;
 mod counts;
 mod couplings;
 mod database_tls;
@@ -66,6 +68,8 @@ mod storage;
 mod sync;
 mod token_origin;
 mod waits;
+#[path = "../support/webdriver.rs"]
+mod webdriver;
 #[path = "../support/worker_binary.rs"]
 mod worker_binary;
 

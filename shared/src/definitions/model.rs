@@ -130,6 +130,17 @@ pub enum Conflict {
     Manual,
 }
 
+impl Conflict {
+    /// As the definition spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conflict::RemoteWins => "remote_wins",
+            Conflict::LocalWins => "local_wins",
+            Conflict::Manual => "manual",
+        }
+    }
+}
+
 impl IntegrationDef {
     /// The conflict policy in force (`manual` unless the definition says).
     pub fn conflict_policy(&self) -> Conflict {
@@ -148,6 +159,15 @@ pub enum Direction {
 impl Direction {
     fn import() -> Direction {
         Direction::Import
+    }
+
+    /// As the definition spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Import => "import",
+            Direction::Export => "export",
+            Direction::Bidirectional => "bidirectional",
+        }
     }
 }
 

@@ -139,6 +139,8 @@ pub enum Trigger {
     Manual,
     Schedule,
     Api,
+    /// The web console's Run (or replay) button.
+    Console,
     /// An integration this one looks up succeeded while records of this one were parked.
     Lookup,
 }
@@ -149,6 +151,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
             Trigger::Api => "api",
+            Trigger::Console => "console",
             Trigger::Lookup => "lookup",
         }
     }

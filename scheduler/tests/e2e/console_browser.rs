@@ -1,0 +1,200 @@
+//! The web console in a real headless Chromium (ChromeDriver): an operator signs in, previews an
+//! integration, runs it and reads its counts, sees a dropped source field as drift and cleans it up,
+//! and replays failed records once they can be written. Screenshots of the main pages go to
+//! `$FERRY_SCREENSHOTS` when set (the README's come from there).
+
+use std::path::PathBuf;
+
+use ferry_shared::definitions::latest_integration;
+use serde_json::json;
+
+use crate::helpers::{API_TOKEN, TestEnv};
+use crate::webdriver::Browser;
+
+const NARROW: &str = r#"
+[[integration]]
+name = "narrow"
+connection = "bc"
+source = { entity = "RescoCustomer", key = ["No"], version = "RowVersionNumber" }
+target = { table = "narrow", key = ["no"] }
+fields = [{ from = "No", to = "no" }, { from = "Name", to = "name" }]
+"#;
+
+/// Where screenshots go: `$FERRY_SCREENSHOTS`, or the test's own folder.
+fn shots(env: &TestEnv) -> PathBuf {
+    let dir = std::env::var_os("FERRY_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env.dir.join("screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The number a summary card shows above `label`.
+fn card(html: &str, label: &str) -> Option<i64> {
+    let end = html.find(&format!("<span class=\"k\">{label}</span>"))?;
+    let start = html[..end].rfind("<span class=\"n\">")? + "<span class=\"n\">".len();
+    html[start..end]
+        .trim_end_matches("</span>")
+        .replace('\u{202f}', "")
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_previews_runs_cleans_up_drift_and_replays_failures_in_a_browser() {
+    let mut env = TestEnv::start(60, 1).await;
+    env.execute("CREATE TABLE narrow (no varchar(20) PRIMARY KEY, name varchar(8))")
+        .await;
+    env.apply(&env.write_definitions(NARROW)).await;
+    let base = env.start_scheduler().await;
+    let shots = shots(&env);
+    let browser = Browser::start(1280, 900).await;
+
+    // Sign in: every page sends a stranger to the sign-in form first.
+    browser.goto(&format!("{base}/runs")).await;
+    assert!(
+        browser.url().await.contains("/sign-in?next="),
+        "{}",
+        browser.url().await
+    );
+    let token = browser.find("#token").await;
+    browser.type_into(&token, API_TOKEN).await;
+    browser
+        .click(&browser.find_text("button", "Sign in").await)
+        .await;
+    browser.wait_for_text("Runs").await;
+    assert!(
+        browser.url().await.ends_with("/runs"),
+        "back where it started"
+    );
+    let cookie = browser
+        .cookie("ferry_session")
+        .await
+        .expect("a session cookie");
+    assert_eq!(cookie["httpOnly"], true);
+    assert_eq!(cookie["sameSite"], "Strict");
+
+    // Integrations, then the preview of the first run: 60 customers to insert.
+    browser.goto(&format!("{base}/")).await;
+    browser.wait_for_text("customers").await;
+    browser.screenshot(&shots.join("integrations.png")).await;
+    browser
+        .click(&browser.find_text("a", "customers").await)
+        .await;
+    browser.wait_for_text("Definition").await;
+    browser
+        .click(&browser.find_text("a", "Preview").await)
+        .await;
+    browser.wait_for_text("rows read").await;
+    let preview = browser.source().await;
+    assert_eq!(card(&preview, "insert"), Some(60), "preview:\n{preview}");
+    assert_eq!(card(&preview, "update"), Some(0));
+    browser.screenshot(&shots.join("preview.png")).await;
+
+    // Run it from the preview; the run's page follows it live until it succeeds.
+    browser
+        .click(&browser.find_text("button", "Run it now").await)
+        .await;
+    browser.wait_for_text("succeeded").await;
+    let run = browser.source().await;
+    assert_eq!(card(&run, "inserted"), Some(60), "run:\n{run}");
+    assert_eq!(card(&run, "rows read"), Some(60));
+    assert_eq!(env.count("SELECT count(*) FROM customer").await, 60);
+    browser.screenshot(&shots.join("run.png")).await;
+
+    // A field dropped at the source shows as drift, and the clean-up stores a version without it.
+    env.control(
+        "/_sandbox/schema",
+        json!({ "entity": "RescoCustomer", "drop_field": "HomePage" }),
+    )
+    .await;
+    browser
+        .goto(&format!("{base}/integrations/customers"))
+        .await;
+    browser
+        .click(
+            &browser
+                .find_text("button", "Check against the source now")
+                .await,
+        )
+        .await;
+    let drift = browser.wait_for_text("HomePage").await;
+    assert!(drift.contains("breaks fields["), "{drift}");
+    browser.screenshot(&shots.join("drift.png")).await;
+    browser
+        .click(&browser.find_text("button", "Clean up").await)
+        .await;
+    browser.accept_dialog().await;
+    browser
+        .wait_for_text("Stored a new version without the fields that are gone.")
+        .await;
+    let (version, def) = latest_integration(&env.db, "customers")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 2);
+    assert!(
+        def.fields
+            .iter()
+            .all(|f| f.from.as_deref() != Some("HomePage"))
+    );
+    assert!(browser.main_text().await.contains("version 2"));
+
+    // Failed records: names longer than the column fail, with their payloads; once the column is
+    // wide enough, Replay writes them.
+    browser.goto(&format!("{base}/integrations/narrow")).await;
+    browser
+        .click(&browser.find_text("button", "Run now").await)
+        .await;
+    browser.wait_for_text("partial").await;
+    let partial = browser.source().await;
+    let failed = card(&partial, "failed").unwrap();
+    assert!(failed > 0, "{partial}");
+    assert!(
+        partial.contains("payload"),
+        "each failure keeps its payload"
+    );
+    browser.screenshot(&shots.join("failures.png")).await;
+    env.execute("ALTER TABLE narrow ALTER COLUMN name TYPE varchar(200)")
+        .await;
+    browser
+        .click(&browser.find_text("button", "Replay").await)
+        .await;
+    browser.wait_for_text("succeeded").await;
+    let replay = browser.source().await;
+    assert!(replay.contains("retry_failed"), "a --retry-failed run");
+    assert_eq!(card(&replay, "inserted"), Some(failed));
+    assert_eq!(env.count("SELECT count(*) FROM narrow").await, 60);
+    assert_eq!(
+        env.count("SELECT count(*) FROM ferry_run_errors WHERE resolved_at IS NULL")
+            .await,
+        0
+    );
+
+    // The remaining pages, for the README, and the integrations on a phone.
+    for (path, file) in [("/queue", "queue.png"), ("/connections", "connections.png")] {
+        browser.goto(&format!("{base}{path}")).await;
+        browser
+            .wait_for_text(if path == "/queue" {
+                "Workers"
+            } else {
+                "Sign-in"
+            })
+            .await;
+        browser.screenshot(&shots.join(file)).await;
+    }
+    browser.resize(390, 844).await;
+    browser.goto(&format!("{base}/")).await;
+    browser.wait_for_text("customers").await;
+    browser.screenshot(&shots.join("phone.png")).await;
+
+    // Signing out ends it: the next page asks to sign in again.
+    browser
+        .click(&browser.find_text("button", "Sign out").await)
+        .await;
+    browser.find("#token").await;
+    browser.goto(&format!("{base}/queue")).await;
+    assert!(browser.url().await.contains("/sign-in"));
+    drop(browser);
+    env.finish().await;
+}
