@@ -1,7 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command lives in its own file.
 
 mod apply;
-mod auth;
+pub mod auth;
 mod cancel;
 mod check;
 mod conflicts;

@@ -1,16 +1,18 @@
-//! `/connections`: every stored connection, how it signs in, and which credentials are stored. A
-//! secret is never rendered, not even in part: a stored one shows as "set".
+//! `/connections`: every stored connection, how it signs in, who is signed in and until when, and the
+//! buttons to edit, test, sign in and sign out. A secret is never rendered, not even in part: a stored
+//! one shows as "set".
 
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Html;
 use ferry_shared::definitions::AuthFlow;
 use maud::html;
+use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
 use crate::api::AppState;
-use crate::cli::connections;
+use crate::cli::{auth, connections};
 
 fn flow(flow: AuthFlow) -> &'static str {
     match flow {
@@ -20,24 +22,41 @@ fn flow(flow: AuthFlow) -> &'static str {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
+    Query(notice): Query<Notice>,
 ) -> Result<Html<String>, ConsoleError> {
     let listed = connections::list(&state.db)
         .await
         .map_err(ConsoleError::internal)?;
+    let credentials =
+        ferry_shared::secrets::Credentials::new(state.db.clone(), &state.settings.secrets)
+            .map_err(ConsoleError::internal)?;
+    let statuses = auth::status(&state.db, &credentials, None)
+        .await
+        .map_err(ConsoleError::internal)?;
     let body = html! {
         h1 { "Connections" }
+        (layout::notice(notice.notice.as_deref()))
+        div.actions { a.button href="/connections/new" { "New connection" } }
         @if listed.is_empty() {
-            p.panel { "No connection is stored yet: define one in TOML and run " code { "ferry apply FILE" } "." }
+            p.panel { "No connection is stored yet: add one here, or define one in TOML and run "
+                code { "ferry apply FILE" } "." }
         }
         @for c in &listed {
             @let def = &c.definition;
-            @let stored_secret = c.credentials.iter().any(|k| k == "client_secret");
-            @let signed_in = c.credentials.iter().any(|k| k == "refresh_token");
-            section.panel aria-labelledby={ "connection-" (c.name) } {
-                h2 id={ "connection-" (c.name) } { (c.name) " " span.badge.plain { (c.kind) } }
+            @let status = statuses.iter().find(|s| s.connection == c.name);
+            @let secret_set = status.is_some_and(|s| s.client_secret_stored);
+            @let signed_in = status.is_some_and(|s| s.signed_in);
+            section.panel aria-labelledby={ "connection-" (c.name) } id={ "connection-" (c.name) } {
+                h2 id={ "connection-" (c.name) "-name" } { (c.name) " " span.badge.plain { (c.kind) } }
                 dl.facts {
                     dt { "Service" } dd { code { (c.url) } }
                     @if let Some(company) = &c.company { dt { "Company" } dd { (company) } }
@@ -45,15 +64,24 @@ pub async fn page(
                     @if let Some(client_id) = &def.auth.client_id { dt { "Client id" } dd { code { (client_id) } } }
                     @if def.auth.flow == AuthFlow::ClientCredentials {
                         dt { "Client secret" } dd {
-                            @if stored_secret { span.badge.good { "set" } " (stored sealed)" }
+                            @if secret_set { span.badge.good { "set" } " (stored sealed)" }
                             @else if let Some(var) = &def.auth.client_secret_env { "from " code { "$" (var) } }
                             @else { span.badge.bad { "not set" } }
                         }
                     }
                     @if def.auth.flow == AuthFlow::DeviceCode {
                         dt { "Signed in" } dd {
-                            @if signed_in { span.badge.good { "yes" } " (a refresh token is stored sealed)" }
-                            @else { span.badge.bad { "no" } " — run " code { "ferry auth " (c.name) } }
+                            @match status.filter(|s| s.signed_in) {
+                                Some(s) => {
+                                    span.badge.good { "yes" }
+                                    @if let Some(account) = &s.account { " as " strong { (account) } }
+                                    @match &s.expires_at {
+                                        Some(until) => { " until " (layout::when(until)) }
+                                        None => " until revoked",
+                                    }
+                                }
+                                None => span.badge.bad { "no" },
+                            }
                         }
                     }
                     dt { "Version" } dd { (c.version) }
@@ -62,6 +90,25 @@ pub async fn page(
                         @for (i, name) in c.used_by.iter().enumerate() {
                             @if i > 0 { ", " }
                             a href={ "/integrations/" (name) } { (name) }
+                        }
+                    }
+                }
+                div.actions style="margin:12px 0 0" {
+                    a.button.secondary href={ "/connections/" (c.name) "/edit" } { "Edit" }
+                    form method="post" action={ "/connections/" (c.name) "/test" } {
+                        (layout::csrf(&signed))
+                        button.secondary type="submit" { "Test" }
+                    }
+                    @if def.auth.flow == AuthFlow::DeviceCode {
+                        form method="post" action={ "/connections/" (c.name) "/sign-in" } {
+                            (layout::csrf(&signed))
+                            button type="submit" { @if signed_in { "Sign in again" } @else { "Sign in" } }
+                        }
+                        @if signed_in {
+                            form method="post" action={ "/connections/" (c.name) "/sign-out" } {
+                                (layout::csrf(&signed))
+                                button.secondary type="submit" data-confirm={ "Remove the stored sign-in of " (c.name) "?" } { "Sign out" }
+                            }
                         }
                     }
                 }

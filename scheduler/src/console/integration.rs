@@ -281,7 +281,7 @@ pub async fn trigger(state: &AppState, name: &str, mode: Mode) -> Result<i64, Co
     Ok(dispatched.run_id)
 }
 
-fn checker(state: &AppState) -> Result<Checker, ConsoleError> {
+pub(super) fn checker(state: &AppState) -> Result<Checker, ConsoleError> {
     Ok(Checker {
         db: state.db.clone(),
         credentials: ferry_shared::secrets::Credentials::new(

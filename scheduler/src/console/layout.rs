@@ -182,6 +182,8 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("cleaned") => "Stored a new version without the fields that are gone.",
         Some("nothing-to-clean") => "No mapped source field is gone; nothing was stored.",
         Some("resolved") => "Conflict resolved.",
+        Some("saved") => "Connection saved.",
+        Some("signed-out") => "Signed out: the stored sign-in is removed.",
         Some("cancelling") => "Cancel requested: the run stops after its current page.",
         _ => return PreEscaped(String::new()),
     };

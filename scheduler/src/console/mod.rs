@@ -6,8 +6,11 @@
 //! Every page but the sign-in needs a session (`guard::require_session`); every form carries the CSRF
 //! token of its session, checked in that one place before any handler runs.
 
+mod apply_text;
 mod assets;
 mod conflicts;
+mod connection_form;
+mod connection_sign_in;
 mod connections;
 mod error;
 mod guard;
@@ -37,6 +40,8 @@ pub struct Console {
     pub keys: Option<session::Keys>,
     /// One-time links already used and sessions signed out.
     pub spent: session::Spent,
+    /// Device-code sign-ins started from the console.
+    pub logins: connection_sign_in::Logins,
 }
 
 impl Console {
@@ -44,6 +49,7 @@ impl Console {
         Console {
             keys: settings.api.token.as_ref().map(session::Keys::from_token),
             spent: session::Spent::default(),
+            logins: connection_sign_in::Logins::default(),
         }
     }
 }
@@ -74,7 +80,21 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/runs/{id}/replay", post(runs::replay))
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/queue", get(queue::page))
-        .route("/connections", get(connections::page))
+        .route(
+            "/connections",
+            get(connections::page).post(connection_form::save),
+        )
+        .route("/connections/new", get(connection_form::new))
+        .route("/connections/{name}/edit", get(connection_form::edit))
+        .route("/connections/{name}/test", post(connection_form::test))
+        .route(
+            "/connections/{name}/sign-in",
+            get(connection_sign_in::page).post(connection_sign_in::start),
+        )
+        .route(
+            "/connections/{name}/sign-out",
+            post(connection_sign_in::sign_out),
+        )
         .route("/conflicts", get(conflicts::page))
         .route("/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/sign-out", post(sign_in::sign_out))

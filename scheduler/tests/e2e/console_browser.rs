@@ -198,3 +198,151 @@ async fn an_operator_previews_runs_cleans_up_drift_and_replays_failures_in_a_bro
     drop(browser);
     env.finish().await;
 }
+
+/// Connections from the console: a form refused with its errors next to the fields, a client secret
+/// typed once and stored sealed, a test of the connection, and a device-code sign-in through the
+/// provider's own verification page, then signing out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_adds_connections_tests_one_and_signs_in_with_a_device_code_in_a_browser() {
+    let mut env = TestEnv::with_sandbox_on(
+        crate::helpers::Backend::Postgres,
+        crate::auth::sandbox(5, |_| {}),
+    )
+    .await;
+    let base = env.start_scheduler().await;
+    let shots = shots(&env);
+    let browser = Browser::start(1280, 900).await;
+    // The one-time link `ferry demo --keep-running` prints signs in without the token.
+    let link = ferry_scheduler::console::sign_in_link(&env.settings, &base).unwrap();
+    browser.goto(&link).await;
+    browser.wait_for_text("Integrations").await;
+
+    // A client-credentials connection with its secret typed into the page; the URL left out first.
+    browser.goto(&format!("{base}/connections/new")).await;
+    let fill = |id: &'static str, text: String| {
+        let browser = &browser;
+        async move {
+            let field = browser.find(&format!("#{id}")).await;
+            browser.type_into(&field, &text).await;
+        }
+    };
+    fill("name", "bcapp".into()).await;
+    fill("company", "CRONUS USA, Inc.".into()).await;
+    fill("authority", env.sandbox.base_url()).await;
+    fill("tenant", "sandbox".into()).await;
+    fill("client_id", "ferry".into()).await;
+    fill(
+        "client_secret",
+        ferry_sandbox::routes::identity::CLIENT_SECRET.into(),
+    )
+    .await;
+    browser
+        .click(&browser.find_text("button", "Save connection").await)
+        .await;
+    let refused = browser.wait_for_text("Not saved").await;
+    let url_error = browser.text(&browser.find("#url-error").await).await;
+    assert!(
+        !url_error.is_empty(),
+        "the URL's error sits by the URL: {refused}"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM ferry_connections").await, 0);
+    // The secret is not sent back into the page.
+    assert!(
+        !browser
+            .source()
+            .await
+            .contains(ferry_sandbox::routes::identity::CLIENT_SECRET)
+    );
+    fill("url", env.sandbox.resco_url()).await;
+    fill(
+        "client_secret",
+        ferry_sandbox::routes::identity::CLIENT_SECRET.into(),
+    )
+    .await;
+    browser
+        .click(&browser.find_text("button", "Save connection").await)
+        .await;
+    browser.wait_for_text("Connection saved.").await;
+    let page = browser.source().await;
+    assert!(!page.contains(ferry_sandbox::routes::identity::CLIENT_SECRET));
+    assert!(browser.main_text().await.contains("set (stored sealed)"));
+    let sealed = env
+        .count(&format!(
+            "SELECT count(*) FROM ferry_credentials WHERE connection = 'bcapp' AND kind = 'client_secret' \
+             AND position('{}' in ciphertext) = 0",
+            ferry_sandbox::routes::identity::CLIENT_SECRET
+        ))
+        .await;
+    assert_eq!(sealed, 1, "stored, and not in plaintext");
+    browser
+        .click(&browser.find_text("button", "Test").await)
+        .await;
+    browser
+        .wait_for_text("Signed in and read the service's $metadata")
+        .await;
+
+    // A device-code connection, then its sign-in through the provider's verification page.
+    browser.goto(&format!("{base}/connections/new")).await;
+    fill("name", "bcdev".into()).await;
+    fill("url", env.sandbox.resco_url()).await;
+    fill("company", "CRONUS USA, Inc.".into()).await;
+    fill("authority", env.sandbox.base_url()).await;
+    fill("tenant", "sandbox".into()).await;
+    fill("client_id", "ferry-cli".into()).await;
+    browser
+        .click(&browser.find("#flow option[value=\"device_code\"]").await)
+        .await;
+    browser
+        .click(&browser.find_text("button", "Save connection").await)
+        .await;
+    browser.wait_for_text("Connection saved.").await;
+    browser.screenshot(&shots.join("connections.png")).await;
+    let sign_in = browser
+        .find("form[action=\"/connections/bcdev/sign-in\"] button")
+        .await;
+    browser.click(&sign_in).await;
+    let code = browser.text(&browser.find("#user-code").await).await;
+    assert!(!code.is_empty());
+    browser.screenshot(&shots.join("device-code.png")).await;
+    let verify = browser.find("main a[target=\"_blank\"]").await;
+    let verification_uri = browser.text(&verify).await;
+    assert_eq!(
+        verification_uri,
+        format!("{}/devicelogin", env.sandbox.base_url())
+    );
+    browser.goto(&verification_uri).await;
+    browser
+        .type_into(&browser.find("input[name=\"user_code\"]").await, &code)
+        .await;
+    browser
+        .click(&browser.find("button[value=\"approve\"]").await)
+        .await;
+    browser
+        .goto(&format!("{base}/connections/bcdev/sign-in"))
+        .await;
+    let done = browser.wait_for_text("Signed in").await;
+    assert!(!done.contains("Not signed in"), "{done}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM ferry_credentials WHERE connection = 'bcdev' AND kind = 'refresh_token'")
+            .await,
+        1
+    );
+    browser.goto(&format!("{base}/connections")).await;
+    browser.wait_for_text("Sign in again").await;
+    browser
+        .click(
+            &browser
+                .find("form[action=\"/connections/bcdev/sign-out\"] button")
+                .await,
+        )
+        .await;
+    browser.accept_dialog().await;
+    browser.wait_for_text("Signed out").await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM ferry_credentials WHERE connection = 'bcdev' AND kind = 'refresh_token'")
+            .await,
+        0
+    );
+    drop(browser);
+    env.finish().await;
+}

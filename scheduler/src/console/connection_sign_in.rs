@@ -1,0 +1,161 @@
+//! Device-code sign-in from the console (`ferry auth login` in a page): the page shows the provider's
+//! code and verification link while the scheduler waits for the provider, then who signed in and until
+//! when. The refresh token is sealed and stored by the same library function as the CLI's; no token
+//! ever reaches the page. Signing out removes the stored sign-in.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::{Html, Redirect};
+use chrono::{DateTime, Utc};
+use ferry_shared::auth::begin_login;
+use ferry_shared::definitions::load_connection;
+use ferry_shared::secrets::Credentials;
+use maud::html;
+
+use super::layout::{self, Nav};
+use super::{ConsoleError, Signed};
+use crate::api::AppState;
+
+/// Where a connection's sign-in from the console stands.
+#[derive(Debug, Clone)]
+pub enum Login {
+    /// The provider gave a code; the person has not finished yet.
+    Waiting {
+        user_code: String,
+        verification_uri: String,
+        /// The provider's own instruction.
+        message: String,
+    },
+    SignedIn {
+        account: Option<String>,
+        until: Option<DateTime<Utc>>,
+    },
+    Failed(String),
+}
+
+/// Sign-ins started from the console, by connection (the latest one each).
+#[derive(Debug, Default)]
+pub struct Logins(Mutex<HashMap<String, Login>>);
+
+impl Logins {
+    fn set(&self, connection: &str, login: Login) {
+        let mut logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        logins.insert(connection.to_string(), login);
+    }
+
+    fn get(&self, connection: &str) -> Option<Login> {
+        let logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        logins.get(connection).cloned()
+    }
+}
+
+fn credentials(state: &AppState) -> Result<Credentials, ConsoleError> {
+    Credentials::new(state.db.clone(), &state.settings.secrets).map_err(ConsoleError::internal)
+}
+
+/// `POST /connections/{name}/sign-in`: asks the provider for a code and waits for it in the
+/// background; the page shows the code.
+pub async fn start(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Redirect, ConsoleError> {
+    let def = load_connection(&state.db, &name)
+        .await
+        .map_err(ConsoleError::internal)?
+        .ok_or_else(|| ConsoleError::NotFound(format!("no connection named {name:?} is stored")))?;
+    let credentials = credentials(&state)?;
+    let http = ferry_shared::odata::client::http_client();
+    let pending = begin_login(&def, &credentials, &http)
+        .await
+        .map_err(|e| ConsoleError::Refused(e.to_string()))?;
+    state.console.logins.set(
+        &name,
+        Login::Waiting {
+            user_code: pending.user_code().to_string(),
+            verification_uri: pending.verification_uri().to_string(),
+            message: pending.message().to_string(),
+        },
+    );
+    let console = state.console.clone();
+    let connection = name.clone();
+    // Bounded by the code's own lifetime: the provider answers `expired_token` after it.
+    tokio::spawn(async move {
+        let outcome = match pending.finish(&http, &credentials).await {
+            Ok(signed) => Login::SignedIn {
+                account: signed.account,
+                until: signed.expires_at,
+            },
+            Err(e) => Login::Failed(e.to_string()),
+        };
+        console.logins.set(&connection, outcome);
+    });
+    Ok(Redirect::to(&format!("/connections/{name}/sign-in")))
+}
+
+/// `GET /connections/{name}/sign-in`: the code while waiting, then the outcome.
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(signed): Extension<Signed>,
+    Path(name): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    let login = state.console.logins.get(&name);
+    let waiting = matches!(login, Some(Login::Waiting { .. }));
+    let body = html! {
+        h1 { "Sign in to " (name) }
+        @match &login {
+            None => p.panel { "No sign-in was started here. "
+                a href="/connections" { "Back to the connections" } },
+            Some(Login::Waiting { user_code, verification_uri, message }) => {
+                div.panel.device {
+                    p { "Open " a href=(verification_uri) target="_blank" rel="noopener" { (verification_uri) }
+                        " and enter this code:" }
+                    p.code id="user-code" { (user_code) }
+                    p.muted { (message) }
+                    p.muted { "This page follows the provider and changes once you are signed in." }
+                }
+            }
+            Some(Login::SignedIn { account, until }) => {
+                p.notice.good role="status" {
+                    "Signed in"
+                    @if let Some(account) = account { " as " strong { (account) } }
+                    @match until {
+                        Some(until) => { " until " (until.format("%Y-%m-%d %H:%M UTC")) "." }
+                        None => ", until the sign-in is revoked.",
+                    }
+                }
+                p { a href="/connections" { "Back to the connections" } }
+            }
+            Some(Login::Failed(why)) => {
+                p.notice.bad role="alert" { "Not signed in: " (why) }
+                form method="post" action={ "/connections/" (name) "/sign-in" } {
+                    (layout::csrf(&signed))
+                    button type="submit" { "Try again" }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &signed,
+        Nav::Connections,
+        &format!("Sign in to {name}"),
+        waiting.then_some(2),
+        body,
+    ))
+}
+
+/// `POST /connections/{name}/sign-out`: removes the stored sign-in (`ferry auth` has no other copy).
+pub async fn sign_out(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Redirect, ConsoleError> {
+    credentials(&state)?
+        .sign_out(&name)
+        .await
+        .map_err(ConsoleError::internal)?;
+    Ok(Redirect::to(&format!(
+        "/connections?notice=signed-out#connection-{name}"
+    )))
+}
