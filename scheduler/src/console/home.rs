@@ -34,6 +34,7 @@ pub async fn page(
     let body = html! {
         h1 { "Integrations" }
         (cards(&depth))
+        div.actions { a.button href="/integrations/new" { "New integration" } }
         @if listed.is_empty() {
             p.panel { "No integration is stored yet. Define one in TOML and run "
                 code { "ferry apply FILE" } "; it shows here." }

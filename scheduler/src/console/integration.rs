@@ -85,6 +85,7 @@ pub async fn page(
                 button type="submit" { "Run now" }
             }
             a.button.secondary href={ "/integrations/" (name) "/preview" } { "Preview" }
+            a.button.secondary href={ "/integrations/" (name) "/edit" } { "Edit" }
             a.button.secondary href={ "/integrations/" (name) "/definition.toml" } download { "Export as TOML" }
         }
         @if conflicts > 0 {

@@ -183,6 +183,9 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("nothing-to-clean") => "No mapped source field is gone; nothing was stored.",
         Some("resolved") => "Conflict resolved.",
         Some("saved") => "Connection saved.",
+        Some("saved-integration") => {
+            "Saved as a new version, validated as `ferry apply` validates."
+        }
         Some("signed-out") => "Signed out: the stored sign-in is removed.",
         Some("cancelling") => "Cancel requested: the run stops after its current page.",
         _ => return PreEscaped(String::new()),

@@ -8,10 +8,12 @@
 
 mod apply_text;
 mod assets;
+mod automatch;
 mod conflicts;
 mod connection_form;
 mod connection_sign_in;
 mod connections;
+mod editor;
 mod error;
 mod guard;
 mod headers;
@@ -66,7 +68,10 @@ pub fn sign_in_link(settings: &ferry_shared::settings::Settings, base: &str) -> 
 pub fn router(state: AppState) -> Router<AppState> {
     let signed_in = Router::new()
         .route("/", get(home::page))
+        .route("/integrations", post(editor::save))
+        .route("/integrations/new", get(editor::new))
         .route("/integrations/{name}", get(integration::page))
+        .route("/integrations/{name}/edit", get(editor::edit))
         .route("/integrations/{name}/run", post(integration::run))
         .route("/integrations/{name}/check", post(integration::check))
         .route("/integrations/{name}/clean-up", post(integration::clean_up))

@@ -346,3 +346,100 @@ async fn an_operator_adds_connections_tests_one_and_signs_in_with_a_device_code_
     drop(browser);
     env.finish().await;
 }
+
+/// The integration editor: entity sets from the connection's `$metadata`, fields auto-matched by name,
+/// a filter `apply` cannot parse refused with the error (pointing at the token) by the filter, then a
+/// save that is a new version, and a run of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_builds_an_integration_from_discovered_fields_in_a_browser() {
+    let mut env = TestEnv::start(20, 1).await;
+    let file = env.dir.join("connection.toml");
+    std::fs::write(
+        &file,
+        crate::helpers::bc_connection(&env.sandbox, "bc", &env.sandbox.resco_url()),
+    )
+    .unwrap();
+    env.apply(&file).await;
+    let base = env.start_scheduler().await;
+    let shots = shots(&env);
+    let browser = Browser::start(1280, 900).await;
+    let link = ferry_scheduler::console::sign_in_link(&env.settings, &base).unwrap();
+    browser.goto(&link).await;
+    browser.wait_for_text("Integrations").await;
+
+    browser
+        .click(&browser.find_text("a", "New integration").await)
+        .await;
+    browser
+        .click(&browser.find_text("button", "List its entity sets").await)
+        .await;
+    let entity = browser.find("#entity").await;
+    browser.type_into(&entity, "RescoCustomer").await;
+    browser
+        .type_into(&browser.find("#table").await, "crm_customer")
+        .await;
+    browser
+        .click(&browser.find_text("button", "Match fields").await)
+        .await;
+    browser.wait_for_text("Fields").await;
+    let name = browser.find("#name").await;
+    browser.clear(&name).await;
+    browser.type_into(&name, "crm").await;
+    browser
+        .click(&browser.find("input[aria-label=\"Map HomePage\"]").await)
+        .await;
+    browser
+        .click(
+            &browser
+                .find("select[aria-label=\"Transform of Email\"] option[value=\"lower\"]")
+                .await,
+        )
+        .await;
+    browser
+        .type_into(&browser.find("#filter").await, "Name eq Smith")
+        .await;
+    browser.screenshot(&shots.join("editor.png")).await;
+    browser
+        .click(&browser.find_text("button", "Save as a new version").await)
+        .await;
+    browser.wait_for_text("Not saved").await;
+    let filter_error = browser.text(&browser.find("#filter-note").await).await;
+    assert!(
+        filter_error.contains("`Smith`"),
+        "the error points at the token: {filter_error}"
+    );
+    assert!(latest_integration(&env.db, "crm").await.unwrap().is_none());
+    let filter = browser.find("#filter").await;
+    browser.clear(&filter).await;
+    browser
+        .click(&browser.find_text("button", "Save as a new version").await)
+        .await;
+    browser.wait_for_text("Saved as a new version").await;
+    let (version, def) = latest_integration(&env.db, "crm").await.unwrap().unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(def.target.table, "crm_customer");
+    assert_eq!(def.source.version.as_deref(), Some("RowVersionNumber"));
+    assert!(
+        def.fields
+            .iter()
+            .all(|f| f.from.as_deref() != Some("HomePage"))
+    );
+    let email = def
+        .fields
+        .iter()
+        .find(|f| f.from.as_deref() == Some("Email"))
+        .unwrap();
+    assert_eq!(email.to, "email");
+    assert_eq!(
+        email.transform.as_ref().and_then(|t| t.as_str()),
+        Some("lower")
+    );
+
+    browser
+        .click(&browser.find_text("button", "Run now").await)
+        .await;
+    browser.wait_for_text("succeeded").await;
+    assert_eq!(env.count("SELECT count(*) FROM crm_customer").await, 20);
+    drop(browser);
+    env.finish().await;
+}

@@ -203,6 +203,16 @@ impl Browser {
         .await;
     }
 
+    /// Empties an input.
+    pub async fn clear(&self, element: &Element) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     pub async fn text(&self, element: &Element) -> String {
         self.call(
             reqwest::Method::GET,
