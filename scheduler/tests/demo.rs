@@ -102,7 +102,8 @@ async fn demo_runs_in_an_empty_folder_with_nothing_configured() {
 }
 
 /// `ferry demo --keep-running` with an API token configured outside it (it may be a production one):
-/// the printed command names the variable, never the token, and the API still takes the token.
+/// the printed command names the variable, never the token, and the API still takes the token; the
+/// console is served beside it, reached through a link that signs in once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_keep_running_never_prints_a_token_configured_outside_it() {
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -153,6 +154,39 @@ async fn demo_keep_running_never_prints_a_token_configured_outside_it() {
         .await
         .unwrap();
     assert_eq!(metrics.status(), 200, "the configured token opens /metrics");
+
+    // The console is served too, with a link that signs in once.
+    let console = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the console line follows")
+        .unwrap()
+        .unwrap();
+    assert!(!console.contains(TOKEN), "{console}");
+    let link = console
+        .split_whitespace()
+        .find(|w| w.contains("/sign-in/link?code="))
+        .unwrap_or_else(|| panic!("no sign-in link in {console:?}"))
+        .to_string();
+    let browserless = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browserless.get(&link).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap().to_string();
+    let home = url.replace("/metrics", "/");
+    let page = browserless
+        .get(&home)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("customers"), "the examples are listed");
+    let again = browserless.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 403, "the link works once");
     demo.kill().await.ok();
     std::fs::remove_dir_all(&folder).ok();
 }

@@ -38,6 +38,8 @@ struct Row {
     export: bool,
     /// The existing column's type, when the table has it.
     column_type: Option<String>,
+    /// Mapped, but the source no longer has it (drift).
+    gone: bool,
 }
 
 /// Everything the editor's form holds.
@@ -148,6 +150,7 @@ impl Draft {
                 transform: String::new(),
                 export: true,
                 column_type: s.column_type,
+                gone: false,
             })
             .collect::<Vec<_>>();
         let target_key: Vec<String> = set
@@ -187,11 +190,10 @@ impl Draft {
             .iter()
             .filter_map(|f| {
                 let from = f.from.clone()?;
+                let property = set.and_then(|s| s.properties.iter().find(|p| p.name == from));
                 Some(Row {
-                    edm_type: set
-                        .and_then(|s| s.properties.iter().find(|p| p.name == from))
-                        .map(|p| p.edm_type.clone())
-                        .unwrap_or_default(),
+                    gone: set.is_some() && property.is_none(),
+                    edm_type: property.map(|p| p.edm_type.clone()).unwrap_or_default(),
                     from,
                     include: true,
                     to: f.to.clone(),
@@ -216,6 +218,7 @@ impl Draft {
                         transform: String::new(),
                         export: true,
                         column_type: None,
+                        gone: false,
                     });
                 }
             }
@@ -272,6 +275,7 @@ impl Draft {
                 transform: get(&format!("f{i}.transform")),
                 export: has(&format!("f{i}.export")),
                 column_type: None,
+                gone: false,
             });
         }
         let editing = get("editing");
@@ -558,7 +562,10 @@ fn editor(
                                 input type="checkbox" id={ "f" (i) "-include" } name={ "f" (i) ".include" } checked[row.include]
                                     aria-label={ "Map " (row.from) };
                             }
-                            td { label for={ "f" (i) "-include" } { code { (row.from) } } " " span.muted { (row.edm_type.trim_start_matches("Edm.")) } }
+                            td {
+                                label for={ "f" (i) "-include" } { code { (row.from) } } " " span.muted { (row.edm_type.trim_start_matches("Edm.")) }
+                                @if row.gone { " " span.badge.bad title="The source no longer has this field" { "gone at the source" } }
+                            }
                             td {
                                 input name={ "f" (i) ".to" } value=(row.to) aria-label={ "Column for " (row.from) }
                                     aria-invalid=[error.map(|_| "true")];

@@ -427,5 +427,36 @@ async fn export_as_toml_stores_what_was_stored_for_every_example() {
         let (_, after) = latest_integration(&env.db, name).await.unwrap().unwrap();
         assert_eq!(after, stored, "{name}");
     }
+
+    // An exported file edited and applied with `ferry apply` shows in the console as its new version.
+    let name = &names[0];
+    let (version, _) = latest_integration(&env.db, name).await.unwrap().unwrap();
+    let file = env.dir.join(format!("exported-{name}.toml"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited: String = text
+        .lines()
+        .filter(|l| !l.starts_with("schedule"))
+        .map(|l| {
+            if l.starts_with("name = ") {
+                format!("{l}\nschedule = \"0 15 3 * * *\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&file, edited).unwrap();
+    ferry_scheduler::cli::apply(&env.db, &[file])
+        .await
+        .unwrap()
+        .expect("the edited file applies");
+    let page = visitor
+        .get(&format!("/integrations/{name}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("version {}", version + 1)), "{page}");
+    assert!(page.contains("0 15 3 * * *"), "{page}");
     env.finish().await;
 }

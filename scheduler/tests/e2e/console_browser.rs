@@ -121,6 +121,14 @@ async fn an_operator_previews_runs_cleans_up_drift_and_replays_failures_in_a_bro
     let drift = browser.wait_for_text("HomePage").await;
     assert!(drift.contains("breaks fields["), "{drift}");
     browser.screenshot(&shots.join("drift.png")).await;
+    // The editor flags the mapping too.
+    browser
+        .goto(&format!("{base}/integrations/customers/edit"))
+        .await;
+    browser.wait_for_text("gone at the source").await;
+    browser
+        .goto(&format!("{base}/integrations/customers"))
+        .await;
     browser
         .click(&browser.find_text("button", "Clean up").await)
         .await;

@@ -518,3 +518,60 @@ async fn a_deletion_conflict_uncouples_the_pair_under_remove_coupling(backend: B
     assert_quiet(&env).await;
     env.finish().await;
 }
+
+/// The console's conflicts page: both versions side by side with the differing column marked, and
+/// its buttons keep one side, as `ferry conflicts resolve` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_manual_conflicts_and_resolves_them() {
+    let mut env = TestEnv::start(CUSTOMERS, 1).await;
+    let s = scenario(&env, "manual").await;
+    let base = env.start_scheduler().await;
+    let mut visitor = crate::console::Visitor::new(&base);
+    visitor.sign_in().await;
+    let page = visitor.get("/conflicts").await.text().await.unwrap();
+    for key in &s.both {
+        assert!(page.contains(&format!("Local {key}")), "{key}");
+        assert!(page.contains(&format!("Remote {key}")), "{key}");
+    }
+    assert_eq!(page.matches("/resolve\"").count(), 2 * s.both.len());
+    assert!(page.contains("differs"));
+    let id = page
+        .split("action=\"/conflicts/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    let conflict: Value = {
+        let listed = env.ferry_output(&["conflicts", "--json"]).await;
+        let all: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+        all.into_iter()
+            .find(|c| c["id"].to_string() == id)
+            .expect("the page's first conflict is stored")
+    };
+    let key = conflict["remote_key"].as_str().unwrap().to_string();
+    let csrf = crate::console::csrf_in(&page);
+    let resolved = visitor
+        .post(
+            &format!("/conflicts/{id}/resolve"),
+            &[("csrf", csrf.as_str()), ("keep", "remote")],
+        )
+        .await;
+    assert_eq!(resolved.status(), 303);
+    assert_eq!(local_names(&env).await[&key], format!("Remote {key}"));
+    let page = visitor
+        .get("/conflicts?notice=resolved")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Conflict resolved."));
+    assert_eq!(page.matches("/resolve\"").count(), 2 * (s.both.len() - 1));
+    let again = visitor
+        .post(
+            &format!("/conflicts/{id}/resolve"),
+            &[("csrf", csrf.as_str()), ("keep", "local")],
+        )
+        .await;
+    assert_eq!(again.status(), 409, "resolved already");
+    env.finish().await;
+}
