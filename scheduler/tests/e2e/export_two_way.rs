@@ -545,7 +545,7 @@ async fn the_console_shows_manual_conflicts_and_resolves_them() {
         let listed = env.ferry_output(&["conflicts", "--json"]).await;
         let all: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
         all.into_iter()
-            .find(|c| c["id"].to_string() == id)
+            .find(|c| c["id"].as_i64().map(|n| n.to_string()).as_deref() == Some(id.as_str()))
             .expect("the page's first conflict is stored")
     };
     let key = conflict["remote_key"].as_str().unwrap().to_string();
