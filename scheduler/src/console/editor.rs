@@ -451,7 +451,7 @@ fn text_field(
             input id=(id) name=(id) value=(value) aria-invalid=[error.map(|_| "true")]
                 aria-describedby={ (id) "-note" };
             @if let Some(error) = error { span.error id={ (id) "-note" } role="alert" { (error) } }
-            @else if let Some(hint) = hint { span.hint id={ (id) "-note" } { (hint) } }
+            @else if let Some(hint) = hint { span.hint id={ (id) "-note" } aria-live="polite" { (hint) } }
         }
     }
 }
@@ -534,7 +534,7 @@ fn editor(
                     }
                     @if let Some(e) = error_of(errors, "source.version").or(error_of(errors, "source.changes")) { span.error role="alert" { (e) } }
                 }
-                (text_field(errors, "filter", "source.filter", "Filter (OData $filter)", &draft.filter, Some(html! { "e.g. " code { "City ne ''" } ". Parsed on save (an error points at its token); a field the entity lacks shows as drift." })))
+                (text_field(errors, "filter", "source.filter", "Filter (OData $filter)", &draft.filter, Some(html! { "e.g. " code { "City ne ''" } ". Checked as you type: an error points at its token." })))
                 (text_field(errors, "overlap", "source.overlap", "Overlap (versions re-read below the checkpoint)", &draft.overlap, None))
             }
             fieldset {

@@ -15,6 +15,7 @@ mod connection_sign_in;
 mod connections;
 mod editor;
 mod error;
+mod filter_check;
 mod guard;
 mod headers;
 mod home;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(home::page))
         .route("/integrations", post(editor::save))
         .route("/integrations/new", get(editor::new))
+        .route("/integrations/filter-check", get(filter_check::check))
         .route("/integrations/{name}", get(integration::page))
         .route("/integrations/{name}/edit", get(editor::edit))
         .route("/integrations/{name}/run", post(integration::run))

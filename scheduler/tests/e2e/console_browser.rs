@@ -403,9 +403,15 @@ async fn an_operator_builds_an_integration_from_discovered_fields_in_a_browser()
                 .await,
         )
         .await;
+    // The filter is checked as it is typed: a field the entity lacks, then a value that is not one.
+    let filter = browser.find("#filter").await;
+    browser.type_into(&filter, "Nmae eq 'x'").await;
     browser
-        .type_into(&browser.find("#filter").await, "Name eq Smith")
+        .wait_for_text("`Nmae` is not a field of RescoCustomer")
         .await;
+    browser.clear(&filter).await;
+    browser.type_into(&filter, "Name eq Smith").await;
+    browser.wait_for_text("(`Smith`): expected a value").await;
     browser.screenshot(&shots.join("editor.png")).await;
     browser
         .click(&browser.find_text("button", "Save as a new version").await)

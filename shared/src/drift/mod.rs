@@ -15,6 +15,7 @@ mod target;
 use serde::Serialize;
 
 pub use clean_up::{CleanUpError, clean_up};
+pub use filter::{Mismatch, mismatches};
 pub use lookups::check_lookups;
 pub use read_before::{ReadBefore, read_before};
 pub use report::{

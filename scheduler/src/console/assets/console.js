@@ -1,6 +1,6 @@
 // Ferry console: the only script. Pages work without it; with it, a page whose <main> has
-// data-live="N" refreshes its main part every N seconds (runs in progress, the queue), and a button
-// with data-confirm asks before its form is sent.
+// data-live="N" refreshes its main part every N seconds (runs in progress, the queue), the editor's
+// filter is checked as it is typed, and a button with data-confirm asks before its form is sent.
 "use strict";
 
 (function () {
@@ -31,6 +31,37 @@
       }
     };
     const timer = setInterval(refresh, every);
+  }
+
+  // The editor's filter is checked as it is typed, by the same checks a save makes.
+  const filter = document.querySelector("form.editor #filter");
+  const note = document.getElementById("filter-note");
+  if (filter && note) {
+    const hint = note.textContent;
+    let pending;
+    filter.addEventListener("input", () => {
+      clearTimeout(pending);
+      pending = setTimeout(async () => {
+        const form = filter.form;
+        const query = new URLSearchParams({
+          connection: form.elements.connection.value,
+          entity: form.elements.entity.value,
+          filter: filter.value,
+        });
+        try {
+          const response = await fetch("/integrations/filter-check?" + query, { credentials: "same-origin" });
+          if (!response.ok) return;
+          const text = await response.text();
+          const wrong = text !== "ok";
+          note.textContent = wrong ? text : hint;
+          note.className = wrong ? "error" : "hint";
+          if (wrong) filter.setAttribute("aria-invalid", "true");
+          else filter.removeAttribute("aria-invalid");
+        } catch (_) {
+          // The save checks it anyway.
+        }
+      }, 300);
+    });
   }
 
   document.addEventListener("click", (event) => {
