@@ -3,8 +3,8 @@
 //! then adjust each field's column, transform and export, the key, the change field, the filter, the
 //! schedule (its next five times shown), deletes and the conflict policy. A save is `ferry apply` of
 //! the file the form stands for: a new version, validated exactly as `apply` validates, every error
-//! shown by its field. Constants and lookups of an edited integration are kept as they are (they are
-//! edited in TOML).
+//! shown by its field. Lookups are edited beside the fields, with the referenced table's columns
+//! offered; constants of an edited integration are kept as they are (they are edited in TOML).
 
 use std::str::FromStr;
 
@@ -24,6 +24,18 @@ use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
 use crate::api::AppState;
 
+/// Lookup rows a form carries at most (the stored ones and one to add).
+const MAX_LOOKUPS: usize = 50;
+
+/// What a lookup does when no row matches (`lookup::Missing`); empty is the default (`null`).
+const MISSING: [(&str, &str); 5] = [
+    ("", "fail the record (default)"),
+    ("defer", "park it until the row exists"),
+    ("null", "write null"),
+    ("skip", "leave the record out"),
+    ("fail", "fail the record"),
+];
+
 /// Transforms the editor offers; others (inline tables, chains) are kept when already defined.
 const TRANSFORMS: [&str; 4] = ["", "lower", "upper", "trim"];
 
@@ -40,6 +52,24 @@ struct Row {
     column_type: Option<String>,
     /// Mapped, but the source no longer has it (drift).
     gone: bool,
+}
+
+/// One lookup in the editor: `to` is filled from `table`'s `select` column, on the row whose `match`
+/// columns equal the source fields `from`.
+#[derive(Debug, Clone, Default)]
+struct LookupRow {
+    to: String,
+    from: String,
+    table: String,
+    match_columns: String,
+    select: String,
+    missing: String,
+}
+
+impl LookupRow {
+    fn is_blank(&self) -> bool {
+        self.to.is_empty() && self.table.is_empty() && self.from.is_empty()
+    }
 }
 
 /// Everything the editor's form holds.
@@ -62,6 +92,7 @@ struct Draft {
     conflict: String,
     reconcile: bool,
     rows: Vec<Row>,
+    lookups: Vec<LookupRow>,
 }
 
 fn list(text: &str) -> Vec<String> {
@@ -180,6 +211,7 @@ impl Draft {
             conflict: "manual".into(),
             reconcile: false,
             rows,
+            lookups: Vec::new(),
         }
     }
 
@@ -248,6 +280,18 @@ impl Draft {
             conflict: def.conflict_policy().as_str().into(),
             reconcile: def.deletes.is_some(),
             rows,
+            lookups: def
+                .lookups
+                .iter()
+                .map(|l| LookupRow {
+                    to: l.to.clone(),
+                    from: l.from.join(", "),
+                    table: l.table.clone(),
+                    match_columns: l.match_columns.join(", "),
+                    select: l.select.clone(),
+                    missing: l.missing.clone().unwrap_or_default(),
+                })
+                .collect(),
         }
     }
 
@@ -278,6 +322,20 @@ impl Draft {
                 gone: false,
             });
         }
+        let mut lookups = Vec::new();
+        for i in 0..MAX_LOOKUPS {
+            let row = LookupRow {
+                to: get(&format!("l{i}.to")).trim().into(),
+                from: get(&format!("l{i}.from")),
+                table: get(&format!("l{i}.table")).trim().into(),
+                match_columns: get(&format!("l{i}.match")),
+                select: get(&format!("l{i}.select")).trim().into(),
+                missing: get(&format!("l{i}.missing")),
+            };
+            if !row.is_blank() {
+                lookups.push(row);
+            }
+        }
         let editing = get("editing");
         Draft {
             editing: (!editing.is_empty()).then_some(editing),
@@ -296,6 +354,7 @@ impl Draft {
             conflict: get("conflict"),
             reconcile: has("reconcile"),
             rows,
+            lookups,
         }
     }
 
@@ -379,6 +438,24 @@ impl Draft {
         def["source"] = source;
         def["target"] = target;
         def["fields"] = Value::Array(fields);
+        let lookups: Vec<Value> = self
+            .lookups
+            .iter()
+            .map(|l| {
+                let mut lookup = json!({
+                    "to": l.to,
+                    "from": list(&l.from),
+                    "table": l.table,
+                    "match": list(&l.match_columns),
+                    "select": l.select,
+                });
+                if !l.missing.is_empty() {
+                    lookup["missing"] = json!(l.missing);
+                }
+                lookup
+            })
+            .collect();
+        def["lookups"] = Value::Array(lookups);
         let object = def.as_object_mut().expect("a table");
         match self.schedule.as_str() {
             "" => drop(object.remove("schedule")),
@@ -421,6 +498,12 @@ fn place(
                 && let Some(row) = draft.rows.iter().position(|r| &r.from == from)
             {
                 return (format!("f{row}"), message);
+            }
+            if let Some(rest) = path.strip_prefix("lookups[")
+                && let Some((index, _)) = rest.split_once(']')
+                && index.parse::<usize>().is_ok()
+            {
+                return (format!("l{index}"), message);
             }
             (path, message)
         })
@@ -466,12 +549,103 @@ fn next_times(schedule: &str) -> Option<Markup> {
     Some(html! { "Next (UTC): " (times.join(", ")) })
 }
 
+/// What the editor shows beside the draft: the target table's columns (when it exists), the tables a
+/// lookup may read (those integrations write), and the columns of each table the lookups name.
+#[derive(Debug, Default)]
+struct Context {
+    columns: Option<Vec<(String, String)>>,
+    tables: Vec<String>,
+    lookup_columns: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+async fn context(state: &AppState, draft: &Draft) -> Result<Context, ConsoleError> {
+    let mut tables: Vec<String> = ferry_shared::definitions::stored_integrations(&state.db)
+        .await
+        .map_err(ConsoleError::internal)?
+        .into_iter()
+        .map(|d| d.target.table)
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let mut lookup_columns = std::collections::BTreeMap::new();
+    for lookup in &draft.lookups {
+        if !lookup.table.is_empty() && !lookup_columns.contains_key(&lookup.table) {
+            let names: Vec<String> = columns(state, &lookup.table)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            lookup_columns.insert(lookup.table.clone(), names);
+        }
+    }
+    Ok(Context {
+        columns: columns(state, &draft.table).await?,
+        tables,
+        lookup_columns,
+    })
+}
+
+fn lookups(draft: &Draft, errors: &[(String, String)], context: &Context) -> Markup {
+    // The stored lookups, then one empty row to add another.
+    let rows: Vec<LookupRow> = draft
+        .lookups
+        .iter()
+        .cloned()
+        .chain(std::iter::once(LookupRow::default()))
+        .take(MAX_LOOKUPS)
+        .collect();
+    html! {
+        fieldset {
+            legend { "Lookups" }
+            p.hint { "A column filled from another table: the row whose match columns equal the source fields gives its select column." }
+            datalist id="lookup-tables" { @for t in &context.tables { option value=(t) {} } }
+            @for (table, names) in &context.lookup_columns {
+                datalist id={ "columns-" (table) } { @for n in names { option value=(n) {} } }
+            }
+            div.scroll { table.fields {
+                thead { tr {
+                    th scope="col" { "Column" } th scope="col" { "Source fields" } th scope="col" { "Table" }
+                    th scope="col" { "Match columns" } th scope="col" { "Select column" } th scope="col" { "When none matches" }
+                } }
+                tbody { @for (i, l) in rows.iter().enumerate() {
+                    @let error = error_of(errors, &format!("l{i}"));
+                    @let list = (!l.table.is_empty()).then(|| format!("columns-{}", l.table));
+                    tr {
+                        td {
+                            input name={ "l" (i) ".to" } value=(l.to) aria-label={ "Lookup " (i + 1) ": column" } aria-invalid=[error.map(|_| "true")];
+                            @if let Some(e) = error { br; span.error role="alert" { (e) } }
+                        }
+                        td { input name={ "l" (i) ".from" } value=(l.from) aria-label={ "Lookup " (i + 1) ": source fields" }; }
+                        td {
+                            input name={ "l" (i) ".table" } value=(l.table) list="lookup-tables" aria-label={ "Lookup " (i + 1) ": table" };
+                            @if let Some(names) = context.lookup_columns.get(&l.table) {
+                                br;
+                                @if names.is_empty() { span.muted { "not created yet" } }
+                                @else { span.muted { (names.join(", ")) } }
+                            }
+                        }
+                        td { input name={ "l" (i) ".match" } value=(l.match_columns) list=[list.as_deref()] aria-label={ "Lookup " (i + 1) ": match columns" }; }
+                        td { input name={ "l" (i) ".select" } value=(l.select) list=[list.as_deref()] aria-label={ "Lookup " (i + 1) ": select column" }; }
+                        td {
+                            select name={ "l" (i) ".missing" } aria-label={ "Lookup " (i + 1) ": when none matches" } {
+                                @for (value, text) in MISSING { option value=(value) selected[l.missing == value] { (text) } }
+                            }
+                        }
+                    }
+                } }
+            } }
+        }
+    }
+}
+
 fn editor(
     signed: &Signed,
     draft: &Draft,
     errors: &[(String, String)],
-    columns: Option<&[(String, String)]>,
+    context: &Context,
 ) -> Html<String> {
+    let columns = context.columns.as_deref();
     let title = match &draft.editing {
         Some(name) => format!("Edit {name}"),
         None => format!("New integration from {}", draft.entity),
@@ -583,8 +757,9 @@ fn editor(
                         }
                     } }
                 } }
-                p.hint { "Export applies to two-way and export integrations. Lookups and constants are kept as defined in TOML." }
+                p.hint { "Export applies to two-way and export integrations. Constants are kept as defined in TOML." }
             }
+            (lookups(draft, errors, context))
             fieldset {
                 legend { "Schedule and deletes" }
                 (text_field(errors, "schedule", "schedule", "Schedule (cron with seconds, UTC)", &draft.schedule,
@@ -637,7 +812,8 @@ pub async fn new(
             };
             let columns = columns(&state, &table).await?;
             let draft = Draft::suggested(&connection, &set, &table, columns.as_deref());
-            return Ok(editor(&signed, &draft, &[], columns.as_deref()));
+            let context = context(&state, &draft).await?;
+            return Ok(editor(&signed, &draft, &[], &context));
         }
     }
     let connections = crate::cli::connections::list(&state.db)
@@ -702,13 +878,9 @@ pub async fn edit(
         Ok((_, set)) => set,
         Err(_) => None,
     };
-    let columns = columns(&state, &def.target.table).await?;
-    Ok(editor(
-        &signed,
-        &Draft::of(&def, set.as_ref()),
-        &[],
-        columns.as_deref(),
-    ))
+    let draft = Draft::of(&def, set.as_ref());
+    let context = context(&state, &draft).await?;
+    Ok(editor(&signed, &draft, &[], &context))
 }
 
 /// `POST /integrations`: the draft as a definition file through `ferry apply`.
@@ -735,19 +907,19 @@ pub async fn save(
             .map(|(_, def)| def),
         None => None,
     };
-    let columns = columns(&state, &draft.table).await?;
+    let context = context(&state, &draft).await?;
     if !draft.overlap.is_empty() && draft.overlap.parse::<i64>().is_err() {
         let errors = vec![(
             "source.overlap".to_string(),
             "must be a whole number of versions".to_string(),
         )];
-        return Ok(editor(&signed, &draft, &errors, columns.as_deref()).into_response());
+        return Ok(editor(&signed, &draft, &errors, &context).into_response());
     }
     let def = match draft.to_def(base.as_ref()) {
         Ok(def) => def,
         Err(e) => {
             let errors = vec![("definition".to_string(), e.to_string())];
-            return Ok(editor(&signed, &draft, &errors, columns.as_deref()).into_response());
+            return Ok(editor(&signed, &draft, &errors, &context).into_response());
         }
     };
     let text = crate::cli::integrations::to_toml(&def).map_err(ConsoleError::internal)?;
@@ -759,7 +931,7 @@ pub async fn save(
         .into_response()),
         Err(errors) => {
             let errors = place(errors, Some(&def), &draft);
-            Ok(editor(&signed, &draft, &errors, columns.as_deref()).into_response())
+            Ok(editor(&signed, &draft, &errors, &context).into_response())
         }
     }
 }

@@ -360,7 +360,7 @@ async fn an_operator_adds_connections_tests_one_and_signs_in_with_a_device_code_
 /// save that is a new version, and a run of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_builds_an_integration_from_discovered_fields_in_a_browser() {
-    let mut env = TestEnv::start(20, 1).await;
+    let mut env = TestEnv::start(20, 10).await;
     let file = env.dir.join("connection.toml");
     std::fs::write(
         &file,
@@ -454,6 +454,66 @@ async fn an_operator_builds_an_integration_from_discovered_fields_in_a_browser()
         .await;
     browser.wait_for_text("succeeded").await;
     assert_eq!(env.count("SELECT count(*) FROM crm_customer").await, 20);
+
+    // Contacts with a lookup of their customer's name in the table just filled.
+    browser
+        .goto(&format!(
+            "{base}/integrations/new?connection=bc&entity=RescoContact&table=crm_contact"
+        ))
+        .await;
+    browser.wait_for_text("Lookups").await;
+    for (field, text) in [
+        ("column", "customer_name"),
+        ("source fields", "CustomerNo"),
+        ("table", "crm_customer"),
+        ("match columns", "no"),
+        ("select column", "name"),
+    ] {
+        let input = browser
+            .find(&format!("input[aria-label=\"Lookup 1: {field}\"]"))
+            .await;
+        browser.type_into(&input, text).await;
+    }
+    browser
+        .click(&browser.find_text("button", "Save as a new version").await)
+        .await;
+    browser.wait_for_text("Saved as a new version").await;
+    let (_, contacts) = latest_integration(&env.db, "resco_contact")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(contacts.lookups.len(), 1);
+    assert_eq!(contacts.lookups[0].match_columns, vec!["no".to_string()]);
+    browser
+        .goto(&format!("{base}/integrations/resco_contact/edit"))
+        .await;
+    let editing = browser.wait_for_text("Lookups").await;
+    assert!(
+        editing.contains("email"),
+        "the lookup table's columns are offered: {editing}"
+    );
+    browser
+        .goto(&format!("{base}/integrations/resco_contact"))
+        .await;
+    browser
+        .click(&browser.find_text("button", "Run now").await)
+        .await;
+    browser.wait_for_text("succeeded").await;
+    // Every contact of a customer carries that customer's name.
+    let of_a_customer = env
+        .count(
+            "SELECT count(*) FROM crm_contact WHERE customer_no IN (SELECT no FROM crm_customer)",
+        )
+        .await;
+    assert!(of_a_customer > 0);
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM crm_contact c JOIN crm_customer k ON k.no = c.customer_no \
+             WHERE c.customer_name = k.name"
+        )
+        .await,
+        of_a_customer
+    );
     drop(browser);
     env.finish().await;
 }
