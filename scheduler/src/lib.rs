@@ -12,3 +12,4 @@ pub mod leader;
 pub mod recovery;
 pub mod serve;
 pub mod service;
+pub mod state;

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::state::AppState;
 
 /// `/api/v1/*`: the API token.
 pub async fn require_token(

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use ferry_shared::runs::{self, CancelError, Cancelled};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::state::AppState;
 
 /// 202 `{"run_id", "status": "cancelled" | "cancelling"}`; 404 for an unknown run, 409 for one that
 /// already ended.

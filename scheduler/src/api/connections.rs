@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::cli::connections::{self, ConnectionError, ConnectionSummary};
+use crate::state::AppState;
 
 /// `GET /api/v1/connections`, in name order.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ConnectionSummary>>, ApiError> {

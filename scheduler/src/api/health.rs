@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use sea_orm::ConnectionTrait;
 
-use super::AppState;
+use crate::state::AppState;
 
 /// The process answers.
 pub async fn healthz() -> &'static str {

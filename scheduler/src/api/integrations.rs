@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::cli::integrations::{self, IntegrationSummary};
 use crate::cli::lifecycle::{self, LifecycleError};
+use crate::state::AppState;
 
 /// How long a `DELETE …?drop_target=true` waits for a running run to stop before it answers 409.
 const DROP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -9,8 +9,9 @@ use axum::response::IntoResponse;
 use ferry_shared::runs::DURATION_BUCKETS;
 use sea_orm::ConnectionTrait;
 
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::depth;
+use crate::state::AppState;
 
 pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut queue = state.queue.clone();

@@ -14,42 +14,15 @@ mod metrics;
 mod runs;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
-use ferry_shared::queue::SyncStorage;
-use ferry_shared::settings::Settings;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::state::AppState;
 pub use error::ApiError;
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub queue: SyncStorage,
-    pub settings: Settings,
-    /// Failed sign-ins per client address, shared by every request (the API's and the console's).
-    pub lockout: Arc<lockout::Lockout>,
-    /// The web console's keys and memory.
-    pub console: Arc<crate::console::Console>,
-}
-
-impl AppState {
-    pub fn new(db: DatabaseConnection, queue: SyncStorage, settings: Settings) -> AppState {
-        AppState {
-            console: Arc::new(crate::console::Console::new(&settings)),
-            db,
-            queue,
-            settings,
-            lockout: Arc::default(),
-        }
-    }
-}
 
 /// The routes.
 pub fn router(state: AppState) -> Router {

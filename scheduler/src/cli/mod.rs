@@ -1,11 +1,11 @@
 //! The command line: argument parsing and dispatch. Each command lives in its own file.
 
-mod apply;
+pub mod apply;
 pub mod auth;
 mod cancel;
 mod check;
 mod conflicts;
-mod connection;
+pub mod connection;
 pub mod connections;
 mod discover;
 mod errors;
@@ -15,7 +15,7 @@ pub mod lifecycle;
 mod preview;
 mod progress;
 mod queue;
-mod run;
+pub mod run;
 mod runs;
 
 use std::path::PathBuf;

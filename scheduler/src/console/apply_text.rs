@@ -4,7 +4,7 @@
 use ferry_shared::definitions::Applied;
 
 use super::ConsoleError;
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// A problem `apply` found, as (where, what): `connection "bc".url`, "must be an http(s) URL".
 pub type FieldError = (String, String);
@@ -16,7 +16,7 @@ pub async fn apply_text(
 ) -> Result<Result<Vec<Applied>, Vec<FieldError>>, ConsoleError> {
     let file = std::env::temp_dir().join(format!("ferry-console-{}.toml", uuid::Uuid::new_v4()));
     std::fs::write(&file, text).map_err(ConsoleError::internal)?;
-    let applied = crate::cli::apply_under(
+    let applied = crate::cli::apply::apply_under(
         &state.db,
         state.settings.secrets.env_prefix.as_deref(),
         std::slice::from_ref(&file),

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Columns of both versions, those that differ first.
 fn columns(conflict: &Stored) -> Vec<(String, bool)> {

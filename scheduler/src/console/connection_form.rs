@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// The form's fields; every one optional so a half-filled form comes back with its errors.
 #[derive(Debug, Default, Deserialize)]
@@ -331,7 +331,7 @@ pub async fn save(
         let credentials =
             ferry_shared::secrets::Credentials::new(state.db.clone(), &state.settings.secrets)
                 .map_err(ConsoleError::internal)?;
-        crate::cli::set_secret(
+        crate::cli::connection::set_secret(
             &credentials,
             &def.name,
             &SecretString::from(form.client_secret.clone()),

@@ -3,54 +3,18 @@
 //! when. The refresh token is sealed and stored by the same library function as the CLI's; no token
 //! ever reaches the page. Signing out removes the stored sign-in.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::{Html, Redirect};
-use chrono::{DateTime, Utc};
 use ferry_shared::auth::begin_login;
 use ferry_shared::definitions::load_connection;
 use ferry_shared::secrets::Credentials;
 use maud::html;
 
 use super::layout::{self, Nav};
+use super::memory::Login;
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
-
-/// Where a connection's sign-in from the console stands.
-#[derive(Debug, Clone)]
-pub enum Login {
-    /// The provider gave a code; the person has not finished yet.
-    Waiting {
-        user_code: String,
-        verification_uri: String,
-        /// The provider's own instruction.
-        message: String,
-    },
-    SignedIn {
-        account: Option<String>,
-        until: Option<DateTime<Utc>>,
-    },
-    Failed(String),
-}
-
-/// Sign-ins started from the console, by connection (the latest one each).
-#[derive(Debug, Default)]
-pub struct Logins(Mutex<HashMap<String, Login>>);
-
-impl Logins {
-    fn set(&self, connection: &str, login: Login) {
-        let mut logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        logins.insert(connection.to_string(), login);
-    }
-
-    fn get(&self, connection: &str) -> Option<Login> {
-        let logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        logins.get(connection).cloned()
-    }
-}
+use crate::state::AppState;
 
 fn credentials(state: &AppState) -> Result<Credentials, ConsoleError> {
     Credentials::new(state.db.clone(), &state.settings.secrets).map_err(ConsoleError::internal)

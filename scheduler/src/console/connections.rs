@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
 use crate::cli::{auth, connections};
+use crate::state::AppState;
 
 fn flow(flow: AuthFlow) -> &'static str {
     match flow {

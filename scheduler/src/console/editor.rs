@@ -22,7 +22,7 @@ use super::apply_text::{FieldError, apply_text};
 use super::automatch::{self, column_name};
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Lookup rows a form carries at most (the stored ones and one to add).
 const MAX_LOOKUPS: usize = 50;

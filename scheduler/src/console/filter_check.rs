@@ -9,7 +9,7 @@ use ferry_shared::drift::mismatches;
 use serde::Deserialize;
 
 use super::ConsoleError;
-use crate::api::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FilterQuery {

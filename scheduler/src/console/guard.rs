@@ -11,7 +11,7 @@ use chrono::Utc;
 
 use super::error::ConsoleError;
 use super::session::{COOKIE, Keys, Session};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// The largest form the console accepts; its forms are a few fields.
 const MAX_FORM_BYTES: usize = 64 * 1024;

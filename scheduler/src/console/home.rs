@@ -10,8 +10,8 @@ use maud::html;
 use super::layout::{self, Nav};
 use super::queue::cards;
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
 use crate::cli::integrations;
+use crate::state::AppState;
 
 pub async fn page(
     State(state): State<AppState>,

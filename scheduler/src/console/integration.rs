@@ -9,16 +9,15 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use ferry_shared::definitions::{Direction, IntegrationDef};
-use ferry_shared::dispatch::dispatch;
 use ferry_shared::drift::{Checker, Severity, check_against_stored};
-use ferry_shared::runs::{self, Mode, NewRun, RunError, RunSummary, Trigger};
+use ferry_shared::runs::{self, Mode, RunSummary};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
 use crate::cli::integrations;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Notice {
@@ -257,29 +256,9 @@ pub async fn run(
     Path(name): Path<String>,
     Form(form): Form<RunForm>,
 ) -> Result<Redirect, ConsoleError> {
-    let run_id = trigger(&state, &name, form.mode.unwrap_or(Mode::Incremental)).await?;
+    let run_id =
+        super::trigger::trigger(&state, &name, form.mode.unwrap_or(Mode::Incremental)).await?;
     Ok(Redirect::to(&format!("/runs/{run_id}")))
-}
-
-/// Records and queues a run as the API's trigger does (`dispatch`); the console's runs say so.
-pub async fn trigger(state: &AppState, name: &str, mode: Mode) -> Result<i64, ConsoleError> {
-    let new = NewRun {
-        trigger: Trigger::Console,
-        ..NewRun::manual(name, mode)
-    };
-    let mut queue = state.queue.clone();
-    let dispatched = dispatch(&state.db, &mut queue, &new)
-        .await
-        .map_err(|e| match e {
-            RunError::UnknownIntegration(_) | RunError::Deleted { .. } => {
-                ConsoleError::NotFound(e.to_string())
-            }
-            RunError::ModeConflict { .. } | RunError::Disabled { .. } => {
-                ConsoleError::Refused(e.to_string())
-            }
-            other => ConsoleError::internal(other),
-        })?;
-    Ok(dispatched.run_id)
 }
 
 pub(super) fn checker(state: &AppState) -> Result<Checker, ConsoleError> {

@@ -21,41 +21,22 @@ mod headers;
 mod home;
 mod integration;
 mod layout;
+pub mod memory;
 mod preview;
 mod queue;
 mod runs;
 pub mod session;
 mod sign_in;
+mod trigger;
 
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 pub use error::ConsoleError;
 pub use guard::Signed;
-
-/// What the console keeps between requests.
-#[derive(Debug, Default)]
-pub struct Console {
-    /// The signing key, from `api.token`; without a token the console is locked, as the API is.
-    pub keys: Option<session::Keys>,
-    /// One-time links already used and sessions signed out.
-    pub spent: session::Spent,
-    /// Device-code sign-ins started from the console.
-    pub logins: connection_sign_in::Logins,
-}
-
-impl Console {
-    pub fn new(settings: &ferry_shared::settings::Settings) -> Console {
-        Console {
-            keys: settings.api.token.as_ref().map(session::Keys::from_token),
-            spent: session::Spent::default(),
-            logins: connection_sign_in::Logins::default(),
-        }
-    }
-}
 
 /// A one-time sign-in link to the console at `base` (e.g. `http://127.0.0.1:8080`), valid for
 /// `session::LINK_SECS`; `None` without an API token.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Records a preview reads at most; the summary says when there are more.
 const PREVIEW_LIMIT: u64 = 2_000;

@@ -8,8 +8,8 @@ use maud::{Markup, html};
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
 use crate::depth::QueueDepth;
+use crate::state::AppState;
 
 /// The headline numbers, also on the integrations page.
 pub fn cards(depth: &QueueDepth) -> Markup {

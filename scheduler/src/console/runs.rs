@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Runs listed at most on `/runs`.
 const LISTED: u64 = 100;
@@ -257,7 +257,7 @@ pub async fn replay(
         .await
         .map_err(ConsoleError::internal)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no run {id}")))?;
-    let run_id = super::integration::trigger(&state, &run.integration, Mode::RetryFailed).await?;
+    let run_id = super::trigger::trigger(&state, &run.integration, Mode::RetryFailed).await?;
     Ok(Redirect::to(&format!("/runs/{run_id}")))
 }
 

@@ -20,7 +20,7 @@ use super::guard::{cookie, session_of};
 use super::layout;
 use super::session::{COOKIE, SESSION_SECS, SIGN_IN_COOKIE, nonce};
 use super::{Signed, session};
-use crate::api::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Next {

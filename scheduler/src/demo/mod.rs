@@ -155,7 +155,8 @@ async fn apply_examples(
     let scratch = std::env::temp_dir().join(format!("ferry-demo-{}", std::process::id()));
     let files = examples::write(&scratch, &sandbox.base_url())
         .context("Failed to write the example definitions")?;
-    let applied = crate::cli::apply_under(db, settings.secrets.env_prefix.as_deref(), &files).await;
+    let applied =
+        crate::cli::apply::apply_under(db, settings.secrets.env_prefix.as_deref(), &files).await;
     std::fs::remove_dir_all(&scratch).ok();
     if let Err(errors) = applied? {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -163,7 +164,7 @@ async fn apply_examples(
     }
     let credentials = Credentials::new(db.clone(), &settings.secrets)?;
     for connection in examples::CONNECTIONS {
-        crate::cli::set_secret(
+        crate::cli::connection::set_secret(
             &credentials,
             connection,
             &SecretString::from(ferry_sandbox::routes::identity::CLIENT_SECRET),
@@ -181,11 +182,11 @@ async fn run_all(
 ) -> anyhow::Result<Vec<RunSummary>> {
     let mut ids = Vec::new();
     for name in integrations {
-        ids.push(crate::cli::trigger(db, settings, name, Mode::Incremental).await?);
+        ids.push(crate::cli::run::trigger(db, settings, name, Mode::Incremental).await?);
     }
     let mut runs = Vec::new();
     for id in ids {
-        runs.push(crate::cli::wait_for(db, id, RUN_TIMEOUT).await?);
+        runs.push(crate::cli::run::wait_for(db, id, RUN_TIMEOUT).await?);
     }
     Ok(runs)
 }

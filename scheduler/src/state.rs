@@ -1,0 +1,34 @@
+//! What every HTTP handler can reach, the API's and the console's alike. A leaf: it knows the parts
+//! a request needs, not the routes that use them.
+
+use std::sync::Arc;
+
+use ferry_shared::queue::SyncStorage;
+use ferry_shared::settings::Settings;
+use sea_orm::DatabaseConnection;
+
+use crate::api::lockout::Lockout;
+use crate::console::memory::Console;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub queue: SyncStorage,
+    pub settings: Settings,
+    /// Failed sign-ins per client address, shared by every request (the API's and the console's).
+    pub lockout: Arc<Lockout>,
+    /// The web console's keys and memory.
+    pub console: Arc<Console>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, queue: SyncStorage, settings: Settings) -> AppState {
+        AppState {
+            console: Arc::new(Console::new(&settings)),
+            db,
+            queue,
+            settings,
+            lockout: Arc::default(),
+        }
+    }
+}
