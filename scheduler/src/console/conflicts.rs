@@ -83,7 +83,7 @@ pub async fn page(
                         td { (side(&conflict.remote, &column)) }
                     } } }
                 } }
-                div.actions style="margin-top:12px" {
+                div.actions.below {
                     form method="post" action={ "/conflicts/" (conflict.id) "/resolve" } {
                         (layout::csrf(&signed))
                         input type="hidden" name="keep" value="local";

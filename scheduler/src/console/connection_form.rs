@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ferry_shared::definitions::{
-    AuthDef, AuthFlow, ConnectionDef, ConnectionKind, load_connection,
+    AuthDef, AuthFlow, ConnectionDef, ConnectionKind, stored_connection,
 };
 use maud::{Markup, html};
 use secrecy::SecretString;
@@ -50,6 +50,9 @@ pub struct ConnectionForm {
     /// Set when editing a stored connection.
     #[serde(default)]
     editing: Option<String>,
+    /// The version the form opened, so a save over a newer one is refused rather than lost.
+    #[serde(default)]
+    version: Option<i32>,
 }
 
 fn some(text: &str) -> Option<String> {
@@ -58,7 +61,7 @@ fn some(text: &str) -> Option<String> {
 }
 
 impl ConnectionForm {
-    fn from_def(def: &ConnectionDef) -> ConnectionForm {
+    fn from_def(def: &ConnectionDef, version: i32) -> ConnectionForm {
         let kind = serde_json::to_value(def.kind).unwrap_or_default();
         let flow = serde_json::to_value(def.auth.flow).unwrap_or_default();
         let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -77,6 +80,7 @@ impl ConnectionForm {
             client_secret_env: or_empty(&def.auth.client_secret_env),
             client_secret: String::new(),
             editing: Some(def.name.clone()),
+            version: Some(version),
         }
     }
 
@@ -180,40 +184,14 @@ fn form_page(
         Some(name) => format!("Edit connection {name}"),
         None => "New connection".to_string(),
     };
-    let other: Vec<&(String, String)> = errors
-        .iter()
-        .filter(|(key, _)| {
-            ![
-                "name",
-                "kind",
-                "url",
-                "company",
-                "auth.flow",
-                "flow",
-                "authority",
-                "tenant",
-                "token_url",
-                "device_authorization_url",
-                "client_id",
-                "scope",
-                "client_secret_env",
-            ]
-            .iter()
-            .any(|f| key == f || key.ends_with(&format!(".{f}")))
-        })
-        .collect();
     let body = html! {
         h1 { (title) }
-        @if !errors.is_empty() {
-            div.notice.bad role="alert" {
-                "Not saved: " (errors.len()) " problem(s), shown by their fields."
-                @for (key, message) in &other { br; (key) ": " (message) }
-            }
-        }
+        (layout::problems(errors))
         form.editor method="post" action="/connections" {
             (layout::csrf(signed))
             @if let Some(name) = &form.editing {
                 input type="hidden" name="editing" value=(name);
+                @if let Some(version) = form.version { input type="hidden" name="version" value=(version); }
                 input type="hidden" name="name" value=(name);
                 div.field { label { "Name" } span { code { (name) } } }
             } @else {
@@ -288,14 +266,14 @@ pub async fn edit(
     Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
-    let def = load_connection(&state.db, &name)
+    let (version, def) = stored_connection(&state.db, &name)
         .await
         .map_err(ConsoleError::internal)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no connection named {name:?} is stored")))?;
     let stored = secret_stored(&state, &name).await?;
     Ok(form_page(
         &signed,
-        &ConnectionForm::from_def(&def),
+        &ConnectionForm::from_def(&def, version),
         &[],
         stored,
     ))
@@ -308,15 +286,43 @@ pub async fn save(
     Extension(signed): Extension<Signed>,
     Form(form): Form<ConnectionForm>,
 ) -> Result<Response, ConsoleError> {
-    let base = match &form.editing {
-        Some(name) => load_connection(&state.db, name)
-            .await
-            .map_err(ConsoleError::internal)?,
-        None => None,
-    };
     let stored = match &form.editing {
         Some(name) => secret_stored(&state, name).await?,
         None => false,
+    };
+    // A new connection must not take an existing one's name (it would replace it), and an edit must
+    // start from the version stored now (a save or `ferry apply` since would otherwise be undone).
+    let name = form
+        .editing
+        .clone()
+        .unwrap_or_else(|| form.name.trim().to_string());
+    let current = stored_connection(&state.db, &name)
+        .await
+        .map_err(ConsoleError::internal)?;
+    let base = match (&form.editing, current) {
+        (None, Some(_)) => {
+            let refusal = (
+                "name".to_string(),
+                format!("a connection named {name:?} exists: choose Edit on it"),
+            );
+            return Ok(form_page(&signed, &form, &[refusal], stored).into_response());
+        }
+        (None, None) => None,
+        (Some(_), Some((version, def))) if Some(version) == form.version => Some(def),
+        (Some(_), Some((version, _))) => {
+            let refusal = (
+                "version".to_string(),
+                format!(
+                    "{name} changed since this form opened it (it is version {version} now): open Edit again"
+                ),
+            );
+            return Ok(form_page(&signed, &form, &[refusal], stored).into_response());
+        }
+        (Some(_), None) => {
+            return Err(ConsoleError::NotFound(format!(
+                "no connection named {name:?} is stored"
+            )));
+        }
     };
     let def = match form.to_def(base) {
         Ok(def) => def,

@@ -35,7 +35,7 @@ pub async fn start(
     let pending = begin_login(&def, &credentials, &http)
         .await
         .map_err(|e| ConsoleError::Refused(e.to_string()))?;
-    state.console.logins.set(
+    let number = state.console.logins.start(
         &name,
         Login::Waiting {
             user_code: pending.user_code().to_string(),
@@ -54,7 +54,7 @@ pub async fn start(
             },
             Err(e) => Login::Failed(e.to_string()),
         };
-        console.logins.set(&connection, outcome);
+        console.logins.finish(&connection, number, outcome);
     });
     Ok(Redirect::to(&format!("/connections/{name}/sign-in")))
 }
@@ -74,7 +74,11 @@ pub async fn page(
                 a href="/connections" { "Back to the connections" } },
             Some(Login::Waiting { user_code, verification_uri, message }) => {
                 div.panel.device {
-                    p { "Open " a href=(verification_uri) target="_blank" rel="noopener" { (verification_uri) }
+                    // The provider's page, linked only when it is a web address.
+                    @let web = verification_uri.starts_with("https://") || verification_uri.starts_with("http://");
+                    p { "Open "
+                        @if web { a href=(verification_uri) target="_blank" rel="noopener" { (verification_uri) } }
+                        @else { code { (verification_uri) } }
                         " and enter this code:" }
                     p.code id="user-code" { (user_code) }
                     p.muted { (message) }
@@ -115,6 +119,10 @@ pub async fn sign_out(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Redirect, ConsoleError> {
+    load_connection(&state.db, &name)
+        .await
+        .map_err(ConsoleError::internal)?
+        .ok_or_else(|| ConsoleError::NotFound(format!("no connection named {name:?} is stored")))?;
     credentials(&state)?
         .sign_out(&name)
         .await

@@ -93,7 +93,7 @@ pub async fn page(
                         }
                     }
                 }
-                div.actions style="margin:12px 0 0" {
+                div.actions.below {
                     a.button.secondary href={ "/connections/" (c.name) "/edit" } { "Edit" }
                     form method="post" action={ "/connections/" (c.name) "/test" } {
                         (layout::csrf(&signed))

@@ -25,7 +25,7 @@ use super::{ConsoleError, Signed};
 use crate::state::AppState;
 
 /// Lookup rows a form carries at most (the stored ones and one to add).
-const MAX_LOOKUPS: usize = 50;
+const MAX_LOOKUPS: usize = 500;
 
 /// What a lookup does when no row matches (`lookup::Missing`); empty is the default (`null`).
 const MISSING: [(&str, &str); 5] = [
@@ -76,6 +76,8 @@ impl LookupRow {
 #[derive(Debug, Clone, Default)]
 struct Draft {
     editing: Option<String>,
+    /// The version the editor opened, so a save over a newer one is refused rather than lost.
+    version: Option<i32>,
     name: String,
     connection: String,
     entity: String,
@@ -196,6 +198,7 @@ impl Draft {
             .collect();
         Draft {
             editing: None,
+            version: None,
             name: column_name(&set.name),
             connection: connection.into(),
             entity: set.name.clone(),
@@ -216,7 +219,7 @@ impl Draft {
     }
 
     /// A stored integration, with every field of its entity set offered (those it maps ticked).
-    fn of(def: &IntegrationDef, set: Option<&CatalogSet>) -> Draft {
+    fn of(def: &IntegrationDef, version: i32, set: Option<&CatalogSet>) -> Draft {
         let mut rows: Vec<Row> = def
             .fields
             .iter()
@@ -257,6 +260,7 @@ impl Draft {
         }
         Draft {
             editing: Some(def.name.clone()),
+            version: Some(version),
             name: def.name.clone(),
             connection: def.connection.clone(),
             entity: def.source.entity.clone(),
@@ -297,14 +301,13 @@ impl Draft {
 
     /// What the browser posted.
     fn posted(pairs: &[(String, String)]) -> Draft {
-        let get = |key: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let has = |key: &str| pairs.iter().any(|(k, _)| k == key);
+        // The first value of each name, as a form sends one per field.
+        let mut fields: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        for (key, value) in pairs {
+            fields.entry(key.as_str()).or_insert(value.as_str());
+        }
+        let get = |key: &str| fields.get(key).map(|v| v.to_string()).unwrap_or_default();
+        let has = |key: &str| fields.contains_key(key);
         let mut rows = Vec::new();
         for i in 0.. {
             let from = get(&format!("f{i}.from"));
@@ -339,6 +342,7 @@ impl Draft {
         let editing = get("editing");
         Draft {
             editing: (!editing.is_empty()).then_some(editing),
+            version: get("version").parse().ok(),
             name: get("name").trim().into(),
             connection: get("connection"),
             entity: get("entity"),
@@ -650,34 +654,13 @@ fn editor(
         Some(name) => format!("Edit {name}"),
         None => format!("New integration from {}", draft.entity),
     };
-    let unplaced: Vec<&(String, String)> = errors
-        .iter()
-        .filter(|(key, _)| {
-            ![
-                "name",
-                "direction",
-                "schedule",
-                "source",
-                "target",
-                "conflict",
-                "deletes",
-                "f",
-            ]
-            .iter()
-            .any(|f| key.starts_with(f))
-        })
-        .collect();
     let body = html! {
         h1 { (title) }
-        @if !errors.is_empty() {
-            div.notice.bad role="alert" {
-                "Not saved: " (errors.len()) " problem(s), each shown by its field."
-                @for (key, message) in &unplaced { br; code { (key) } ": " (message) }
-            }
-        }
+        (layout::problems(errors))
         form.editor.wide method="post" action="/integrations" {
             (layout::csrf(signed))
             @if let Some(name) = &draft.editing { input type="hidden" name="editing" value=(name); }
+            @if let Some(version) = draft.version { input type="hidden" name="version" value=(version); }
             input type="hidden" name="connection" value=(draft.connection);
             input type="hidden" name="entity" value=(draft.entity);
             p.muted { "From " code { (draft.entity) } " of connection " code { (draft.connection) } "." }
@@ -868,7 +851,7 @@ pub async fn edit(
     Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
-    let (_, def) = latest_integration(&state.db, &name)
+    let (version, def) = latest_integration(&state.db, &name)
         .await
         .map_err(ConsoleError::internal)?
         .ok_or_else(|| {
@@ -878,9 +861,51 @@ pub async fn edit(
         Ok((_, set)) => set,
         Err(_) => None,
     };
-    let draft = Draft::of(&def, set.as_ref());
+    let draft = Draft::of(&def, version, set.as_ref());
     let context = context(&state, &draft).await?;
     Ok(editor(&signed, &draft, &[], &context))
+}
+
+/// The stored definition a save builds on, or why the save is refused: a new integration must not
+/// take an existing one's name (it would replace it), and an edit must start from the version that is
+/// stored now (another save or `ferry apply` since would otherwise be undone).
+async fn base_of(
+    state: &AppState,
+    draft: &Draft,
+) -> Result<(Option<IntegrationDef>, Option<(String, String)>), ConsoleError> {
+    let name = draft.editing.as_deref().unwrap_or(&draft.name);
+    let live = crate::cli::integrations::summary(&state.db, name)
+        .await
+        .map_err(ConsoleError::internal)?;
+    let stored = latest_integration(&state.db, name)
+        .await
+        .map_err(ConsoleError::internal)?;
+    match (&draft.editing, live, stored) {
+        (None, Some(_), _) => Ok((
+            None,
+            Some((
+                "name".into(),
+                format!("an integration named {name:?} exists: open it and choose Edit"),
+            )),
+        )),
+        (None, None, _) => Ok((None, None)),
+        (Some(_), _, Some((version, def))) if Some(version) == draft.version => {
+            Ok((Some(def), None))
+        }
+        (Some(_), _, Some((version, _))) => Ok((
+            None,
+            Some((
+                "version".into(),
+                format!(
+                    "{name} changed since this editor opened it (it is version {version} now): \
+                     open the editor again to start from it"
+                ),
+            )),
+        )),
+        (Some(_), _, None) => Err(ConsoleError::NotFound(format!(
+            "no integration named {name:?} is stored"
+        ))),
+    }
 }
 
 /// `POST /integrations`: the draft as a definition file through `ferry apply`.
@@ -900,14 +925,11 @@ pub async fn save(
             draft.connection
         )));
     }
-    let base = match &draft.editing {
-        Some(name) => latest_integration(&state.db, name)
-            .await
-            .map_err(ConsoleError::internal)?
-            .map(|(_, def)| def),
-        None => None,
-    };
     let context = context(&state, &draft).await?;
+    let (base, refusal) = base_of(&state, &draft).await?;
+    if let Some(refusal) = refusal {
+        return Ok(editor(&signed, &draft, &[refusal], &context).into_response());
+    }
     if !draft.overlap.is_empty() && draft.overlap.parse::<i64>().is_err() {
         let errors = vec![(
             "source.overlap".to_string(),

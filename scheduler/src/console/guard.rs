@@ -74,7 +74,11 @@ pub async fn require_session(
         csrf: keys.csrf(&session.nonce),
         session,
     };
-    let request = if request.method() == Method::POST {
+    // Every method that may change something carries the token (only GET and HEAD are routed as reads).
+    let request = if !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         match checked_form(&keys, &signed, request).await {
             Ok(request) => request,
             Err(refusal) => return refusal.into_response(),

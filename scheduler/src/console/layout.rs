@@ -176,6 +176,19 @@ pub fn cell(value: &serde_json::Value) -> Markup {
     }
 }
 
+/// What `apply` refused in a form, every problem listed (each is also shown by its field, where the
+/// form has one), so none can go unseen.
+pub fn problems(errors: &[(String, String)]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.notice.bad role="alert" {
+                "Not saved: " (errors.len()) " problem(s)."
+                ul { @for (key, message) in errors { li { code { (key) } ": " (message) } } }
+            }
+        }
+    }
+}
+
 /// A notice after an action, chosen by code so no request text is ever echoed into the page.
 pub fn notice(code: Option<&str>) -> Markup {
     let text = match code {

@@ -46,18 +46,32 @@ pub enum Login {
     Failed(String),
 }
 
-/// Sign-ins started from the console, by connection (the latest one each).
+/// Sign-ins started from the console, by connection: the latest one each, with the number that tells
+/// it from the ones it replaced (so an older code's late answer cannot overwrite a newer sign-in).
 #[derive(Debug, Default)]
-pub struct Logins(Mutex<HashMap<String, Login>>);
+pub struct Logins(Mutex<HashMap<String, (u64, Login)>>);
 
 impl Logins {
-    pub fn set(&self, connection: &str, login: Login) {
+    /// Records a new sign-in of `connection`; returns its number.
+    pub fn start(&self, connection: &str, login: Login) -> u64 {
         let mut logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        logins.insert(connection.to_string(), login);
+        let number = logins.get(connection).map_or(1, |(n, _)| n + 1);
+        logins.insert(connection.to_string(), (number, login));
+        number
+    }
+
+    /// Records how sign-in `number` of `connection` ended, unless a newer one started since.
+    pub fn finish(&self, connection: &str, number: u64, login: Login) {
+        let mut logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((current, state)) = logins.get_mut(connection)
+            && *current == number
+        {
+            *state = login;
+        }
     }
 
     pub fn get(&self, connection: &str) -> Option<Login> {
         let logins = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        logins.get(connection).cloned()
+        logins.get(connection).map(|(_, login)| login.clone())
     }
 }

@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// Runs listed at most on `/runs`.
 const LISTED: u64 = 100;
 /// Failed records shown on a run's page (all are in `ferry errors RUN`).
-const FAILURES_SHOWN: usize = 200;
+const FAILURES_SHOWN: i64 = 200;
 
 fn live(status: &str) -> bool {
     matches!(status, "queued" | "running" | "retrying" | "cancelling")
@@ -141,10 +141,13 @@ pub async fn page(
         .map_err(ConsoleError::internal)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no run {id}")))?
         .into();
-    let failures = runs::run_failures(&state.db, id)
+    let failures = runs::first_run_failures(&state.db, id, FAILURES_SHOWN + 1)
         .await
         .map_err(ConsoleError::internal)?;
-    let open = failures.iter().filter(|f| f.resolved_at.is_none()).count();
+    // Replay re-reads every open failure of the integration, this run's among them.
+    let open = runs::has_open_failures(&state.db, &run.integration)
+        .await
+        .map_err(ConsoleError::internal)?;
     let is_live = live(&run.status);
     let rate = run
         .started_at
@@ -170,10 +173,10 @@ pub async fn page(
                     button.danger type="submit" data-confirm="Cancel this run after its current page?" { "Cancel run" }
                 }
             }
-            @if open > 0 && !is_live {
+            @if open && !is_live {
                 form method="post" action={ "/runs/" (run.run_id) "/replay" } {
                     (layout::csrf(&signed))
-                    button type="submit" { "Replay " (open) " failed record(s)" }
+                    button type="submit" { "Replay failed records" }
                 }
             }
         }
@@ -223,7 +226,7 @@ pub async fn page(
                 thead { tr {
                     th scope="col" { "Record" } th scope="col" { "Why" } th scope="col" { "State" } th scope="col" { "Payload" }
                 } }
-                tbody { @for failure in failures.iter().take(FAILURES_SHOWN) { tr {
+                tbody { @for failure in failures.iter().take(FAILURES_SHOWN as usize) { tr {
                     td { code { (failure.record_key) } }
                     td { (failure.message) }
                     td { @if failure.resolved_at.is_some() { span.badge.good { "written since" } } @else { span.badge.bad { "open" } } }
@@ -233,8 +236,8 @@ pub async fn page(
                     } }
                 } } }
             } }
-            @if failures.len() > FAILURES_SHOWN {
-                p.muted { "The first " (FAILURES_SHOWN) " of " (failures.len()) "; " code { "ferry errors " (run.run_id) } " lists every one." }
+            @if failures.len() as i64 > FAILURES_SHOWN {
+                p.muted { "The first " (FAILURES_SHOWN) "; " code { "ferry errors " (run.run_id) } " lists every one." }
             }
         }
     };

@@ -148,9 +148,10 @@ impl Spent {
         self.spend(format!("once.{nonce}"), expires, now)
     }
 
-    /// Signs `session` out: its cookie is refused from now on.
-    pub fn sign_out(&self, session: &Session, now: i64) {
-        self.spend(format!("session.{}", session.nonce), session.expires, now);
+    /// Signs `session` out: its cookie is refused from now on. False when it could not be remembered
+    /// (the memory is full of live entries), which the caller must say rather than pretend.
+    pub fn sign_out(&self, session: &Session, now: i64) -> bool {
+        self.spend(format!("session.{}", session.nonce), session.expires, now)
     }
 
     /// Whether `session` was signed out.
@@ -246,7 +247,7 @@ mod tests {
         let spent = Spent::default();
         let session = keys.new_session(0);
         assert!(!spent.signed_out(&session));
-        spent.sign_out(&session, 1);
+        assert!(spent.sign_out(&session, 1));
         assert!(spent.signed_out(&session));
     }
 }

@@ -28,14 +28,21 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a path of this site only (never `//host`, never a full URL).
+/// Where to go after signing in: a path of this site only. Never `//host` or a full URL, and nothing a
+/// browser would clean up into one (`/\\host`, or a tab or newline it strips: `/<TAB>/host`); what is
+/// left must resolve to this site.
 fn destination(next: Option<&str>) -> &str {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
-        _ => "/",
-    }
+    let Some(path) = next else { return "/" };
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && path
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    let here = url::Url::parse("http://ferry.invalid/").expect("a valid base");
+    let resolves_here = here
+        .join(path)
+        .is_ok_and(|u| u.host_str() == Some("ferry.invalid"));
+    if plain && resolves_here { path } else { "/" }
 }
 
 /// `Secure` when the request reached us over HTTPS through a proxy that says so.
@@ -85,12 +92,12 @@ pub async fn form(
     if session_of(&state, &keys, &headers).is_some() {
         return Redirect::to(destination(next.next.as_deref())).into_response();
     }
-    sign_in_page(&keys, &headers, next.next.as_deref(), None, StatusCode::OK)
+    sign_in_page(&headers, next.next.as_deref(), None, StatusCode::OK)
 }
 
-/// The sign-in page, with a fresh form nonce in its own cookie (so even this form has a CSRF token).
+/// The sign-in page, with a fresh random value in its own cookie and in the form (so even this form
+/// has a CSRF token: a page of another site can set neither).
 fn sign_in_page(
-    keys: &session::Keys,
     headers: &HeaderMap,
     next: Option<&str>,
     error: Option<&str>,
@@ -106,7 +113,7 @@ fn sign_in_page(
                 p.notice.bad role="alert" id="sign-in-error" { (error) }
             }
             form method="post" action="/sign-in" {
-                input type="hidden" name="csrf" value=(keys.csrf(&nonce));
+                input type="hidden" name="csrf" value=(nonce);
                 input type="hidden" name="next" value=(destination(next));
                 label for="token" { "API token" }
                 input id="token" name="token" type="password" autocomplete="current-password"
@@ -157,8 +164,11 @@ pub async fn submit(
         )
         .into_response();
     }
+    // Double submit: the form's field must equal its cookie's random value. Nothing derived from the
+    // token is handed out before sign-in, so nothing here helps guess it offline.
     let form_nonce = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    if form_nonce.is_empty() || !keys.csrf_matches(form_nonce, &form.csrf) {
+    let same: bool = form_nonce.as_bytes().ct_eq(form.csrf.as_bytes()).into();
+    if form_nonce.is_empty() || !same {
         return ConsoleError::Forbidden(
             "this form's security token is missing or stale: reload the page and sign in again",
         )
@@ -176,7 +186,6 @@ pub async fn submit(
         state.lockout.fail(client);
         tracing::warn!(%client, "console: a sign-in with a wrong token");
         return sign_in_page(
-            &keys,
             &headers,
             form.next.as_deref(),
             Some("That is not the API token."),
@@ -219,10 +228,18 @@ pub async fn sign_out(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
 ) -> Response {
-    state
+    if !state
         .console
         .spent
-        .sign_out(&signed.session, Utc::now().timestamp());
+        .sign_out(&signed.session, Utc::now().timestamp())
+    {
+        return ConsoleError::Status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the sign-out could not be recorded (too many at once); try again shortly, or change \
+             api.token to end every session",
+        )
+        .into_response();
+    }
     let mut response = Redirect::to("/sign-in").into_response();
     set_cookie(
         &mut response,
@@ -241,6 +258,13 @@ mod tests {
         assert_eq!(destination(Some("//evil.example/")), "/");
         assert_eq!(destination(Some("https://evil.example/")), "/");
         assert_eq!(destination(Some("/\\evil.example")), "/");
+        assert_eq!(destination(Some("/\t/evil.example")), "/");
+        assert_eq!(destination(Some("/\n/evil.example")), "/");
+        assert_eq!(destination(Some("/ /evil.example")), "/");
+        assert_eq!(
+            destination(Some("/runs?status=failed")),
+            "/runs?status=failed"
+        );
         assert_eq!(destination(None), "/");
     }
 }

@@ -25,7 +25,8 @@ const LOOK_EVERY: Duration = Duration::from_secs(2);
 /// `FERRY__API__TOKEN` a token is made for this process and printed: the API refuses requests without
 /// one, and the person watching needs it for `/metrics`. A token configured outside the demo is never
 /// printed (it may be a production one, and the terminal may be shared or recorded): the command names
-/// its variable instead.
+/// its variable instead. The console's link is printed either way: it signs in once, within minutes,
+/// on this loopback address, and says nothing of the token.
 pub(super) async fn start(
     settings: &mut Settings,
     workers: usize,

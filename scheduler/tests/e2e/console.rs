@@ -127,7 +127,11 @@ async fn crawl(visitor: &Visitor) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut actions = BTreeSet::new();
     let mut todo = VecDeque::from(["/".to_string()]);
     while let Some(path) = todo.pop_front() {
-        if pages.len() >= 200 || !pages.insert(path.clone()) {
+        assert!(
+            pages.len() < 200,
+            "the crawl found more pages than it reads: {pages:?}"
+        );
+        if !pages.insert(path.clone()) {
             continue;
         }
         let response = visitor.get(&path).await;
@@ -170,6 +174,14 @@ async fn populated() -> (TestEnv, String) {
     assert_eq!(customers.status, "succeeded");
     let narrow = env.run("narrow", Mode::Incremental).await;
     assert_eq!(narrow.status, "partial");
+    // A client secret stored (sealed) for the connection, which no page may show.
+    ferry_scheduler::cli::connection::set_secret(
+        &env.credentials(),
+        "bc",
+        &secrecy::SecretString::from(ferry_sandbox::routes::identity::CLIENT_SECRET.to_string()),
+    )
+    .await
+    .unwrap();
     let base = env.start_scheduler().await;
     (env, base)
 }
@@ -192,6 +204,14 @@ async fn every_page_refuses_without_a_session_and_every_form_without_its_csrf_to
     }
     assert!(pages.iter().any(|p| p.starts_with("/runs/")), "{pages:?}");
     assert!(pages.contains("/integrations/narrow/preview"), "{pages:?}");
+    assert!(
+        pages.contains("/connections") && pages.contains("/integrations/new"),
+        "{pages:?}"
+    );
+    let stored_secret = env
+        .count("SELECT count(*) FROM ferry_credentials WHERE connection = 'bc' AND kind = 'client_secret'")
+        .await;
+    assert_eq!(stored_secret, 1);
     // Forms that need a state the crawl did not meet: the guard refuses before any handler, so
     // an id that does not exist is refused the same way.
     actions.extend([
@@ -244,6 +264,7 @@ async fn every_page_refuses_without_a_session_and_every_form_without_its_csrf_to
             ),
             (&visitor, vec![("csrf", ""), ("keep", "local")]),
             (&stranger, vec![("csrf", own_csrf.as_str())]),
+            (&forged, vec![("csrf", own_csrf.as_str())]),
         ] {
             let answer = who.post(action, &form).await;
             assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{action} {form:?}");
@@ -458,5 +479,116 @@ async fn export_as_toml_stores_what_was_stored_for_every_example() {
         .unwrap();
     assert!(page.contains(&format!("version {}", version + 1)), "{page}");
     assert!(page.contains("0 15 3 * * *"), "{page}");
+    env.finish().await;
+}
+
+/// The editors never replace a definition they did not open: "new" with a stored name is refused, and
+/// so is a save over a version stored after the editor opened it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_refuses_to_replace_an_existing_or_newer_definition() {
+    let mut env = TestEnv::without_worker(5, 1).await;
+    env.apply(&env.write_definitions("")).await;
+    let base = env.start_scheduler().await;
+    let mut visitor = Visitor::new(&base);
+    visitor.sign_in().await;
+    let csrf = csrf_in(&visitor.get("/").await.text().await.unwrap());
+
+    let new_connection = visitor
+        .post(
+            "/connections",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "bc"),
+                ("kind", "odata"),
+                ("url", "http://127.0.0.1:1/odata"),
+                ("flow", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(new_connection.status(), StatusCode::OK);
+    let page = new_connection.text().await.unwrap();
+    assert!(
+        page.contains("a connection named &quot;bc&quot; exists"),
+        "{page}"
+    );
+    let (_, bc) = ferry_shared::definitions::stored_connection(&env.db, "bc")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(bc.kind).unwrap(),
+        "business_central",
+        "unchanged"
+    );
+
+    let new_integration = visitor
+        .post(
+            "/integrations",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "customers"),
+                ("connection", "bc"),
+                ("entity", "RescoCustomer"),
+                ("direction", "import"),
+                ("key", "No"),
+                ("changes", "RowVersionNumber"),
+                ("table", "other"),
+                ("target_key", "no"),
+                ("f0.from", "No"),
+                ("f0.include", "on"),
+                ("f0.to", "no"),
+            ],
+        )
+        .await;
+    let page = new_integration.text().await.unwrap();
+    assert!(
+        page.contains("an integration named &quot;customers&quot; exists"),
+        "{page}"
+    );
+
+    // The editor opens version 1; `ferry apply` stores version 2; the editor's save is refused.
+    let form = visitor
+        .get("/integrations/customers/edit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("name=\"version\" value=\"1\""), "{form}");
+    let file = env.write_definitions("");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "direction = \"import\"",
+        "direction = \"import\"\nschedule = \"0 0 * * * *\"",
+    );
+    std::fs::write(&file, text).unwrap();
+    env.apply(&file).await;
+    let stale = visitor
+        .post(
+            "/integrations",
+            &[
+                ("csrf", csrf.as_str()),
+                ("editing", "customers"),
+                ("version", "1"),
+                ("name", "customers"),
+                ("connection", "bc"),
+                ("entity", "RescoCustomer"),
+                ("direction", "import"),
+                ("key", "No"),
+                ("changes", "RowVersionNumber"),
+                ("table", "customer"),
+                ("target_key", "bc_no"),
+                ("f0.from", "No"),
+                ("f0.include", "on"),
+                ("f0.to", "bc_no"),
+            ],
+        )
+        .await;
+    let page = stale.text().await.unwrap();
+    assert!(page.contains("it is version 2 now"), "{page}");
+    let (version, def) = latest_integration(&env.db, "customers")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(def.schedule.as_deref(), Some("0 0 * * * *"));
     env.finish().await;
 }

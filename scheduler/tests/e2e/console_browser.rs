@@ -118,8 +118,8 @@ async fn an_operator_previews_runs_cleans_up_drift_and_replays_failures_in_a_bro
                 .await,
         )
         .await;
-    let drift = browser.wait_for_text("HomePage").await;
-    assert!(drift.contains("breaks fields["), "{drift}");
+    let drift = browser.wait_for_text("breaks fields[").await;
+    assert!(drift.contains("HomePage"), "{drift}");
     browser.screenshot(&shots.join("drift.png")).await;
     // The editor flags the mapping too.
     browser
@@ -325,6 +325,8 @@ async fn an_operator_adds_connections_tests_one_and_signs_in_with_a_device_code_
     browser
         .click(&browser.find("button[value=\"approve\"]").await)
         .await;
+    // The provider's answer, before leaving its page (leaving sooner could cancel the approval).
+    browser.wait_for("body", "You have signed in").await;
     browser
         .goto(&format!("{base}/connections/bcdev/sign-in"))
         .await;

@@ -262,12 +262,17 @@ impl Browser {
 
     /// Waits until the text of `<main>` contains `wanted` (live pages refresh themselves).
     pub async fn wait_for_text(&self, wanted: &str) -> String {
+        self.wait_for("main", wanted).await
+    }
+
+    /// Waits until the text of the first element matching `css` contains `wanted`.
+    pub async fn wait_for(&self, css: &str, wanted: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let answer: Value = self
                 .http
                 .post(format!("{}/element", self.session))
-                .json(&json!({ "using": "css selector", "value": "main" }))
+                .json(&json!({ "using": "css selector", "value": css }))
                 .send()
                 .await
                 .unwrap()
@@ -287,7 +292,9 @@ impl Browser {
                     "the page never showed {wanted:?}; it shows:\n{text}"
                 );
             }
-            assert!(Instant::now() < deadline, "no readable <main> on the page");
+            if Instant::now() >= deadline {
+                panic!("no readable {css:?} on the page:\n{}", self.source().await);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -29,12 +29,21 @@ pub async fn run_failures(
     db: &impl ConnectionTrait,
     run_id: i64,
 ) -> Result<Vec<RecordFailure>, DbErr> {
+    first_run_failures(db, run_id, i64::MAX).await
+}
+
+/// The first `limit` failed records of `run_id` (a page that shows some reads no more).
+pub async fn first_run_failures(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    limit: i64,
+) -> Result<Vec<RecordFailure>, DbErr> {
     let rows = db
         .query_all_raw(statement(
             db.get_database_backend(),
             "SELECT run_id, integration, record_key, message, payload, created_at, resolved_at, mapped \
-             FROM ferry_run_errors WHERE run_id = ? ORDER BY id",
-            [run_id.into()],
+             FROM ferry_run_errors WHERE run_id = ? ORDER BY id LIMIT ?",
+            [run_id.into(), limit.into()],
         ))
         .await?;
     rows.iter()

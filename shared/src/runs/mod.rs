@@ -18,7 +18,8 @@ pub use cancel::{CancelError, Cancelled, cancel, cancel_requested, end_cancelled
 pub use counters::{DURATION_BUCKETS, count_finished, label};
 pub use enqueue::{Enqueued, NewRun, enqueue, mark_pushed, next_queued};
 pub use failures::{
-    RecordFailure, has_open_failures, open_failures, resolve_failures, run_failures,
+    RecordFailure, first_run_failures, has_open_failures, open_failures, resolve_failures,
+    run_failures,
 };
 pub use finish::{HandedBack, Outcome, finish, hand_back};
 pub use lease::{Claim, Lease, claim, renew};

@@ -13,6 +13,11 @@
       busy = true;
       try {
         const response = await fetch(location.href, { credentials: "same-origin" });
+        // The session ended (the answer was the sign-in page): go there rather than show it inside.
+        if (response.redirected) {
+          location.reload();
+          return;
+        }
         if (!response.ok) return;
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const fresh = page.querySelector("main");
