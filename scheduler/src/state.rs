@@ -22,6 +22,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The stored secrets, sealed with `secrets.master_key` (refused without one where one is needed).
+    pub fn credentials(
+        &self,
+    ) -> Result<ferry_shared::secrets::Credentials, ferry_shared::secrets::SecretsError> {
+        ferry_shared::secrets::Credentials::new(self.db.clone(), &self.settings.secrets)
+    }
+
     pub fn new(db: DatabaseConnection, queue: SyncStorage, settings: Settings) -> AppState {
         AppState {
             console: Arc::new(Console::new(&settings)),

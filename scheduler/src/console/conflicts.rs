@@ -47,16 +47,10 @@ fn side(version: &Option<Value>, column: &str) -> Markup {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Notice {
-    #[serde(default)]
-    notice: Option<String>,
-}
-
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(notice): Query<Notice>,
+    Query(notice): Query<layout::Notice>,
 ) -> Result<Html<String>, ConsoleError> {
     let open = conflicts::open(&state.db, None)
         .await

@@ -334,9 +334,7 @@ pub async fn save(
         return Ok(form_page(&signed, &form, &errors, stored).into_response());
     }
     if !form.client_secret.is_empty() {
-        let credentials =
-            ferry_shared::secrets::Credentials::new(state.db.clone(), &state.settings.secrets)
-                .map_err(ConsoleError::internal)?;
+        let credentials = state.credentials().map_err(ConsoleError::internal)?;
         crate::cli::connection::set_secret(
             &credentials,
             &def.name,

@@ -17,7 +17,7 @@ use super::{ConsoleError, Signed};
 use crate::state::AppState;
 
 fn credentials(state: &AppState) -> Result<Credentials, ConsoleError> {
-    Credentials::new(state.db.clone(), &state.settings.secrets).map_err(ConsoleError::internal)
+    state.credentials().map_err(ConsoleError::internal)
 }
 
 /// `POST /connections/{name}/sign-in`: asks the provider for a code and waits for it in the

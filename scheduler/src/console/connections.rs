@@ -7,7 +7,6 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use ferry_shared::definitions::AuthFlow;
 use maud::html;
-use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed};
@@ -22,23 +21,15 @@ fn flow(flow: AuthFlow) -> &'static str {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Notice {
-    #[serde(default)]
-    notice: Option<String>,
-}
-
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(notice): Query<Notice>,
+    Query(notice): Query<layout::Notice>,
 ) -> Result<Html<String>, ConsoleError> {
     let listed = connections::list(&state.db)
         .await
         .map_err(ConsoleError::internal)?;
-    let credentials =
-        ferry_shared::secrets::Credentials::new(state.db.clone(), &state.settings.secrets)
-            .map_err(ConsoleError::internal)?;
+    let credentials = state.credentials().map_err(ConsoleError::internal)?;
     let statuses = auth::status(&state.db, &credentials, None)
         .await
         .map_err(ConsoleError::internal)?;

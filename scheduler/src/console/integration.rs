@@ -19,12 +19,6 @@ use super::{ConsoleError, Signed};
 use crate::cli::integrations;
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Notice {
-    #[serde(default)]
-    notice: Option<String>,
-}
-
 /// The stored definition of `name`, or the page's 404.
 async fn stored(state: &AppState, name: &str) -> Result<(i32, IntegrationDef), ConsoleError> {
     integrations::stored(&state.db, name, None)
@@ -37,7 +31,7 @@ pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
-    Query(notice): Query<Notice>,
+    Query(notice): Query<layout::Notice>,
 ) -> Result<Html<String>, ConsoleError> {
     let summary = integrations::summary(&state.db, &name)
         .await
@@ -264,11 +258,7 @@ pub async fn run(
 pub(super) fn checker(state: &AppState) -> Result<Checker, ConsoleError> {
     Ok(Checker {
         db: state.db.clone(),
-        credentials: ferry_shared::secrets::Credentials::new(
-            state.db.clone(),
-            &state.settings.secrets,
-        )
-        .map_err(ConsoleError::internal)?,
+        credentials: state.credentials().map_err(ConsoleError::internal)?,
         http: ferry_shared::odata::client::http_client(),
     })
 }

@@ -189,6 +189,13 @@ pub fn problems(errors: &[(String, String)]) -> Markup {
     }
 }
 
+/// The `?notice=` a page is redirected to after an action.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Notice {
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
 /// A notice after an action, chosen by code so no request text is ever echoed into the page.
 pub fn notice(code: Option<&str>) -> Markup {
     let text = match code {

@@ -63,9 +63,7 @@ pub async fn page(
 ) -> Result<Html<String>, ConsoleError> {
     let full = options.full.is_some();
     let reconcile = options.reconcile.is_some();
-    let credentials =
-        ferry_shared::secrets::Credentials::new(state.db.clone(), &state.settings.secrets)
-            .map_err(ConsoleError::internal)?;
+    let credentials = state.credentials().map_err(ConsoleError::internal)?;
     let result: Preview = preview(
         &state.db,
         &credentials,

@@ -123,18 +123,12 @@ pub async fn list(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Notice {
-    #[serde(default)]
-    notice: Option<String>,
-}
-
 /// `GET /runs/{id}`.
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
     Path(id): Path<i64>,
-    Query(notice): Query<Notice>,
+    Query(notice): Query<layout::Notice>,
 ) -> Result<Html<String>, ConsoleError> {
     let run: RunSummary = runs::get(&state.db, id)
         .await
