@@ -1,5 +1,5 @@
 //! The live line `ferry run --wait` keeps on a terminal's stderr while it waits: the run's state,
-//! rows read, their rate and the time so far. Nothing of it goes to stdout, and nothing at all when
+//! rows read, their rate, pages committed and the time so far. Nothing of it goes to stdout, and nothing at all when
 //! stderr is not a terminal or `--json` was asked, so scripts see only the summary.
 
 use std::io::Write;
@@ -62,8 +62,12 @@ impl Progress {
         } else {
             String::new()
         };
+        let pages = match run.pages {
+            1 => ", 1 page".to_string(),
+            n => format!(", {n} pages"),
+        };
         format!(
-            "run {}: running, {} rows read{rate}{attempt} ({elapsed:.0} s)",
+            "run {}: running, {} rows read{rate}{pages}{attempt} ({elapsed:.0} s)",
             run.id, run.rows_read
         )
     }

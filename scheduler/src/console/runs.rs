@@ -135,6 +135,9 @@ pub async fn page(
         .map_err(ConsoleError::internal)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no run {id}")))?
         .into();
+    let attempts = runs::attempts(&state.db, id)
+        .await
+        .map_err(ConsoleError::internal)?;
     let failures = runs::first_run_failures(&state.db, id, FAILURES_SHOWN + 1)
         .await
         .map_err(ConsoleError::internal)?;
@@ -176,6 +179,7 @@ pub async fn page(
         }
         div.cards {
             div.card { span.n { (layout::count(run.rows_read)) } span.k { "rows read" } }
+            div.card { span.n { (layout::count(run.pages)) } span.k { "pages" } }
             @if let Some(rate) = rate { div.card { span.n { (layout::count(rate as i64)) } span.k { "rows/s" } } }
             div.card { span.n { (layout::count(run.inserted)) } span.k { "inserted" } }
             div.card { span.n { (layout::count(run.updated)) } span.k { "updated" } }
@@ -212,6 +216,22 @@ pub async fn page(
             @if let Some(c) = &run.checkpoint_before { dt { "Checkpoint before" } dd { code { (c.to_string()) } } }
             @if let Some(c) = &run.checkpoint_after { dt { "Checkpoint after" } dd { code { (c.to_string()) } } }
         } }
+        @if !attempts.is_empty() {
+            h2 { "Attempts" }
+            div.scroll { table {
+                thead { tr {
+                    th scope="col" { "Attempt" } th scope="col" { "Started" } th scope="col" { "Ended" }
+                    th scope="col" { "Outcome" } th scope="col" { "Why" }
+                } }
+                tbody { @for a in &attempts { tr {
+                    td { (a.attempt) }
+                    td { @if let Some(at) = &a.started_at { (layout::when(at)) } }
+                    td { (layout::when(&a.ended_at)) }
+                    td { (layout::status(&a.outcome)) }
+                    td { @if let Some(e) = &a.error { (e) } }
+                } } }
+            } }
+        }
         h2 id="failures" { "Failed records" }
         @if failures.is_empty() {
             p.muted { "None." }

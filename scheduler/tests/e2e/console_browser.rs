@@ -162,6 +162,10 @@ async fn an_operator_previews_runs_cleans_up_drift_and_replays_failures_in_a_bro
         partial.contains("payload"),
         "each failure keeps its payload"
     );
+    assert!(
+        partial.contains("Attempts"),
+        "the run's attempts are listed"
+    );
     browser.screenshot(&shots.join("failures.png")).await;
     env.execute("ALTER TABLE narrow ALTER COLUMN name TYPE varchar(200)")
         .await;

@@ -78,6 +78,29 @@ async fn a_run_whose_worker_is_killed_is_finished_by_another_worker(backend: Bac
         "the second worker's claim is the second attempt"
     );
     assert_eq!(run.inserted + run.updated + run.unchanged, run.rows_read);
+    // The run's story: the first attempt lost with its worker, the second succeeded.
+    let attempts = ferry_shared::runs::attempts(&env.db, run_id).await.unwrap();
+    let story: Vec<(i32, &str)> = attempts
+        .iter()
+        .map(|a| (a.attempt, a.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        story,
+        [(1, "lease expired"), (2, "succeeded")],
+        "{attempts:?}"
+    );
+    assert!(
+        attempts[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("worker lost")
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.started_at.is_some_and(|s| s <= a.ended_at))
+    );
     assert_customers_equal_source(&env).await;
     env.finish().await;
 }
@@ -232,6 +255,18 @@ async fn an_unreachable_source_is_retried_with_backoff_then_fails_with_the_cause
 
     assert_eq!(run.status, "failed");
     assert_eq!(run.attempt, 3);
+    let attempts = ferry_shared::runs::attempts(&env.db, run.run_id)
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["retrying", "retrying", "failed"], "{attempts:?}");
+    assert!(
+        attempts.iter().all(|a| a
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unreachable"))),
+        "{attempts:?}"
+    );
     let error = run.error.unwrap();
     assert!(error.contains("unreachable"), "{error}");
     assert!(error.contains("gave up after 3 attempts"), "{error}");

@@ -64,6 +64,13 @@ pub async fn finish(
         .await?
         .ok_or(DbErr::RecordNotFound(format!("run {}", lease.run_id)))?;
     counters::count_finished(&txn, &finished).await?;
+    super::attempts::record(
+        &txn,
+        lease.run_id,
+        &finished.state,
+        finished.error.as_deref(),
+    )
+    .await?;
     txn.commit().await?;
     Ok(finished)
 }
@@ -108,7 +115,20 @@ pub async fn hand_back(
     )
     .await;
     match handed {
-        Ok(()) => Ok(HandedBack::Requeued),
+        Ok(()) => {
+            let outcome = if error.is_some() {
+                "retrying"
+            } else {
+                "handed back"
+            };
+            // History only: the run row is the truth, so a failure to note it is logged, not fatal.
+            if let Err(e) =
+                super::attempts::record(db, lease.run_id, outcome, error.as_deref()).await
+            {
+                tracing::warn!(run_id = lease.run_id, error = %e, "attempt not recorded");
+            }
+            Ok(HandedBack::Requeued)
+        }
         Err(RunError::Database(e)) if is_unique_violation(&e) => {
             let queued = queued_run(db, &lease.integration)
                 .await?

@@ -98,7 +98,8 @@ pub async fn claim(
         &format!(
             "UPDATE ferry_runs SET state = 'running', lease_owner = ?, \
              lease_token = COALESCE(lease_token, 0) + 1, lease_expires_at = {expiry}, \
-             started_at = COALESCE(started_at, {now}), attempt = attempt + 1, retry_at = NULL \
+             started_at = COALESCE(started_at, {now}), attempt_started_at = {now}, \
+             attempt = attempt + 1, retry_at = NULL \
              WHERE id = ? AND state = 'queued' AND (retry_at IS NULL OR retry_at <= {now}) \
              RETURNING lease_token",
             expiry = clock::after(backend),

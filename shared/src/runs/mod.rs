@@ -4,6 +4,7 @@
 //! Every transition is one conditional UPDATE, so the database decides races: a worker *claims* a
 //! queued run (invariant 1), writes only while it holds the lease, and finishes only its own run.
 
+pub mod attempts;
 pub mod callbacks;
 mod cancel;
 mod counters;
@@ -14,6 +15,7 @@ mod lease;
 mod progress;
 mod recovery;
 
+pub use attempts::{Attempt, attempts};
 pub use cancel::{CancelError, Cancelled, cancel, cancel_requested, end_cancelled};
 pub use counters::{DURATION_BUCKETS, count_finished, label};
 pub use enqueue::{Enqueued, NewRun, enqueue, mark_pushed, next_queued};
@@ -244,6 +246,8 @@ pub struct RunSummary {
     /// `target.key` intends (the last is written).
     pub folded: i64,
     pub rows_read: i64,
+    /// Pages committed, each with its checkpoint.
+    pub pages: i64,
     pub duration_ms: Option<i64>,
     pub queued_at: DateTime<FixedOffset>,
     pub started_at: Option<DateTime<FixedOffset>>,
@@ -304,6 +308,7 @@ impl From<run::Model> for RunSummary {
             collapsed: run.collapsed,
             folded: run.folded,
             rows_read: run.rows_read,
+            pages: run.pages,
             queued_at: run.queued_at,
             started_at: run.started_at,
             finished_at: run.finished_at,

@@ -24,7 +24,8 @@ pub async fn add_progress(
         "rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, \
          unchanged = unchanged + ?, failed = failed + ?, skipped = skipped + ?, \
          deferred = deferred + ?, collapsed = collapsed + ?, folded = folded + ?, \
-         deleted = deleted + ?, checkpoint_after = COALESCE(?, checkpoint_after)",
+         deleted = deleted + ?, checkpoint_after = COALESCE(?, checkpoint_after), \
+         pages = pages + 1",
         vec![
             (rows_read as i64).into(),
             (counts.inserted as i64).into(),

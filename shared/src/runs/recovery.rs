@@ -74,7 +74,16 @@ async fn recover_one(
             ],
         );
         match db.execute_raw(requeue).await {
-            Ok(done) if done.rows_affected() == 1 => return Ok(Some(Recovered::Requeued(run_id))),
+            Ok(done) if done.rows_affected() == 1 => {
+                // History only: a failure to note it is logged, the run is requeued either way.
+                let why = format!("worker lost during attempt {attempt}");
+                if let Err(e) =
+                    super::attempts::record(db, run_id, "lease expired", Some(&why)).await
+                {
+                    tracing::warn!(run_id, error = %e, "attempt not recorded");
+                }
+                return Ok(Some(Recovered::Requeued(run_id)));
+            }
             Ok(_) => return Ok(None),
             Err(e) if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 return Err(e.into());
@@ -131,6 +140,7 @@ async fn end_expired(
     if let Some(run) = run::Entity::find_by_id(run_id).one(&txn).await? {
         counters::count_finished(&txn, &run).await?;
     }
+    super::attempts::record(&txn, run_id, state.as_str(), Some(reason)).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -194,6 +204,14 @@ pub async fn prune(
             [cutoff.into()],
         ))
         .await?;
+    // A pruned run's history goes with it.
+    db.execute_raw(statement(
+        backend,
+        "DELETE FROM ferry_run_attempts WHERE NOT EXISTS \
+         (SELECT 1 FROM ferry_runs r WHERE r.id = ferry_run_attempts.run_id)",
+        [],
+    ))
+    .await?;
     // An idempotency key stands for its run: with the run gone, a reused key is a new trigger, never
     // an answer naming a deleted run.
     db.execute_raw(statement(

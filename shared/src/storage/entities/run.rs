@@ -58,6 +58,10 @@ pub struct Model {
     pub woken_by: Option<String>,
     /// `export` or `bidirectional` for a run that writes to the remote system; `None` for an import.
     pub direction: Option<String>,
+    /// Pages committed (each with its checkpoint).
+    pub pages: i64,
+    /// When the current (or last) attempt was claimed.
+    pub attempt_started_at: Option<DateTimeWithTimeZone>,
     /// Records created, updated, found unchanged, deleted, refused and in conflict on the remote side.
     pub export_inserted: i64,
     pub export_updated: i64,

@@ -15,6 +15,7 @@ mod m0011_idempotency_mode;
 mod m0012_lookup_chains;
 mod m0013_source_schemas;
 mod m0014_export;
+mod m0015_attempts;
 
 use sea_orm_migration::prelude::*;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_lookup_chains::Migration),
             Box::new(m0013_source_schemas::Migration),
             Box::new(m0014_export::Migration),
+            Box::new(m0015_attempts::Migration),
         ]
     }
 
