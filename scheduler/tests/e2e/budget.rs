@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use ferry_sandbox::faults::CountsSnapshot;
-use ferry_shared::budget::{Budget, BudgetError, Budgets};
+use ferry_shared::budget::{Budget, BudgetError, Budgets, Window};
 use ferry_shared::runs::{Mode, RunSummary};
 use serde_json::json;
 use tokio::process::Child;
@@ -163,6 +163,75 @@ async fn the_same_fleet_with_a_budget_above_the_limit_meets_503s() {
     assert!(
         seen.max_in_flight <= 5,
         "the sandbox holds its limit: {seen:?}"
+    );
+    env.finish().await;
+}
+
+/// One-process mode (a SQLite queue): the budget is counted in the process, and eight runs at once
+/// on one connection still keep within its five slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_mode_keeps_within_the_limit_too() {
+    let mut env = TestEnv::without_worker_on(Backend::Sqlite, CUSTOMERS, 1).await;
+    env.settings.worker.concurrency = INTEGRATIONS;
+    env.settings.worker.page_size = 10;
+    env.apply(&definitions(&env, None)).await;
+    env.control(
+        "/_sandbox/limits",
+        json!({ "max_concurrent": 5, "queue_timeout_ms": 0 }),
+    )
+    .await;
+    env.slow_pages(40).await;
+    env.start_worker();
+    for run in trigger_all(&env).await {
+        let run = ferry_scheduler::cli::wait_for(&env.db, run, Duration::from_secs(240))
+            .await
+            .unwrap();
+        assert_eq!(run.status, "succeeded", "{run:?}");
+        assert_eq!(run.requests_retried, 0, "{run:?}");
+    }
+    let seen = counts(&env).await;
+    println!("one process, budget in the process: sandbox saw {seen:?}");
+    assert_eq!((seen.busy, seen.too_many), (0, 0), "{seen:?}");
+    assert!(seen.max_in_flight <= 5, "{seen:?}");
+    env.finish().await;
+}
+
+/// The window's count is shared in Redis too: three requests per second between two "processes",
+/// the fourth waits until the first leaves the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_window_is_shared_and_a_spent_one_waits() {
+    let env = TestEnv::without_worker_on(Backend::Postgres, 0, 0).await;
+    let three_a_second = Budget {
+        concurrent: 10,
+        window: Some(Window {
+            requests: 3,
+            per: Duration::from_secs(1),
+        }),
+    };
+    let first = Budgets::for_queue(&env.settings.queue, Default::default());
+    let second = Budgets::for_queue(&env.settings.queue, Default::default());
+    let started = Instant::now();
+    for budgets in [&first, &second, &first] {
+        drop(
+            budgets
+                .gate("dv", three_a_second, Duration::from_secs(5))
+                .enter()
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(started.elapsed() < Duration::from_millis(500));
+    drop(
+        second
+            .gate("dv", three_a_second, Duration::from_secs(5))
+            .enter()
+            .await
+            .unwrap(),
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(950),
+        "the fourth request waited for the window: {waited:?}"
     );
     env.finish().await;
 }
