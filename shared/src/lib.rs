@@ -4,6 +4,7 @@
 //! its checkpoint), driven by `sync`. Runs and their state machine live in `runs`; jobs in `queue`.
 
 pub mod auth;
+pub mod budget;
 pub mod ca_file;
 pub mod callback;
 pub mod capture;

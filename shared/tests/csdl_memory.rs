@@ -242,6 +242,14 @@ async fn a_100_mb_dataverse_metadata_is_read_over_http_in_a_fraction_of_its_size
         Arc::new(TokenSource::anonymous()),
         5000,
         Duration::from_secs(300),
+        ferry_shared::budget::Budgets::in_process(Default::default()).gate(
+            "metadata",
+            ferry_shared::budget::Budget {
+                concurrent: 1,
+                window: None,
+            },
+            Duration::from_secs(300),
+        ),
     )
     .unwrap();
     let metadata = client.metadata().await.unwrap();

@@ -49,9 +49,15 @@ scope = "{scope}"
     // The secret comes from the environment (.cargo/config.toml): the store is never opened.
     let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
     let credentials = Credentials::new(db, &SecretsSettings::default()).unwrap();
-    let source = Source::connect(&connection, &credentials, http_client(), 10)
-        .await
-        .expect("signs in");
+    let source = Source::connect(
+        &connection,
+        &credentials,
+        &ferry_shared::budget::Budgets::in_process(Default::default()),
+        http_client(),
+        10,
+    )
+    .await
+    .expect("signs in");
     (sandbox, source)
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
+use ferry_shared::budget::Budgets;
 use ferry_shared::queue;
 use ferry_shared::secrets::Credentials;
 use ferry_shared::settings::Settings;
@@ -47,6 +48,8 @@ pub async fn run(
         signalled.cancel();
     });
     let credentials = Credentials::new(db.clone(), &settings.secrets)?;
+    // One budget per process for every worker it rebuilds: the slots a lost worker held are its own.
+    let budgets = Budgets::for_queue(&settings.queue, stopping.clone());
     let mut wait = REBUILD_AFTER;
     loop {
         let backend = match backend.take() {
@@ -71,6 +74,7 @@ pub async fn run(
                 credentials: credentials.clone(),
                 metadata: MetadataCache::default(),
                 max_defer: settings.lookups.max_defer(),
+                budgets: budgets.clone(),
                 retry: settings.retry.clone(),
                 queue: backend.clone(),
                 stopping: stopping.clone(),

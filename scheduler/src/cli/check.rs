@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ferry_shared::definitions::edit::{self, Line};
 
+use ferry_shared::budget::Budgets;
 use ferry_shared::drift::{Checker, integration_names};
 use ferry_shared::odata::client::http_client;
 use ferry_shared::secrets::Credentials;
@@ -19,6 +20,7 @@ async fn checker(settings: &Settings) -> anyhow::Result<Checker> {
     Ok(Checker {
         credentials: Credentials::new(db.clone(), &settings.secrets)?,
         db,
+        budgets: Budgets::for_queue(&settings.queue, Default::default()),
         http: http_client(),
     })
 }

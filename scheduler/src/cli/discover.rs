@@ -37,6 +37,10 @@ pub(super) async fn command(
             let checker = Checker {
                 credentials: Credentials::new(db.clone(), &settings.secrets)?,
                 db,
+                budgets: ferry_shared::budget::Budgets::for_queue(
+                    &settings.queue,
+                    Default::default(),
+                ),
                 http: http_client(),
             };
             checker.metadata(name).await.map_err(anyhow::Error::msg)?

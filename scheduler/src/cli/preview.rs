@@ -33,6 +33,7 @@ pub(super) async fn command(settings: &Settings, args: PreviewArgs) -> anyhow::R
     let result = preview(
         &db,
         &credentials,
+        &ferry_shared::budget::Budgets::for_queue(&settings.queue, Default::default()),
         ferry_shared::odata::client::http_client(),
         settings.worker.page_size,
         &args.integration,

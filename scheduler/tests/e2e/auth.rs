@@ -364,8 +364,10 @@ async fn concurrent_workers_spend_the_rotating_refresh_token_once(backend: Backe
         .map(|_| {
             let def = def.clone();
             let credentials = env.credentials();
+            let budgets = env.budgets();
             tokio::spawn(async move {
-                let source = Source::connect(&def, &credentials, http_client(), 10).await?;
+                let source =
+                    Source::connect(&def, &credentials, &budgets, http_client(), 10).await?;
                 source
                     .metadata()
                     .await
@@ -385,7 +387,7 @@ async fn concurrent_workers_spend_the_rotating_refresh_token_once(backend: Backe
     // The rotated refresh token was stored: it still works.
     env.control("/_sandbox/tokens", json!({ "expire_access_tokens": true }))
         .await;
-    let source = Source::connect(&def, &env.credentials(), http_client(), 10).await;
+    let source = Source::connect(&def, &env.credentials(), &env.budgets(), http_client(), 10).await;
     assert!(source.is_ok(), "{:?}", source.err());
     assert_eq!(issued(&env, "refresh_tokens").await, 3);
     env.finish().await;

@@ -252,6 +252,7 @@ async fn tracked_accounts_import_then_apply_updates_and_deletes_from_the_delta_l
     let said = ferry_shared::sync::preview(
         &env.db,
         &env.credentials(),
+        &env.budgets(),
         ferry_shared::odata::client::http_client(),
         90,
         "accounts",

@@ -6,6 +6,7 @@ mod api_token;
 mod apply;
 mod auth;
 mod bounded;
+mod budget;
 mod callbacks;
 mod cancel;
 #[path = "../support/certificates.rs"]

@@ -95,6 +95,7 @@ async fn preview_shows_updates_with_before_and_after(backend: Backend) {
     let full = preview(
         &env.db,
         &env.credentials(),
+        &env.budgets(),
         ferry_shared::odata::client::http_client(),
         50,
         "customers",
@@ -134,6 +135,7 @@ async fn preview_shows_updates_with_before_and_after(backend: Backend) {
     let delta = preview(
         &env.db,
         &env.credentials(),
+        &env.budgets(),
         ferry_shared::odata::client::http_client(),
         50,
         "customers",
@@ -197,6 +199,7 @@ async fn preview_lists_the_owned_rows_a_reconcile_would_delete_and_deletes_nothi
             preview(
                 &env.db,
                 &env.credentials(),
+                &env.budgets(),
                 ferry_shared::odata::client::http_client(),
                 50,
                 name,
@@ -342,6 +345,7 @@ lookups = [
     let said = preview(
         &env.db,
         &env.credentials(),
+        &env.budgets(),
         ferry_shared::odata::client::http_client(),
         50,
         "contacts",

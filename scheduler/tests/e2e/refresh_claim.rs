@@ -85,9 +85,11 @@ async fn a_slow_token_endpoint_blocks_no_sqlite_writer_and_the_token_is_spent_on
     gate.armed.store(true, Ordering::SeqCst);
 
     let def = Arc::new(connection(&env).await);
+    let budgets = env.budgets();
     let refresh = |def: Arc<_>, credentials| {
+        let budgets = budgets.clone();
         tokio::spawn(async move {
-            Source::connect(&def, &credentials, http_client(), 10)
+            Source::connect(&def, &credentials, &budgets, http_client(), 10)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

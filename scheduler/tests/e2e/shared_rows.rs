@@ -93,6 +93,7 @@ async fn a_row_two_source_records_map_to_stays_while_one_is_left(backend: Backen
     let preview = ferry_shared::sync::preview(
         &env.db,
         &env.credentials(),
+        &env.budgets(),
         ferry_shared::odata::client::http_client(),
         50,
         "buyers",

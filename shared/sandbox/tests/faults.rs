@@ -1,5 +1,5 @@
 //! Injected faults and BC's per-user limits (ARCHITECTURE.md, "Outside facts": 6,000 requests per 5-minute window → 429,
-//! 5 concurrent → queue then 503; Retry-After on 429/503).
+//! 5 concurrent → queue then 503; Retry-After on 429/503), and the counts of what they let through.
 
 mod common;
 
@@ -204,6 +204,37 @@ async fn concurrency_beyond_the_cap_queues_then_503() {
     let mut got = [a, b];
     got.sort();
     assert_eq!(got, [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE]);
+    // The counts say so too: one let through, one 503, never more than one in flight.
+    let counts: Value = env
+        .client
+        .get(format!("{}/_sandbox/limits/counts", env.sandbox.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &counts["busy"],
+            &counts["too_many"],
+            &counts["max_in_flight"]
+        ),
+        (&json!(1), &json!(0), &json!(1)),
+        "{counts}"
+    );
+    assert!(counts["admitted"].as_u64().unwrap() >= 2, "{counts}");
+    let reset = env
+        .client
+        .delete(format!("{}/_sandbox/limits/counts", env.sandbox.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let counts: Value = reset.json().await.unwrap();
+    assert_eq!(
+        (&counts["busy"], &counts["admitted"]),
+        (&json!(0), &json!(0))
+    );
 
     // With room to queue, the second waits for the first and both succeed.
     post(&env, "limits", json!({"queue_timeout_ms": 60000})).await;

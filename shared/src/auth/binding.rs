@@ -82,6 +82,7 @@ mod tests {
             timeout_secs: None,
             connect_timeout_secs: None,
             allow_http: false,
+            budget: None,
         }
     }
 

@@ -26,12 +26,37 @@ pub struct ConnectionDef {
     /// default: a token or secret sent over plain HTTP can be read on the way.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_http: bool,
+    /// How many requests every Ferry process together may send the service (`[connection.budget]`);
+    /// what it leaves out takes the kind's default (`budget::Budget::of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetDef>,
+}
+
+/// A connection's request budget as the operator wrote it: the service's own limits for one user,
+/// shared by every worker (Business Central: 5 at once and 6,000 per 300 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetDef {
+    /// Requests in flight at once, across every worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<u32>,
+    /// Requests sent within any `per_secs` seconds, across every worker (given together with
+    /// `per_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u32>,
+    /// The window `requests` is counted over, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_secs: Option<u64>,
 }
 
 /// A request's time limit when the connection does not set `timeout_secs`.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 /// A connection's time limit when the connection does not set `connect_timeout_secs`.
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// The most requests a budget may let be in flight at once (Dataverse allows 52 per user).
+pub const MAX_BUDGET_CONCURRENT: u32 = 1_000;
+/// The longest window a budget may count requests over (a day).
+pub const MAX_BUDGET_WINDOW_SECS: u64 = 86_400;
 /// The longest either limit may be: a request that takes longer is a stalled source.
 pub const MAX_TIMEOUT_SECS: u64 = 3_600;
 

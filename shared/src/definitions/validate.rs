@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::load::{DefinitionError, DefinitionSet};
 use super::model::{
-    AuthDef, AuthFlow, ConnectionDef, ConnectionKind, Direction, IntegrationDef, LookupDef,
-    MAX_TIMEOUT_SECS,
+    AuthDef, AuthFlow, BudgetDef, ConnectionDef, ConnectionKind, Direction, IntegrationDef,
+    LookupDef, MAX_BUDGET_CONCURRENT, MAX_BUDGET_WINDOW_SECS, MAX_TIMEOUT_SECS,
 };
 
 /// Whether `name` is a transform a field may name as a plain string.
@@ -176,7 +176,53 @@ fn check_connection(report: &mut Reporter<'_>, file: &Path, at: &str, c: &Connec
             );
         }
     }
+    if let Some(budget) = &c.budget {
+        check_budget(report, file, at, budget);
+    }
     check_auth(report, file, at, &c.auth, c.allow_http);
+}
+
+/// A `[connection.budget]`: each number within reason, and a request count only with the window it
+/// is counted over (6,000 requests mean nothing without "per 300 s").
+fn check_budget(report: &mut Reporter<'_>, file: &Path, at: &str, b: &BudgetDef) {
+    if let Some(n) = b.concurrent
+        && !(1..=MAX_BUDGET_CONCURRENT).contains(&n)
+    {
+        report.push(
+            file,
+            format!("{at}.budget.concurrent"),
+            format!("must be between 1 and {MAX_BUDGET_CONCURRENT} requests at once, not {n}"),
+        );
+    }
+    if b.requests == Some(0) {
+        report.push(
+            file,
+            format!("{at}.budget.requests"),
+            "must be at least 1; leave requests and per_secs out for no count per window",
+        );
+    }
+    if let Some(secs) = b.per_secs
+        && !(1..=MAX_BUDGET_WINDOW_SECS).contains(&secs)
+    {
+        report.push(
+            file,
+            format!("{at}.budget.per_secs"),
+            format!("must be between 1 and {MAX_BUDGET_WINDOW_SECS} seconds, not {secs}"),
+        );
+    }
+    match (b.requests, b.per_secs) {
+        (Some(_), None) => report.push(
+            file,
+            format!("{at}.budget.per_secs"),
+            "give the window the requests are counted over too, e.g. requests = 6000 with per_secs = 300",
+        ),
+        (None, Some(_)) => report.push(
+            file,
+            format!("{at}.budget.requests"),
+            "give how many requests the window allows too, e.g. requests = 6000 with per_secs = 300",
+        ),
+        _ => {}
+    }
 }
 
 /// Whether `table` is one of Ferry's own (`ferry_…`). SQLite compares table names without case

@@ -431,3 +431,43 @@ fields = [
         "a labelled field with from is fine: {found:?}"
     );
 }
+
+#[test]
+fn a_budget_is_checked_number_by_number_and_every_mistake_is_listed() {
+    let valid = connection("business_central")
+        + "[connection.budget]\nconcurrent = 3\nrequests = 600\nper_secs = 60\n";
+    assert!(errors_of(&valid).is_empty(), "{:?}", errors_of(&valid));
+    let alone = connection("odata") + "[connection.budget]\nconcurrent = 8\n";
+    assert!(errors_of(&alone).is_empty(), "{:?}", errors_of(&alone));
+
+    let found = errors_of(
+        &(connection("dataverse")
+            + "[connection.budget]\nconcurrent = 0\nrequests = 0\nper_secs = 100000\n"),
+    );
+    for expected in [
+        "budget.concurrent: must be between 1 and 1000",
+        "budget.requests: must be at least 1",
+        "budget.per_secs: must be between 1 and 86400 seconds, not 100000",
+    ] {
+        assert!(
+            found.iter().any(|e| e.contains(expected)),
+            "{expected}: {found:?}"
+        );
+    }
+    let found = errors_of(&(connection("dataverse") + "[connection.budget]\nrequests = 10\n"));
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("budget.per_secs: give the window")),
+        "{found:?}"
+    );
+    let found = errors_of(&(connection("dataverse") + "[connection.budget]\nper_secs = 10\n"));
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("budget.requests: give how many")),
+        "{found:?}"
+    );
+    let found = errors_of(&(connection("dataverse") + "[connection.budget]\nslots = 10\n"));
+    assert!(!found.is_empty(), "an unknown budget key is refused");
+}

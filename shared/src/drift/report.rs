@@ -70,11 +70,13 @@ pub enum CheckError {
     },
 }
 
-/// What checking needs: the database, the credentials and the HTTP client.
+/// What checking needs: the database, the credentials, the request budgets its `$metadata` reads
+/// count against, and the HTTP client.
 #[derive(Debug, Clone)]
 pub struct Checker {
     pub db: DatabaseConnection,
     pub credentials: Credentials,
+    pub budgets: crate::budget::Budgets,
     pub http: reqwest::Client,
 }
 
@@ -214,7 +216,7 @@ impl Checker {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("connection {connection:?} is not stored"))?;
-        let source = Source::connect(&def, &self.credentials, self.http.clone(), 1)
+        let source = Source::connect(&def, &self.credentials, &self.budgets, self.http.clone(), 1)
             .await
             .map_err(|e| e.to_string())?;
         crate::source::discovered::fetch(&self.db, connection, &source)

@@ -13,6 +13,7 @@ use super::csdl::{CsdlError, Feed, Metadata};
 use super::prefer::{self, Preference};
 pub use super::rows::{Row, Rows, Undecodable};
 use crate::auth::{AuthError, TokenSource};
+use crate::budget::{BudgetError, Gate};
 use crate::limits::{self, Body, Capped, ReadError};
 
 /// A page of rows and where the next one is.
@@ -47,6 +48,10 @@ pub enum SourceError {
     /// worker's memory. The same answer would come again, so it is not retried.
     #[error("{url}: {message}")]
     TooLarge { url: String, message: String },
+    /// No slot of the connection's request budget came free in time (or the worker is stopping):
+    /// the request was not sent.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
     #[error(transparent)]
     Metadata(#[from] CsdlError),
     #[error("{0}")]
@@ -81,7 +86,8 @@ impl SourceError {
             SourceError::Http { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
             SourceError::Transport { .. }
             | SourceError::TimedOut { .. }
-            | SourceError::Decode { .. } => true,
+            | SourceError::Decode { .. }
+            | SourceError::Budget(_) => true,
             SourceError::Metadata(_)
             | SourceError::Schema(_)
             | SourceError::ForeignOrigin { .. }
@@ -126,6 +132,9 @@ pub struct ODataClient {
     timeout: Duration,
     /// What busy answers cost this client (and its clones) so far.
     waits: Arc<Mutex<Waits>>,
+    /// The connection's request budget, shared with every worker: each request takes a slot before
+    /// it is sent (`send_once`).
+    gate: Gate,
 }
 
 /// Requests repeated because the source was busy, and the time spent waiting for them: what makes an
@@ -165,6 +174,7 @@ impl ODataClient {
         tokens: Arc<TokenSource>,
         page_size: u32,
         timeout: Duration,
+        gate: Gate,
     ) -> Result<ODataClient, SourceError> {
         let mut root = Url::parse(service_root)
             .map_err(|e| SourceError::Schema(format!("service root {service_root:?}: {e}")))?;
@@ -179,6 +189,7 @@ impl ODataClient {
             prefer: Vec::new(),
             timeout,
             waits: Arc::default(),
+            gate,
         })
     }
 
@@ -321,6 +332,11 @@ impl ODataClient {
     }
 
     /// A request with the bearer token; on 401 the token is renewed once and the request repeated.
+    ///
+    /// Each request sent holds a slot of the connection's budget (`budget::Gate`) from before it is
+    /// sent until its answer is dropped: the slot travels in the response's extensions, and every
+    /// reader (`limits::read`, `Capped`, `read_prefix`) keeps the response until its body is read.
+    /// The slot is taken after the token, so signing in holds none.
     async fn send_once(
         &self,
         url: &Url,
@@ -343,7 +359,9 @@ impl ODataClient {
             if let Some(token) = &token {
                 request = request.bearer_auth(token.expose_secret());
             }
-            let response = request.send().await.map_err(|e| self.transport(url, e))?;
+            let permit = self.gate.enter().await?;
+            let mut response = request.send().await.map_err(|e| self.transport(url, e))?;
+            response.extensions_mut().insert(permit);
             // An access token that expired mid-run (or was revoked): renew once and repeat.
             if response.status() == StatusCode::UNAUTHORIZED
                 && attempt == 0
@@ -556,7 +574,23 @@ mod tests {
 
     fn client(root: &str) -> ODataClient {
         let tokens = Arc::new(TokenSource::anonymous());
-        ODataClient::new(http_client(), root, tokens, 10, Duration::from_secs(60)).unwrap()
+        let gate = crate::budget::Budgets::in_process(Default::default()).gate(
+            "test",
+            crate::budget::Budget {
+                concurrent: 1,
+                window: None,
+            },
+            Duration::from_secs(1),
+        );
+        ODataClient::new(
+            http_client(),
+            root,
+            tokens,
+            10,
+            Duration::from_secs(60),
+            gate,
+        )
+        .unwrap()
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! backend (the worker).
 
 mod redis;
-mod redis_client;
+pub(crate) mod redis_client;
 mod sqlite;
 
 use std::time::Duration;

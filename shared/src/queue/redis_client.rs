@@ -12,7 +12,7 @@ use crate::settings::QueueSettings;
 
 /// A client for `queue.url`, with `queue.password` and, for `rediss://`, the certificate check
 /// against `queue.tls_ca_file` (or the public roots when none is given). Connects nothing yet.
-pub(super) fn client(settings: &QueueSettings) -> Result<Client, QueueError> {
+pub(crate) fn client(settings: &QueueSettings) -> Result<Client, QueueError> {
     let at = crate::reach::address(&settings.url);
     let invalid = |cause: String| QueueError::Connect(format!("{at}: {cause}"));
     let mut info = settings
@@ -49,7 +49,7 @@ pub(super) fn client(settings: &QueueSettings) -> Result<Client, QueueError> {
 /// connection (and a PING) is tried before it, because the manager retries every failure for
 /// seconds: a certificate Ferry does not trust or a refused password will not get better, and is
 /// said at once.
-pub(super) async fn connection_manager(
+pub(crate) async fn connection_manager(
     settings: &QueueSettings,
 ) -> Result<ConnectionManager, QueueError> {
     let client = client(settings)?;
@@ -73,7 +73,7 @@ pub(super) async fn connection_manager(
 
 /// The error for a connection Redis refused or that failed: where, why, and for a certificate or a
 /// password what to set.
-pub(super) fn refused(settings: &QueueSettings, e: &RedisError) -> QueueError {
+pub(crate) fn refused(settings: &QueueSettings, e: &RedisError) -> QueueError {
     let at = crate::reach::address(&settings.url);
     let cause = e.to_string();
     let hint = if is_certificate_failure(e) {

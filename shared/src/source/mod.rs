@@ -13,6 +13,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::auth::TokenSource;
+use crate::budget::{Budget, Budgets};
 use crate::definitions::{ConnectionDef, ConnectionKind, DEFAULT_CONNECT_TIMEOUT_SECS};
 use crate::odata::client::{ODataClient, SourceError, Waits, http_client_connecting_within};
 use crate::odata::csdl::Metadata;
@@ -32,10 +33,12 @@ pub struct Source {
 
 impl Source {
     /// Signs in (lazily, on the first request) and, for BC, resolves the company once so later
-    /// requests address it by id.
+    /// requests address it by id. Every request it sends counts against the connection's budget in
+    /// `budgets`, waiting for a slot at most the connection's `timeout_secs`.
     pub async fn connect(
         connection: &ConnectionDef,
         credentials: &Credentials,
+        budgets: &Budgets,
         http: reqwest::Client,
         page_size: u32,
     ) -> Result<Source, SourceError> {
@@ -51,8 +54,19 @@ impl Source {
             ConnectionKind::Dataverse => dataverse::service_root(&connection.url),
             ConnectionKind::BusinessCentral | ConnectionKind::Odata => connection.url.clone(),
         };
-        let client =
-            ODataClient::new(http, &service_root, tokens, page_size, connection.timeout())?;
+        let gate = budgets.gate(
+            &connection.name,
+            Budget::of(connection),
+            connection.timeout(),
+        );
+        let client = ODataClient::new(
+            http,
+            &service_root,
+            tokens,
+            page_size,
+            connection.timeout(),
+            gate,
+        )?;
         let entity_prefix = match connection.kind {
             ConnectionKind::BusinessCentral => {
                 let company = connection.company.as_deref().unwrap_or_default();

@@ -36,6 +36,8 @@ pub struct SyncContext {
     pub metadata: MetadataCache,
     /// How long a record may stay parked (`lookups.max_defer_hours`).
     pub max_defer: std::time::Duration,
+    /// Every connection's request budget, shared with the other workers (`budget/`).
+    pub budgets: crate::budget::Budgets,
 }
 
 /// Claims and executes run `run_id` as `owner`. Returns the claim's outcome: a duplicate job, or a run

@@ -70,6 +70,7 @@ pub(super) async fn import(
     let source = Source::connect(
         &connection,
         &ctx.credentials,
+        &ctx.budgets,
         ctx.http.clone(),
         ctx.settings.page_size,
     )
@@ -224,6 +225,7 @@ pub(super) async fn import(
             let source = Source::connect(
                 &connection,
                 &ctx.credentials,
+                &ctx.budgets,
                 ctx.http.clone(),
                 ctx.settings.page_size,
             )

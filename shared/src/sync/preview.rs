@@ -114,6 +114,7 @@ pub struct Preview {
 pub async fn preview(
     db: &DatabaseConnection,
     credentials: &crate::secrets::Credentials,
+    budgets: &crate::budget::Budgets,
     http: reqwest::Client,
     page_size: u32,
     integration: &str,
@@ -127,7 +128,7 @@ pub async fn preview(
         Some(limit) => page_size.min(limit.clamp(1, u64::from(u32::MAX)) as u32),
         None => page_size,
     };
-    let source = Source::connect(&connection, credentials, http, page_size).await?;
+    let source = Source::connect(&connection, credentials, budgets, http, page_size).await?;
     let metadata = source.metadata().await?;
     let mut mapping = Mapping::compile(&def, &metadata)?;
     super::prepare::type_columns(db, &mut mapping).await?;

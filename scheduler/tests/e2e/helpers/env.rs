@@ -291,6 +291,10 @@ impl TestEnv {
             max_defer: self.settings.lookups.max_defer(),
             credentials: self.credentials(),
             metadata: Default::default(),
+            budgets: ferry_shared::budget::Budgets::for_queue(
+                &self.settings.queue,
+                Default::default(),
+            ),
         }
     }
 
@@ -341,6 +345,11 @@ impl TestEnv {
             .await
             .expect("the child's waiter does not panic")
             .expect("ferry starts")
+    }
+
+    /// The request budgets of this test's queue (in its Redis prefix, or in this process on SQLite).
+    pub fn budgets(&self) -> ferry_shared::budget::Budgets {
+        ferry_shared::budget::Budgets::for_queue(&self.settings.queue, Default::default())
     }
 
     /// Sealed credentials of this test's database, under the test key.

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
+use super::counts::{Admitted, Counts, CountsSnapshot};
 use crate::auth::Principal;
 
 /// The limits in force; changeable at run time through `POST /_sandbox/limits`.
@@ -83,6 +84,7 @@ struct User {
 pub struct RateLimiter {
     limits: Mutex<Limits>,
     users: Mutex<HashMap<Principal, User>>,
+    counts: Counts,
 }
 
 impl RateLimiter {
@@ -90,6 +92,7 @@ impl RateLimiter {
         Self {
             limits: Mutex::new(limits),
             users: Mutex::default(),
+            counts: Counts::default(),
         }
     }
 
@@ -101,14 +104,34 @@ impl RateLimiter {
         *self.limits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Requests let through and refused so far, and the most in flight at once.
+    pub fn counts(&self) -> CountsSnapshot {
+        self.counts.snapshot()
+    }
+
+    /// Starts the counts afresh.
+    pub fn reset_counts(&self) {
+        self.counts.reset();
+    }
+
     /// New limits apply from the next request; counted requests are kept.
     pub fn set_limits(&self, limits: Limits) {
         *self.limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
     }
 
-    /// Counts the request against the window, then waits for a concurrency slot. The permit is
-    /// held until the response is produced.
-    pub async fn admit(&self, who: &Principal) -> Result<OwnedSemaphorePermit, Refusal> {
+    /// Counts the request against the window, then waits for a concurrency slot. The slot is held
+    /// until the response is produced (the returned guard is dropped).
+    pub async fn admit(&self, who: &Principal) -> Result<Admitted, Refusal> {
+        let admitted = self.admit_uncounted(who).await;
+        match &admitted {
+            Ok(_) => {}
+            Err(Refusal::TooMany { .. }) => self.counts.too_many(),
+            Err(Refusal::Busy) => self.counts.busy(),
+        }
+        admitted
+    }
+
+    async fn admit_uncounted(&self, who: &Principal) -> Result<Admitted, Refusal> {
         let limits = self.limits();
         let window = Duration::from_secs(limits.window_secs);
         let slots = {
@@ -143,7 +166,7 @@ impl RateLimiter {
         };
         let wait = Duration::from_millis(limits.queue_timeout_ms);
         match tokio::time::timeout(wait, slots.acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(permit)) => Ok(self.counts.admit(permit)),
             _ => Err(Refusal::Busy),
         }
     }

@@ -1,6 +1,7 @@
-//! `POST /_sandbox/dataverse/expire_tokens` and `GET|POST /_sandbox/dataverse/limits`: what a
-//! connector test needs to meet an expired change-tracking token and Dataverse's service
-//! protection without waiting days or sending thousands of requests.
+//! `POST /_sandbox/dataverse/expire_tokens`, `GET|POST /_sandbox/dataverse/limits` and `GET
+//! /_sandbox/dataverse/limits/counts`: what a connector test needs to meet an expired
+//! change-tracking token and Dataverse's service protection without waiting days or sending
+//! thousands of requests.
 
 use std::sync::Arc;
 
@@ -20,6 +21,11 @@ pub async fn expire_tokens(State(state): State<Arc<AppState>>) -> Response {
 
 pub async fn limits(State(state): State<Arc<AppState>>) -> Response {
     Json(state.dataverse_limiter.limits()).into_response()
+}
+
+/// What Dataverse's limiter let through and refused so far, as `GET /_sandbox/limits/counts`.
+pub async fn counts(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.dataverse_limiter.counts()).into_response()
 }
 
 /// Partial update, as `POST /_sandbox/limits`.

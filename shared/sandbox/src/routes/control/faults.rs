@@ -1,4 +1,5 @@
-//! `POST/GET/DELETE /_sandbox/faults` and `GET/POST /_sandbox/limits`.
+//! `POST/GET/DELETE /_sandbox/faults`, `GET/POST /_sandbox/limits` and `GET/DELETE
+//! /_sandbox/limits/counts`.
 
 use std::sync::Arc;
 
@@ -53,6 +54,17 @@ pub async fn clear(State(state): State<Arc<AppState>>) -> Response {
 
 pub async fn limits(State(state): State<Arc<AppState>>) -> Response {
     Json(state.limiter.limits()).into_response()
+}
+
+/// What BC's limiter let through and refused so far (`CountsSnapshot`).
+pub async fn counts(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.limiter.counts()).into_response()
+}
+
+/// Starts BC's counts afresh.
+pub async fn reset_counts(State(state): State<Arc<AppState>>) -> Response {
+    state.limiter.reset_counts();
+    Json(state.limiter.counts()).into_response()
 }
 
 /// Partial update: `{"requests_per_window"?, "window_secs"?, "max_concurrent"?,

@@ -42,4 +42,9 @@ pub fn router() -> Router<Arc<AppState>> {
             "/_sandbox/limits",
             get(faults::limits).post(faults::set_limits),
         )
+        .route(
+            "/_sandbox/limits/counts",
+            get(faults::counts).delete(faults::reset_counts),
+        )
+        .route("/_sandbox/dataverse/limits/counts", get(dataverse::counts))
 }
