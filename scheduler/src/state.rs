@@ -19,6 +19,8 @@ pub struct AppState {
     pub lockout: Arc<Lockout>,
     /// The web console's keys and memory.
     pub console: Arc<Console>,
+    /// The connections' request budgets, for what the console sends (previews, checks, tests).
+    pub budgets: ferry_shared::budget::Budgets,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, queue: SyncStorage, settings: Settings) -> AppState {
         AppState {
             console: Arc::new(Console::new(&settings)),
+            budgets: ferry_shared::budget::Budgets::for_queue(&settings.queue, Default::default()),
             db,
             queue,
             settings,

@@ -123,6 +123,7 @@ impl ConnectionForm {
             timeout_secs: None,
             connect_timeout_secs: None,
             allow_http: false,
+            budget: None,
         });
         def.name = name;
         def.kind = kind;

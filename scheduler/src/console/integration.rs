@@ -260,6 +260,7 @@ pub(super) fn checker(state: &AppState) -> Result<Checker, ConsoleError> {
         db: state.db.clone(),
         credentials: state.credentials().map_err(ConsoleError::internal)?,
         http: ferry_shared::odata::client::http_client(),
+        budgets: state.budgets.clone(),
     })
 }
 

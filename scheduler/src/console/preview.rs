@@ -67,6 +67,7 @@ pub async fn page(
     let result: Preview = preview(
         &state.db,
         &credentials,
+        &state.budgets,
         ferry_shared::odata::client::http_client(),
         state.settings.worker.page_size,
         &name,
