@@ -14,6 +14,8 @@ pub struct Suggestion {
     pub include: bool,
     /// The existing column's type, when the table exists and has it.
     pub column_type: Option<String>,
+    /// The existing column of that name cannot take the field's values.
+    pub type_differs: bool,
 }
 
 /// `RowVersionNumber` → `row_version_number`, `PrimaryContacNo` → `primary_contac_no`,
@@ -49,11 +51,13 @@ fn squashed(name: &str) -> String {
 }
 
 /// A suggestion per property. With an existing table (`columns`: name and type), each field maps to
-/// the column of the same name (ignoring case and underscores) and is left out when there is none;
-/// with a new table, every field maps to its `column_name`.
+/// the column of the same name (ignoring case and underscores) when `fits` says that column can take
+/// its values, and is left out when there is none or it cannot; with a new table, every field maps to
+/// its `column_name`.
 pub fn suggest(
     properties: &[CatalogProperty],
     columns: Option<&[(String, String)]>,
+    fits: impl Fn(&CatalogProperty, &str) -> bool,
 ) -> Vec<Suggestion> {
     properties
         .iter()
@@ -64,18 +68,21 @@ pub fn suggest(
                 to: column_name(&p.name),
                 include: true,
                 column_type: None,
+                type_differs: false,
             },
             Some(columns) => {
                 let wanted = squashed(&p.name);
                 let found = columns.iter().find(|(c, _)| squashed(c) == wanted);
+                let type_differs = found.is_some_and(|(_, t)| !fits(p, t));
                 Suggestion {
                     from: p.name.clone(),
                     edm_type: p.edm_type.clone(),
                     to: found
                         .map(|(c, _)| c.clone())
                         .unwrap_or_else(|| column_name(&p.name)),
-                    include: found.is_some(),
+                    include: found.is_some() && !type_differs,
                     column_type: found.map(|(_, t)| t.clone()),
+                    type_differs,
                 }
             }
         })
@@ -113,18 +120,31 @@ mod tests {
     }
 
     #[test]
-    fn an_existing_table_maps_only_the_fields_it_has_a_column_for() {
-        let properties = [property("No"), property("PostCode"), property("Fax")];
+    fn an_existing_table_maps_only_the_fields_it_has_a_fitting_column_for() {
+        let mut balance = property("Balance");
+        balance.edm_type = "Edm.Decimal".into();
+        let properties = [
+            property("No"),
+            property("PostCode"),
+            property("Fax"),
+            balance,
+        ];
         let columns = [
             ("no".to_string(), "text".to_string()),
             ("post_code".to_string(), "varchar(20)".to_string()),
+            ("balance".to_string(), "boolean".to_string()),
         ];
-        let s = suggest(&properties, Some(&columns));
+        let fits = |p: &CatalogProperty, t: &str| !(p.edm_type == "Edm.Decimal" && t == "boolean");
+        let s = suggest(&properties, Some(&columns), fits);
         assert_eq!((s[0].to.as_str(), s[0].include), ("no", true));
         assert_eq!((s[1].to.as_str(), s[1].include), ("post_code", true));
         assert_eq!(s[1].column_type.as_deref(), Some("varchar(20)"));
         assert_eq!((s[2].to.as_str(), s[2].include), ("fax", false));
-        let new = suggest(&properties, None);
+        assert_eq!(
+            (s[3].to.as_str(), s[3].include, s[3].type_differs),
+            ("balance", false, true)
+        );
+        let new = suggest(&properties, None, fits);
         assert!(new.iter().all(|s| s.include));
     }
 }

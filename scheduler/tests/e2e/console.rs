@@ -493,6 +493,35 @@ async fn an_editor_refuses_to_replace_an_existing_or_newer_definition() {
     visitor.sign_in().await;
     let csrf = csrf_in(&visitor.get("/").await.text().await.unwrap());
 
+    // Auto-match into an existing table: by name, and only where the column can take the values.
+    env.execute("CREATE TABLE typed (no text PRIMARY KEY, name boolean)")
+        .await;
+    let matched = visitor
+        .get("/integrations/new?connection=bc&entity=RescoCustomer&table=typed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = |field: &str| {
+        let at = matched
+            .find(&format!("aria-label=\"Map {field}\""))
+            .unwrap_or_else(|| panic!("no row for {field}"));
+        let start = matched[..at].rfind("<input").unwrap();
+        matched[start..at + 40].to_string()
+    };
+    assert!(row("No").contains("checked"), "{}", row("No"));
+    assert!(!row("Name").contains("checked"), "{}", row("Name"));
+    assert!(
+        !row("City").contains("checked"),
+        "no column: {}",
+        row("City")
+    );
+    assert_eq!(
+        matched.matches("type differs").count(),
+        1,
+        "Name's boolean column"
+    );
+
     let new_connection = visitor
         .post(
             "/connections",

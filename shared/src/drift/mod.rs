@@ -22,7 +22,7 @@ pub use report::{
     CheckError, Checker, CleanedUp, Report, StoredCheck, check_against_stored, integration_names,
 };
 pub use source::check_source;
-pub use target::{TargetColumn, TargetTable, check_target, target_table};
+pub use target::{TargetColumn, TargetTable, accepts, check_target, target_table};
 
 /// What is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

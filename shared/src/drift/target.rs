@@ -57,7 +57,7 @@ const TEXT: &[&str] = &[
 ];
 
 /// Whether a column of `data_type` can take values of `ty` without failing every row.
-fn accepts(data_type: &str, ty: ColumnType) -> bool {
+pub fn accepts(data_type: &str, ty: ColumnType) -> bool {
     let base = data_type.split('(').next().unwrap_or(data_type).trim();
     let text = TEXT.contains(&base);
     let timestamp = base.starts_with("timestamp");

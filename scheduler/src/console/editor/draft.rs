@@ -27,6 +27,8 @@ pub(super) struct Row {
     pub(super) column_type: Option<String>,
     /// Mapped, but the source no longer has it (drift).
     pub(super) gone: bool,
+    /// The existing column of its name cannot take its values, so it is not mapped by default.
+    pub(super) type_differs: bool,
 }
 
 /// One lookup in the editor: `to` is filled from `table`'s `select` column, on the row whose `match`
@@ -98,7 +100,7 @@ impl Draft {
         table: &str,
         columns: Option<&[(String, String)]>,
     ) -> Draft {
-        let rows = automatch::suggest(&set.properties, columns)
+        let rows = automatch::suggest(&set.properties, columns, fits)
             .into_iter()
             .map(|s| Row {
                 from: s.from,
@@ -109,6 +111,7 @@ impl Draft {
                 export: true,
                 column_type: s.column_type,
                 gone: false,
+                type_differs: s.type_differs,
             })
             .collect::<Vec<_>>();
         let target_key: Vec<String> = set
@@ -153,6 +156,7 @@ impl Draft {
                 let property = set.and_then(|s| s.properties.iter().find(|p| p.name == from));
                 Some(Row {
                     gone: set.is_some() && property.is_none(),
+                    type_differs: false,
                     edm_type: property.map(|p| p.edm_type.clone()).unwrap_or_default(),
                     from,
                     include: true,
@@ -179,6 +183,7 @@ impl Draft {
                         export: true,
                         column_type: None,
                         gone: false,
+                        type_differs: false,
                     });
                 }
             }
@@ -248,6 +253,7 @@ impl Draft {
                 export: has(&format!("f{i}.export")),
                 column_type: None,
                 gone: false,
+                type_differs: false,
             });
         }
         let mut lookups = Vec::new();
@@ -440,4 +446,18 @@ pub(super) fn place(
             (path, message)
         })
         .collect()
+}
+
+/// Whether an existing column of `data_type` can take `property`'s values, by the rule `ferry check`
+/// applies to a target table.
+fn fits(property: &ferry_shared::odata::catalog::CatalogProperty, data_type: &str) -> bool {
+    let edm = ferry_shared::odata::csdl::Property {
+        name: property.name.clone(),
+        edm_type: property.edm_type.clone(),
+        nullable: property.nullable,
+        max_length: property.max_length,
+        precision: property.precision,
+        scale: property.scale,
+    };
+    ferry_shared::drift::accepts(data_type, ferry_shared::mapping::ColumnType::from_edm(&edm))
 }

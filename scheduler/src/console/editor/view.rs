@@ -192,6 +192,7 @@ pub(super) fn editor(
                             td {
                                 label for={ "f" (i) "-include" } { code { (row.from) } } " " span.muted { (row.edm_type.trim_start_matches("Edm.")) }
                                 @if row.gone { " " span.badge.bad title="The source no longer has this field" { "gone at the source" } }
+                                @if row.type_differs { " " span.badge.warn title="The table's column of this name cannot take its values" { "type differs" } }
                             }
                             td {
                                 input name={ "f" (i) ".to" } value=(row.to) aria-label={ "Column for " (row.from) }
