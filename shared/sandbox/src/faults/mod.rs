@@ -6,6 +6,7 @@ pub mod limits;
 pub mod middleware;
 mod respond;
 pub mod rule;
+pub mod sort_cost;
 
 pub use limits::{Limits, RateLimiter};
 pub use rule::{FaultSet, FaultSpec, Kind};
