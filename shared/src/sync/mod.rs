@@ -19,6 +19,7 @@ mod preview_export;
 mod read;
 mod replay;
 mod retry;
+mod scan;
 mod start;
 mod tracked;
 
