@@ -165,7 +165,33 @@ pub(super) async fn import(
         }
         (pages, because)
     } else {
-        let query = super::read::delta(&mapping, read_from);
+        // The overlap window of a version-ordered source is read by key and version first, and only
+        // what changed in it fetched whole (`sync/window.rs`); the delta then starts at the watermark.
+        let light = super::window::light(&ctx.db, name, &mapping, (read_from, watermark))
+            .await
+            .map_err(RunError::from)?;
+        let from = if light {
+            let window = super::window::reread(
+                ctx,
+                lease,
+                &mapping,
+                &source,
+                &track,
+                clears,
+                (read_from, watermark),
+            )
+            .await?;
+            debug!(
+                run_id = lease.run_id,
+                compared = window.compared,
+                fetched = window.fetched,
+                "overlap window read by key and version"
+            );
+            watermark
+        } else {
+            read_from
+        };
+        let query = super::read::delta(&mapping, from);
         (source.read(&mapping.entity, &query), None)
     };
     info!(

@@ -22,6 +22,7 @@ mod retry;
 mod scan;
 mod start;
 mod tracked;
+mod window;
 
 pub use error::SyncError;
 pub use execute::{SyncContext, execute, push};

@@ -53,6 +53,34 @@ pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
     }
 }
 
+/// The key and version of every record with a version in `(from, upto]` that passes the filter: the
+/// overlap window below the watermark, read light (`sync/window.rs`), so only the records whose
+/// version differs from their coupling's are fetched whole.
+pub(super) fn window(mapping: &Mapping, from: i64, upto: i64) -> Query {
+    let bound = |op, at: i64| filter::Expr::Compare {
+        field: mapping.version_field.clone(),
+        op,
+        value: Literal::Number(at.to_string()),
+    };
+    let versions = filter::Expr::And(
+        Box::new(bound(filter::Comparison::Gt, from)),
+        Box::new(bound(filter::Comparison::Le, upto)),
+    );
+    let filter = match mapping.filter.clone() {
+        Some(user) => filter::Expr::And(Box::new(user), Box::new(versions)),
+        None => versions,
+    };
+    let mut select = mapping.source_key.clone();
+    select.push(mapping.version_field.clone());
+    Query {
+        select,
+        filter: Some(filter.render()),
+        orderby: vec![format!("{} asc", mapping.version_field)],
+        top: None,
+        prefer: Vec::new(),
+    }
+}
+
 /// The highest row version the source holds within the integration's filter, as one row of its key
 /// and version: what a scan in key order sets the checkpoint to when it ends (ARCHITECTURE.md,
 /// "Initial load"). One sort (or scan) of the entity, where a version-ordered read of everything
