@@ -208,9 +208,14 @@ pub async fn preview(
         // (`sync/window.rs`): so does its preview, so both count the same records.
         let mut window = super::window::pages(&source, &mapping, (from, watermark));
         'window: while let Some(rows) = window.next().await {
-            let stale = super::window::stale(db, integration, &mapping, &rows?, &written.versions)
+            let rows = rows?;
+            let stale = super::window::stale(db, integration, &mapping, &rows, &written.versions)
                 .await
                 .map_err(RunError::from)?;
+            // Those not fetched are read and unchanged, as the run counts them.
+            let current = (rows.len() - stale.len()) as u64;
+            preview.summary.rows_read += current;
+            preview.summary.unchanged += current;
             for chunk in stale.chunks(super::window::KEYS_PER_REQUEST) {
                 let mut records = super::window::records(&source, &mapping, chunk);
                 let limited = preview_pages(

@@ -4,8 +4,8 @@
 //! the window is read with only the key and the version (`sync/read.rs::window`), each version is
 //! compared with the one its coupling was written with (`sink::coupling::versions`), and only the
 //! records that differ (or have no coupling: a late commit, a record that failed) are fetched whole,
-//! by key, and written like any page of the run. None of it moves the checkpoint: the window lies
-//! below it. The rows above the checkpoint are then read whole as before.
+//! by key, and written like any page of the run; the others count as read and unchanged, as they
+//! did when the window was read whole. None of it moves the checkpoint: the window lies below it. The rows above the checkpoint are then read whole as before.
 //!
 //! A coupled record whose target row someone deleted is not rewritten by the window (its version did
 //! not change); a `--full` run, or a later change of the record, writes it again.
@@ -23,7 +23,7 @@ use crate::definitions::ChangeOrder;
 use crate::mapping::Mapping;
 use crate::odata::client::{Row, Rows};
 use crate::runs::{self, Lease, RunError};
-use crate::sink::coupling;
+use crate::sink::{PageWrite, coupling};
 use crate::source::{Pages, Source};
 
 /// Keys per request when fetching changed records whole: keeps the `$filter` well inside URL limits
@@ -110,6 +110,13 @@ pub(super) async fn reread(
         let stale = stale(&ctx.db, &lease.integration, mapping, &rows, &HashMap::new())
             .await
             .map_err(RunError::from)?;
+        // The records whose coupling holds their version were read (light) and are unchanged.
+        let current = PageWrite {
+            rows_read: rows.len() as u64 - stale.len() as u64,
+            unchanged: rows.len() as u64 - stale.len() as u64,
+            ..PageWrite::default()
+        };
+        commit_page(&ctx.db, lease, mapping, current, Some(track)).await?;
         for chunk in stale.chunks(KEYS_PER_REQUEST) {
             seen.fetched += fetch(ctx, lease, mapping, source, track, clears, chunk).await?;
         }
