@@ -158,30 +158,17 @@ pub async fn skip_unchanged(
     Ok(())
 }
 
-/// Keys per statement when reading stored versions: well inside every engine's parameter limit.
-const KEYS_PER_STATEMENT: usize = 500;
-
 /// The source version each of `keys` was last written with, for the keys `integration` has a
 /// coupling of (a key without one is missing; a coupling written without a version maps to `None`).
-/// The overlap window compares them with the versions the source reports now (`sync/window.rs`).
+/// The overlap window compares them with the versions the source reports now (`sync/window.rs`);
+/// `Dialect::coupling_versions` spells the query.
 pub async fn versions(
     db: &impl ConnectionTrait,
     integration: &str,
-    keys: &[String],
+    keys: Vec<String>,
 ) -> Result<HashMap<String, Option<i64>>, DbErr> {
     let mut stored = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let values =
-            std::iter::once(integration.into()).chain(chunk.iter().map(|k| k.as_str().into()));
-        let statement = statement(
-            db.get_database_backend(),
-            &format!(
-                "SELECT source_key, source_version FROM ferry_couplings \
-                 WHERE integration = ? AND source_key IN ({marks})"
-            ),
-            values,
-        );
+    for statement in Dialect::of(db).coupling_versions(integration, keys) {
         for row in db.query_all_raw(statement).await? {
             stored.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
         }

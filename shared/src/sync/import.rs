@@ -136,23 +136,15 @@ pub(super) async fn import(
         super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
     }
     let read_from = super::start::read_from(watermark, def.source.overlap_positions());
-    // A read of everything goes in key order where the version has no index to sort by.
-    let mut scan = if ctx.settings.scan_in_key_order
-        && super::scan::applies(connection.kind, &mapping)
-        && (resume_scan.is_some() || watermark == 0)
-    {
-        Some(
-            super::scan::Scan::begin(
-                &source,
-                &mapping,
-                resume_scan,
-                ctx.settings.max_version_jump,
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
+    let mut scan = super::scan::Scan::for_run(
+        &ctx.settings,
+        connection.kind,
+        &source,
+        &mapping,
+        watermark,
+        resume_scan,
+    )
+    .await?;
     let (pages, reread_because) = if let Some(scan) = &scan {
         (scan.pages(&source, &mapping), None)
     } else if mapping.change_order == ChangeOrder::Track {
@@ -165,32 +157,13 @@ pub(super) async fn import(
         }
         (pages, because)
     } else {
-        // The overlap window of a version-ordered source is read by key and version first, and only
-        // what changed in it fetched whole (`sync/window.rs`); the delta then starts at the watermark.
-        let light = super::window::light(&ctx.db, name, &mapping, (read_from, watermark))
-            .await
-            .map_err(RunError::from)?;
-        let from = if light {
-            let window = super::window::reread(
-                ctx,
-                lease,
-                &mapping,
-                &source,
-                &track,
-                clears,
-                (read_from, watermark),
-            )
-            .await?;
-            debug!(
-                run_id = lease.run_id,
-                compared = window.compared,
-                fetched = window.fetched,
-                "overlap window read by key and version"
-            );
-            watermark
-        } else {
-            read_from
+        let reread = super::window::Reread {
+            mapping: &mapping,
+            source: &source,
+            track: &track,
+            clears,
         };
+        let from = super::window::delta_from(ctx, lease, reread, (read_from, watermark)).await?;
         let query = super::read::delta(&mapping, from);
         (source.read(&mapping.entity, &query), None)
     };

@@ -14,6 +14,7 @@ use crate::definitions::{ChangeOrder, ConnectionKind};
 use crate::mapping::Mapping;
 use crate::odata::client::Row;
 use crate::odata::query::Query;
+use crate::settings::WorkerSettings;
 use crate::source::{Pages, Source};
 
 /// Whether a read of everything of this integration goes in key order: a source ordered by a row
@@ -35,6 +36,28 @@ pub(super) struct Scan {
 }
 
 impl Scan {
+    /// The scan a run reads with, if it reads everything in key order: when the source `applies`,
+    /// `worker.scan_in_key_order` is on, and the run reads from the start (`watermark` 0) or has a
+    /// scan to go on with (`resume`, from `sync/start.rs`).
+    pub async fn for_run(
+        settings: &WorkerSettings,
+        kind: ConnectionKind,
+        source: &Source,
+        mapping: &Mapping,
+        watermark: i64,
+        resume: Option<(i64, Option<Row>)>,
+    ) -> Result<Option<Scan>, SyncError> {
+        if !settings.scan_in_key_order
+            || !applies(kind, mapping)
+            || (resume.is_none() && watermark != 0)
+        {
+            return Ok(None);
+        }
+        Scan::begin(source, mapping, resume, settings.max_version_jump)
+            .await
+            .map(Some)
+    }
+
     /// Goes on with the scan `resume` (`sync/start.rs`), or begins one: reads the high-water mark
     /// first, so nothing written after it is taken as read. The mark is checked like any version a
     /// run moves its checkpoint to (`checkpoint::jump`).

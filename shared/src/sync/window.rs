@@ -15,8 +15,10 @@ use super::error::SyncError;
 use super::execute::SyncContext;
 use super::map::{changed, map_page, resolving};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbErr};
+use tracing::debug;
 
 use crate::checkpoint::Track;
 use crate::definitions::ChangeOrder;
@@ -31,10 +33,13 @@ use crate::source::{Pages, Source};
 pub(super) const KEYS_PER_REQUEST: usize = 40;
 
 /// What the window read met: records compared, and records fetched whole because they changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Window {
-    pub compared: u64,
-    pub fetched: u64,
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    compared: u64,
+    fetched: u64,
+    /// Time spent waiting for the window's pages, and comparing them with the couplings.
+    read: Duration,
+    compare: Duration,
 }
 
 /// Whether the run (and its preview) reads the window `(from, upto]` light: a version-ordered
@@ -75,7 +80,7 @@ pub(super) async fn stale(
         .chain(rows.undecodable.iter().map(|u| &u.fields))
         .collect();
     let keys: Vec<String> = met.iter().map(|r| mapping.record_key(r)).collect();
-    let stored = coupling::versions(db, integration, &keys).await?;
+    let stored = coupling::versions(db, integration, keys.clone()).await?;
     Ok(met
         .iter()
         .zip(&keys)
@@ -91,9 +96,52 @@ pub(super) fn records(source: &Source, mapping: &Mapping, keys: &[Row]) -> Pages
     source.read(&mapping.entity, &super::read::records(mapping, keys))
 }
 
+/// What a run's window read needs of the run.
+pub(super) struct Reread<'a> {
+    pub mapping: &'a Mapping,
+    pub source: &'a Source,
+    pub track: &'a Track,
+    /// Whether written records resolve open failures (`sync/map.rs::resolving`).
+    pub clears: bool,
+}
+
+/// Where a run's delta starts: at the watermark `upto`, once the window `(from, upto]` is read light
+/// (when it is, `light`), or else at `from`, the window read whole with the delta.
+pub(super) async fn delta_from(
+    ctx: &SyncContext,
+    lease: &Lease,
+    run: Reread<'_>,
+    (from, upto): (i64, i64),
+) -> Result<i64, SyncError> {
+    if !light(&ctx.db, &lease.integration, run.mapping, (from, upto))
+        .await
+        .map_err(RunError::from)?
+    {
+        return Ok(from);
+    }
+    let Reread {
+        mapping,
+        source,
+        track,
+        clears,
+    } = run;
+    let started = Instant::now();
+    let seen = reread(ctx, lease, mapping, source, track, clears, (from, upto)).await?;
+    debug!(
+        run_id = lease.run_id,
+        compared = seen.compared,
+        fetched = seen.fetched,
+        read_ms = seen.read.as_millis() as u64,
+        compare_ms = seen.compare.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "overlap window read by key and version"
+    );
+    Ok(upto)
+}
+
 /// Re-reads the versions in `(from, upto]` by key and version, and writes the records whose version
 /// differs from their coupling's.
-pub(super) async fn reread(
+async fn reread(
     ctx: &SyncContext,
     lease: &Lease,
     mapping: &Mapping,
@@ -104,12 +152,19 @@ pub(super) async fn reread(
 ) -> Result<Window, SyncError> {
     let mut seen = Window::default();
     let mut pages = pages(source, mapping, window);
-    while let Some(rows) = pages.next().await {
+    loop {
+        let waited = Instant::now();
+        let Some(rows) = pages.next().await else {
+            break;
+        };
         let rows = rows?;
+        seen.read += waited.elapsed();
+        let compared = Instant::now();
         seen.compared += rows.len() as u64;
         let stale = stale(&ctx.db, &lease.integration, mapping, &rows, &HashMap::new())
             .await
             .map_err(RunError::from)?;
+        seen.compare += compared.elapsed();
         // The records whose coupling holds their version were read (light) and are unchanged.
         let current = PageWrite {
             rows_read: rows.len() as u64 - stale.len() as u64,
