@@ -80,6 +80,16 @@ pub struct WorkerSettings {
     /// How far one run may move a version checkpoint (`checkpoint/jump.rs`).
     #[serde(default = "default_max_version_jump")]
     pub max_version_jump: i64,
+    /// Whether a read of everything of a version-ordered Business Central or OData source goes in key
+    /// order from a high-water mark read first (`sync/scan.rs`), rather than ordered by the version
+    /// as a delta is. BC has no index on the Resco `RowVersionNumber`; turn this off only for a
+    /// source whose version is indexed (or to measure the difference, as `ferry-bench` does).
+    #[serde(default = "default_scan_in_key_order")]
+    pub scan_in_key_order: bool,
+}
+
+fn default_scan_in_key_order() -> bool {
+    true
 }
 
 fn default_max_version_jump() -> i64 {

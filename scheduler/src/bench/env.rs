@@ -101,6 +101,11 @@ impl BenchEnv {
 
     /// Starts `ferry worker` beside this binary as its own process, so its memory can be read.
     pub fn start_worker(&mut self) -> anyhow::Result<u32> {
+        self.start_worker_with(&[])
+    }
+
+    /// `start_worker` with more environment for the worker (settings as `FERRY__SECTION__KEY`).
+    pub fn start_worker_with(&mut self, env: &[(&str, &str)]) -> anyhow::Result<u32> {
         let ferry = std::env::current_exe()?
             .parent()
             .map(|d| d.join("ferry"))
@@ -114,6 +119,7 @@ impl BenchEnv {
             .env("FERRY__LOG__LEVEL", "warn")
             .env("BC_CLIENT_SECRET", "ferry-secret")
             .env("DATAVERSE_CLIENT_SECRET", "ferry-secret")
+            .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().unwrap_or_default();

@@ -5,6 +5,7 @@
 mod cpu;
 mod env;
 mod export;
+mod first_load;
 mod measure;
 mod owed;
 
@@ -55,6 +56,18 @@ pub struct Args {
     /// replaying one open failure per row (`--retry-failed`), each in a fresh worker process.
     #[arg(long, value_delimiter = ',')]
     pub owed: Vec<usize>,
+    /// Instead of the other figures: the first load of an entity of each size in key order against
+    /// the version-ordered read, under `--sort-cost-us-per-row`, and the `--window-rows` delta.
+    #[arg(long, value_delimiter = ',')]
+    pub first_load: Vec<usize>,
+    /// Microseconds the sandbox charges per row of the entity to a query ordered by the row version
+    /// (BC sorts an unindexed `RowVersionNumber` for every such page), with `--first-load`.
+    #[arg(long, default_value_t = 1)]
+    pub sort_cost_us_per_row: u64,
+    /// With `--first-load`: the entity size for the `--delta`-row delta behind the example's
+    /// 10,000-version overlap window (0: none).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub window_rows: usize,
     /// One JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -98,6 +111,9 @@ pub struct Report {
 pub async fn main(args: Args) -> anyhow::Result<()> {
     if !args.owed.is_empty() {
         return owed_main(&args).await;
+    }
+    if !args.first_load.is_empty() {
+        return first_load::main(&args).await;
     }
     let mut imports = Vec::new();
     for &rows in &args.rows {

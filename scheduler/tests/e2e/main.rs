@@ -30,6 +30,7 @@ mod export_two_way;
 mod export_two_way_dataverse;
 mod failure_log;
 mod failures;
+mod first_load;
 mod helpers;
 mod hostile;
 mod jobs;

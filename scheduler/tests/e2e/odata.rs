@@ -50,8 +50,8 @@ fields = [
         "{:?}",
         run.checkpoint_after
     );
-    // Three full pages, then the empty page their last next link pointed to.
-    assert_eq!(service.state.requests.lock().unwrap().len(), 4);
+    // The high-water mark, three full pages, then the empty page their last next link pointed to.
+    assert_eq!(service.state.requests.lock().unwrap().len(), 5);
     let rows = env
         .table("product", &["code", "version", "price"], "code")
         .await;

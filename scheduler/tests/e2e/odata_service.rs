@@ -79,7 +79,8 @@ async fn metadata() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/xml")], METADATA)
 }
 
-/// Pages of `PAGE` rows with `$skiptoken`; the version filter (`Version gt N`) is honoured. When the
+/// Pages of `PAGE` rows with `$skiptoken`; the version filter (`Version gt N`) and a descending
+/// order's top row are honoured. When the
 /// rows run out exactly at a page boundary the last full page still carries a next link, whose page is
 /// empty.
 async fn products(
@@ -104,6 +105,14 @@ async fn products(
         .iter()
         .filter(|r| r["Version"].as_str().unwrap().parse::<i64>().unwrap() > above)
         .collect();
+    // The high-water query of a first load (`$orderby=Version desc&$top=1`): rows are in version
+    // order, so the last one.
+    if get("$orderby").is_some_and(|o| o.ends_with(" desc")) {
+        let top = matching.last().map(|v| (*v).clone());
+        return axum::Json(
+            json!({ "@odata.context": "$metadata#Products", "value": top.into_iter().collect::<Vec<_>>() }),
+        );
+    }
     let page: Vec<Value> = matching
         .iter()
         .skip(skip)

@@ -38,6 +38,9 @@ pub struct SandboxConfig {
     /// Row counts of the other entities by entity set name (e.g. `"RescoItem" => 5000`); missing
     /// ones get `model::catalog::DEFAULT_SIZES`.
     pub sizes: BTreeMap<String, usize>,
+    /// Microseconds charged per row of an entity to a query ordered by its version field, which BC
+    /// has no index for (`faults::sort_cost`); 0: nothing.
+    pub sort_cost_us_per_row: u64,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +60,7 @@ impl Default for SandboxConfig {
             dataverse_limits: Limits::dataverse(),
             delta_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             sizes: BTreeMap::new(),
+            sort_cost_us_per_row: 0,
         }
     }
 }
@@ -101,6 +105,10 @@ pub struct Args {
     /// Concurrent requests per user before queueing (BC: 5).
     #[arg(long, default_value_t = 5)]
     pub max_concurrent: usize,
+    /// Microseconds charged per row of an entity to a query ordered by its row version (an
+    /// unindexed sort on BC); ordering by the key costs nothing.
+    #[arg(long, default_value_t = 0)]
+    pub sort_cost_us_per_row: u64,
 }
 
 impl Args {
@@ -116,6 +124,7 @@ impl Args {
             access_token_lifetime: Duration::from_secs(self.token_lifetime),
             device_code_interval: self.device_code_interval,
             sizes: self.sizes.iter().cloned().collect(),
+            sort_cost_us_per_row: self.sort_cost_us_per_row,
             limits: Limits {
                 requests_per_window: self.requests_per_window,
                 max_concurrent: self.max_concurrent,

@@ -26,6 +26,7 @@ pub mod config;
 pub mod faults;
 pub mod model;
 pub mod odata;
+pub mod request_log;
 pub mod routes;
 mod sandbox;
 pub mod state;

@@ -143,6 +143,23 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
+    /// The data requests served so far, oldest first, as `METHOD path?query` (same as
+    /// `GET /_sandbox/requests`).
+    pub fn requests(&self) -> Vec<String> {
+        self.state.requests.lines()
+    }
+
+    /// Forgets the requests served so far (same as `DELETE /_sandbox/requests`).
+    pub fn clear_requests(&self) {
+        self.state.requests.clear();
+    }
+
+    /// Charges `us_per_row` microseconds per row of an entity to a query ordered by its version
+    /// field (same as `POST /_sandbox/sort_cost`).
+    pub fn set_sort_cost(&self, us_per_row: u64) {
+        self.state.sort_cost.set(us_per_row);
+    }
+
     /// Same as `POST /_sandbox/mutate`.
     pub fn mutate(&self, request: MutateRequest) -> anyhow::Result<MutateResponse> {
         Ok(self.state.write().mutate(&request)?)

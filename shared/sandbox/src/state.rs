@@ -4,9 +4,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::auth::{DeviceCodes, TokenStore};
 use crate::config::SandboxConfig;
+use crate::faults::sort_cost::SortCost;
 use crate::faults::{FaultSet, RateLimiter};
 use crate::model::company::CompanyGenerator;
 use crate::model::{Store, Table};
+use crate::request_log::RequestLog;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -25,6 +27,10 @@ pub struct AppState {
     pub dataverse_limiter: RateLimiter,
     /// Injected faults.
     pub faults: FaultSet,
+    /// The latency charged for a sort by the version field (`faults::sort_cost`).
+    pub sort_cost: SortCost,
+    /// What the data routes were asked (`request_log`).
+    pub requests: RequestLog,
 }
 
 impl AppState {
@@ -40,6 +46,8 @@ impl AppState {
             limiter: RateLimiter::new(config.limits),
             dataverse_limiter: RateLimiter::new(config.dataverse_limits),
             faults: FaultSet::new(config.seed),
+            sort_cost: SortCost::new(config.sort_cost_us_per_row),
+            requests: RequestLog::default(),
             config,
         }
     }

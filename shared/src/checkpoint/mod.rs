@@ -16,6 +16,16 @@ pub enum Checkpoint {
     /// The service's delta link (`@odata.deltaLink`, `source.changes = "track"`): following it returns
     /// what changed since the read that handed it out. Opaque: only the service reads its token.
     Delta { link: String },
+    /// A read of everything in key order, part way (ARCHITECTURE.md, "Initial load"): every record up
+    /// to the source key `after` (in the service's key order) has been written, and `high` is the
+    /// highest row version the source held before the scan began. When the scan ends the checkpoint
+    /// becomes `Version { value: high }`, not the largest version met, so the first delta re-reads
+    /// whatever changed while the scan ran.
+    Scan {
+        high: i64,
+        /// The key fields of the last record of the last committed page (none: no page yet).
+        after: Option<crate::odata::client::Row>,
+    },
 }
 
 impl Checkpoint {
@@ -49,15 +59,17 @@ impl Checkpoint {
             Some(Checkpoint::Modified { at }) => chrono::DateTime::parse_from_rfc3339(at)
                 .map(|t| t.timestamp_micros())
                 .unwrap_or(0),
-            Some(Checkpoint::Delta { .. }) | None => 0,
+            // A scan part way covers no version range yet: it is resumed by key, not by position.
+            Some(Checkpoint::Delta { .. } | Checkpoint::Scan { .. }) | None => 0,
         }
     }
 
     /// The position stored beside the checkpoint for the forward-only guard; none for a delta link,
-    /// which is newer than the one before it by construction.
+    /// which is newer than the one before it by construction, and none for a scan part way, which
+    /// only a read of everything writes (and which its own end replaces by its high-water mark).
     pub fn ordered_position(&self) -> Option<i64> {
         match self {
-            Checkpoint::Delta { .. } => None,
+            Checkpoint::Delta { .. } | Checkpoint::Scan { .. } => None,
             _ => Some(Checkpoint::position(Some(self))),
         }
     }
@@ -70,10 +82,19 @@ impl Checkpoint {
         }
     }
 
+    /// The key-order scan this checkpoint is part way through, when it is one: its high-water mark
+    /// and the key it has written up to.
+    pub fn scan(this: Option<&Checkpoint>) -> Option<(i64, Option<&crate::odata::client::Row>)> {
+        match this {
+            Some(Checkpoint::Scan { high, after }) => Some((*high, after.as_ref())),
+            _ => None,
+        }
+    }
+
     /// How the source is ordered that this checkpoint measures.
     pub fn order(&self) -> ChangeOrder {
         match self {
-            Checkpoint::Version { .. } => ChangeOrder::Version,
+            Checkpoint::Version { .. } | Checkpoint::Scan { .. } => ChangeOrder::Version,
             Checkpoint::Modified { .. } => ChangeOrder::Modified,
             Checkpoint::Delta { .. } => ChangeOrder::Track,
         }

@@ -34,17 +34,7 @@ pub fn by_keys(
 ) -> Expr {
     let one = |row: &crate::odata::client::Row| {
         key.iter()
-            .map(|field| Expr::Compare {
-                field: field.clone(),
-                op: Comparison::Eq,
-                value: match row.get(field) {
-                    Some(serde_json::Value::Number(n)) => Literal::Number(n.to_string()),
-                    Some(serde_json::Value::Bool(b)) => Literal::Bool(*b),
-                    Some(serde_json::Value::String(s)) if is_guid(field) => Literal::guid(s),
-                    Some(serde_json::Value::String(s)) => Literal::String(s.clone()),
-                    _ => Literal::Null,
-                },
-            })
+            .map(|field| compare(field, Comparison::Eq, row, is_guid))
             .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
             .expect("a source key has at least one field")
     };
@@ -58,9 +48,65 @@ pub fn by_keys(
         })
 }
 
+/// The records after `row` in key order: `K1 gt a or (K1 eq a and K2 gt b) or …`, the service's own
+/// comparison (its collation, not Ferry's), so a scan in key order resumes exactly after the last
+/// record it wrote.
+pub fn after_key(
+    key: &[String],
+    row: &crate::odata::client::Row,
+    is_guid: &impl Fn(&str) -> bool,
+) -> Expr {
+    (0..key.len())
+        .map(|i| {
+            key[..i]
+                .iter()
+                .map(|field| compare(field, Comparison::Eq, row, is_guid))
+                .chain([compare(&key[i], Comparison::Gt, row, is_guid)])
+                .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+                .expect("one comparison at least")
+        })
+        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+        .expect("a source key has at least one field")
+}
+
+/// `field op <row's value of field>`, the value as the literal its JSON kind is.
+fn compare(
+    field: &str,
+    op: Comparison,
+    row: &crate::odata::client::Row,
+    is_guid: &impl Fn(&str) -> bool,
+) -> Expr {
+    Expr::Compare {
+        field: field.to_string(),
+        op,
+        value: match row.get(field) {
+            Some(serde_json::Value::Number(n)) => Literal::Number(n.to_string()),
+            Some(serde_json::Value::Bool(b)) => Literal::Bool(*b),
+            Some(serde_json::Value::String(s)) if is_guid(field) => Literal::guid(s),
+            Some(serde_json::Value::String(s)) => Literal::String(s.clone()),
+            _ => Literal::Null,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_key_continues_past_a_composite_key() {
+        let row: crate::odata::client::Row =
+            serde_json::from_str(r#"{"doc":"O'1","line":20000,"x":1}"#).unwrap();
+        let key = ["doc".to_string(), "line".to_string()];
+        assert_eq!(
+            after_key(&key, &row, &|_| false).render(),
+            "(doc gt 'O''1' or (doc eq 'O''1' and line gt 20000))"
+        );
+        assert_eq!(
+            after_key(&key[..1], &row, &|_| false).render(),
+            "doc gt 'O''1'"
+        );
+    }
 
     #[test]
     fn the_version_predicate_is_anded_outside_the_user_filter() {

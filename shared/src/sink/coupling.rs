@@ -158,6 +158,24 @@ pub async fn skip_unchanged(
     Ok(())
 }
 
+/// The source version each of `keys` was last written with, for the keys `integration` has a
+/// coupling of (a key without one is missing; a coupling written without a version maps to `None`).
+/// The overlap window compares them with the versions the source reports now (`sync/window.rs`);
+/// `Dialect::coupling_versions` spells the query.
+pub async fn versions(
+    db: &impl ConnectionTrait,
+    integration: &str,
+    keys: Vec<String>,
+) -> Result<HashMap<String, Option<i64>>, DbErr> {
+    let mut stored = HashMap::with_capacity(keys.len());
+    for statement in Dialect::of(db).coupling_versions(integration, keys) {
+        for row in db.query_all_raw(statement).await? {
+            stored.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        }
+    }
+    Ok(stored)
+}
+
 /// Whether `integration` has any coupling yet. A run that starts without one (a first load) can leave
 /// out `skip_unchanged`: only rows it wrote itself could be found, and writing those again is harmless.
 pub async fn any(db: &impl ConnectionTrait, integration: &str) -> Result<bool, DbErr> {

@@ -116,6 +116,7 @@ pub(super) async fn import(
     let Start {
         watermark,
         delta_link,
+        scan: resume_scan,
         mut track,
     } = super::start::start(ctx, lease, run, connection_version, measured).await?;
     match mode {
@@ -136,7 +137,18 @@ pub(super) async fn import(
         super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
     }
     let read_from = super::start::read_from(watermark, def.source.overlap_positions());
-    let (pages, reread_because) = if mapping.change_order == ChangeOrder::Track {
+    let mut scan = super::scan::Scan::for_run(
+        &ctx.settings,
+        connection.kind,
+        &source,
+        &mapping,
+        watermark,
+        resume_scan,
+    )
+    .await?;
+    let (pages, reread_because) = if let Some(scan) = &scan {
+        (scan.pages(&source, &mapping), None)
+    } else if mapping.change_order == ChangeOrder::Track {
         let (pages, because) =
             super::tracked::pages(&source, &mapping, delta_link.as_deref()).await?;
         if let Some(why) = &because {
@@ -146,7 +158,14 @@ pub(super) async fn import(
         }
         (pages, because)
     } else {
-        let query = super::read::delta(&mapping, read_from);
+        let reread = super::window::Reread {
+            mapping: &mapping,
+            source: &source,
+            track: &track,
+            clears,
+        };
+        let from = super::window::delta_from(ctx, lease, reread, (read_from, watermark)).await?;
+        let query = super::read::delta(&mapping, from);
         (source.read(&mapping.entity, &query), None)
     };
     info!(
@@ -155,6 +174,8 @@ pub(super) async fn import(
         watermark,
         read_from,
         follows_delta_link = delta_link.is_some() && reread_because.is_none(),
+        scan_high_water = scan.as_ref().map(|s| s.high),
+        scan_resumed = scan.as_ref().is_some_and(|s| !s.begun),
         "reading delta"
     );
 
@@ -168,7 +189,12 @@ pub(super) async fn import(
     let mut stages = Stages::start(pages, ctx.db.clone(), mapping.clone(), clears, final_rows);
     let result = async {
         while let Some(page) = stages.next().await {
-            let MappedPage { write, fetch, map } = page?;
+            let MappedPage {
+                write,
+                fetch,
+                map,
+                last_key,
+            } = page?;
             let started = Instant::now();
             let rows = write.rows_read;
             let mut write = if coupled {
@@ -176,20 +202,26 @@ pub(super) async fn import(
             } else {
                 write
             };
-            // Pages of the overlap window lie below the checkpoint; it never moves back. Nor does it
-            // leap to a version (or a time) no real source reaches. A delta link has no position.
-            let reaches = Checkpoint::position(write.checkpoint.as_ref());
-            if mapping.change_order != ChangeOrder::Track && reaches <= watermark {
-                write.checkpoint = None;
-            }
-            match mapping.change_order {
-                ChangeOrder::Version => {
-                    jump::check(watermark, reaches, ctx.settings.max_version_jump)
-                        .map_err(|e| SyncError::Refused(e.to_string()))?
+            if let Some(scan) = scan.as_mut() {
+                // A page of a scan in key order: the checkpoint is where the scan stands.
+                write.checkpoint = Some(scan.passed(last_key));
+            } else {
+                // Pages of the overlap window lie below the checkpoint; it never moves back. Nor
+                // does it leap to a version (or a time) no real source reaches. A delta link has no
+                // position.
+                let reaches = Checkpoint::position(write.checkpoint.as_ref());
+                if mapping.change_order != ChangeOrder::Track && reaches <= watermark {
+                    write.checkpoint = None;
                 }
-                ChangeOrder::Modified => jump::check_time(reaches, chrono::Utc::now())
-                    .map_err(|e| SyncError::Refused(e.to_string()))?,
-                ChangeOrder::Track => {}
+                match mapping.change_order {
+                    ChangeOrder::Version => {
+                        jump::check(watermark, reaches, ctx.settings.max_version_jump)
+                            .map_err(|e| SyncError::Refused(e.to_string()))?
+                    }
+                    ChangeOrder::Modified => jump::check_time(reaches, chrono::Utc::now())
+                        .map_err(|e| SyncError::Refused(e.to_string()))?,
+                    ChangeOrder::Track => {}
+                }
             }
             if let Some(guard) = guard.as_mut() {
                 write = guard.screen(&ctx.db, &mapping, write).await?;
@@ -240,6 +272,16 @@ pub(super) async fn import(
         other => other,
     };
     result?;
+    if let Some(scan) = &scan {
+        // Every page is written: the checkpoint becomes the high-water mark read before the scan, in
+        // a transaction of its own (a stop before it leaves the scan's last page, which goes on to
+        // find nothing more and lands here).
+        let done = crate::sink::PageWrite {
+            checkpoint: Some(scan.finished()),
+            ..Default::default()
+        };
+        commit_page(&ctx.db, lease, &mapping, done, Some(&track)).await?;
+    }
     // A tracked read of everything (a first run resumed, `--full`, a changed definition, a refused
     // link, or a retry of any of these) replaces the delta link, and the deletes since the old one
     // are in no delta: the records the read did not meet are found the way a reconcile finds them.

@@ -19,8 +19,10 @@ mod preview_export;
 mod read;
 mod replay;
 mod retry;
+mod scan;
 mod start;
 mod tracked;
+mod window;
 
 pub use error::SyncError;
 pub use execute::{SyncContext, execute, push};

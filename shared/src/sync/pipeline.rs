@@ -26,6 +26,9 @@ pub struct MappedPage {
     pub write: PageWrite,
     pub fetch: Duration,
     pub map: Duration,
+    /// The key fields of the page's last readable record: where a scan in key order stands once the
+    /// page is written (`sync/scan.rs`).
+    pub last_key: Option<crate::odata::client::Row>,
 }
 
 /// The running reader; it stops when this is dropped.
@@ -132,6 +135,11 @@ impl Reader {
                 .forget();
         }
         let started = Instant::now();
+        let last_key = rows
+            .rows
+            .last()
+            .or(rows.undecodable.last().map(|u| &u.fields))
+            .map(|row| super::scan::key_of(&self.mapping, row));
         let mapped = map_page(&self.db, &self.mapping, rows).await?;
         if !mapped.failures.is_empty() {
             self.clears.store(true, Ordering::Relaxed);
@@ -144,6 +152,7 @@ impl Reader {
             write,
             fetch,
             map: started.elapsed(),
+            last_key,
         })
     }
 }

@@ -161,6 +161,7 @@ pub async fn preview(
     }
     let mut written = Written::default();
     let mut delta_link = None;
+    let mut watermark = 0;
     if !options.full {
         let stored = checkpoint::load(db, integration)
             .await
@@ -170,7 +171,7 @@ pub async fn preview(
             Some(why) => preview.summary.reads_everything_because = Some(why),
             None => {
                 let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
-                let watermark = Checkpoint::position(checkpoint);
+                watermark = Checkpoint::position(checkpoint);
                 preview.summary.read_from =
                     super::start::read_from(watermark, def.source.overlap_positions());
                 delta_link = Checkpoint::delta_link(checkpoint).map(str::to_string);
@@ -200,27 +201,53 @@ pub async fn preview(
             preview.summary.reads_everything_because = because;
         }
         pages
+    } else if super::window::light(db, integration, &mapping, (from, watermark))
+        .await
+        .map_err(RunError::from)?
+    {
+        // The run reads the window by key and version and fetches only what changed
+        // (`sync/window.rs`): so does its preview, so both count the same records.
+        let mut window = super::window::pages(&source, &mapping, (from, watermark));
+        'window: while let Some(rows) = window.next().await {
+            let rows = rows?;
+            let stale = super::window::stale(db, integration, &mapping, &rows, &written.versions)
+                .await
+                .map_err(RunError::from)?;
+            // Those not fetched are read and unchanged, as the run counts them.
+            let current = (rows.len() - stale.len()) as u64;
+            preview.summary.rows_read += current;
+            preview.summary.unchanged += current;
+            for chunk in stale.chunks(super::window::KEYS_PER_REQUEST) {
+                let mut records = super::window::records(&source, &mapping, chunk);
+                let limited = preview_pages(
+                    db,
+                    integration,
+                    &mapping,
+                    &mut records,
+                    &options,
+                    &mut written,
+                    &mut preview,
+                )
+                .await?;
+                if limited {
+                    break 'window;
+                }
+            }
+        }
+        source.read(&mapping.entity, &super::read::delta(&mapping, watermark))
     } else {
         source.read(&mapping.entity, &super::read::delta(&mapping, from))
     };
-    while let Some(rows) = pages.next().await {
-        let mut rows: Rows = rows?;
-        let mut last = false;
-        if let Some(limit) = options.limit {
-            let room = limit.saturating_sub(preview.summary.rows_read) as usize;
-            if rows.len() >= room {
-                rows.undecodable.truncate(room);
-                rows.rows.truncate(room - rows.undecodable.len());
-                rows.removed
-                    .truncate(room - rows.undecodable.len() - rows.rows.len());
-                last = true;
-            }
-        }
-        preview_page(db, integration, &mapping, rows, &mut written, &mut preview).await?;
-        if last {
-            break;
-        }
-    }
+    preview_pages(
+        db,
+        integration,
+        &mapping,
+        &mut pages,
+        &options,
+        &mut written,
+        &mut preview,
+    )
+    .await?;
     if options.reconcile
         || tracked_reconcile
         || def
@@ -260,6 +287,38 @@ pub async fn preview(
     Ok(preview)
 }
 
+/// Previews each page of `pages` as the run would write it, up to the preview's limit; says whether
+/// the limit was reached.
+async fn preview_pages(
+    db: &DatabaseConnection,
+    integration: &str,
+    mapping: &Mapping,
+    pages: &mut crate::source::Pages,
+    options: &PreviewOptions,
+    written: &mut Written,
+    preview: &mut Preview,
+) -> Result<bool, SyncError> {
+    while let Some(rows) = pages.next().await {
+        let mut rows: Rows = rows?;
+        let mut last = false;
+        if let Some(limit) = options.limit {
+            let room = limit.saturating_sub(preview.summary.rows_read) as usize;
+            if rows.len() >= room {
+                rows.undecodable.truncate(room);
+                rows.rows.truncate(room - rows.undecodable.len());
+                rows.removed
+                    .truncate(room - rows.undecodable.len() - rows.rows.len());
+                last = true;
+            }
+        }
+        preview_page(db, integration, mapping, rows, written, preview).await?;
+        if last {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Which parked records to replay, and how.
 struct Parked<'a> {
     integration: &'a str,
@@ -275,6 +334,9 @@ struct Parked<'a> {
 #[derive(Default)]
 struct Written {
     rows: std::collections::HashMap<String, Vec<Value>>,
+    /// The source versions of `rows`: the couplings the run would have stored for them, which the
+    /// overlap window compares with (`sync/window.rs`).
+    versions: std::collections::HashMap<String, Option<i64>>,
     remember: bool,
 }
 
@@ -420,6 +482,15 @@ async fn preview_page(
             .records
             .push(record(Op::Error, key, None, Some(message)));
     }
+    let versions: std::collections::HashMap<String, Option<i64>> = if written.remember {
+        let couplings = std::mem::take(&mut write.couplings);
+        couplings
+            .into_iter()
+            .map(|c| (c.source_key, c.source_version))
+            .collect()
+    } else {
+        Default::default()
+    };
     let (again, fresh): (Vec<_>, Vec<_>) = write
         .rows
         .into_iter()
@@ -443,6 +514,9 @@ async fn preview_page(
             _ => summary.unchanged += 1,
         }
         if written.remember && op != Op::Unchanged {
+            if let Some(version) = versions.get(&key) {
+                written.versions.insert(key.clone(), *version);
+            }
             written.rows.insert(key.clone(), values);
         }
         preview.records.push(record(op, key, changes, None));

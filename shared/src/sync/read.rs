@@ -53,6 +53,73 @@ pub(super) fn delta(mapping: &Mapping, from: i64) -> Query {
     }
 }
 
+/// The key and version of every record with a version in `(from, upto]` that passes the filter: the
+/// overlap window below the watermark, read light (`sync/window.rs`), so only the records whose
+/// version differs from their coupling's are fetched whole.
+pub(super) fn window(mapping: &Mapping, from: i64, upto: i64) -> Query {
+    let bound = |op, at: i64| filter::Expr::Compare {
+        field: mapping.version_field.clone(),
+        op,
+        value: Literal::Number(at.to_string()),
+    };
+    let versions = filter::Expr::And(
+        Box::new(bound(filter::Comparison::Gt, from)),
+        Box::new(bound(filter::Comparison::Le, upto)),
+    );
+    let filter = match mapping.filter.clone() {
+        Some(user) => filter::Expr::And(Box::new(user), Box::new(versions)),
+        None => versions,
+    };
+    let mut select = mapping.source_key.clone();
+    select.push(mapping.version_field.clone());
+    Query {
+        select,
+        filter: Some(filter.render()),
+        orderby: vec![format!("{} asc", mapping.version_field)],
+        top: None,
+        prefer: Vec::new(),
+    }
+}
+
+/// The highest row version the source holds within the integration's filter, as one row of its key
+/// and version: what a scan in key order sets the checkpoint to when it ends (ARCHITECTURE.md,
+/// "Initial load"). One sort (or scan) of the entity, where a version-ordered read of everything
+/// pays one per page.
+pub(super) fn high_water(mapping: &Mapping) -> Query {
+    let mut select = mapping.source_key.clone();
+    select.push(mapping.version_field.clone());
+    Query {
+        select,
+        filter: mapping.filter.as_ref().map(filter::Expr::render),
+        orderby: vec![format!("{} desc", mapping.version_field)],
+        top: Some(1),
+        prefer: Vec::new(),
+    }
+}
+
+/// Every record that passes the integration's filter, in key order, after the key `after` (from the
+/// start when none): a read of everything that asks the service for no sort on the version, which
+/// Business Central has no index for.
+pub(super) fn scan(mapping: &Mapping, after: Option<&Row>) -> Query {
+    let is_guid = |f: &str| mapping.guid_keys.iter().any(|k| k == f);
+    let after = after.map(|row| filter::after_key(&mapping.source_key, row, &is_guid));
+    let filter = match (mapping.filter.clone(), after) {
+        (Some(user), Some(after)) => Some(filter::Expr::And(Box::new(user), Box::new(after))),
+        (user, after) => user.or(after),
+    };
+    Query {
+        select: mapping.select.clone(),
+        filter: filter.as_ref().map(filter::Expr::render),
+        orderby: mapping
+            .source_key
+            .iter()
+            .map(|k| format!("{k} asc"))
+            .collect(),
+        top: None,
+        prefer: mapping.preferences(),
+    }
+}
+
 /// The source key of every record that passes the integration's filter (a reconcile's key scan).
 pub(super) fn keys(mapping: &Mapping) -> Query {
     Query {

@@ -4,6 +4,7 @@
 use super::error::SyncError;
 use super::execute::SyncContext;
 use crate::checkpoint::{self, Checkpoint, Measured, Track};
+use crate::odata::client::Row;
 use crate::runs::{self, Lease, Mode, RunError};
 use crate::storage::entities::run;
 use tracing::info;
@@ -14,6 +15,10 @@ pub(super) struct Start {
     pub watermark: i64,
     /// The delta link to follow, for a tracked source read incrementally (none: read everything).
     pub delta_link: Option<String>,
+    /// The key-order scan of everything to go on with (`sync/scan.rs`): its high-water mark and the
+    /// last key written. A full run resumes its own; an incremental one the committed one (a first
+    /// load that stopped part way).
+    pub scan: Option<(i64, Option<Row>)>,
     pub track: Track,
 }
 
@@ -44,19 +49,27 @@ pub(super) async fn start(
     }
     let full_because = (mode == Mode::Incremental).then_some(changed).flatten();
     let full = mode == Mode::Full || full_because.is_some();
-    let (watermark, delta_link, before) = if full {
+    let scan_of =
+        |c: Option<&Checkpoint>| Checkpoint::scan(c).map(|(high, after)| (high, after.cloned()));
+    let (watermark, delta_link, scan, before) = if full {
         let own = run
             .checkpoint_after
             .as_deref()
             .and_then(|c| Checkpoint::from_json(c).ok());
         // A retried full read of a tracked source starts again: its only checkpoint is the delta
         // link of the read's last page, and resuming from that would skip the rows not yet read.
-        (Checkpoint::position(own.as_ref()), None, None)
+        (
+            Checkpoint::position(own.as_ref()),
+            None,
+            scan_of(own.as_ref()),
+            None,
+        )
     } else {
         let checkpoint = stored.as_ref().map(|s| &s.checkpoint);
         (
             Checkpoint::position(checkpoint),
             Checkpoint::delta_link(checkpoint).map(str::to_string),
+            scan_of(checkpoint),
             stored.as_ref().map(|s| s.json.as_str()),
         )
     };
@@ -74,6 +87,7 @@ pub(super) async fn start(
     Ok(Start {
         watermark,
         delta_link,
+        scan,
         track: Track {
             measured,
             forward_only: !full,

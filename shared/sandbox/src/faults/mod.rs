@@ -7,6 +7,7 @@ pub mod limits;
 pub mod middleware;
 mod respond;
 pub mod rule;
+pub mod sort_cost;
 
 pub use counts::CountsSnapshot;
 pub use limits::{Limits, RateLimiter};

@@ -39,7 +39,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{odata_v4}/{{*rest}}"), any(odatav4::data))
         // Layers added later run first: authenticate, then count against the user's limits,
         // then inject faults (so injected latency holds a concurrency slot, as a slow BC call
-        // would).
+        // would), then record the request and charge an unindexed sort.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::sort_cost::charge,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::request_log::record,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             faults::middleware::inject,

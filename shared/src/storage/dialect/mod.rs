@@ -295,6 +295,16 @@ impl Dialect {
         }
     }
 
+    /// Statements reading the source version each of `keys` (source keys of `integration`) was last
+    /// written with, as `(source key, version)` rows: one index probe per key over an array on
+    /// Postgres, `IN` lists chunked under the parameter limit on SQLite.
+    pub fn coupling_versions(self, integration: &str, keys: Vec<String>) -> Vec<Statement> {
+        match self {
+            Dialect::Postgres => postgres::couplings::versions(integration, keys),
+            Dialect::Sqlite => sqlite::couplings::versions(integration, keys),
+        }
+    }
+
     /// Statements upserting a page's couplings (one per source key in `unique`).
     pub fn coupling_statements(self, integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
         match self {

@@ -39,6 +39,14 @@ pub fn router() -> Router<Arc<AppState>> {
             get(dataverse::limits).post(dataverse::set_limits),
         )
         .route(
+            "/_sandbox/sort_cost",
+            get(crate::faults::sort_cost::get).post(crate::faults::sort_cost::set),
+        )
+        .route(
+            "/_sandbox/requests",
+            get(crate::request_log::list).delete(crate::request_log::clear),
+        )
+        .route(
             "/_sandbox/limits",
             get(faults::limits).post(faults::set_limits),
         )

@@ -37,6 +37,24 @@ pub fn known_hashes(
         .collect()
 }
 
+/// The stored source versions of `keys`.
+pub fn versions(integration: &str, keys: Vec<String>) -> Vec<Statement> {
+    keys.chunks(MAX_PARAMS)
+        .map(|chunk| {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = vec![integration.into()];
+            values.extend(chunk.iter().map(|k| Value::from(k.clone())));
+            statement(
+                format!(
+                    "SELECT source_key, source_version FROM ferry_couplings \
+                     WHERE integration = ? AND source_key IN ({marks})"
+                ),
+                values,
+            )
+        })
+        .collect()
+}
+
 /// Statements storing a page's couplings, seven parameters a coupling.
 pub fn record(integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
     let now = Utc::now().fixed_offset();
