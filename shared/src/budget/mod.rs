@@ -137,20 +137,28 @@ impl Gate {
     pub async fn enter(&self) -> Result<Permit, BudgetError> {
         let started = Instant::now();
         let deadline = started + self.max_wait;
+        let mut outage = UNREACHABLE_FIRST_WAIT;
         loop {
             let entry = match &*self.budgets.store {
-                Store::Local(local) => local.try_enter(&self.connection, self.budget),
-                Store::Redis(shared) => shared
-                    .try_enter(&self.connection, self.budget)
-                    .await
-                    .map_err(|message| BudgetError::Unreachable {
-                        connection: self.connection.to_string(),
-                        message,
-                    })?,
+                Store::Local(local) => Ok(local.try_enter(&self.connection, self.budget)),
+                Store::Redis(shared) => shared.try_enter(&self.connection, self.budget).await,
             };
             let wait = match entry {
-                Entry::Granted(held) => return Ok(Permit(Arc::new(held))),
-                Entry::Wait(wait) => wait,
+                Ok(Entry::Granted(held)) => return Ok(Permit(Arc::new(held))),
+                Ok(Entry::Wait(wait)) => wait,
+                // Redis restarting or failing over is a pause, not a refusal: the request waits for
+                // it as it waits for a slot (backing off), and only a Redis still gone at the
+                // deadline fails the attempt.
+                Err(message) => {
+                    if Instant::now() >= deadline {
+                        return Err(BudgetError::Unreachable {
+                            connection: self.connection.to_string(),
+                            message,
+                        });
+                    }
+                    outage = (outage * 2).min(UNREACHABLE_LONGEST_WAIT);
+                    outage / 2
+                }
             };
             let now = Instant::now();
             if now >= deadline {
@@ -171,6 +179,10 @@ impl Gate {
         }
     }
 }
+
+/// The first wait before asking an unreachable Redis again; it doubles up to the longest.
+const UNREACHABLE_FIRST_WAIT: Duration = Duration::from_millis(100);
+const UNREACHABLE_LONGEST_WAIT: Duration = Duration::from_secs(2);
 
 /// How soon to look again when every slot is taken: a request takes tens of milliseconds, and a
 /// jitter keeps the waiting workers from asking in step.
