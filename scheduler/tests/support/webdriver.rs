@@ -138,51 +138,48 @@ impl Browser {
         self.text(&main).await
     }
 
-    /// The first element matching a CSS selector, waiting for it to appear.
-    pub async fn find(&self, css: &str) -> Element {
+    /// The first element `using` (`css selector`, `xpath`) finds now, without waiting.
+    async fn locate(&self, using: &str, value: &str) -> Option<Element> {
+        let answer: Value = self
+            .http
+            .post(format!("{}/element", self.session))
+            .json(&json!({ "using": using, "value": value }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["value"][ELEMENT]
+            .as_str()
+            .map(|id| Element(id.to_string()))
+    }
+
+    /// The first element `using` finds, waiting for it to appear; `what` names it if it never does.
+    async fn wait_to_locate(&self, using: &str, value: &str, what: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
-            let answer: Value = self
-                .http
-                .post(format!("{}/element", self.session))
-                .json(&json!({ "using": "css selector", "value": css }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if let Some(id) = answer["value"][ELEMENT].as_str() {
-                return Element(id.to_string());
+            if let Some(element) = self.locate(using, value).await {
+                return element;
             }
             if Instant::now() >= deadline {
-                panic!("no element {css:?} ({answer}) in:\n{}", self.source().await);
+                panic!("no {what} in:\n{}", self.source().await);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
+    /// The first element matching a CSS selector, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> Element {
+        self.wait_to_locate("css selector", css, &format!("element {css:?}"))
+            .await
+    }
+
     /// The first link or button whose text contains `text`, waiting for it.
     pub async fn find_text(&self, tag: &str, text: &str) -> Element {
         let xpath = format!("//{tag}[contains(normalize-space(.), {text:?})]");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let answer: Value = self
-                .http
-                .post(format!("{}/element", self.session))
-                .json(&json!({ "using": "xpath", "value": xpath }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if let Some(id) = answer["value"][ELEMENT].as_str() {
-                return Element(id.to_string());
-            }
-            assert!(Instant::now() < deadline, "no {tag} with text {text:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_to_locate("xpath", &xpath, &format!("{tag} with text {text:?}"))
+            .await
     }
 
     pub async fn click(&self, element: &Element) {
@@ -269,20 +266,10 @@ impl Browser {
     pub async fn wait_for(&self, css: &str, wanted: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let answer: Value = self
-                .http
-                .post(format!("{}/element", self.session))
-                .json(&json!({ "using": "css selector", "value": css }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
             // The page may be replaced between finding <main> and reading it (a navigation, a live
             // refresh): that read is simply tried again.
-            if let Some(id) = answer["value"][ELEMENT].as_str()
-                && let Some(text) = self.try_text(id).await
+            if let Some(element) = self.locate("css selector", css).await
+                && let Some(text) = self.try_text(&element.0).await
             {
                 if text.contains(wanted) {
                     return text;
