@@ -20,23 +20,25 @@ pub struct Coupled {
     pub sent: Option<String>,
 }
 
-/// The couplings of the canonical local keys `target_keys`.
+/// The couplings of the canonical local keys `target_keys` of `table`, found through the index on
+/// `(target_table, target_key)`.
 pub async fn find(
     conn: &impl ConnectionTrait,
     integration: &str,
+    table: &str,
     target_keys: &[String],
 ) -> Result<HashMap<String, Coupled>, DbErr> {
     let dialect = Dialect::of(conn);
     let mut out = HashMap::new();
-    for chunk in target_keys.chunks(dialect.max_params() - 1) {
+    for chunk in target_keys.chunks(dialect.max_params() - 2) {
         let marks = vec!["?"; chunk.len()].join(", ");
-        let mut params: Vec<Value> = vec![integration.into()];
+        let mut params: Vec<Value> = vec![table.into(), integration.into()];
         params.extend(chunk.iter().map(|k| Value::from(k.as_str())));
         let rows = conn
             .query_all_raw(dialect.statement(
                 &format!(
                     "SELECT target_key, source_key, remote_etag, sent FROM ferry_couplings \
-                     WHERE integration = ? AND target_key IN ({marks})"
+                     WHERE target_table = ? AND integration = ? AND target_key IN ({marks})"
                 ),
                 params,
             ))

@@ -99,7 +99,7 @@ pub(super) async fn export(
         let rows = local::rows(&ctx.db, &outbound, &keys)
             .await
             .map_err(RunError::from)?;
-        let coupled = couplings::find(&ctx.db, name, &canonical)
+        let coupled = couplings::find(&ctx.db, name, &def.target.table, &canonical)
             .await
             .map_err(RunError::from)?;
         let planned = plan::plan(&outbound, &keyed, &rows, &coupled, &held, delete_remote);

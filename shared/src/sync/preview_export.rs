@@ -96,7 +96,7 @@ pub(super) async fn preview_export(
     let rows = local::rows(db, outbound, &keys)
         .await
         .map_err(RunError::from)?;
-    let coupled = couplings::find(db, &def.name, &canonical)
+    let coupled = couplings::find(db, &def.name, &def.target.table, &canonical)
         .await
         .map_err(RunError::from)?;
     let held = crate::conflicts::open_keys(db, &def.name)

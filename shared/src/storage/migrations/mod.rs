@@ -16,6 +16,7 @@ mod m0012_lookup_chains;
 mod m0013_source_schemas;
 mod m0014_export;
 mod m0015_attempts;
+mod m0016_couplings_one_target_index;
 
 use sea_orm_migration::prelude::*;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_source_schemas::Migration),
             Box::new(m0014_export::Migration),
             Box::new(m0015_attempts::Migration),
+            Box::new(m0016_couplings_one_target_index::Migration),
         ]
     }
 
