@@ -24,11 +24,13 @@ pub struct Args {
     /// Repetitions per figure; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
-    /// Entity sizes for the Dataverse full import (accounts, by change tracking); empty: none.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![100_000usize])]
+    /// Entity sizes for the Dataverse full import (accounts, by change tracking); the flag alone:
+    /// none.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = vec![100_000usize])]
     pub dataverse_rows: Vec<usize>,
-    /// Local rows for the export throughput (to Business Central and to Dataverse); empty: none.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize])]
+    /// Local rows for the export throughput (to Business Central and to Dataverse); the flag alone:
+    /// none.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = vec![10_000usize])]
     pub export_rows: Vec<usize>,
     /// Changed rows for the delta measurement.
     #[arg(long, default_value_t = 1_000)]
