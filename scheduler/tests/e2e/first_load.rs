@@ -212,3 +212,83 @@ async fn a_first_load_stopped_part_way_goes_on_by_key(backend: Backend) {
     assert_customers_equal_source(&env).await;
     env.finish().await;
 }
+
+/// `line` without its ANSI colour sequences (`ESC [ … m`).
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// Contacts folded on purpose by their customer number into an empty table: a later page meets a
+/// target key an earlier page wrote.
+const CONTACTS_BY_CUSTOMER: &str = r#"
+[[integration]]
+name = "contacts_by_customer"
+connection = "bc"
+source = { entity = "RescoContact", key = ["No"], version = "RowVersionNumber" }
+target = { table = "contacts_by_customer", key = ["customer_no"], create = true }
+fields = [{ from = "CustomerNo", to = "customer_no" }, { from = "Name", to = "name" }]
+"#;
+
+/// On PostgreSQL a first load into an empty table writes by plain insert (no upsert's probe before
+/// each row). A key met twice fails that page with a unique violation; the page rolls back and the
+/// run goes on from its checkpoint by upsert, in the same attempt, and ends as an upsert would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_load_inserts_and_a_key_met_twice_turns_it_to_upsert() {
+    let logs = crate::helpers::captured_logs();
+    let mut env = TestEnv::without_worker(300, 400).await;
+    env.settings.worker.page_size = 37;
+    env.apply(&env.write_definitions(CONTACTS_BY_CUSTOMER))
+        .await;
+    env.start_worker();
+
+    let run = env.run("customers", Mode::Incremental).await;
+    assert_eq!((run.status.as_str(), run.inserted), ("succeeded", 300));
+    assert_customers_equal_source(&env).await;
+    // Whether a log line of run `run_id` says `what` (the lines carry terminal colours).
+    let said = |run_id: i64, what: &str| {
+        logs().lines().any(|line| {
+            let plain = without_colours(line);
+            plain.contains(what) && plain.contains(&format!("run_id={run_id} "))
+        })
+    };
+    assert!(said(run.run_id, "rows land by plain insert"));
+    assert!(!said(run.run_id, "writing by upsert"));
+
+    let run = env.run("contacts_by_customer", Mode::Incremental).await;
+    let customers: std::collections::BTreeSet<String> = env
+        .sandbox
+        .rows("RescoContact")
+        .iter()
+        .filter_map(|r| r["CustomerNo"].as_str().map(str::to_string))
+        .collect();
+    assert!(said(run.run_id, "rows land by plain insert"));
+    assert!(said(run.run_id, "writing by upsert"), "a key was met twice");
+    assert_eq!(run.rows_read, 400, "{:?}", run.error);
+    assert_eq!(run.inserted as usize, customers.len());
+    assert_eq!(
+        run.rows_read,
+        run.inserted + run.updated + run.unchanged + run.folded,
+        "{run:?}"
+    );
+    let attempts = ferry_shared::runs::attempts(&env.db, run.run_id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    let stored: Vec<String> = env
+        .table("contacts_by_customer", &["customer_no"], "customer_no")
+        .await
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect();
+    assert_eq!(stored, customers.into_iter().collect::<Vec<_>>());
+    env.finish().await;
+}

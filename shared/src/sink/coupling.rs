@@ -20,6 +20,7 @@ use crate::mapping::{Mapping, value_json};
 use crate::storage::{Dialect, statement};
 
 pub use crate::storage::dialect::Coupling;
+use crate::storage::dialect::Landing;
 
 /// A target row an integration owns, as a reconcile needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,8 +214,9 @@ pub async fn record(
     txn: &impl ConnectionTrait,
     integration: &str,
     couplings: &[Coupling],
+    landing: Landing,
 ) -> Result<(), DbErr> {
-    for statement in record_statements(Dialect::of(txn), integration, couplings) {
+    for statement in record_statements(Dialect::of(txn), integration, couplings, landing) {
         txn.execute_raw(statement).await?;
     }
     Ok(())
@@ -226,11 +228,12 @@ pub(super) fn record_statements(
     dialect: Dialect,
     integration: &str,
     couplings: &[Coupling],
+    landing: Landing,
 ) -> Vec<Statement> {
     if couplings.is_empty() {
         return Vec::new();
     }
-    dialect.coupling_statements(integration, &last_of_each(couplings))
+    dialect.coupling_statements(integration, &last_of_each(couplings), landing)
 }
 
 /// The last coupling of each source key, in order.

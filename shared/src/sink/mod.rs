@@ -8,5 +8,5 @@ mod table;
 pub mod vanished;
 mod writer;
 
-pub use table::{create_table, existing_columns, quote, shape};
+pub use table::{create_table, existing_columns, is_empty, quote, shape};
 pub use writer::{PageCounts, PageWrite, write_rows};

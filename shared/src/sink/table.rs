@@ -11,6 +11,16 @@ use crate::storage::dialect::{ShapeColumn, TableShape};
 
 pub use crate::storage::dialect::quote;
 
+/// Whether the target table holds no row at all: one row read at most.
+pub async fn is_empty(db: &impl ConnectionTrait, table: &str) -> Result<bool, DbErr> {
+    let statement = crate::storage::statement(
+        db.get_database_backend(),
+        &format!("SELECT 1 FROM {} LIMIT 1", quote(table)),
+        [],
+    );
+    Ok(db.query_one_raw(statement).await?.is_none())
+}
+
 /// `CREATE TABLE IF NOT EXISTS` with the mapped columns and the target key as primary key. An existing
 /// table is left as it is.
 pub async fn create_table(db: &impl ConnectionTrait, mapping: &Mapping) -> Result<(), DbErr> {

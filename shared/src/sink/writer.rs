@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, Value};
 
 use crate::mapping::Mapping;
 use crate::storage::Dialect;
-use crate::storage::dialect::{PageUpsert, Upserted};
+use crate::storage::dialect::{Landing, PageUpsert, Upserted};
 
 /// A page ready to be written: mapped rows, records that failed mapping, and the watermark it reaches.
 #[derive(Debug, Default)]
@@ -47,6 +47,9 @@ pub struct PageWrite {
     /// `rows` and `couplings` already turned into statements (`prepare`), so the write itself is only
     /// their execution.
     pub prepared: Option<Prepared>,
+    /// How the rows and couplings land: by upsert, or by plain insert on a first load into an empty
+    /// table (the run decides, `sync/import.rs`).
+    pub landing: Landing,
 }
 
 /// A page's statements, built ahead of its transaction: the upsert and the couplings' insert.
@@ -70,11 +73,12 @@ impl PageWrite {
         let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut self.rows));
         self.prepared = Some(Prepared {
             collapsed,
-            upsert: dialect.prepare_upsert(&super::shape(mapping), rows),
+            upsert: dialect.prepare_upsert(&super::shape(mapping), rows, self.landing),
             couplings: super::coupling::record_statements(
                 dialect,
                 integration,
                 &std::mem::take(&mut self.couplings),
+                self.landing,
             ),
         });
     }
@@ -120,9 +124,9 @@ pub async fn write_rows(
         None => {
             let (rows, collapsed) = dedupe(mapping, std::mem::take(&mut page.rows));
             let shape = super::shape(mapping);
-            let upsert = Dialect::of(txn).prepare_upsert(&shape, rows);
+            let upsert = Dialect::of(txn).prepare_upsert(&shape, rows, page.landing);
             let mut counts = counted(Dialect::upsert(txn, &shape, upsert).await?);
-            super::coupling::record(txn, integration, &page.couplings).await?;
+            super::coupling::record(txn, integration, &page.couplings, page.landing).await?;
             counts.collapsed = collapsed;
             counts
         }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr};
 
-pub use dialect::{Capture, CaptureState, Dialect, Secured, quote, secure_url, tls_problems};
+pub use dialect::{
+    Capture, CaptureState, Dialect, Landing, Secured, is_key_taken, quote, secure_url, tls_problems,
+};
 
 use crate::settings::DatabaseSettings;
 

@@ -9,7 +9,7 @@ use crate::checkpoint::{self, Track};
 use crate::mapping::Mapping;
 use crate::runs::{self, Lease, RunError};
 use crate::sink::{PageCounts, PageWrite, write_rows};
-use crate::storage::Dialect;
+use crate::storage::{Dialect, Landing, is_key_taken};
 
 /// Writes a page under the run's lease. Fails with `RunError::LeaseLost` (and writes nothing) when
 /// another claim has taken the run over. The page's checkpoint is saved as `track` says; a page
@@ -28,9 +28,13 @@ pub(super) async fn commit_page(
     let txn = crate::storage::begin_own_writes(db)
         .await
         .map_err(RunError::from)?;
+    let landing = page.landing;
     let mut counts = write_rows(&txn, mapping, &lease.integration, &mut page)
         .await
-        .map_err(RunError::from)?;
+        .map_err(|e| match landing {
+            Landing::Insert if is_key_taken(&e) => SyncError::KeyTaken,
+            _ => RunError::from(e).into(),
+        })?;
     if !page.removed.is_empty() {
         let deleted =
             super::deletes::remove_removed(&txn, mapping, &lease.integration, &page.removed)

@@ -33,6 +33,11 @@ pub enum SyncError {
     /// A bug (a panic) ended part of the run; the committed pages stay.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A page of a first load written by plain insert (`Landing::Insert`) met a key already in the
+    /// target: the page is rolled back, and the run goes on from its checkpoint by upsert
+    /// (`sync/execute.rs`).
+    #[error("a first load met a key already in the target table")]
+    KeyTaken,
 }
 
 impl From<ApplyError> for SyncError {
@@ -47,6 +52,7 @@ impl SyncError {
     pub fn is_retriable(&self) -> bool {
         match self {
             SyncError::Source(e) => e.is_retriable(),
+            SyncError::KeyTaken => true,
             SyncError::Run(RunError::Database(e)) | SyncError::Table(e) => {
                 crate::storage::is_retriable(e)
             }

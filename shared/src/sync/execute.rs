@@ -49,7 +49,18 @@ pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Clai
     };
     let (lease, run) = &**claimed;
     let renewer = spawn_renewer(ctx.db.clone(), lease.clone());
-    let result = import(ctx, lease, run).await;
+    let result = match import(ctx, lease, run, true).await {
+        // A first load by plain insert met a key already there: its last page rolled back, and it
+        // goes on from its checkpoint by upsert, in the same attempt.
+        Err(SyncError::KeyTaken) => {
+            info!(
+                run_id = lease.run_id,
+                "a key was already in the target; writing by upsert"
+            );
+            import(ctx, lease, run, false).await
+        }
+        other => other,
+    };
     drop(renewer);
     if settle(ctx, lease, run.attempt, result).await? == Settled::Ended {
         // A run of the integration that waited behind this one had its job dropped: ring for it.

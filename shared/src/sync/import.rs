@@ -11,7 +11,7 @@ use tracing::{debug, info};
 use super::commit::commit_page;
 use super::error::SyncError;
 use super::execute::SyncContext;
-use super::pipeline::{MappedPage, Stages};
+use super::pipeline::{FinalRows, MappedPage, Stages};
 use super::start::Start;
 use crate::checkpoint::{Checkpoint, Measured, jump};
 use crate::definitions::{ChangeOrder, Direction, IntegrationDef, parse_every, stored_connection};
@@ -22,6 +22,7 @@ use crate::runs::{self, Lease, Mode, RunError};
 use crate::sink::{coupling, create_table};
 use crate::source::Source;
 use crate::storage::entities::{integration, run};
+use crate::storage::{Dialect, Landing};
 
 async fn definition(
     db: &DatabaseConnection,
@@ -53,10 +54,13 @@ pub(super) async fn latest_definition(
     serde_json::from_str(&row.definition).map_err(|e| SyncError::Definition(e.to_string()))
 }
 
+/// Runs the import of `run`. `inserts` lets a first load into an empty table write by plain insert
+/// (`Landing::Insert`); a run that met a taken key with it goes on without (`sync/execute.rs`).
 pub(super) async fn import(
     ctx: &SyncContext,
     lease: &Lease,
     run: &run::Model,
+    inserts: bool,
 ) -> Result<(), SyncError> {
     let name = run.integration.as_str();
     let mode = Mode::parse(&run.mode);
@@ -184,8 +188,31 @@ pub(super) async fn import(
     // A reconcile after the delta uses its own handle; the reader owns this one.
     let source_for_reconcile = source.clone();
     let mapping = Arc::new(mapping);
-    // Pages are prepared ahead only when nothing screens them first.
-    let final_rows = (!coupled && guard.is_none()).then(|| name.to_string());
+    // Pages are prepared ahead only when nothing screens them first; they land by plain insert when
+    // the table began empty too (on Postgres, where statements are prepared ahead).
+    let final_rows = if !coupled && guard.is_none() {
+        let empty = inserts
+            && Dialect::of(&ctx.db).prepares_ahead()
+            && crate::sink::is_empty(&ctx.db, &mapping.table)
+                .await
+                .map_err(RunError::from)?;
+        if empty {
+            info!(
+                run_id = lease.run_id,
+                "first load into an empty table: rows land by plain insert"
+            );
+        }
+        Some(FinalRows {
+            integration: name.to_string(),
+            landing: if empty {
+                Landing::Insert
+            } else {
+                Landing::Upsert
+            },
+        })
+    } else {
+        None
+    };
     let mut stages = Stages::start(pages, ctx.db.clone(), mapping.clone(), clears, final_rows);
     let result = async {
         while let Some(page) = stages.next().await {

@@ -18,7 +18,7 @@ use crate::mapping::Mapping;
 use crate::odata::client::Rows;
 use crate::sink::PageWrite;
 use crate::source::Pages;
-use crate::storage::Dialect;
+use crate::storage::{Dialect, Landing};
 
 /// A page ready for the writer, with how long its stages took (for the per-page debug line).
 #[derive(Debug)]
@@ -29,6 +29,14 @@ pub struct MappedPage {
     /// The key fields of the page's last readable record: where a scan in key order stands once the
     /// page is written (`sync/scan.rs`).
     pub last_key: Option<crate::odata::client::Row>,
+}
+
+/// Pages the writer will write as they come (no couplings to compare with, nothing screens them): the
+/// reader then also builds their statements, landing as the run decided.
+#[derive(Debug, Clone)]
+pub struct FinalRows {
+    pub integration: String,
+    pub landing: Landing,
 }
 
 /// The running reader; it stops when this is dropped.
@@ -42,15 +50,14 @@ pub struct Stages {
 }
 
 impl Stages {
-    /// Starts reading at `first` and mapping what is read. `final_rows` names the integration when the
-    /// writer will not drop any of a page's rows (no couplings to compare with): then the reader also
-    /// builds the page's statements.
+    /// Starts reading at `first` and mapping what is read. With `final_rows` the reader also builds
+    /// each page's statements.
     pub fn start(
         pages: Pages,
         db: DatabaseConnection,
         mapping: Arc<Mapping>,
         clears: bool,
-        final_rows: Option<String>,
+        final_rows: Option<FinalRows>,
     ) -> Stages {
         let (mapped_pages, mapped) = mpsc::channel(1);
         let written = mapping
@@ -103,7 +110,7 @@ struct Reader {
     /// or a page of this run recorded some (a record failing early in a run and written later in it
     /// ends resolved).
     clears: AtomicBool,
-    final_rows: Option<String>,
+    final_rows: Option<FinalRows>,
     written: Option<Arc<Semaphore>>,
 }
 
@@ -145,7 +152,12 @@ impl Reader {
             self.clears.store(true, Ordering::Relaxed);
         }
         let mut write = resolving(self.clears.load(Ordering::Relaxed), mapped);
-        if let Some(integration) = &self.final_rows {
+        if let Some(FinalRows {
+            integration,
+            landing,
+        }) = &self.final_rows
+        {
+            write.landing = *landing;
             write.prepare(Dialect::of(&self.db), &self.mapping, integration);
         }
         Ok(MappedPage {

@@ -66,13 +66,35 @@ pub struct TableColumn {
     pub not_null: bool,
 }
 
+/// How a page's rows (and their couplings) reach their tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Landing {
+    /// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`: a row may already be there.
+    #[default]
+    Upsert,
+    /// A plain `INSERT`, on Postgres: the run began with the target table empty and no couplings of
+    /// the integration (a first load), so no row it writes can be there unless something else wrote it
+    /// meanwhile, or the source sent a key twice. Either fails the page with a unique violation
+    /// (`is_key_taken`), and the run goes on with `Upsert`. It costs Postgres about half an upsert:
+    /// no speculative insertion, no probe of the key before each row.
+    Insert,
+}
+
+/// Whether `e` is a unique violation: under `Landing::Insert`, a key already taken.
+pub fn is_key_taken(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 /// A page's upsert as far as it can be built outside its transaction (`Dialect::prepare_upsert`).
 #[derive(Debug)]
 pub struct PageUpsert(Prepared);
 
 #[derive(Debug)]
 enum Prepared {
-    Statements(Vec<(u64, Statement)>),
+    Statements(Landing, Vec<(u64, Statement)>),
     Rows(Vec<Vec<Value>>),
 }
 
@@ -249,14 +271,21 @@ impl Dialect {
         matches!(self, Dialect::Postgres)
     }
 
-    /// Builds a page's upsert of unique-keyed `rows` ahead of its transaction where the engine can
+    /// Builds a page's write of unique-keyed `rows` ahead of its transaction where the engine can
     /// (Postgres: pure CPU, so a stage ahead of the writer does it while the previous page is written).
-    /// SQLite's upsert reads inside the transaction, so there the rows wait for it.
-    pub fn prepare_upsert(self, shape: &TableShape<'_>, rows: Vec<Vec<Value>>) -> PageUpsert {
+    /// SQLite's upsert reads inside the transaction, so there the rows wait for it, and always land by
+    /// upsert.
+    pub fn prepare_upsert(
+        self,
+        shape: &TableShape<'_>,
+        rows: Vec<Vec<Value>>,
+        landing: Landing,
+    ) -> PageUpsert {
         match self {
-            Dialect::Postgres => PageUpsert(Prepared::Statements(postgres::upsert::statements(
-                shape, rows,
-            ))),
+            Dialect::Postgres => PageUpsert(Prepared::Statements(
+                landing,
+                postgres::upsert::statements(shape, rows, landing),
+            )),
             Dialect::Sqlite => PageUpsert(Prepared::Rows(rows)),
         }
     }
@@ -268,11 +297,12 @@ impl Dialect {
         page: PageUpsert,
     ) -> Result<Upserted, DbErr> {
         match (Dialect::of(txn), page.0) {
-            (_, Prepared::Statements(statements)) => {
-                postgres::upsert::execute(txn, statements).await
+            (_, Prepared::Statements(landing, statements)) => {
+                postgres::upsert::execute(txn, statements, landing).await
             }
             (Dialect::Postgres, Prepared::Rows(rows)) => {
-                postgres::upsert::execute(txn, postgres::upsert::statements(shape, rows)).await
+                let statements = postgres::upsert::statements(shape, rows, Landing::Upsert);
+                postgres::upsert::execute(txn, statements, Landing::Upsert).await
             }
             (Dialect::Sqlite, Prepared::Rows(rows)) => {
                 sqlite::upsert::upsert(txn, shape, rows).await
@@ -306,9 +336,14 @@ impl Dialect {
     }
 
     /// Statements upserting a page's couplings (one per source key in `unique`).
-    pub fn coupling_statements(self, integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
+    pub fn coupling_statements(
+        self,
+        integration: &str,
+        unique: &[&Coupling],
+        landing: Landing,
+    ) -> Vec<Statement> {
         match self {
-            Dialect::Postgres => postgres::couplings::record(integration, unique),
+            Dialect::Postgres => postgres::couplings::record(integration, unique, landing),
             Dialect::Sqlite => sqlite::couplings::record(integration, unique),
         }
     }

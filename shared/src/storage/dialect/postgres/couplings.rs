@@ -6,9 +6,9 @@ use sea_orm::{DbBackend, Statement, Value};
 
 use super::numbered_placeholders;
 use crate::mapping::types::ColumnType;
-use crate::storage::dialect::Coupling;
 use crate::storage::dialect::TableShape;
 use crate::storage::dialect::couplings::{COUPLING_COLUMNS, ON_CONFLICT, target_row_exists};
+use crate::storage::dialect::{Coupling, Landing};
 
 fn statement(text: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, numbered_placeholders(text), values)
@@ -73,7 +73,7 @@ fn key_item(ty: ColumnType, n: usize) -> String {
 }
 
 /// One statement storing a page's couplings: `unnest` of one array per column, as the page upsert.
-pub fn record(integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
+pub fn record(integration: &str, unique: &[&Coupling], landing: Landing) -> Vec<Statement> {
     let array = |ty: ArrayType, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
     let text = |f: fn(&Coupling) -> &String| -> Vec<Value> {
         unique
@@ -116,11 +116,15 @@ pub fn record(integration: &str, unique: &[&Coupling]) -> Vec<Statement> {
     } else {
         ("v", "")
     };
+    let on_conflict = match landing {
+        Landing::Upsert => ON_CONFLICT,
+        Landing::Insert => "",
+    };
     vec![statement(
         &format!(
             "INSERT INTO {COUPLING_COLUMNS} SELECT ?, s, t, tt, {version}, h, ? FROM \
              (SELECT unnest(?::text[]) AS s, unnest(?::text[]) AS t, unnest(?::text[]) AS tt, \
-              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h{mask}) AS u {ON_CONFLICT}"
+              unnest(?::bigint[]) AS v, unnest(?::text[]) AS h{mask}) AS u {on_conflict}"
         ),
         values,
     )]

@@ -13,7 +13,7 @@ use sea_orm::{DbBackend, Statement, Value};
 
 use super::upsert::insert_sql;
 use crate::mapping::types::ColumnType;
-use crate::storage::dialect::TableShape;
+use crate::storage::dialect::{Landing, TableShape};
 
 /// The Postgres array type for elements of `element` (base types only, so a cast never truncates:
 /// `varchar(n)` would cut silently; length is checked per record instead), and a non-null value of
@@ -91,6 +91,7 @@ fn column_arrays(values: Vec<Value>, declared: ColumnType) -> Result<ColumnArray
 pub(super) fn statement(
     shape: &TableShape<'_>,
     rows: Vec<Vec<Value>>,
+    landing: Landing,
 ) -> Result<Statement, Vec<Vec<Value>>> {
     let width = shape.columns.len();
     let height = rows.len();
@@ -136,7 +137,7 @@ pub(super) fn statement(
     );
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        insert_sql(shape, &rows),
+        insert_sql(shape, &rows, landing),
         values,
     ))
 }
