@@ -119,3 +119,57 @@ pub async fn push(
     runs::mark_pushed(db, run_id, delay).await?;
     Ok(())
 }
+
+/// Jobs pushed at once by `dispatch_ticks`: Redis pipelines them over one connection.
+const PUSHES_IN_FLIGHT: usize = 64;
+
+/// What `dispatch_ticks` did with a batch of cron ticks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchedTicks {
+    /// New runs, by integration, with their run ids.
+    pub created: Vec<runs::RecordedTick>,
+    /// Runs recorded whose job did not go out: recovery pushes them once the queue answers.
+    pub pending: usize,
+}
+
+/// `dispatch` for many cron ticks at once (a fleet's minute): the runs are recorded in a few
+/// statements (`runs::enqueue_ticks`), and only then their jobs pushed, many in flight at once, and
+/// the pushes recorded in one statement — invariant 1 as in `push`. A tick that joined a queued run, was
+/// recorded before, or whose integration is not enabled creates no run and pushes nothing. After an
+/// error the caller may retry every tick of the batch: one recorded already is not recorded again, and
+/// its run, if its push went unrecorded, is pushed by recovery (`runs::lost_jobs`).
+pub async fn dispatch_ticks(
+    db: &sea_orm::DatabaseConnection,
+    queue: &SyncStorage,
+    ticks: &[(String, chrono::DateTime<chrono::Utc>)],
+) -> Result<DispatchedTicks, RunError> {
+    let created = runs::enqueue_ticks(db, ticks).await?;
+    let mut outcomes = Vec::with_capacity(created.len());
+    for chunk in created.chunks(PUSHES_IN_FLIGHT) {
+        let mut pushes = Vec::with_capacity(chunk.len());
+        for tick in chunk {
+            pushes.push(push_now(queue.clone(), tick.run_id));
+        }
+        outcomes.extend(futures::future::join_all(pushes).await);
+    }
+    let pushed: Vec<i64> = outcomes
+        .iter()
+        .filter(|(_, pushed)| *pushed)
+        .map(|(id, _)| *id)
+        .collect();
+    let pending = outcomes.len() - pushed.len();
+    if pending > 0 {
+        tracing::warn!(
+            pending,
+            "ticks recorded; their jobs are pushed once the queue answers"
+        );
+    }
+    runs::mark_all_pushed(db, &pushed).await?;
+    Ok(DispatchedTicks { created, pending })
+}
+
+/// Pushes a new run's job and says whether the queue took it in time (`dispatch_ticks`).
+async fn push_now(mut queue: SyncStorage, run_id: i64) -> (i64, bool) {
+    let pushed = tokio::time::timeout(QUEUE_WITHIN, queue::push(&mut queue, run_id, None)).await;
+    (run_id, matches!(pushed, Ok(Ok(()))))
+}

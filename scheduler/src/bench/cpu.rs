@@ -95,3 +95,45 @@ impl CpuSnapshot {
         }
     }
 }
+
+/// CPU seconds of a fleet's processes over a stretch of time.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct FleetCpu {
+    /// The `ferry scheduler` process (the leader: cron steps, recovery, the API).
+    pub scheduler_s: f64,
+    /// Every `ferry worker` process together.
+    pub workers_s: f64,
+    /// The Postgres backends of the benchmark database.
+    pub postgres_s: f64,
+    /// This process: the sandbox and the benchmark's own polling.
+    pub own_s: f64,
+}
+
+/// `CpuSnapshot` for a scheduler and several workers.
+#[derive(Debug, Default, Clone)]
+pub struct FleetSnapshot {
+    scheduler: f64,
+    workers: f64,
+    inner: CpuSnapshot,
+}
+
+impl FleetSnapshot {
+    pub async fn take(db: &DatabaseConnection, scheduler: u32, workers: &[u32]) -> FleetSnapshot {
+        FleetSnapshot {
+            scheduler: seconds(&scheduler.to_string()),
+            workers: workers.iter().map(|pid| seconds(&pid.to_string())).sum(),
+            inner: CpuSnapshot::take(db, scheduler).await,
+        }
+    }
+
+    /// What was spent since `self`.
+    pub fn until(&self, later: &FleetSnapshot) -> FleetCpu {
+        let split = self.inner.until(&later.inner);
+        FleetCpu {
+            scheduler_s: later.scheduler - self.scheduler,
+            workers_s: later.workers - self.workers,
+            postgres_s: split.postgres_s,
+            own_s: split.sandbox_s,
+        }
+    }
+}

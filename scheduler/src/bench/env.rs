@@ -106,12 +106,21 @@ impl BenchEnv {
 
     /// `start_worker` with more environment for the worker (settings as `FERRY__SECTION__KEY`).
     pub fn start_worker_with(&mut self, env: &[(&str, &str)]) -> anyhow::Result<u32> {
+        let child = self.spawn_ferry("worker", env)?;
+        let pid = child.id().unwrap_or_default();
+        self.worker = Some(child);
+        Ok(pid)
+    }
+
+    /// Starts `ferry <command>` beside this binary on this benchmark's database and queue, killed when
+    /// the returned child is dropped (a fleet runs several workers and a scheduler).
+    pub fn spawn_ferry(&self, command: &str, env: &[(&str, &str)]) -> anyhow::Result<Child> {
         let ferry = std::env::current_exe()?
             .parent()
             .map(|d| d.join("ferry"))
             .ok_or_else(|| anyhow::anyhow!("cannot find the ferry binary"))?;
         let child = Command::new(ferry)
-            .arg("worker")
+            .arg(command)
             .env("FERRY__DATABASE__URL", &self.settings.database.url)
             .env("FERRY__QUEUE__URL", &self.settings.queue.url)
             .env("FERRY__QUEUE__PREFIX", &self.settings.queue.prefix)
@@ -122,9 +131,7 @@ impl BenchEnv {
             .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()?;
-        let pid = child.id().unwrap_or_default();
-        self.worker = Some(child);
-        Ok(pid)
+        Ok(child)
     }
 
     /// Peak resident memory of the worker process so far, in MB (`VmHWM`).

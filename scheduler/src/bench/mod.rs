@@ -6,6 +6,7 @@ mod cpu;
 mod env;
 mod export;
 mod first_load;
+mod fleet;
 mod measure;
 mod owed;
 
@@ -70,6 +71,17 @@ pub struct Args {
     /// 10,000-version overlap window (0: none).
     #[arg(long, default_value_t = 1_000_000)]
     pub window_rows: usize,
+    /// Instead of the other figures: a fleet of this many generated integrations on a one-minute
+    /// schedule, run by the leader and four worker processes (`bench/fleet.rs`); several sizes run
+    /// one after the other.
+    #[arg(long, value_delimiter = ',')]
+    pub fleet: Vec<usize>,
+    /// With `--fleet`: the minutes measured, after the first minute (of first loads).
+    #[arg(long, default_value_t = 2)]
+    pub fleet_minutes: usize,
+    /// With `--fleet`: runs each worker process executes at once.
+    #[arg(long, default_value_t = 4)]
+    pub fleet_concurrency: usize,
     /// One JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -116,6 +128,9 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     }
     if !args.first_load.is_empty() {
         return first_load::main(&args).await;
+    }
+    if !args.fleet.is_empty() {
+        return fleet::main(&args).await;
     }
     let mut imports = Vec::new();
     for &rows in &args.rows {

@@ -14,6 +14,7 @@ mod finish;
 mod lease;
 mod progress;
 mod recovery;
+mod ticks;
 
 pub use attempts::{Attempt, attempts};
 pub use cancel::{CancelError, Cancelled, cancel, cancel_requested, end_cancelled};
@@ -30,6 +31,7 @@ pub use progress::{
     record_failures, record_full_because, record_start,
 };
 pub use recovery::{Recovered, lost_jobs, prune, recover_expired};
+pub use ticks::{RecordedTick, enqueue_ticks, mark_all_pushed};
 
 use std::fmt;
 
