@@ -1,14 +1,19 @@
-//! The measurements: full import vs COPY, delta, worker memory, dispatch latency, queue throughput.
+//! The measurements: full import vs COPY, delta, worker memory, dispatch latency, queue throughput
+//! against BullMQ's.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferry_sandbox::MutateRequest;
-use ferry_shared::queue;
+use ferry_shared::queue::{self, SyncStorage};
 use ferry_shared::runs::Mode;
 use futures::StreamExt;
 use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde::Serialize;
 
+use super::bullmq::{Bullmq, Shape};
 use super::cpu::{CpuSnapshot, CpuSplit};
 use super::{Args, BenchEnv, DataverseFigures, ImportFigures, median, quantile};
 use crate::cli::{trigger, wait_for};
@@ -144,9 +149,8 @@ async fn copy_rate(db: &DatabaseConnection) -> anyhow::Result<f64> {
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Trigger → run started on an idle system (p50, p99 in ms), and no-op jobs through the queue path
-/// (push → claim refused → acked) per second.
-pub async fn dispatch(args: &Args) -> anyhow::Result<(f64, f64, f64)> {
+/// Trigger → run started on an idle system (p50, p99 in ms).
+pub async fn dispatch(args: &Args) -> anyhow::Result<(f64, f64)> {
     eprintln!("dispatch latency, {} samples", args.samples);
     let mut env = BenchEnv::start(&args.database_url, &args.redis_url, 1_000).await?;
     env.start_worker()?;
@@ -163,27 +167,103 @@ pub async fn dispatch(args: &Args) -> anyhow::Result<(f64, f64, f64)> {
     }
     let p50 = quantile(&mut latencies, 0.5);
     let p99 = quantile(&mut latencies, 0.99);
+    env.finish().await?;
+    Ok((p50, p99))
+}
 
-    eprintln!("queue throughput, {} no-op jobs", args.jobs);
+/// No-op jobs per second through Ferry's queue path and through BullMQ's on the same Redis, each the
+/// median of `--repeat`, the two measured in turn within each repetition.
+#[derive(Debug, Serialize)]
+pub struct QueueFigures {
+    pub jobs: usize,
+    /// Jobs one worker process handles at once, the same for both.
+    pub concurrency: usize,
+    /// Producer loops, each awaiting its push before the next, the same for both.
+    pub pushers: usize,
+    pub ferry_jobs_per_sec: f64,
+    pub bullmq_jobs_per_sec: f64,
+    pub bullmq_version: String,
+    /// Ferry's rate as a share of BullMQ's.
+    pub share_of_bullmq: f64,
+}
+
+/// Ferry's queue path is the real one: `queue::push` → a `ferry worker` process fetches the job and
+/// claims its run in the database (the run is finished, so the claim is refused and the job does
+/// nothing) → the ack. BullMQ's is a no-op processor (`bullmq.rs`). Each rate runs from the first
+/// push to the last ack.
+pub async fn queue_path(args: &Args) -> anyhow::Result<QueueFigures> {
+    let shape = Shape {
+        jobs: args.jobs,
+        concurrency: args.queue_concurrency.max(1),
+        pushers: args.queue_pushers.max(1),
+    };
+    let bullmq = Bullmq::install().await?;
+    let mut env = BenchEnv::start(&args.database_url, &args.redis_url, 1_000).await?;
+    let concurrency = shape.concurrency.to_string();
+    env.start_worker_with(&[("FERRY__WORKER__CONCURRENCY", &concurrency)])?;
+    let finished = trigger(&env.db, &env.settings, "customers", Mode::Incremental).await?;
+    let before = wait_for(&env.db, finished, RUN_TIMEOUT).await?;
     let mut storage = queue::storage(&env.settings.queue, Duration::from_secs(10)).await?;
-    let before = queue::done_count(&mut storage).await?;
+    // One job first, so the worker is registered and connected before anything is timed.
+    noop_jobs(&mut storage, finished, Shape { jobs: 1, ..shape }).await?;
+    let (mut ferry, mut peer) = (vec![], vec![]);
+    for repetition in 0..args.repeat {
+        eprintln!(
+            "queue path, {} no-op jobs, repetition {}",
+            shape.jobs,
+            repetition + 1
+        );
+        ferry.push(noop_jobs(&mut storage, finished, shape).await?);
+        let prefix = format!("{}-bullmq-{repetition}", env.settings.queue.prefix);
+        peer.push(bullmq.rate(&args.redis_url, &prefix, shape).await?);
+    }
+    // The database stayed the truth: every job found its run finished and left it as it was.
+    let after = wait_for(&env.db, finished, RUN_TIMEOUT).await?;
+    anyhow::ensure!(
+        after.status == before.status && after.attempt == before.attempt,
+        "a no-op job changed its run: {before:?} → {after:?}"
+    );
+    env.finish().await?;
+    let ferry_jobs_per_sec = median(&mut ferry);
+    let bullmq_jobs_per_sec = median(&mut peer);
+    Ok(QueueFigures {
+        jobs: shape.jobs,
+        concurrency: shape.concurrency,
+        pushers: shape.pushers,
+        ferry_jobs_per_sec,
+        bullmq_jobs_per_sec,
+        bullmq_version: bullmq.version,
+        share_of_bullmq: ferry_jobs_per_sec / bullmq_jobs_per_sec,
+    })
+}
+
+/// Pushes `shape.jobs` jobs of run `run_id` from `shape.pushers` tasks and waits until the worker
+/// acked them all; jobs per second from the first push to the last ack.
+async fn noop_jobs(storage: &mut SyncStorage, run_id: i64, shape: Shape) -> anyhow::Result<f64> {
+    let before = queue::done_count(storage).await?;
+    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    for _ in 0..args.jobs {
-        queue::push(&mut storage, first, None).await?;
+    let pushers: Vec<_> = (0..shape.pushers)
+        .map(|_| {
+            let (mut storage, next) = (storage.clone(), next.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < shape.jobs {
+                    queue::push(&mut storage, run_id, None).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for pusher in pushers {
+        pusher.await??;
     }
     let deadline = started + Duration::from_secs(300);
-    loop {
-        let done = queue::done_count(&mut storage).await?;
-        if done >= before + args.jobs as u64 {
-            break;
-        }
+    while queue::done_count(storage).await? < before + shape.jobs as u64 {
         anyhow::ensure!(
             Instant::now() < deadline,
             "no-op jobs did not drain in 300 s"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let rate = args.jobs as f64 / started.elapsed().as_secs_f64();
-    env.finish().await?;
-    Ok((p50, p99, rate))
+    Ok(shape.jobs as f64 / started.elapsed().as_secs_f64())
 }

@@ -21,6 +21,16 @@ const PRUNE_BATCH: isize = 5_000;
 
 /// Connects to Redis (`redis_client`: TLS, CA and password) and opens the sync queue with explicit settings: apalis' serde defaults differ from
 /// its `Default` (ARCHITECTURE.md, "The queue's traps"), so nothing is left to either.
+///
+/// A job costs one fetch and one ack (batched with the other acks due) in Redis, nothing more:
+/// - no task locks: apalis' lock is a second script per job (run before the ack, so it also holds
+///   up the next fetch) that marks the job "Running" and rescans the active list for it. What keeps
+///   a job from being lost is the worker's in-flight set, filled by the fetch itself and handed back
+///   by orphan recovery; what keeps a run from being worked twice is the database claim
+///   (invariant 1), so the lock adds nothing.
+/// - no events: apalis publishes every push, lock and ack for its web board, which Ferry has not;
+///   idle workers are woken through `wake_channel` instead.
+/// - one job per fetch, so a worker whose slots are busy never holds jobs another could start.
 pub(super) async fn storage(
     settings: &QueueSettings,
     heartbeat: Duration,
@@ -30,7 +40,10 @@ pub(super) async fn storage(
         .queue(queue_name(settings))
         .heartbeat_interval(heartbeat)
         .missed_heartbeats(3)
-        .batch_size(1);
+        .batch_size(1)
+        .lock_tasks(false)
+        .emit_events(false)
+        .persist_results(true);
     Ok(RedisStorage::new(conn).with_config(config))
 }
 
@@ -49,10 +62,12 @@ fn wake_channel(settings: &QueueSettings) -> String {
     format!("{}:sync:wake", settings.prefix)
 }
 
-/// Moves one job from apalis' scheduled set onto its active list, in one step. apalis schedules every
-/// push at the pushing process's clock and promotes it once the *fetching* worker's clock has passed
-/// that second, so a worker whose clock is behind would not see a job that is due now for as long as
-/// it lags. A job pushed to run now skips that comparison: no process clock decides when it starts.
+/// Moves one job from apalis' scheduled set onto its active list, in one step, and wakes idle workers
+/// (`wake_channel`, best effort: a worker that misses it finds the job at its next poll). apalis
+/// schedules every push at the pushing process's clock and promotes it once the *fetching* worker's
+/// clock has passed that second, so a worker whose clock is behind would not see a job that is due
+/// now for as long as it lags. A job pushed to run now skips that comparison: no process clock
+/// decides when it starts. One script, so a push due now costs two round trips (apalis' push, this).
 static DUE_NOW: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
     ::redis::Script::new(
         r"if redis.call('zrem', KEYS[1], ARGV[1]) == 1 then
@@ -60,6 +75,7 @@ static DUE_NOW: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(
             redis.call('del', KEYS[3])
             redis.call('lpush', KEYS[3], 1)
           end
+          redis.call('publish', ARGV[2], ARGV[3])
           return 1",
     )
 });
@@ -77,22 +93,18 @@ pub(super) async fn push(
         .await
         .map_err(|e| QueueError::Push(e.to_string()))?;
     if now {
-        let config = storage.get_config().clone();
-        DUE_NOW
-            .key(config.scheduled_jobs_set())
+        let config = storage.get_config();
+        let channel = format!("{}:wake", config.queue.as_ref());
+        let mut due = DUE_NOW.prepare_invoke();
+        due.key(config.scheduled_jobs_set())
             .key(config.active_jobs_list())
             .key(config.signal_list())
             .arg(id)
-            .invoke_async::<i64>(storage.get_connection())
+            .arg(channel)
+            .arg(run_id);
+        due.invoke_async::<i64>(storage.get_connection())
             .await
             .map_err(|e| QueueError::Push(e.to_string()))?;
-        // Best effort: a worker that misses the wake-up still finds the job at its next poll.
-        let channel = format!("{}:wake", storage.get_config().queue.as_ref());
-        let _: Result<i64, _> = ::redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(run_id)
-            .query_async(storage.get_connection())
-            .await;
     }
     Ok(())
 }
