@@ -1,6 +1,6 @@
 //! Where a run's time goes, phase by phase, for the worker's debug log (`RUST_LOG=ferry_shared::sync=
-//! debug`): a short run (a delta behind its overlap window) is mostly its own start and end, which no
-//! page's timing shows.
+//! debug`): a short run's start (claim, definition, `$metadata`, column types, checkpoint), its
+//! overlap window and its end (settle, callbacks, the next queued run) show in no page's timing.
 
 use std::fmt::Write;
 use std::time::{Duration, Instant};
