@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use ferry_sandbox::{MutateRequest, SandboxConfig};
-use ferry_shared::runs::Mode;
+use ferry_shared::runs::{self, Mode, RunState};
+use ferry_shared::storage::entities::run;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
 use super::{Args, BenchEnv, median};
@@ -34,10 +36,68 @@ pub struct WindowFigures {
     pub rows: usize,
     pub changed: usize,
     pub overlap: i64,
-    /// Trigger → finished, median.
+    /// Trigger → finished, median: from before the trigger until the benchmark sees the run final
+    /// (polled every [`POLL`]).
     pub delta_ms: f64,
     pub delta_ms_min: f64,
     pub delta_ms_max: f64,
+    /// The same on the database's clock (the run row's `queued_at` → `finished_at`), median: what
+    /// the run itself took, without the benchmark's trigger call and poll.
+    pub queued_to_finished_ms: f64,
+    /// The run row's `started_at` → `finished_at` (claim → finished), median.
+    pub claimed_to_finished_ms: f64,
+}
+
+/// How often the benchmark looks whether a delta finished: short against the figure it measures
+/// (the CLI's `wait_for` looks every 100 ms, which would round a 50 ms run up to 100).
+const POLL: Duration = Duration::from_millis(2);
+
+/// Waits (at most [`RUN_TIMEOUT`]) until run `run_id` is final, looking every [`POLL`].
+async fn until_final(db: &DatabaseConnection, run_id: i64) -> anyhow::Result<run::Model> {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    loop {
+        let run = runs::get(db, run_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("run {run_id} does not exist"))?;
+        if RunState::parse(&run.state).is_some_and(RunState::is_final) {
+            return Ok(run);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "run {run_id} still {}",
+            run.state
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Milliseconds between two of a run row's times (database clock).
+fn between(
+    from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    to: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> f64 {
+    match (from, to) {
+        (Some(from), Some(to)) => (to - from).num_microseconds().unwrap_or(0) as f64 / 1000.0,
+        _ => 0.0,
+    }
+}
+
+/// `FERRY_BENCH_LOG_STATEMENTS_MS=N` makes Postgres log every statement of the window benchmark's
+/// database that takes N ms or more (`log_min_duration_statement`; the server's own log), to see
+/// what a delta's time is spent on. Set before the worker connects, so its sessions take it.
+async fn log_statements(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let Some(ms) = std::env::var("FERRY_BENCH_LOG_STATEMENTS_MS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    else {
+        return Ok(());
+    };
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_min_duration_statement = {ms}', \
+         current_database()); END $$"
+    ))
+    .await?;
+    Ok(())
 }
 
 fn sandbox(rows: usize, sort_cost_us_per_row: u64) -> SandboxConfig {
@@ -93,6 +153,7 @@ pub async fn window(args: &Args, rows: usize) -> anyhow::Result<WindowFigures> {
     eprintln!("overlap window: loading {rows} rows");
     let mut env =
         BenchEnv::with_sandbox(&args.database_url, &args.redis_url, sandbox(rows, 0)).await?;
+    log_statements(&env.db).await?;
     env.start_worker()?;
     let run_id = trigger(&env.db, &env.settings, "customers", Mode::Incremental).await?;
     let run = wait_for(&env.db, run_id, RUN_TIMEOUT).await?;
@@ -101,7 +162,7 @@ pub async fn window(args: &Args, rows: usize) -> anyhow::Result<WindowFigures> {
     // of the measurement, as a worker that has run before would have.
     let run_id = trigger(&env.db, &env.settings, "customers", Mode::Incremental).await?;
     wait_for(&env.db, run_id, RUN_TIMEOUT).await?;
-    let mut deltas = Vec::new();
+    let (mut deltas, mut queued, mut claimed) = (Vec::new(), Vec::new(), Vec::new());
     for repetition in 0..args.repeat {
         eprintln!(
             "overlap window: delta of {} rows, repetition {}",
@@ -116,9 +177,14 @@ pub async fn window(args: &Args, rows: usize) -> anyhow::Result<WindowFigures> {
         })?;
         let started = Instant::now();
         let run_id = trigger(&env.db, &env.settings, "customers", Mode::Incremental).await?;
-        let delta = wait_for(&env.db, run_id, RUN_TIMEOUT).await?;
+        let delta = until_final(&env.db, run_id).await?;
         deltas.push(started.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(delta.updated == args.delta as i64, "delta wrote {delta:?}");
+        queued.push(between(Some(delta.queued_at), delta.finished_at));
+        claimed.push(between(delta.started_at, delta.finished_at));
+        anyhow::ensure!(
+            delta.state == "succeeded" && delta.updated == args.delta as i64,
+            "delta wrote {delta:?}"
+        );
     }
     env.finish().await?;
     let (min, max) = (
@@ -132,6 +198,8 @@ pub async fn window(args: &Args, rows: usize) -> anyhow::Result<WindowFigures> {
         delta_ms: median(&mut deltas),
         delta_ms_min: min,
         delta_ms_max: max,
+        queued_to_finished_ms: median(&mut queued),
+        claimed_to_finished_ms: median(&mut claimed),
     })
 }
 
@@ -141,7 +209,8 @@ const OVERLAP: i64 = 10_000;
 /// `--first-load`: both figures, printed.
 pub async fn main(args: &Args) -> anyhow::Result<()> {
     let mut loads = Vec::new();
-    for &rows in &args.first_load {
+    // `--first-load 0`: the window's delta alone.
+    for &rows in args.first_load.iter().filter(|&&rows| rows > 0) {
         loads.push(first_load(args, rows).await?);
     }
     let window = match args.window_rows {
@@ -154,11 +223,32 @@ pub async fn main(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("machine: {}", super::machine());
+    if !loads.is_empty() {
+        print_loads(&loads);
+    }
+    if let Some(w) = window {
+        println!(
+            "\ndelta of {} rows in {} rows, overlap window {} versions: {:.0} ms trigger → finished (median; {:.0}–{:.0}); \
+             on the database's clock {:.0} ms queued → finished, {:.0} ms claimed → finished",
+            w.changed,
+            w.rows,
+            w.overlap,
+            w.delta_ms,
+            w.delta_ms_min,
+            w.delta_ms_max,
+            w.queued_to_finished_ms,
+            w.claimed_to_finished_ms
+        );
+    }
+    Ok(())
+}
+
+fn print_loads(loads: &[FirstLoadFigures]) {
     println!(
         "\n{:>10} {:>16} {:>16} {:>18} {:>8}",
         "ROWS", "SORT µs/row", "KEY ORDER s", "VERSION ORDER s", "SPEEDUP"
     );
-    for f in &loads {
+    for f in loads {
         println!(
             "{:>10} {:>16} {:>16.2} {:>18.2} {:>7.1}×",
             f.rows,
@@ -168,11 +258,4 @@ pub async fn main(args: &Args) -> anyhow::Result<()> {
             f.version_order_s / f.key_order_s.max(0.001)
         );
     }
-    if let Some(w) = window {
-        println!(
-            "\ndelta of {} rows in {} rows, overlap window {} versions: {:.0} ms trigger → finished (median; {:.0}–{:.0})",
-            w.changed, w.rows, w.overlap, w.delta_ms, w.delta_ms_min, w.delta_ms_max
-        );
-    }
-    Ok(())
 }

@@ -68,7 +68,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub owed: Vec<usize>,
     /// Instead of the other figures: the first load of an entity of each size in key order against
-    /// the version-ordered read, under `--sort-cost-us-per-row`, and the `--window-rows` delta.
+    /// the version-ordered read, under `--sort-cost-us-per-row`, and the `--window-rows` delta
+    /// (`--first-load 0`: the delta alone).
     #[arg(long, value_delimiter = ',')]
     pub first_load: Vec<usize>,
     /// Microseconds the sandbox charges per row of the entity to a query ordered by the row version

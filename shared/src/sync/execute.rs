@@ -43,7 +43,9 @@ pub struct SyncContext {
 /// Claims and executes run `run_id` as `owner`. Returns the claim's outcome: a duplicate job, or a run
 /// of a busy integration, does nothing.
 pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Claim, RunError> {
+    let mut laps = super::laps::Laps::start();
     let claim = runs::claim(&ctx.db, run_id, owner, ctx.settings.lease()).await?;
+    laps.lap("claim");
     let Claim::Claimed(claimed) = &claim else {
         return Ok(claim);
     };
@@ -62,12 +64,16 @@ pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Clai
         other => other,
     };
     drop(renewer);
+    laps.lap("import");
     if settle(ctx, lease, run.attempt, result).await? == Settled::Ended {
+        laps.lap("settle");
         // A run of the integration that waited behind this one had its job dropped: ring for it.
         if let Some((next, wait)) = runs::next_queued(&ctx.db, &lease.integration).await? {
             push(ctx, next, (!wait.is_zero()).then_some(wait)).await;
         }
+        laps.lap("next_queued");
     }
+    laps.log(run_id, "run phases");
     Ok(claim)
 }
 

@@ -64,13 +64,16 @@ pub(super) async fn import(
 ) -> Result<(), SyncError> {
     let name = run.integration.as_str();
     let mode = Mode::parse(&run.mode);
+    let mut laps = super::laps::Laps::start();
     let def = definition(&ctx.db, name, run.definition_version).await?;
+    laps.lap("definition");
     let (connection_version, connection) = stored_connection(&ctx.db, &def.connection)
         .await?
         .ok_or_else(|| {
             SyncError::Definition(format!("connection {:?} is not stored", def.connection))
         })?;
     let measured = Measured::of(&connection, &def);
+    laps.lap("connection");
     let source = Source::connect(
         &connection,
         &ctx.credentials,
@@ -79,17 +82,26 @@ pub(super) async fn import(
         ctx.settings.page_size,
     )
     .await?;
+    laps.lap("connect");
     let (metadata, cached) = ctx
         .metadata
         .get(&ctx.db, &connection.name, &connection.url, &source)
         .await?;
+    laps.lap(if cached {
+        "metadata_cached"
+    } else {
+        "metadata"
+    });
     let mut mapping = compile(&ctx.db, &def, &metadata).await?;
+    laps.lap("compile");
     super::prepare::type_columns(&ctx.db, &mut mapping).await?;
+    laps.lap("type_columns");
     if mapping.create {
         create_table(&ctx.db, &mapping)
             .await
             .map_err(SyncError::Table)?;
     }
+    laps.lap("create_table");
     let counted = HashSet::new();
     if def.direction == Direction::Export {
         let prepared = super::export::Prepared {
@@ -117,12 +129,14 @@ pub(super) async fn import(
     let clears = runs::has_open_failures(&ctx.db, name)
         .await
         .map_err(RunError::from)?;
+    laps.lap("open_failures");
     let Start {
         watermark,
         delta_link,
         scan: resume_scan,
         mut track,
     } = super::start::start(ctx, lease, run, connection_version, measured).await?;
+    laps.lap("start");
     match mode {
         Mode::RetryFailed => {
             return super::replay::retry_failed(ctx, lease, &mapping, &source, clears).await;
@@ -139,6 +153,7 @@ pub(super) async fn import(
     }
     if mapping.defers() {
         super::replay::replay_parked(ctx, lease, &mapping, clears).await?;
+        laps.lap("parked");
     }
     let read_from = super::start::read_from(watermark, def.source.overlap_positions());
     let mut scan = super::scan::Scan::for_run(
@@ -150,6 +165,7 @@ pub(super) async fn import(
         resume_scan,
     )
     .await?;
+    laps.lap("scan");
     let (pages, reread_because) = if let Some(scan) = &scan {
         (scan.pages(&source, &mapping), None)
     } else if mapping.change_order == ChangeOrder::Track {
@@ -169,6 +185,7 @@ pub(super) async fn import(
             clears,
         };
         let from = super::window::delta_from(ctx, lease, reread, (read_from, watermark)).await?;
+        laps.lap("window");
         let query = super::read::delta(&mapping, from);
         (source.read(&mapping.entity, &query), None)
     };
@@ -185,6 +202,7 @@ pub(super) async fn import(
 
     // A first load has no couplings to compare with: it leaves out the query for them.
     let coupled = coupling::any(&ctx.db, name).await.map_err(RunError::from)?;
+    laps.lap("coupled");
     // A reconcile after the delta uses its own handle; the reader owns this one.
     let source_for_reconcile = source.clone();
     let mapping = Arc::new(mapping);
@@ -275,6 +293,7 @@ pub(super) async fn import(
     }
     .await;
     drop(stages);
+    laps.lap("pages");
     record_waits(ctx, lease, &source_for_reconcile).await;
     let result = match result {
         // A rejected query on cached metadata may be drift the cache has not seen: look again, so the
@@ -326,7 +345,9 @@ pub(super) async fn import(
         super::deletes::reconcile(&ctx.db, lease, &mapping, &source_for_reconcile, max_share)
             .await?;
     }
+    laps.lap("after_pages");
     super::dependents::wake_dependents(ctx, name, &mapping.table, run.woken_by.as_deref()).await;
+    laps.lap("dependents");
     if let Some(deletes) = &def.deletes
         && let Some(every) = deletes.every.as_deref().and_then(parse_every)
         && mode == Mode::Incremental
@@ -349,6 +370,8 @@ pub(super) async fn import(
         };
         super::export::export(ctx, lease, run, prepared).await?;
     }
+    laps.lap("end");
+    laps.log(lease.run_id, "import phases");
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod execute;
 mod export;
 mod import;
+mod laps;
 mod map;
 mod metadata_cache;
 mod pipeline;
