@@ -49,9 +49,10 @@ pub async fn create_table(db: &impl ConnectionTrait, mapping: &Mapping) -> Resul
         .collect();
     parts.push(format!("PRIMARY KEY ({})", key.join(", ")));
     let sql = format!(
-        "CREATE TABLE IF NOT EXISTS {} ({})",
+        "CREATE TABLE IF NOT EXISTS {} ({}){}",
         quote(&mapping.table),
-        parts.join(", ")
+        parts.join(", "),
+        Dialect::from(backend).table_options()
     );
     db.execute_unprepared(&sql).await?;
     Ok(())

@@ -195,6 +195,17 @@ impl Dialect {
         }
     }
 
+    /// What follows a created table's column list. On Postgres, pages kept 15 % free: a row a delta
+    /// updates then fits on its own page and the update is heap-only (HOT), touching no index, where
+    /// a table filled by a bulk load to 100 % makes every update write every index again (measured
+    /// on 1,000,000 rows: 1,000 updates 110–128 ms at 100, 34–43 ms at 85).
+    pub fn table_options(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " WITH (fillfactor = 85)",
+            Dialect::Sqlite => "",
+        }
+    }
+
     /// The column type in `CREATE TABLE`.
     pub fn column_sql(self, ty: ColumnType) -> String {
         match self {

@@ -17,6 +17,7 @@ mod m0013_source_schemas;
 mod m0014_export;
 mod m0015_attempts;
 mod m0016_couplings_one_target_index;
+mod m0017_couplings_fillfactor;
 
 use sea_orm_migration::prelude::*;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_export::Migration),
             Box::new(m0015_attempts::Migration),
             Box::new(m0016_couplings_one_target_index::Migration),
+            Box::new(m0017_couplings_fillfactor::Migration),
         ]
     }
 
