@@ -57,6 +57,7 @@ pub async fn execute(ctx: &SyncContext, run_id: i64, owner: &str) -> Result<Clai
         Err(SyncError::KeyTaken) => {
             info!(
                 run_id = lease.run_id,
+                integration = %lease.integration,
                 "a key was already in the target; writing by upsert"
             );
             import(ctx, lease, run, false).await

@@ -217,6 +217,7 @@ pub(super) async fn import(
         if empty {
             info!(
                 run_id = lease.run_id,
+                integration = %name,
                 "first load into an empty table: rows land by plain insert"
             );
         }
