@@ -5,7 +5,7 @@
 //! (`target::vanished`). Checked against the definitions being applied and the stored ones they do not
 //! replace, so the order of two applies does not matter.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::load::{DefinitionError, DefinitionSet};
@@ -54,11 +54,17 @@ pub fn shared_target_errors(
                 .map(|def| Writer { file: None, def }),
         )
         .collect();
+    // Writers grouped by the rows they write, so the check costs one pass, not one per pair: a fleet
+    // applies thousands of definitions at once.
+    let mut by_rows: BTreeMap<(&str, BTreeSet<&str>), Vec<&Writer<'_>>> = BTreeMap::new();
+    for writer in &writers {
+        by_rows.entry(writer.rows()).or_default().push(writer);
+    }
     let mut errors = Vec::new();
     for writer in &writers {
         let Some(file) = writer.file else { continue };
-        for other in &writers {
-            if other.def.name == writer.def.name || other.rows() != writer.rows() {
+        for other in &by_rows[&writer.rows()] {
+            if other.def.name == writer.def.name {
                 continue;
             }
             if writer.def.target.shared && other.def.target.shared {
