@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Value};
 
 use super::enqueue::queued_wait;
 use super::{RunError, is_unique_violation};
 use crate::storage::entities::run;
-use crate::storage::{clock, statement};
+use crate::storage::{Dialect, clock, statement};
 
 /// A worker slot's hold on a running run: one claim. Every write of the running run is fenced on the
 /// claim's token, so a slot whose lease was taken away (it stalled, the run was re-queued and claimed
@@ -85,6 +85,11 @@ pub enum Claim {
 
 /// queued → running, in one conditional UPDATE that draws the claim's fencing token and sets the
 /// lease's expiry on the database's clock. Each claim is an attempt.
+///
+/// One round trip whatever the answer on Postgres: the UPDATE returns the claimed run, and when it
+/// claims nothing the same statement reads how long the still-queued run has to wait (a job that came
+/// early) or finds it not queued at all (a duplicate job, the common refusal). SQLite cannot put an
+/// UPDATE in a `WITH`, so a refusal there costs a second read.
 pub async fn claim(
     db: &DatabaseConnection,
     run_id: i64,
@@ -92,43 +97,62 @@ pub async fn claim(
     lease_for: Duration,
 ) -> Result<Claim, RunError> {
     let backend = db.get_database_backend();
+    let dialect = Dialect::from(backend);
     let now = clock::now(backend);
-    let update = statement(
-        backend,
-        &format!(
-            "UPDATE ferry_runs SET state = 'running', lease_owner = ?, \
-             lease_token = COALESCE(lease_token, 0) + 1, lease_expires_at = {expiry}, \
-             started_at = COALESCE(started_at, {now}), attempt_started_at = {now}, \
-             attempt = attempt + 1, retry_at = NULL \
-             WHERE id = ? AND state = 'queued' AND (retry_at IS NULL OR retry_at <= {now}) \
-             RETURNING lease_token",
-            expiry = clock::after(backend),
-        ),
-        [owner.into(), clock::millis(lease_for).into(), run_id.into()],
+    let update = format!(
+        "UPDATE ferry_runs SET state = 'running', lease_owner = ?, \
+         lease_token = COALESCE(lease_token, 0) + 1, lease_expires_at = {expiry}, \
+         started_at = COALESCE(started_at, {now}), attempt_started_at = {now}, \
+         attempt = attempt + 1, retry_at = NULL \
+         WHERE id = ? AND state = 'queued' AND (retry_at IS NULL OR retry_at <= {now}) \
+         RETURNING *",
+        expiry = clock::after(backend),
     );
-    match db.query_one_raw(update).await {
-        Ok(Some(row)) => {
-            let token: i64 = row.try_get_by_index(0)?;
-            let model = run::Entity::find_by_id(run_id)
-                .one(db)
-                .await?
-                .ok_or(DbErr::RecordNotFound(format!("run {run_id}")))?;
-            let lease = Lease {
-                run_id,
-                integration: model.integration.clone(),
-                owner: owner.to_string(),
-                token,
-                duration: lease_for,
-            };
-            Ok(Claim::Claimed(Box::new((lease, model))))
+    let mut values: Vec<Value> = vec![owner.into(), clock::millis(lease_for).into(), run_id.into()];
+    let text = match dialect {
+        Dialect::Postgres => {
+            values.push(run_id.into());
+            format!(
+                "WITH claimed AS ({update}) \
+                 SELECT *, NULL::float8 AS wait FROM claimed \
+                 UNION ALL \
+                 SELECT *, {wait} AS wait FROM ferry_runs \
+                 WHERE id = ? AND state = 'queued' AND NOT EXISTS (SELECT 1 FROM claimed)",
+                wait = clock::millis_until(backend, "COALESCE(retry_at, queued_at)"),
+            )
         }
-        Ok(None) => Ok(match queued_wait(db, run_id).await? {
-            Some(wait) if !wait.is_zero() => Claim::NotYet(wait),
-            _ => Claim::NotQueued,
-        }),
-        Err(e) if is_unique_violation(&e) => Ok(Claim::Busy),
-        Err(e) => Err(e.into()),
-    }
+        Dialect::Sqlite => format!("{update}, NULL AS wait"),
+    };
+    let row = match db.query_one_raw(statement(backend, &text, values)).await {
+        Ok(row) => row,
+        Err(e) if is_unique_violation(&e) => return Ok(Claim::Busy),
+        Err(e) => return Err(e.into()),
+    };
+    let wait = match row {
+        Some(row) => match row.try_get::<Option<f64>>("", "wait")? {
+            None => {
+                let model = run::Model::from_query_result(&row, "")?;
+                let token = model
+                    .lease_token
+                    .ok_or(DbErr::RecordNotFound(format!("run {run_id}'s lease token")))?;
+                let lease = Lease {
+                    run_id,
+                    integration: model.integration.clone(),
+                    owner: owner.to_string(),
+                    token,
+                    duration: lease_for,
+                };
+                return Ok(Claim::Claimed(Box::new((lease, model))));
+            }
+            Some(millis) => Some(Duration::from_millis(millis.max(0.0).ceil() as u64)),
+        },
+        None if dialect == Dialect::Sqlite => queued_wait(db, run_id).await?,
+        None => None,
+    };
+    Ok(match wait {
+        Some(wait) if !wait.is_zero() => Claim::NotYet(wait),
+        _ => Claim::NotQueued,
+    })
 }
 
 /// Extends the lease while a long page is read; `LeaseLost` when it is no longer ours.
