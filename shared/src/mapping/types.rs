@@ -177,6 +177,24 @@ impl ColumnType {
     }
 }
 
+/// Whether `value` is a typed NULL. The kinds a mapping produces are matched directly: building
+/// `as_null()` to compare with costs a full comparison per value, on every value of every page.
+pub fn is_null(value: &Value) -> bool {
+    match value {
+        Value::String(v) => v.is_none(),
+        Value::Bool(v) => v.is_none(),
+        Value::SmallInt(v) => v.is_none(),
+        Value::Int(v) => v.is_none(),
+        Value::BigInt(v) => v.is_none(),
+        Value::Double(v) => v.is_none(),
+        Value::Decimal(v) => v.is_none(),
+        Value::ChronoDate(v) => v.is_none(),
+        Value::ChronoDateTimeWithTimeZone(v) => v.is_none(),
+        Value::Uuid(v) => v.is_none(),
+        other => other.as_null() == *other,
+    }
+}
+
 /// A mapped value as JSON, in the form `ColumnType::convert` reads back (decimals as text, so no
 /// precision is lost; dates as `YYYY-MM-DD`; date-times as RFC 3339). Used for coupling keys and hashes
 /// and for showing the values of a failed record.

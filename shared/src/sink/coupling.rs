@@ -31,17 +31,17 @@ pub struct Owned {
 
 /// SHA-256 (hex) of a mapped row: each column's name and value (as JSON). Naming the columns makes a
 /// changed mapping (a column added, renamed or re-sourced) count as a change, so the new mapping gets
-/// written. It runs once per record on the hot path, so values are fed to the hasher as they are
-/// serialized, with no intermediate JSON value or string.
+/// written. It runs once per record on the hot path, so the row is serialized into one buffer, with
+/// no intermediate JSON value, and hashed in one call.
 pub fn hash(mapping: &Mapping, values: &[Value]) -> String {
-    let mut hasher = Sha256::new();
+    let mut text = Vec::with_capacity(64 * values.len());
     for (column, value) in mapping.columns.iter().zip(values) {
-        hasher.update(column.name.as_bytes());
-        hasher.update([0x1f]);
-        write_json(&mut Feed(&mut hasher), value);
-        hasher.update([0x1e]);
+        text.extend_from_slice(column.name.as_bytes());
+        text.push(0x1f);
+        write_json(&mut text, value);
+        text.push(0x1e);
     }
-    hex(&hasher.finalize())
+    hex(&Sha256::digest(&text))
 }
 
 /// Writes the text of `value_json(value)`; the common kinds without building it.
@@ -50,25 +50,11 @@ fn write_json(out: &mut impl std::io::Write, value: &Value) {
         Value::String(Some(text)) => serde_json::to_writer(out, text.as_str()),
         Value::BigInt(Some(n)) => serde_json::to_writer(out, n),
         Value::Int(Some(n)) => serde_json::to_writer(out, n),
-        other if other.as_null() == *other => serde_json::to_writer(out, &()),
+        other if crate::mapping::types::is_null(other) => serde_json::to_writer(out, &()),
         other => serde_json::to_writer(out, &value_json(other)),
     };
     // Writing into a hasher cannot fail, and these values always serialize.
     debug_assert!(written.is_ok());
-}
-
-/// An `io::Write` into a hasher.
-struct Feed<'a>(&'a mut Sha256);
-
-impl std::io::Write for Feed<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -89,7 +75,16 @@ fn target_key(mapping: &Mapping, values: &[Value]) -> String {
 /// The one spelling of a target key in `ferry_couplings.target_key`: the key columns' typed values
 /// as a JSON array, in key order. An export finds a local row's coupling by it.
 pub fn key_text<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
-    Json::Array(values.into_iter().map(value_json).collect()).to_string()
+    let mut text = vec![b'['];
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        write_json(&mut text, value);
+    }
+    text.push(b']');
+    // JSON written by serde_json is UTF-8.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// A coupling's target key back as typed values for the key columns; `None` when it no longer fits them
@@ -279,6 +274,12 @@ mod tests {
             Value::Uuid(Some(uuid::Uuid::from_u128(0x1234))),
             Value::Uuid(None),
         ];
+        assert_eq!(
+            key_text(&values),
+            Json::Array(values.iter().map(value_json).collect()).to_string(),
+            "a stored target key keeps its spelling"
+        );
+        assert_eq!(key_text([]), "[]");
         for value in values {
             let mut written = Vec::new();
             write_json(&mut written, &value);

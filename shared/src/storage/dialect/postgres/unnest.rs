@@ -12,7 +12,7 @@ use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Statement, Value};
 
 use super::upsert::insert_sql;
-use crate::mapping::types::ColumnType;
+use crate::mapping::types::{ColumnType, is_null};
 use crate::storage::dialect::{Landing, TableShape};
 
 /// The Postgres array type for elements of `element` (base types only, so a cast never truncates:
@@ -50,7 +50,6 @@ struct ColumnArrays {
 /// may bring another type than the source field's); `Err` gives the values back when the column mixes
 /// types or has one Postgres arrays are not built for here.
 fn column_arrays(values: Vec<Value>, declared: ColumnType) -> Result<ColumnArrays, Vec<Value>> {
-    let is_null = |v: &Value| v.as_null() == *v;
     let element = values
         .iter()
         .find(|&v| !is_null(v))
