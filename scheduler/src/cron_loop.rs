@@ -69,6 +69,17 @@ pub struct Cron {
 }
 
 impl Cron {
+    /// The earliest next fire time followed, if it is still ahead of `now`: the loop wakes then, so a
+    /// tick is enqueued at its time instead of at the first step after it (up to `tick_ms` later). A
+    /// time already past (a tick whose enqueue failed stays due) is left to the regular step, so a
+    /// failing database cannot make the loop spin.
+    pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.due
+            .peek()
+            .map(|Reverse((at, _))| *at)
+            .filter(|at| *at > now)
+    }
+
     /// Forgets everything; the next step re-reads the schedules and last ticks from the database.
     pub fn reset(&mut self) {
         *self = Cron::default();

@@ -57,9 +57,22 @@ pub async fn run_with_listener(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
+        // A fire time between two steps wakes the loop at that time (a millisecond after it, so the
+        // step's `now` has passed it).
+        let wake = cron
+            .next_wake(Utc::now())
+            .filter(|_| leading)
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .map(|wait| tokio::time::Instant::now() + wait + Duration::from_millis(1));
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tick.tick() => {}
+            _ = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
         let now_leading = match leadership.acquire_or_renew(&db).await {
             Ok(leading) => leading,
