@@ -188,6 +188,8 @@ async fn metrics_and_queue_depth_describe_the_runs(backend: Backend) {
         "ferry_runs_total{integration=\"customers\",status=\"succeeded\"} 1",
         "ferry_rows_total{integration=\"customers\",op=\"inserted\"} 30",
         "ferry_run_duration_seconds_count 1",
+        "ferry_run_duration_seconds_bucket{le=\"7200\"} 1",
+        "ferry_run_duration_seconds_bucket{le=\"+Inf\"} 1",
         "ferry_workers 1",
     ] {
         assert!(
