@@ -235,6 +235,19 @@ async fn live_jobs(
         .count()
 }
 
+/// libfaketime from Debian's `faketime` package (`deploy/test.sh` installs it), to preload into the
+/// worker itself: the `faketime` wrapper forks, so killing it (or dropping it when the test fails) left
+/// the worker running after the test.
+fn libfaketime() -> std::path::PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .expect("/usr/lib")
+        .filter_map(|dir| Some(dir.ok()?.path().join("faketime/libfaketime.so.1")))
+        .find(|lib| lib.exists())
+        .expect(
+            "libfaketime.so.1 under /usr/lib/<arch>/faketime (deploy/test.sh installs faketime)",
+        )
+}
+
 /// A worker whose clock is 90 s behind (libfaketime) keeps its leases: expiries are computed and
 /// judged by the database's clock, so a scheduler recovering expired runs every 2 s with
 /// `worker.lease_secs = 5` never takes the run away. And a job pushed by a process with the right
@@ -245,9 +258,11 @@ async fn a_worker_whose_clock_is_90_s_behind_keeps_its_leases() {
     env.settings.scheduler.reconcile_secs = 2;
     env.apply(&env.write_definitions("")).await;
     let log = std::fs::File::create(env.dir.join("worker.log")).unwrap();
-    let mut worker = tokio::process::Command::new("faketime")
-        .args(["-f", "-90s", env!("CARGO_BIN_EXE_ferry"), "worker"])
+    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("worker")
         .envs(env.env_vars())
+        .env("LD_PRELOAD", libfaketime())
+        .env("FAKETIME", "-90s")
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .env("FERRY__WORKER__LEASE_SECS", "5")
         .env("FERRY__WORKER__PAGE_SIZE", "5000")
@@ -260,7 +275,7 @@ async fn a_worker_whose_clock_is_90_s_behind_keeps_its_leases() {
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("faketime runs ferry worker (deploy/test.sh installs faketime)");
+        .expect("ferry worker starts");
     env.start_scheduler().await;
 
     let run_id = cli::trigger(&env.db, &env.settings, "customers", Mode::Incremental)
@@ -278,6 +293,25 @@ async fn a_worker_whose_clock_is_90_s_behind_keeps_its_leases() {
         "{:?}\n{}",
         run.error,
         logged.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    );
+    // The worker's own log times are its clock: 90 s behind, though it started just before the run
+    // was queued (so libfaketime did take hold).
+    let first_logged = logged
+        .lines()
+        .find_map(|line| {
+            // `ESC[2m2026-12-08T06:41:45.212895ZESC[0m  INFO …`: the first word without colour codes.
+            let mut parts = line.split('\u{1b}');
+            let mut plain = parts.next().unwrap_or_default().to_string();
+            for part in parts {
+                plain.push_str(part.split_once('m').map_or(part, |(_, rest)| rest));
+            }
+            chrono::DateTime::parse_from_rfc3339(plain.split_whitespace().next()?).ok()
+        })
+        .unwrap_or_else(|| panic!("the worker logged no timestamped line:\n{logged}"));
+    assert!(
+        first_logged < run.queued_at - chrono::Duration::seconds(60),
+        "worker clock {first_logged} is not behind the database's {}",
+        run.queued_at
     );
     let waited = run.started_at.unwrap() - run.queued_at;
     assert!(
