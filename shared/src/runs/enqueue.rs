@@ -228,6 +228,12 @@ pub async fn mark_pushed(
     Ok(())
 }
 
+/// SQL for how long a queued run has left to wait, in milliseconds (negative once due): until its
+/// retry time, or its queued time. `queued_wait` and the claim's refusal both read it.
+pub(super) fn wait_sql(backend: sea_orm::DbBackend) -> String {
+    clock::millis_until(backend, "COALESCE(retry_at, queued_at)")
+}
+
 /// For a queued run, how long until it is due (zero when it is); `None` when it is not queued.
 pub(super) async fn queued_wait(
     db: &impl ConnectionTrait,
@@ -239,7 +245,7 @@ pub(super) async fn queued_wait(
             backend,
             &format!(
                 "SELECT {} FROM ferry_runs WHERE id = ? AND state = 'queued'",
-                clock::millis_until(backend, "COALESCE(retry_at, queued_at)")
+                wait_sql(backend)
             ),
             [run_id.into()],
         ))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Value};
 
-use super::enqueue::queued_wait;
+use super::enqueue::{queued_wait, wait_sql};
 use super::{RunError, is_unique_violation};
 use crate::storage::entities::run;
 use crate::storage::{Dialect, clock, statement};
@@ -118,7 +118,7 @@ pub async fn claim(
                  UNION ALL \
                  SELECT *, {wait} AS wait FROM ferry_runs \
                  WHERE id = ? AND state = 'queued' AND NOT EXISTS (SELECT 1 FROM claimed)",
-                wait = clock::millis_until(backend, "COALESCE(retry_at, queued_at)"),
+                wait = wait_sql(backend),
             )
         }
         Dialect::Sqlite => format!("{update}, NULL AS wait"),

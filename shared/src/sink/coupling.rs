@@ -31,17 +31,17 @@ pub struct Owned {
 
 /// SHA-256 (hex) of a mapped row: each column's name and value (as JSON). Naming the columns makes a
 /// changed mapping (a column added, renamed or re-sourced) count as a change, so the new mapping gets
-/// written. It runs once per record on the hot path, so the row is serialized into one buffer, with
-/// no intermediate JSON value, and hashed in one call.
+/// written. It runs once per record on the hot path, so values are fed to the hasher as they are
+/// serialized, with no intermediate JSON value or string.
 pub fn hash(mapping: &Mapping, values: &[Value]) -> String {
-    let mut text = Vec::with_capacity(64 * values.len());
+    let mut hasher = Sha256::new();
     for (column, value) in mapping.columns.iter().zip(values) {
-        text.extend_from_slice(column.name.as_bytes());
-        text.push(0x1f);
-        write_json(&mut text, value);
-        text.push(0x1e);
+        hasher.update(column.name.as_bytes());
+        hasher.update([0x1f]);
+        write_json(&mut Feed(&mut hasher), value);
+        hasher.update([0x1e]);
     }
-    hex(&Sha256::digest(&text))
+    hex(&hasher.finalize())
 }
 
 /// Writes the text of `value_json(value)`; the common kinds without building it.
@@ -55,6 +55,20 @@ fn write_json(out: &mut impl std::io::Write, value: &Value) {
     };
     // Writing into a hasher cannot fail, and these values always serialize.
     debug_assert!(written.is_ok());
+}
+
+/// An `io::Write` into a hasher.
+struct Feed<'a>(&'a mut Sha256);
+
+impl std::io::Write for Feed<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
